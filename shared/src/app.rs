@@ -1,0 +1,88 @@
+//! Everything a handler needs, built once per cold start (or once per local gateway).
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+
+use crate::auth::{Claims, Tokens};
+use crate::config::{Config, StoreKind};
+use crate::error::AppError;
+use crate::models::{Role, User};
+use crate::push::{ApiGatewayPush, NoPush, Push};
+use crate::repo;
+use crate::store::{DynamoTable, EmbeddedTable, Key, StoreError, Table};
+
+pub struct App {
+    pub config: Config,
+    pub table: Arc<dyn Table>,
+    pub tokens: Tokens,
+    pub push: Arc<dyn Push>,
+}
+
+/// The authenticated user of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: User,
+    pub claims: Claims,
+}
+
+impl Caller {
+    pub fn id(&self) -> &crate::ids::UserId {
+        &self.user.id
+    }
+    pub fn is_admin(&self) -> bool {
+        self.user.role == Role::Admin
+    }
+}
+
+impl App {
+    /// Builds the store and push clients from `config` (AWS configuration from the environment).
+    pub async fn build(config: Config) -> Result<Self, StoreError> {
+        let needs_aws = matches!(config.store, StoreKind::Dynamo { .. }) || config.ws_endpoint.is_some();
+        let sdk = if needs_aws { Some(aws_config::defaults(BehaviorVersion::latest()).load().await) } else { None };
+        let table: Arc<dyn Table> = match (&config.store, &sdk) {
+            (StoreKind::Dynamo { table, endpoint }, Some(sdk)) => {
+                Arc::new(DynamoTable::new(DynamoTable::client_from_config(sdk, endpoint.as_deref()), table.clone()))
+            }
+            (StoreKind::Embedded { dir }, _) => Arc::new(EmbeddedTable::open(dir)?),
+            _ => Arc::new(EmbeddedTable::in_memory()?),
+        };
+        let push: Arc<dyn Push> = match (&config.ws_endpoint, &sdk) {
+            (Some(endpoint), Some(sdk)) => Arc::new(ApiGatewayPush::new(sdk, endpoint)),
+            _ => Arc::new(NoPush),
+        };
+        Ok(Self::with_parts(config, table, push))
+    }
+
+    pub fn with_parts(config: Config, table: Arc<dyn Table>, push: Arc<dyn Push>) -> Self {
+        let tokens = Tokens::new(&config);
+        Self { config, table, tokens, push }
+    }
+
+    pub fn table(&self) -> &dyn Table {
+        self.table.as_ref()
+    }
+
+    /// Opens the store's connection during init, so the first request does not pay for the
+    /// TLS handshake. Failures are only logged: the request path reports them properly.
+    pub async fn warm(&self) {
+        if let Err(e) = self.table.get(&Key::new("WARMUP", "WARMUP"), false).await {
+            tracing::warn!(error = %e, "store warm-up failed");
+        }
+    }
+
+    /// A valid token of a live user, not revoked, not older than the user's last password
+    /// change: one `BatchGetItem`. The role is the stored one, not the token's.
+    pub async fn authenticate(&self, token: Option<&str>) -> Result<Caller, AppError> {
+        let token = token.ok_or_else(|| AppError::Unauthorized("authentication required".into()))?;
+        let claims = self.tokens.verify(token)?;
+        let (user, revoked) = repo::users::session(self.table(), &claims.sub, &claims.jti).await?;
+        let invalid = || AppError::Unauthorized("invalid or expired token".into());
+        let user = user.ok_or_else(invalid)?;
+        let stale = user.tokens_valid_after.as_deref().is_some_and(|after| claims.jti.as_str() < after);
+        if revoked || stale {
+            return Err(invalid());
+        }
+        Ok(Caller { user, claims })
+    }
+}

@@ -1,0 +1,231 @@
+//! Passwords (argon2id) and tokens (JWT, HS256 pinned).
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use jsonwebtoken::{decode, encode, Algorithm as JwtAlg, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::now_secs;
+use crate::config::Config;
+use crate::error::AppError;
+use crate::ids::{TokenId, UserId};
+use crate::models::{Password, Role, User};
+
+/// OWASP's minimum for argon2id: 19 MiB, 2 passes, 1 lane.
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+pub fn hash_password(password: &Password) -> Result<String, AppError> {
+    argon2()
+        .hash_password(password.expose().as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::internal(e.to_string()))
+}
+
+/// Constant work whether or not the user exists: a missing user is checked against a dummy hash.
+pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| {
+        Password::parse("dummy-password-for-timing").ok().and_then(|p| hash_password(&p).ok()).unwrap_or_default()
+    });
+    let Ok(parsed) = PasswordHash::new(hash.unwrap_or(dummy)) else { return false };
+    argon2().verify_password(password.as_bytes(), &parsed).is_ok() && hash.is_some()
+}
+
+/// Argon2 is deliberately slow: run it off the async workers.
+pub async fn hash_password_blocking(password: Password) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(AppError::internal)?
+}
+
+pub async fn verify_password_blocking(password: String, hash: Option<String>) -> Result<bool, AppError> {
+    tokio::task::spawn_blocking(move || verify_password(&password, hash.as_deref())).await.map_err(AppError::internal)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Claims {
+    pub sub: UserId,
+    pub username: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    pub role: Role,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+    pub jti: TokenId,
+}
+
+/// Issues and verifies tokens. Built once per cold start.
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    audience: String,
+    ttl_secs: i64,
+}
+
+impl Tokens {
+    pub fn new(config: &Config) -> Self {
+        let mut validation = Validation::new(JwtAlg::HS256);
+        validation.algorithms = vec![JwtAlg::HS256];
+        validation.set_issuer(&[&config.jwt_issuer]);
+        validation.set_audience(&[&config.jwt_audience]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(&config.jwt_secret),
+            decoding: DecodingKey::from_secret(&config.jwt_secret),
+            validation,
+            issuer: config.jwt_issuer.clone(),
+            audience: config.jwt_audience.clone(),
+            ttl_secs: config.token_ttl_secs,
+        }
+    }
+
+    pub fn issue(&self, user: &User) -> Result<(String, Claims), AppError> {
+        let iat = now_secs();
+        let claims = Claims {
+            sub: user.id.clone(),
+            username: user.username.clone(),
+            email: user.email.clone(),
+            role: user.role,
+            iat,
+            exp: iat + self.ttl_secs,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            jti: TokenId::generate(),
+        };
+        let token = encode(&Header::new(JwtAlg::HS256), &claims, &self.encoding).map_err(AppError::internal)?;
+        Ok((token, claims))
+    }
+
+    /// Signature, algorithm, `exp`, `nbf`, `iss` and `aud`. Revocation is checked against the
+    /// store by `App::authenticate`.
+    pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
+        let claims = decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|_| AppError::Unauthorized("invalid or expired token".into()))?;
+        if claims.iat > now_secs() + self.validation.leeway as i64 {
+            return Err(AppError::Unauthorized("invalid or expired token".into()));
+        }
+        Ok(claims)
+    }
+
+    pub fn ttl_secs(&self) -> i64 {
+        self.ttl_secs
+    }
+}
+
+/// The token of a request: `Authorization: Bearer …`, else the `jwt` cookie, else (WebSocket
+/// connect only) the `token` query parameter.
+pub fn token_from(authorization: Option<&str>, cookie: Option<&str>, query_token: Option<&str>) -> Option<String> {
+    let bearer = authorization.and_then(|h| {
+        let (scheme, token) = h.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
+    });
+    let cookie = || {
+        cookie?.split(';').find_map(|c| c.trim().strip_prefix("jwt=").map(str::to_owned)).filter(|t| !t.is_empty())
+    };
+    bearer.or_else(cookie).or_else(|| query_token.map(str::to_owned)).filter(|t| !t.is_empty())
+}
+
+pub fn session_cookie(token: &str, max_age: i64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("jwt={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}")
+}
+
+pub fn clear_cookie(secure: bool) -> String {
+    session_cookie("", 0, secure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::iso;
+
+    fn user() -> User {
+        User {
+            id: UserId::generate(),
+            username: "alice".into(),
+            email: Some("a@example.com".into()),
+            first_name: None,
+            last_name: None,
+            company: None,
+            phone: None,
+            profile_picture: None,
+            gender: None,
+            is_onboarding_completed: false,
+            role: Role::User,
+            created_at: iso(0),
+            updated_at: iso(0),
+            password_hash: String::new(),
+            tokens_valid_after: None,
+        }
+    }
+
+    #[test]
+    fn a_token_issued_verifies_with_its_claims() {
+        let tokens = Tokens::new(&Config::for_tests());
+        let (token, claims) = tokens.issue(&user()).unwrap();
+        assert_eq!(tokens.verify(&token).unwrap(), claims);
+        assert_eq!(claims.exp - claims.iat, 3600);
+    }
+
+    #[test]
+    fn a_token_signed_with_another_key_is_refused() {
+        let tokens = Tokens::new(&Config::for_tests());
+        let mut other = Config::for_tests();
+        other.jwt_secret = b"another-secret-that-is-long-enough-000".to_vec();
+        let (token, _) = Tokens::new(&other).issue(&user()).unwrap();
+        assert!(tokens.verify(&token).is_err());
+    }
+
+    #[test]
+    fn an_unsigned_alg_none_token_is_refused() {
+        let tokens = Tokens::new(&Config::for_tests());
+        let (token, _) = tokens.issue(&user()).unwrap();
+        let payload = token.split('.').nth(1).unwrap();
+        // {"alg":"none","typ":"JWT"}
+        let forged = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
+        assert!(tokens.verify(&forged).is_err());
+    }
+
+    #[test]
+    fn a_token_for_another_audience_is_refused() {
+        let mut other = Config::for_tests();
+        other.jwt_audience = "someone-else".into();
+        let (token, _) = Tokens::new(&other).issue(&user()).unwrap();
+        assert!(Tokens::new(&Config::for_tests()).verify(&token).is_err());
+    }
+
+    #[test]
+    fn an_expired_token_is_refused() {
+        let mut short = Config::for_tests();
+        short.token_ttl_secs = -60;
+        let (token, _) = Tokens::new(&short).issue(&user()).unwrap();
+        assert!(Tokens::new(&Config::for_tests()).verify(&token).is_err());
+    }
+
+    #[test]
+    fn the_bearer_header_wins_over_the_cookie_and_the_query() {
+        assert_eq!(token_from(Some("Bearer abc"), Some("jwt=def"), Some("ghi")).as_deref(), Some("abc"));
+        assert_eq!(token_from(None, Some("x=1; jwt=def"), Some("ghi")).as_deref(), Some("def"));
+        assert_eq!(token_from(Some("Basic xyz"), None, Some("ghi")).as_deref(), Some("ghi"));
+        assert_eq!(token_from(None, Some("jwt="), None), None);
+    }
+
+    #[test]
+    fn a_password_verifies_only_against_its_own_hash() {
+        let p = Password::parse("correct horse").unwrap();
+        let hash = hash_password(&p).unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password("correct horse", Some(&hash)));
+        assert!(!verify_password("wrong horse", Some(&hash)));
+        assert!(!verify_password("correct horse", None));
+    }
+}

@@ -1,0 +1,131 @@
+//! Configuration, read once from the environment into a typed struct.
+
+use std::path::PathBuf;
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreKind {
+    /// DynamoDB (AWS, or a compatible server at `DYNAMODB_ENDPOINT`).
+    Dynamo { table: String, endpoint: Option<String> },
+    /// redb under `dir` (the local default).
+    Embedded { dir: PathBuf },
+    /// redb in memory (tests).
+    Memory,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub store: StoreKind,
+    pub jwt_secret: Vec<u8>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub token_ttl_secs: i64,
+    /// The `@connections` endpoint (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`).
+    pub ws_endpoint: Option<String>,
+    /// `Secure` on the `jwt` cookie; off only for plain-HTTP local use.
+    pub cookie_secure: bool,
+    pub max_group_members: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("JWT_SECRET is required outside local development (set CHAT_ENV=local to use a development secret)")]
+    MissingSecret,
+    #[error("JWT_SECRET must be at least 32 bytes")]
+    ShortSecret,
+    #[error("{0} is not a valid number")]
+    NotANumber(&'static str),
+}
+
+/// A fixed secret for local development only; `Config::from_env` refuses it unless `CHAT_ENV=local`.
+const LOCAL_DEV_SECRET: &str = "local-development-secret-not-for-production-use";
+
+impl Config {
+    /// Lambda functions: DynamoDB at `TABLE_NAME`, a real secret required.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let local = get("CHAT_ENV").as_deref() == Some("local");
+        let jwt_secret = match get("JWT_SECRET") {
+            Some(s) if s.len() < 32 => return Err(ConfigError::ShortSecret),
+            Some(s) => s.into_bytes(),
+            None if local => LOCAL_DEV_SECRET.as_bytes().to_vec(),
+            None => return Err(ConfigError::MissingSecret),
+        };
+        let endpoint = get("DYNAMODB_ENDPOINT").filter(|s| !s.is_empty());
+        let table = get("TABLE_NAME").unwrap_or_else(|| "chat".to_owned());
+        let store = match get("CHAT_STORE").as_deref() {
+            Some("memory") => StoreKind::Memory,
+            Some("embedded") => StoreKind::Embedded { dir: data_dir(&get) },
+            Some("dynamodb") => StoreKind::Dynamo { table, endpoint },
+            _ if endpoint.is_some() || !local => StoreKind::Dynamo { table, endpoint },
+            _ => StoreKind::Embedded { dir: data_dir(&get) },
+        };
+        let number = |key: &'static str, default: i64| -> Result<i64, ConfigError> {
+            get(key).map_or(Ok(default), |v| v.parse().map_err(|_| ConfigError::NotANumber(key)))
+        };
+        Ok(Self {
+            store,
+            jwt_secret,
+            jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "chat-backend".to_owned()),
+            jwt_audience: get("JWT_AUDIENCE").unwrap_or_else(|| "chat-clients".to_owned()),
+            token_ttl_secs: number("JWT_TTL_SECS", 3600)?,
+            ws_endpoint: get("WS_MANAGEMENT_ENDPOINT").filter(|s| !s.is_empty()),
+            cookie_secure: get("COOKIE_SECURE").as_deref() != Some("false"),
+            max_group_members: number("CHAT_MAX_GROUP_MEMBERS", 1000)? as usize,
+        })
+    }
+
+    /// A configuration for tests: in-memory store, fixed secret.
+    pub fn for_tests() -> Self {
+        Self {
+            store: StoreKind::Memory,
+            jwt_secret: LOCAL_DEV_SECRET.as_bytes().to_vec(),
+            jwt_issuer: "chat-backend".to_owned(),
+            jwt_audience: "chat-clients".to_owned(),
+            token_ttl_secs: 3600,
+            ws_endpoint: None,
+            cookie_secure: false,
+            max_group_members: 1000,
+        }
+    }
+}
+
+fn data_dir(get: &impl Fn(&str) -> Option<String>) -> PathBuf {
+    get("CHAT_DATA_DIR").map_or_else(|| PathBuf::from(".chat-data"), PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn outside_local_development_a_missing_secret_refuses_to_start() {
+        assert!(matches!(config(&[]), Err(ConfigError::MissingSecret)));
+    }
+
+    #[test]
+    fn a_short_secret_is_refused() {
+        assert!(matches!(config(&[("JWT_SECRET", "short")]), Err(ConfigError::ShortSecret)));
+    }
+
+    #[test]
+    fn local_development_defaults_to_the_embedded_store() {
+        let c = config(&[("CHAT_ENV", "local")]).unwrap();
+        assert_eq!(c.store, StoreKind::Embedded { dir: PathBuf::from(".chat-data") });
+    }
+
+    #[test]
+    fn a_dynamodb_endpoint_selects_dynamodb() {
+        let c = config(&[("CHAT_ENV", "local"), ("DYNAMODB_ENDPOINT", "http://127.0.0.1:5005")]).unwrap();
+        assert!(matches!(c.store, StoreKind::Dynamo { endpoint: Some(_), .. }));
+    }
+}

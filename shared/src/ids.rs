@@ -1,0 +1,171 @@
+//! Typed, time-ordered identifiers. Parsing is the only way in, so an id past the adapter is
+//! always well-formed and of the right kind.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+macro_rules! typed_id {
+    ($name:ident, $prefix:literal) => {
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn generate() -> Self {
+                Self(format!("{}{}", $prefix, next_ulid()))
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                let rest = s.strip_prefix($prefix)?;
+                Ulid::from_string(rest).ok()?;
+                Some(Self(s.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                Self::parse(&s).ok_or_else(|| format!("not a valid {} id", $prefix))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+    };
+}
+
+typed_id!(UserId, "usr_");
+typed_id!(MessageId, "msg_");
+typed_id!(GroupId, "grp_");
+typed_id!(TokenId, "tok_");
+typed_id!(NotificationId, "ntf_");
+
+/// Monotonic within the process, so ids minted in the same millisecond still sort by creation.
+fn next_ulid() -> Ulid {
+    use std::sync::Mutex;
+    static GEN: Mutex<Option<ulid::Generator>> = Mutex::new(None);
+    let mut guard = GEN.lock().unwrap_or_else(|e| e.into_inner());
+    let generator = guard.get_or_insert_with(ulid::Generator::new);
+    generator.generate().unwrap_or_else(|_| Ulid::generate())
+}
+
+/// A conversation: a direct conversation between two users (its id is derived from the pair,
+/// so there is exactly one per pair by construction), or a group/channel (`grp_…`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ConversationId(String);
+
+impl ConversationId {
+    const DIRECT: &'static str = "dm_";
+
+    pub fn direct(a: &UserId, b: &UserId) -> Self {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        Self(format!(
+            "{}{}_{}",
+            Self::DIRECT,
+            &lo.as_str()[UserId::PREFIX.len()..],
+            &hi.as_str()[UserId::PREFIX.len()..]
+        ))
+    }
+
+    pub fn group(id: &GroupId) -> Self {
+        Self(id.as_str().to_owned())
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        if let Some(rest) = s.strip_prefix(Self::DIRECT) {
+            let (a, b) = rest.split_once('_')?;
+            let (a, b) = (Ulid::from_string(a).ok()?, Ulid::from_string(b).ok()?);
+            (a < b).then(|| Self(s.to_owned()))
+        } else {
+            GroupId::parse(s).map(|g| Self::group(&g))
+        }
+    }
+
+    /// The two members of a direct conversation.
+    pub fn direct_members(&self) -> Option<(UserId, UserId)> {
+        let (a, b) = self.0.strip_prefix(Self::DIRECT)?.split_once('_')?;
+        Some((UserId(format!("usr_{a}")), UserId(format!("usr_{b}"))))
+    }
+
+    pub fn is_direct(&self) -> bool {
+        self.0.starts_with(Self::DIRECT)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConversationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for ConversationId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s).ok_or_else(|| "not a valid conversation id".to_owned())
+    }
+}
+
+impl From<ConversationId> for String {
+    fn from(id: ConversationId) -> String {
+        id.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_minted_in_sequence_sort_in_sequence() {
+        let ids: Vec<_> = (0..1000).map(|_| MessageId::generate()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn an_id_of_another_kind_does_not_parse() {
+        let user = UserId::generate();
+        assert!(MessageId::parse(user.as_str()).is_none());
+        assert!(UserId::parse("usr_not-a-ulid").is_none());
+        assert_eq!(UserId::parse(user.as_str()), Some(user));
+    }
+
+    #[test]
+    fn a_direct_conversation_id_is_the_same_from_either_side() {
+        let (a, b) = (UserId::generate(), UserId::generate());
+        let id = ConversationId::direct(&a, &b);
+        assert_eq!(id, ConversationId::direct(&b, &a));
+        assert_eq!(ConversationId::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(id.direct_members(), Some((a, b)));
+    }
+
+    #[test]
+    fn a_direct_conversation_id_with_unordered_members_does_not_parse() {
+        let (a, b) = (UserId::generate(), UserId::generate());
+        let id = ConversationId::direct(&a, &b);
+        let (lo, hi) = id.as_str()[3..].split_once('_').unwrap();
+        assert!(ConversationId::parse(&format!("dm_{hi}_{lo}")).is_none());
+        assert!(ConversationId::parse(&format!("dm_{lo}_{lo}")).is_none());
+    }
+}

@@ -1,0 +1,19 @@
+//! The shared crate behind every chat Lambda function: models, auth, storage, real-time push
+//! and the domain services. Functions stay thin: parse the event, call a service, shape the reply.
+
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod models;
+pub mod push;
+pub mod repo;
+pub mod service;
+pub mod store;
+
+pub use app::App;
+pub use config::Config;
+pub use error::AppError;

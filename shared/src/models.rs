@@ -1,0 +1,268 @@
+//! Domain types. Inputs are parsed into newtypes once (`Username::parse`, …); the rest of the
+//! code never re-validates.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::error::AppError;
+use crate::ids::{ConversationId, MessageId, UserId};
+
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+pub const MAX_PAGE: u32 = 100;
+pub const DEFAULT_PAGE: u32 = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(s: &str) -> Result<Self, AppError> {
+        let s = s.trim();
+        let ok_len = (3..=32).contains(&s.chars().count());
+        let ok_chars = s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !ok_len || !ok_chars {
+            return Err(AppError::field("username", "3 to 32 letters, digits, '_', '.' or '-'"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// Uniqueness is case-insensitive.
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(s: &str) -> Result<Self, AppError> {
+        let s = s.trim();
+        let valid = s.len() <= 254
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+            && s.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.split('.').count() >= 2
+                    && domain.split('.').all(|p| !p.is_empty())
+            });
+        if !valid {
+            return Err(AppError::field("email", "not a valid email address"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// A plaintext password on its way to argon2. Never serialized, never logged.
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(s: &str) -> Result<Self, AppError> {
+        if !(8..=128).contains(&s.chars().count()) {
+            return Err(AppError::field("password", "must be 8 to 128 characters"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageText(String);
+
+impl MessageText {
+    pub fn parse(s: &str) -> Result<Self, AppError> {
+        let n = s.chars().count();
+        if s.trim().is_empty() || n > MAX_MESSAGE_CHARS {
+            return Err(AppError::field("text", format!("must be 1 to {MAX_MESSAGE_CHARS} characters")));
+        }
+        Ok(Self(s.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A free-text profile field with a length bound.
+pub fn bounded(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, AppError> {
+    match value {
+        Some(v) if v.chars().count() > max => Err(AppError::field(field, format!("at most {max} characters"))),
+        Some(v) => Ok(Some(v.trim().to_owned())),
+        None => Ok(None),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    #[default]
+    User,
+    Admin,
+}
+
+/// A stored user. `password_hash` and `tokens_valid_after` never leave the service layer:
+/// responses use `UserView`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub company: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub profile_picture: Option<String>,
+    #[serde(default)]
+    pub gender: Option<String>,
+    #[serde(default)]
+    pub is_onboarding_completed: bool,
+    pub role: Role,
+    pub created_at: String,
+    pub updated_at: String,
+    pub password_hash: String,
+    /// Tokens whose `jti` sorts before this are invalid (set on password change).
+    #[serde(default)]
+    pub tokens_valid_after: Option<String>,
+}
+
+/// How much of a user the caller may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Other users: id, username, names, picture.
+    Public,
+    /// Self and admins: every field but secrets.
+    Private,
+}
+
+impl User {
+    pub fn view(&self, visibility: Visibility) -> Value {
+        let mut v = json!({
+            "id": self.id,
+            "username": self.username,
+            "firstName": self.first_name,
+            "lastName": self.last_name,
+            "profilePicture": self.profile_picture,
+        });
+        if visibility == Visibility::Private {
+            let extra = json!({
+                "email": self.email,
+                "company": self.company,
+                "phone": self.phone,
+                "gender": self.gender,
+                "isOnboardingCompleted": self.is_onboarding_completed,
+                "role": self.role,
+                "createdAt": self.created_at,
+                "updatedAt": self.updated_at,
+            });
+            if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+                v.extend(extra.clone());
+            }
+        }
+        v
+    }
+}
+
+/// A message, as stored and as sent to clients.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub sender_id: UserId,
+    pub text: String,
+    /// Position in the conversation (1, 2, …): unread counts are differences of positions.
+    pub seq: i64,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationKind {
+    Direct,
+    Group,
+    Channel,
+}
+
+/// A user's availability (SPEC §3 `PUT /api/status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Online,
+    Away,
+    /// Do not disturb: messages are stored but not pushed live.
+    Busy,
+    /// Appear offline.
+    Offline,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_unique_regardless_of_case() {
+        assert_eq!(Username::parse("Alice").unwrap().key(), Username::parse("aLiCe").unwrap().key());
+    }
+
+    #[test]
+    fn a_username_with_spaces_or_too_short_is_rejected() {
+        for bad in ["ab", "has space", "", "x".repeat(33).as_str(), "emoji😀x"] {
+            assert!(Username::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn emails_need_a_local_part_and_a_dotted_domain() {
+        for bad in ["plain", "@x.io", "a@b", "a@@b.io", "a b@c.io", "a@b..io"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(Email::parse("Ann.Lee+chat@example.co.uk").is_ok());
+    }
+
+    #[test]
+    fn passwords_are_between_8_and_128_characters() {
+        assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse(&"x".repeat(129)).is_err());
+        assert!(Password::parse("12345678").is_ok());
+    }
+
+    #[test]
+    fn a_password_never_shows_in_debug_output() {
+        let p = Password::parse("hunter2hunter2").unwrap();
+        assert!(!format!("{p:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn message_text_is_1_to_4000_characters() {
+        assert!(MessageText::parse("").is_err());
+        assert!(MessageText::parse("   ").is_err());
+        assert!(MessageText::parse(&"é".repeat(4000)).is_ok());
+        assert!(MessageText::parse(&"é".repeat(4001)).is_err());
+    }
+}

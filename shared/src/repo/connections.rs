@@ -1,0 +1,130 @@
+//! WebSocket connections. Each user has one `PRESENCE` item whose `connSet` lists their live
+//! connections, so fan-out to N members is one `BatchGetItem` per 100 members, never a scan.
+//! Admin connections are also listed in the `ROOM#admin` partition (the admin room).
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{from_item, keys, to_item};
+use crate::error::AppError;
+use crate::ids::{ConversationId, UserId};
+use crate::models::{Role, Status};
+use crate::store::{Condition, Index, Query, SortCond, StoreError, Table, Update, WriteOp};
+
+/// API Gateway closes a WebSocket after 2 hours; the item outlives it a little.
+pub const CONNECTION_TTL_SECS: i64 = 2 * 3600 + 600;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub connection_id: String,
+    pub user_id: UserId,
+    pub role: Role,
+    pub connected_at: i64,
+    #[serde(default)]
+    pub viewing: Option<ConversationId>,
+    #[serde(default)]
+    pub typing_in: Option<ConversationId>,
+    #[serde(default)]
+    pub typing_until: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Presence {
+    #[serde(default)]
+    pub user_id: Option<UserId>,
+    #[serde(default)]
+    pub conn_set: Vec<String>,
+    #[serde(default)]
+    pub status: Status,
+    #[serde(default)]
+    pub activity: Option<String>,
+    #[serde(default)]
+    pub last_seen: Option<String>,
+}
+
+/// One `TransactWriteItems`: the connection, the user's presence, and the admin room.
+pub async fn connect(table: &dyn Table, c: &Connection, now_iso: &str, now_secs: i64) -> Result<(), AppError> {
+    let mut item = to_item(&keys::connection(&c.connection_id), c)?;
+    item.insert("ttl".into(), (now_secs + CONNECTION_TTL_SECS).into());
+    let mut ops = vec![
+        WriteOp::Put { item, cond: None },
+        WriteOp::Update {
+            key: keys::presence(&c.user_id),
+            updates: vec![
+                Update::AddToSet("connSet".into(), vec![c.connection_id.clone()]),
+                Update::Set("userId".into(), json!(c.user_id)),
+                Update::Set("lastSeen".into(), now_iso.into()),
+            ],
+            cond: None,
+        },
+    ];
+    if c.role == Role::Admin {
+        let entry = json!({ "userId": c.user_id, "ttl": now_secs + CONNECTION_TTL_SECS });
+        ops.push(WriteOp::Put { item: to_item(&keys::admin_room(&c.connection_id), &entry)?, cond: None });
+    }
+    Ok(table.transact(ops).await?)
+}
+
+/// Removes a connection (on disconnect, or after a 410): deletes it, returning what it was
+/// (to end its typing), while its presence entry and admin-room entry go: one round trip.
+pub async fn remove(table: &dyn Table, connection_id: &str, user: &UserId, now_iso: &str) -> Result<Option<Connection>, AppError> {
+    let (presence_key, conn_key, room_key) = (keys::presence(user), keys::connection(connection_id), keys::admin_room(connection_id));
+    let presence = table.update(
+        &presence_key,
+        vec![Update::DeleteFromSet("connSet".into(), vec![connection_id.to_owned()]), Update::Set("lastSeen".into(), now_iso.into())],
+        Some(Condition::Exists),
+    );
+    let (old, presence, room) = tokio::join!(
+        table.delete(&conn_key, None),
+        presence,
+        table.delete(&room_key, None),
+    );
+    match presence {
+        Ok(_) | Err(StoreError::ConditionFailed) => {}
+        Err(e) => return Err(e.into()),
+    }
+    room?;
+    old?.map(from_item).transpose()
+}
+
+/// One `GetItem`.
+pub async fn get(table: &dyn Table, connection_id: &str) -> Result<Option<Connection>, AppError> {
+    table.get(&keys::connection(connection_id), false).await?.map(from_item).transpose()
+}
+
+/// One `BatchGetItem` per 100 users.
+pub async fn presences(table: &dyn Table, users: &[UserId]) -> Result<Vec<Presence>, AppError> {
+    let keys: Vec<_> = users.iter().map(keys::presence).collect();
+    table.batch_get(&keys).await?.into_iter().map(from_item).collect()
+}
+
+/// One `GetItem`.
+pub async fn presence(table: &dyn Table, user: &UserId) -> Result<Presence, AppError> {
+    Ok(table.get(&keys::presence(user), false).await?.map(from_item).transpose()?.unwrap_or_default())
+}
+
+/// The connected admins: one `Query` of the admin room.
+pub async fn admin_connections(table: &dyn Table, now_secs: i64) -> Result<Vec<(String, UserId)>, AppError> {
+    let page = table.query(&Query::new(Index::Table, keys::ADMIN_ROOM, SortCond::All)).await?;
+    Ok(page
+        .items
+        .iter()
+        .filter(|i| !crate::store::is_expired(i, now_secs))
+        .filter_map(|i| {
+            let user = super::string_field(i, "userId").and_then(|u| UserId::parse(&u))?;
+            Some((super::string_field(i, "sk")?, user))
+        })
+        .collect())
+}
+
+/// Updates a live connection (viewing, typing); one `UpdateItem`. A connection already gone is
+/// not recreated.
+pub async fn update(table: &dyn Table, connection_id: &str, updates: Vec<Update>) -> Result<(), AppError> {
+    match table.update(&keys::connection(connection_id), updates, Some(Condition::Exists)).await {
+        Ok(_) => Ok(()),
+        Err(StoreError::ConditionFailed) => Err(AppError::not_found("connection")),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,198 @@
+//! Conversations: `META` (kind, members; rarely written) and `SUMMARY` (last message and the
+//! message counter; written by every send) live in one partition so both come back in one
+//! `BatchGetItem`. A user's memberships (`USER#u / CONV#c`) carry their read position.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{from_item, keys, pick, to_item};
+use crate::error::AppError;
+use crate::ids::{ConversationId, UserId};
+use crate::models::{ConversationKind, Message};
+use crate::store::{Condition, Item, Key, Query, SortCond, StoreError, Table, Update, WriteOp, TRANSACT_MAX};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub kind: ConversationKind,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub owner_id: Option<UserId>,
+    #[serde(default)]
+    pub member_set: Vec<UserId>,
+    #[serde(default)]
+    pub admin_set: Vec<UserId>,
+    pub created_at: String,
+}
+
+impl Conversation {
+    pub fn is_member(&self, user: &UserId) -> bool {
+        self.member_set.contains(user)
+    }
+    /// The conversation's own admins (a group's owner and admins).
+    pub fn is_admin(&self, user: &UserId) -> bool {
+        self.owner_id.as_ref() == Some(user) || self.admin_set.contains(user)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Messages sent so far; the next message gets `seq + 1`.
+    #[serde(default)]
+    pub seq: i64,
+    #[serde(default)]
+    pub last_message: Option<Message>,
+    #[serde(default)]
+    pub last_message_time: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Membership {
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+    /// `seq` of the last message read: unread = `Summary::seq - read_seq`.
+    #[serde(default)]
+    pub read_seq: i64,
+    pub joined_at: String,
+}
+
+/// A conversation with its summary, as read together.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub conversation: Conversation,
+    pub summary: Summary,
+    /// Whether `SUMMARY` exists (a send writes it conditionally on its previous `seq`).
+    pub summary_exists: bool,
+}
+
+pub fn load_keys(id: &ConversationId) -> [Key; 2] {
+    [keys::conversation(id), keys::summary(id)]
+}
+
+/// Picks a conversation out of batch-get results (see `load_keys`).
+pub fn from_items(items: &[Item], id: &ConversationId) -> Result<Option<Loaded>, AppError> {
+    let Some(meta) = pick(items, &keys::conversation(id)) else { return Ok(None) };
+    let summary_item = pick(items, &keys::summary(id));
+    Ok(Some(Loaded {
+        conversation: from_item(meta)?,
+        summary_exists: summary_item.is_some(),
+        summary: summary_item.map(from_item).transpose()?.unwrap_or_default(),
+    }))
+}
+
+/// One `BatchGetItem`.
+pub async fn load(table: &dyn Table, id: &ConversationId) -> Result<Option<Loaded>, AppError> {
+    let items = table.batch_get(&load_keys(id)).await?;
+    from_items(&items, id)
+}
+
+/// One `GetItem` (members only, without the summary).
+pub async fn get(table: &dyn Table, id: &ConversationId) -> Result<Option<Conversation>, AppError> {
+    table.get(&keys::conversation(id), false).await?.map(from_item).transpose()
+}
+
+pub fn membership_item(m: &Membership) -> Result<Item, AppError> {
+    to_item(&keys::membership(&m.user_id, &m.conversation_id), m)
+}
+
+/// The writes that create a direct conversation between `a` and `b`; the `META` put is
+/// conditional, so of concurrent creations exactly one succeeds.
+pub fn create_direct_ops(
+    a: &UserId,
+    b: &UserId,
+    now: &str,
+    reader: Option<(&UserId, i64)>,
+) -> Result<(Conversation, Vec<WriteOp>), AppError> {
+    let id = ConversationId::direct(a, b);
+    let conversation = Conversation {
+        id: id.clone(),
+        kind: ConversationKind::Direct,
+        name: None,
+        owner_id: None,
+        member_set: vec![a.clone(), b.clone()],
+        admin_set: vec![],
+        created_at: now.to_owned(),
+    };
+    let mut ops = vec![WriteOp::Put { item: to_item(&keys::conversation(&id), &conversation)?, cond: Some(Condition::NotExists) }];
+    for user in [a, b] {
+        let read_seq = reader.filter(|(r, _)| *r == user).map_or(0, |(_, seq)| seq);
+        let m = Membership { conversation_id: id.clone(), user_id: user.clone(), read_seq, joined_at: now.to_owned() };
+        ops.push(WriteOp::Put { item: membership_item(&m)?, cond: None });
+    }
+    Ok((conversation, ops))
+}
+
+/// The direct conversation between `a` and `b`, created if missing: one `GetItem`, plus one
+/// `TransactWriteItems` when it is new. Concurrent calls converge on the same conversation.
+pub async fn start_direct(table: &dyn Table, a: &UserId, b: &UserId, now: &str) -> Result<(Conversation, bool), AppError> {
+    let id = ConversationId::direct(a, b);
+    if let Some(existing) = get(table, &id).await? {
+        return Ok((existing, false));
+    }
+    let (conversation, ops) = create_direct_ops(a, b, now, None)?;
+    match table.transact(ops).await {
+        Ok(()) => Ok((conversation, true)),
+        Err(StoreError::TransactionCancelled { .. }) => {
+            let existing = table.get(&keys::conversation(&id), true).await?.map(from_item).transpose()?;
+            existing.map(|c| (c, false)).ok_or_else(|| AppError::Conflict("conversation changed meanwhile; retry".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One `Query` per 1 MB of memberships (a user's conversations, unordered).
+pub async fn memberships_of(table: &dyn Table, user: &UserId) -> Result<Vec<Membership>, AppError> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let q = Query::new(crate::store::Index::Table, format!("USER#{user}"), SortCond::BeginsWith("CONV#".into())).start(start);
+        let page = table.query(&q).await?;
+        for item in page.items {
+            out.push(from_item(item)?);
+        }
+        match page.next {
+            Some(next) => start = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Moves the read marker forward only (one `UpdateItem`); a marker already further is kept.
+pub async fn mark_read(table: &dyn Table, user: &UserId, id: &ConversationId, seq: i64) -> Result<(), AppError> {
+    let key = keys::membership(user, id);
+    let cond = Condition::AbsentOrLessThan("readSeq".into(), Value::from(seq));
+    match table.update(&key, vec![Update::Set("readSeq".into(), seq.into())], Some(cond)).await {
+        Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Deletes the conversation, its memberships and its messages (admin only; not a hot path):
+/// queries of the messages, then transactions of up to 100 deletes.
+pub async fn delete(table: &dyn Table, conversation: &Conversation) -> Result<(), AppError> {
+    let id = &conversation.id;
+    let mut doomed: Vec<Key> = load_keys(id).into();
+    doomed.extend(conversation.member_set.iter().map(|u| keys::membership(u, id)));
+    let mut start = None;
+    loop {
+        let q = Query::new(crate::store::Index::Table, keys::messages_pk(id), SortCond::All).start(start);
+        let page = table.query(&q).await?;
+        doomed.extend(page.items.iter().filter_map(|i| {
+            Some(Key::new(i.get("pk")?.as_str()?, i.get("sk")?.as_str()?))
+        }));
+        match page.next {
+            Some(next) => start = Some(next),
+            None => break,
+        }
+    }
+    // Messages first, the conversation last: an interrupted delete can be retried.
+    doomed.reverse();
+    for chunk in doomed.chunks(TRANSACT_MAX) {
+        table.transact(chunk.iter().map(|k| WriteOp::Delete { key: k.clone(), cond: None }).collect()).await?;
+    }
+    Ok(())
+}

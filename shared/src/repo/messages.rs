@@ -1,0 +1,130 @@
+//! Messages: partition `MSGS#<conversation>`, sorted by their time-ordered id; GSI1 finds a
+//! message by id alone (for delete).
+
+use serde_json::json;
+
+use super::{from_item, keys, string_field, to_item};
+use crate::error::AppError;
+use crate::ids::{ConversationId, MessageId, UserId};
+use crate::models::Message;
+use crate::store::{Condition, Index, Item, Query, SortCond, Table, Update, WriteOp};
+
+/// How long a `clientMessageId` is remembered.
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
+
+pub fn message_item(m: &Message) -> Result<Item, AppError> {
+    let mut item = to_item(&keys::message(&m.conversation_id, &m.id), m)?;
+    item.insert("gsi1pk".into(), keys::message_gsi(&m.id).into());
+    item.insert("gsi1sk".into(), "MSG".into());
+    Ok(item)
+}
+
+/// The writes of one send, for one `TransactWriteItems`: the message, the conversation summary
+/// (conditional on the `seq` read before, which serializes concurrent sends), the idempotency
+/// key (conditional on its absence) and, unless `sender_marker` is false (the caller writes the
+/// membership itself), the sender's read marker. Indexes `SUMMARY_OP` and `IDEMPOTENCY_OP` are fixed.
+pub fn send_ops(m: &Message, previous_seq: i64, summary_exists: bool, now_secs: i64, sender_marker: bool) -> Result<Vec<WriteOp>, AppError> {
+    let summary_cond =
+        if summary_exists { Condition::Equals("seq".into(), previous_seq.into()) } else { Condition::NotExists };
+    let mut ops = vec![
+        WriteOp::Put { item: message_item(m)?, cond: Some(Condition::NotExists) },
+        WriteOp::Update {
+            key: keys::summary(&m.conversation_id),
+            updates: vec![
+                Update::Set("seq".into(), m.seq.into()),
+                Update::Set("lastMessage".into(), serde_json::to_value(m)?),
+                Update::Set("lastMessageTime".into(), m.created_at.clone().into()),
+            ],
+            cond: Some(summary_cond),
+        },
+    ];
+    if let Some(client_id) = &m.client_message_id {
+        let item = to_item(
+            &keys::idempotency(&m.sender_id, client_id),
+            &json!({ "messageId": m.id, "conversationId": m.conversation_id, "ttl": now_secs + IDEMPOTENCY_TTL_SECS }),
+        )?;
+        ops.push(WriteOp::Put { item, cond: Some(Condition::NotExists) });
+    }
+    if sender_marker {
+        ops.push(WriteOp::Update {
+            key: keys::membership(&m.sender_id, &m.conversation_id),
+            updates: vec![Update::Set("readSeq".into(), m.seq.into())],
+            cond: None,
+        });
+    }
+    Ok(ops)
+}
+
+/// Index of the idempotency put in `send_ops` (its condition failing means a retry).
+pub const IDEMPOTENCY_OP: usize = 2;
+/// Index of the summary update in `send_ops` (its condition failing means a concurrent send).
+pub const SUMMARY_OP: usize = 1;
+
+/// The message a `clientMessageId` already produced, from the idempotency item: one `GetItem`.
+pub async fn by_idempotency_item(table: &dyn Table, idem: &Item) -> Result<Option<Message>, AppError> {
+    let conv = string_field(idem, "conversationId").and_then(|s| ConversationId::parse(&s));
+    let msg = string_field(idem, "messageId").and_then(|s| MessageId::parse(&s));
+    let (Some(conv), Some(msg)) = (conv, msg) else { return Ok(None) };
+    table.get(&keys::message(&conv, &msg), true).await?.map(from_item).transpose()
+}
+
+/// A page of a conversation, oldest first, and the cursor for the next page:
+/// - no cursor: the latest `limit` messages; next = `before` cursor for older ones;
+/// - `before`: the `limit` messages before it; next = `before` cursor;
+/// - `after` (sync after reconnecting): the `limit` messages after it; next = `after` cursor.
+///
+/// One `Query`.
+pub async fn page(
+    table: &dyn Table,
+    conv: &ConversationId,
+    before: Option<&MessageId>,
+    after: Option<&MessageId>,
+    limit: u32,
+) -> Result<(Vec<Message>, Option<String>), AppError> {
+    let pk = keys::messages_pk(conv);
+    let query = match (before, after) {
+        (_, Some(after)) => Query::new(Index::Table, pk, SortCond::After(after.to_string())).limit(limit),
+        (Some(before), None) => Query::new(Index::Table, pk, SortCond::Before(before.to_string())).limit(limit).backward(),
+        (None, None) => Query::new(Index::Table, pk, SortCond::All).limit(limit).backward(),
+    };
+    let page = table.query(&query).await?;
+    let mut messages: Vec<Message> = page.items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+    if !query.forward {
+        messages.reverse();
+    }
+    let full = messages.len() as u32 == limit && page.next.is_some();
+    let cursor = full.then(|| if query.forward { messages.last() } else { messages.first() }).flatten();
+    Ok((messages.iter().map(redact).collect(), cursor.map(|m| m.id.to_string())))
+}
+
+/// A deleted message keeps its place but not its text.
+fn redact(m: &Message) -> Message {
+    let mut m = m.clone();
+    if m.deleted {
+        m.text = String::new();
+    }
+    m
+}
+
+/// One `Query` on GSI1.
+pub async fn find(table: &dyn Table, id: &MessageId) -> Result<Option<Message>, AppError> {
+    let page = table.query(&Query::new(Index::Gsi1, keys::message_gsi(id), SortCond::All).limit(1)).await?;
+    page.items.into_iter().next().map(from_item).transpose()
+}
+
+/// One `GetItem`.
+pub async fn get(table: &dyn Table, conv: &ConversationId, id: &MessageId) -> Result<Option<Message>, AppError> {
+    table.get(&keys::message(conv, id), false).await?.map(from_item).transpose()
+}
+
+/// Tombstones the message (one `UpdateItem`): the text is erased, the place kept.
+pub async fn tombstone(table: &dyn Table, m: &Message) -> Result<(), AppError> {
+    let updates = vec![Update::Set("deleted".into(), true.into()), Update::Set("text".into(), "".into())];
+    table.update(&keys::message(&m.conversation_id, &m.id), updates, Some(Condition::Exists)).await?;
+    Ok(())
+}
+
+/// Messages of a deleted sender stay; this is who they are attributed to.
+pub fn deleted_sender(id: &UserId) -> serde_json::Value {
+    json!({ "id": id, "username": "deleted-user", "deleted": true })
+}

@@ -1,0 +1,94 @@
+//! Data access over the single table: key builders and one module per aggregate. Every
+//! function documents the DynamoDB requests it makes; the key design is in `store/KEYS.md`.
+
+pub mod connections;
+pub mod conversations;
+pub mod messages;
+pub mod tokens;
+pub mod users;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::AppError;
+use crate::store::{Item, Key};
+
+/// Key builders: the only place that knows the table layout.
+pub mod keys {
+    use super::Key;
+    use crate::ids::{ConversationId, MessageId, TokenId, UserId};
+
+    pub fn user(id: &UserId) -> Key {
+        Key::new(format!("USER#{id}"), "PROFILE")
+    }
+    pub fn presence(id: &UserId) -> Key {
+        Key::new(format!("USER#{id}"), "PRESENCE")
+    }
+    pub fn membership(user: &UserId, conv: &ConversationId) -> Key {
+        Key::new(format!("USER#{user}"), format!("CONV#{conv}"))
+    }
+    pub fn username(lowercase: &str) -> Key {
+        Key::new(format!("UNAME#{lowercase}"), "UNAME")
+    }
+    pub fn email(lowercase: &str) -> Key {
+        Key::new(format!("EMAIL#{lowercase}"), "EMAIL")
+    }
+    pub fn conversation(id: &ConversationId) -> Key {
+        Key::new(format!("CONV#{id}"), "META")
+    }
+    pub fn summary(id: &ConversationId) -> Key {
+        Key::new(format!("CONV#{id}"), "SUMMARY")
+    }
+    pub fn messages_pk(conv: &ConversationId) -> String {
+        format!("MSGS#{conv}")
+    }
+    pub fn message(conv: &ConversationId, id: &MessageId) -> Key {
+        Key::new(messages_pk(conv), id.as_str())
+    }
+    pub fn message_gsi(id: &MessageId) -> String {
+        format!("MSG#{id}")
+    }
+    pub fn idempotency(user: &UserId, client_message_id: &str) -> Key {
+        Key::new(format!("IDEM#{user}#{client_message_id}"), "IDEM")
+    }
+    pub fn connection(id: &str) -> Key {
+        Key::new(format!("CONN#{id}"), "CONN")
+    }
+    pub const ADMIN_ROOM: &str = "ROOM#admin";
+    pub fn admin_room(connection: &str) -> Key {
+        Key::new(ADMIN_ROOM, connection)
+    }
+    pub fn revoked(jti: &TokenId) -> Key {
+        Key::new(format!("REVOKED#{jti}"), "REVOKED")
+    }
+    /// GSI1 partition listing every user (the admin directory).
+    pub const USERS_GSI: &str = "USERS";
+}
+
+/// Serializes `value` as an item at `key`.
+pub fn to_item(key: &Key, value: &impl Serialize) -> Result<Item, AppError> {
+    let mut item = match serde_json::to_value(value)? {
+        Value::Object(map) => map,
+        _ => return Err(AppError::internal("item is not an object")),
+    };
+    item.insert("pk".into(), key.pk.clone().into());
+    item.insert("sk".into(), key.sk.clone().into());
+    Ok(item)
+}
+
+pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, AppError> {
+    Ok(serde_json::from_value(Value::Object(item))?)
+}
+
+/// The item of `items` stored at `key` (results of a batch get come unordered).
+pub fn pick(items: &[Item], key: &Key) -> Option<Item> {
+    items
+        .iter()
+        .find(|i| i.get("pk").and_then(Value::as_str) == Some(&key.pk) && i.get("sk").and_then(Value::as_str) == Some(&key.sk))
+        .cloned()
+}
+
+pub fn string_field(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(Value::as_str).map(str::to_owned)
+}

@@ -1,0 +1,163 @@
+//! Conversations: start (direct), list, get, delete, mark read.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use super::{realtime, Actor};
+use crate::app::App;
+use crate::clock::{iso, now_ms};
+use crate::error::AppError;
+use crate::ids::{ConversationId, MessageId, UserId};
+use crate::models::{User, Visibility};
+use crate::repo::{self, conversations::Conversation, conversations::Summary};
+use crate::store::Key;
+
+/// Resolves a participant given as a user id or a username: one `GetItem`, two for a username.
+pub async fn resolve_user(app: &App, who: &str) -> Result<User, AppError> {
+    let user = match UserId::parse(who) {
+        Some(id) => repo::users::get(app.table(), &id).await?,
+        None => repo::users::find_by_login(app.table(), who).await?.filter(|_| !who.contains('@')),
+    };
+    user.ok_or_else(|| AppError::not_found("user"))
+}
+
+/// The direct conversation of two users, created if missing (exactly one per pair). The caller
+/// must be one of them, unless an admin.
+#[tracing::instrument(skip_all, fields(actor = %actor.user_id))]
+pub async fn start(app: &App, actor: &Actor, participants: &[String]) -> Result<(Value, bool), AppError> {
+    let [a, b] = participants else {
+        return Err(AppError::field("participants", "exactly two users"));
+    };
+    let (a, b) = tokio::try_join!(resolve_user(app, a), resolve_user(app, b))?;
+    if a.id == b.id {
+        return Err(AppError::field("participants", "two different users"));
+    }
+    if ![&a.id, &b.id].contains(&&actor.user_id) && !actor.is_admin() {
+        return Err(AppError::Forbidden("you must be one of the participants".into()));
+    }
+    let (conversation, created) = repo::conversations::start_direct(app.table(), &a.id, &b.id, &iso(now_ms())).await?;
+    let members = HashMap::from([(a.id.clone(), a), (b.id.clone(), b)]);
+    Ok((view(&conversation, &Summary::default(), &members, None), created))
+}
+
+/// The client's view of a conversation.
+pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, unread: Option<i64>) -> Value {
+    let members: Vec<Value> = c
+        .member_set
+        .iter()
+        .map(|id| users.get(id).map_or_else(|| repo::messages::deleted_sender(id), |u| u.view(Visibility::Public)))
+        .collect();
+    let mut v = json!({
+        "id": c.id,
+        "type": c.kind,
+        "name": c.name,
+        "members": members,
+        "lastMessage": s.last_message,
+        "lastMessageTime": s.last_message_time,
+        "messageCount": s.seq,
+        "createdAt": c.created_at,
+    });
+    if let Some(unread) = unread {
+        v["unreadCount"] = unread.max(0).into();
+    }
+    v
+}
+
+/// Member or admin; 404 when it does not exist, 403 when it is not yours.
+pub fn check_access(actor: &Actor, conversation: Option<&Conversation>) -> Result<(), AppError> {
+    match conversation {
+        None => Err(AppError::not_found("conversation")),
+        Some(c) if c.is_member(&actor.user_id) || actor.is_admin() => Ok(()),
+        Some(_) => Err(AppError::Forbidden("you are not a member of this conversation".into())),
+    }
+}
+
+/// My conversations, most recent activity first: one `Query` of my memberships, one
+/// `BatchGetItem` per 50 conversations, one per 100 members shown.
+#[tracing::instrument(skip_all, fields(actor = %actor.user_id))]
+pub async fn list(app: &App, actor: &Actor) -> Result<Vec<Value>, AppError> {
+    let memberships = repo::conversations::memberships_of(app.table(), &actor.user_id).await?;
+    let keys: Vec<Key> = memberships.iter().flat_map(|m| repo::conversations::load_keys(&m.conversation_id)).collect();
+    let items = app.table().batch_get(&keys).await?;
+    let mut loaded = Vec::new();
+    for m in &memberships {
+        if let Some(l) = repo::conversations::from_items(&items, &m.conversation_id)? {
+            loaded.push((l, m.read_seq));
+        }
+    }
+    let mut ids: Vec<UserId> = loaded.iter().flat_map(|(l, _)| l.conversation.member_set.iter().cloned()).collect();
+    ids.sort();
+    ids.dedup();
+    let users: HashMap<_, _> =
+        repo::users::get_many(app.table(), &ids).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
+    loaded.sort_by(|(a, _), (b, _)| {
+        let key = |l: &repo::conversations::Loaded| l.summary.last_message_time.clone().unwrap_or_else(|| l.conversation.created_at.clone());
+        key(b).cmp(&key(a))
+    });
+    Ok(loaded.iter().map(|(l, read)| view(&l.conversation, &l.summary, &users, Some(l.summary.seq - read))).collect())
+}
+
+/// One `BatchGetItem` for the conversation, one for its members.
+pub async fn get(app: &App, actor: &Actor, id: &ConversationId) -> Result<Value, AppError> {
+    let loaded = repo::conversations::load(app.table(), id).await?;
+    check_access(actor, loaded.as_ref().map(|l| &l.conversation))?;
+    let Some(l) = loaded else { return Err(AppError::not_found("conversation")) };
+    let users: HashMap<_, _> = repo::users::get_many(app.table(), &l.conversation.member_set)
+        .await?
+        .into_iter()
+        .map(|u| (u.id.clone(), u))
+        .collect();
+    let read = match l.conversation.is_member(&actor.user_id) {
+        true => Some(membership_read_seq(app, actor, id).await?),
+        false => None,
+    };
+    Ok(view(&l.conversation, &l.summary, &users, read.map(|r| l.summary.seq - r)))
+}
+
+async fn membership_read_seq(app: &App, actor: &Actor, id: &ConversationId) -> Result<i64, AppError> {
+    let item = app.table().get(&repo::keys::membership(&actor.user_id, id), false).await?;
+    Ok(item.and_then(|i| i.get("readSeq").and_then(Value::as_i64)).unwrap_or(0))
+}
+
+/// Admin only.
+pub async fn delete(app: &App, actor: &Actor, id: &ConversationId) -> Result<(), AppError> {
+    if !actor.is_admin() {
+        return Err(AppError::Forbidden("only an admin may delete a conversation".into()));
+    }
+    let c = repo::conversations::get(app.table(), id).await?.ok_or_else(|| AppError::not_found("conversation"))?;
+    repo::conversations::delete(app.table(), &c).await
+}
+
+/// Marks the conversation read up to `up_to` (default: everything), tells the reader's devices
+/// (`messagesMarkedRead`) and the other members (`messagesRead`). Members only.
+#[tracing::instrument(skip_all, fields(actor = %actor.user_id, conversation = %id))]
+pub async fn mark_read(app: &App, actor: &Actor, id: &ConversationId, up_to: Option<&MessageId>) -> Result<Value, AppError> {
+    let message = async {
+        match up_to {
+            Some(m) => repo::messages::get(app.table(), id, m).await,
+            None => Ok(None),
+        }
+    };
+    let (loaded, message) = tokio::try_join!(repo::conversations::load(app.table(), id), message)?;
+    let Some(l) = loaded else { return Err(AppError::not_found("conversation")) };
+    if !l.conversation.is_member(&actor.user_id) {
+        return Err(AppError::Forbidden("you are not a member of this conversation".into()));
+    }
+    let seq = match (up_to, message) {
+        (Some(_), None) => return Err(AppError::not_found("message")),
+        (Some(_), Some(m)) => m.seq,
+        (None, _) => l.summary.seq,
+    };
+    repo::conversations::mark_read(app.table(), &actor.user_id, id, seq).await?;
+    let data = json!({
+        "conversationId": id,
+        "userId": actor.user_id,
+        "upToMessageId": up_to,
+        "readSeq": seq,
+        "unreadCount": (l.summary.seq - seq).max(0),
+        "readAt": iso(now_ms()),
+    });
+    realtime::read_receipts(app, actor, &l.conversation, &data).await?;
+    Ok(data)
+}

@@ -1,0 +1,211 @@
+//! Sending (every form), reading and deleting messages.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::{conversations::check_access, realtime, Actor};
+use crate::app::App;
+use crate::clock::{iso, now_ms, now_secs};
+use crate::error::AppError;
+use crate::ids::{ConversationId, MessageId, UserId};
+use crate::models::{Message, MessageText, DEFAULT_PAGE, MAX_PAGE};
+use crate::repo::{self, conversations, keys, messages as msgs};
+use crate::store::StoreError;
+
+/// Where a message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Conversation(ConversationId),
+    /// The direct conversation with this user (created on the first message).
+    User(UserId),
+}
+
+impl Target {
+    /// A conversation id or a user id; anything else is a 400.
+    pub fn parse(s: &str) -> Result<Self, AppError> {
+        if let Some(user) = UserId::parse(s) {
+            return Ok(Self::User(user));
+        }
+        ConversationId::parse(s).map(Self::Conversation).ok_or_else(|| AppError::field("receiver", "not a user or conversation id"))
+    }
+}
+
+#[derive(Debug)]
+pub struct Outgoing {
+    pub target: Target,
+    pub text: MessageText,
+    pub client_message_id: Option<String>,
+}
+
+/// Parses a `clientMessageId`: 1..=64 printable characters.
+pub fn parse_client_message_id(s: Option<String>) -> Result<Option<String>, AppError> {
+    match s {
+        Some(id) if id.is_empty() || id.len() > 64 || id.chars().any(char::is_control) => {
+            Err(AppError::field("clientMessageId", "1 to 64 printable characters"))
+        }
+        other => Ok(other),
+    }
+}
+
+/// Concurrent sends to one conversation serialize on its summary; a loser re-reads and retries.
+const SEND_ATTEMPTS: u32 = 8;
+
+/// Stores a message durably, then pushes it (SPEC §5). `authenticate` runs concurrently with
+/// the first read, so a send costs two sequential round trips before the fan-out: one
+/// `BatchGetItem` (conversation, summary, idempotency key, receiver) and one
+/// `TransactWriteItems` (message, summary, idempotency key, read marker).
+///
+/// A retry with the same `clientMessageId` returns the stored message and pushes nothing.
+/// `origin` is the sending WebSocket connection, which gets `messageReceived`.
+#[tracing::instrument(skip_all, fields(sender = %sender.user_id))]
+pub async fn send<A>(app: &App, sender: &Actor, authenticate: A, out: Outgoing, origin: Option<&str>) -> Result<(Message, bool), AppError>
+where
+    A: Future<Output = Result<(), AppError>>,
+{
+    let conversation_id = match &out.target {
+        Target::Conversation(c) => c.clone(),
+        Target::User(u) if *u == sender.user_id => return Err(AppError::field("receiver", "cannot message yourself")),
+        Target::User(u) => ConversationId::direct(&sender.user_id, u),
+    };
+    let idem_key = out.client_message_id.as_ref().map(|c| keys::idempotency(&sender.user_id, c));
+    let receiver_key = match &out.target {
+        Target::User(u) => Some(keys::user(u)),
+        Target::Conversation(_) => None,
+    };
+    let mut keys: Vec<_> = conversations::load_keys(&conversation_id).into();
+    keys.extend(idem_key.iter().cloned().chain(receiver_key.iter().cloned()));
+
+    let mut authenticate = Some(authenticate);
+    for attempt in 0..SEND_ATTEMPTS {
+        let read = app.table().batch_get(&keys);
+        let items = match authenticate.take() {
+            Some(auth) => tokio::try_join!(auth, async { read.await.map_err(AppError::from) })?.1,
+            None => read.await?,
+        };
+        if let Some(idem) = idem_key.as_ref().and_then(|k| repo::pick(&items, k)) {
+            if let Some(existing) = msgs::by_idempotency_item(app.table(), &idem).await? {
+                return Ok((existing, true));
+            }
+        }
+        let loaded = conversations::from_items(&items, &conversation_id)?;
+        let creating = loaded.is_none();
+        match (&loaded, &receiver_key) {
+            (Some(l), _) => check_member(sender, &l.conversation)?,
+            (None, Some(k)) if repo::pick(&items, k).is_some() => {}
+            (None, Some(_)) => return Err(AppError::not_found("user")),
+            (None, None) => return Err(AppError::not_found("conversation")),
+        }
+        let (previous, summary_exists) = loaded.as_ref().map_or((0, false), |l| (l.summary.seq, l.summary_exists));
+        let now = now_ms();
+        let message = Message {
+            id: MessageId::generate(),
+            conversation_id: conversation_id.clone(),
+            sender_id: sender.user_id.clone(),
+            text: out.text.as_str().to_owned(),
+            seq: previous + 1,
+            created_at: iso(now),
+            client_message_id: out.client_message_id.clone(),
+            deleted: false,
+        };
+        let mut ops = msgs::send_ops(&message, previous, summary_exists, now_secs(), !creating)?;
+        let mut conversation = loaded.map(|l| l.conversation);
+        if let Target::User(receiver) = &out.target {
+            if creating {
+                let (c, create) = conversations::create_direct_ops(&sender.user_id, receiver, &message.created_at, Some((&sender.user_id, message.seq)))?;
+                ops.extend(create);
+                conversation = Some(c);
+            }
+        }
+        match app.table().transact(ops).await {
+            Ok(()) => {
+                if let Some(c) = &conversation {
+                    realtime::deliver_message(app, sender, c, &message, origin).await;
+                }
+                return Ok((message, false));
+            }
+            Err(StoreError::TransactionCancelled { failed }) => {
+                tracing::debug!(attempt, ?failed, "send raced; retrying");
+                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt + 1))).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::Conflict("the conversation is too busy; retry".into()))
+}
+
+fn check_member(actor: &Actor, c: &conversations::Conversation) -> Result<(), AppError> {
+    if c.is_member(&actor.user_id) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("you are not a member of this conversation".into()))
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct PageRequest {
+    pub before: Option<MessageId>,
+    pub after: Option<MessageId>,
+    pub limit: Option<u32>,
+}
+
+impl PageRequest {
+    pub fn parse(before: Option<&str>, after: Option<&str>, limit: Option<&str>) -> Result<Self, AppError> {
+        let id = |field: &str, v: Option<&str>| -> Result<Option<MessageId>, AppError> {
+            v.map(|s| MessageId::parse(s).ok_or_else(|| AppError::field(field, "not a message id"))).transpose()
+        };
+        let limit = limit
+            .map(|l| l.parse::<u32>().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| AppError::field("limit", format!("1 to {MAX_PAGE}"))))
+            .transpose()?;
+        Ok(Self { before: id("before", before)?, after: id("after", after)?, limit })
+    }
+}
+
+/// Messages of a conversation (or of the direct conversation with user `id`), oldest first,
+/// with a cursor. Members and admins. One `GetItem` and one `Query`, concurrently.
+#[tracing::instrument(skip_all, fields(actor = %actor.user_id))]
+pub async fn list(app: &App, actor: &Actor, target: &Target, page: &PageRequest) -> Result<(Vec<Message>, Option<String>), AppError> {
+    let conversation_id = match target {
+        Target::Conversation(c) => c.clone(),
+        Target::User(u) => ConversationId::direct(&actor.user_id, u),
+    };
+    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
+    let (conversation, messages) = tokio::try_join!(
+        conversations::get(app.table(), &conversation_id),
+        msgs::page(app.table(), &conversation_id, page.before.as_ref(), page.after.as_ref(), limit),
+    )?;
+    if conversation.is_none() {
+        if let Target::User(u) = target {
+            // No conversation with an existing user yet: nothing to show.
+            if *u != actor.user_id && repo::users::get(app.table(), u).await?.is_some() {
+                return Ok((vec![], None));
+            }
+        }
+    }
+    check_access(actor, conversation.as_ref())?;
+    Ok(messages)
+}
+
+/// The sender, the conversation's admins, or an admin: tombstones it and pushes `messageDeleted`.
+#[tracing::instrument(skip_all, fields(actor = %actor.user_id, message = %id))]
+pub async fn delete(app: &App, actor: &Actor, id: &MessageId) -> Result<Value, AppError> {
+    let message = msgs::find(app.table(), id).await?.ok_or_else(|| AppError::not_found("message"))?;
+    let conversation = conversations::get(app.table(), &message.conversation_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("message"))?;
+    let allowed = message.sender_id == actor.user_id || conversation.is_admin(&actor.user_id) || actor.is_admin();
+    if !allowed {
+        return Err(if conversation.is_member(&actor.user_id) {
+            AppError::Forbidden("only the sender or an admin may delete this message".into())
+        } else {
+            AppError::not_found("message")
+        });
+    }
+    if !message.deleted {
+        msgs::tombstone(app.table(), &message).await?;
+    }
+    let data = json!({ "messageId": message.id, "conversationId": message.conversation_id, "deletedBy": actor.user_id });
+    realtime::to_members(app, &conversation, None, crate::events::MESSAGE_DELETED, &data).await?;
+    Ok(data)
+}

@@ -1,0 +1,33 @@
+//! Domain services: what each route does, independent of how it is invoked (HTTP, WebSocket,
+//! local gateway). Handlers parse, call one of these, and shape the reply.
+
+pub mod conversations;
+pub mod messages;
+pub mod realtime;
+pub mod users;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::UserId;
+use crate::models::Role;
+
+/// Who acts: from a verified token (HTTP) or from the `$connect` authorizer's context (WebSocket).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Actor {
+    pub user_id: UserId,
+    pub username: String,
+    pub role: Role,
+}
+
+impl Actor {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+impl crate::app::Caller {
+    pub fn actor(&self) -> Actor {
+        Actor { user_id: self.user.id.clone(), username: self.user.username.clone(), role: self.user.role }
+    }
+}

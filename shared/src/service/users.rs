@@ -1,0 +1,199 @@
+//! Registration, login, profile updates and deletion.
+
+use crate::app::{App, Caller};
+use crate::auth::{hash_password_blocking, verify_password_blocking, Claims};
+use crate::clock::{iso, now_ms};
+use crate::error::AppError;
+use crate::ids::{TokenId, UserId};
+use crate::models::{Email, Password, Role, User, Username};
+use crate::repo;
+use crate::service::realtime;
+
+/// A parsed registration.
+#[derive(Debug)]
+pub struct Registration {
+    pub username: Username,
+    pub email: Option<Email>,
+    pub password: Password,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company: Option<String>,
+    pub phone: Option<String>,
+    pub profile_picture: Option<String>,
+    pub gender: Option<String>,
+    pub role: Role,
+}
+
+pub struct Session {
+    pub user: User,
+    pub token: String,
+    pub claims: Claims,
+}
+
+/// Creates a user. `role: admin` needs an admin caller (SPEC §2: no self-promotion).
+#[tracing::instrument(skip_all, fields(username = %reg.username.as_str()))]
+pub async fn register(app: &App, caller: Option<&Caller>, reg: Registration) -> Result<Session, AppError> {
+    if reg.role == Role::Admin && !caller.is_some_and(Caller::is_admin) {
+        return Err(AppError::Forbidden("only an admin may create an admin".into()));
+    }
+    let user = new_user(reg).await?;
+    repo::users::create(app.table(), &user).await?;
+    let (token, claims) = app.tokens.issue(&user)?;
+    Ok(Session { user, token, claims })
+}
+
+async fn new_user(reg: Registration) -> Result<User, AppError> {
+    let now = iso(now_ms());
+    Ok(User {
+        id: UserId::generate(),
+        username: reg.username.as_str().to_owned(),
+        email: reg.email.map(|e| e.as_str().to_owned()),
+        first_name: reg.first_name,
+        last_name: reg.last_name,
+        company: reg.company,
+        phone: reg.phone,
+        profile_picture: reg.profile_picture,
+        gender: reg.gender,
+        is_onboarding_completed: false,
+        role: reg.role,
+        created_at: now.clone(),
+        updated_at: now,
+        password_hash: hash_password_blocking(reg.password).await?,
+        tokens_valid_after: None,
+    })
+}
+
+/// Makes sure an admin with this username exists (the bootstrap path: `CHAT_ADMIN_USERNAME` /
+/// `CHAT_ADMIN_PASSWORD` locally, the `create-admin` command on AWS). An existing user of that
+/// name is left as it is.
+pub async fn ensure_admin(app: &App, username: Username, password: Password) -> Result<bool, AppError> {
+    if repo::users::find_by_login(app.table(), username.as_str()).await?.is_some() {
+        return Ok(false);
+    }
+    let reg = Registration {
+        username,
+        email: None,
+        password,
+        first_name: None,
+        last_name: None,
+        company: None,
+        phone: None,
+        profile_picture: None,
+        gender: None,
+        role: Role::Admin,
+    };
+    let user = new_user(reg).await?;
+    match repo::users::create(app.table(), &user).await {
+        Ok(()) => Ok(true),
+        Err(AppError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The same answer, after the same work, for an unknown user and a wrong password.
+#[tracing::instrument(skip_all)]
+pub async fn login(app: &App, login: &str, password: String) -> Result<Session, AppError> {
+    let user = repo::users::find_by_login(app.table(), login).await?;
+    let ok = verify_password_blocking(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    match user {
+        Some(user) if ok => {
+            let (token, claims) = app.tokens.issue(&user)?;
+            Ok(Session { user, token, claims })
+        }
+        _ => Err(AppError::Unauthorized("invalid credentials".into())),
+    }
+}
+
+/// Revokes the caller's token until it expires.
+pub async fn logout(app: &App, caller: &Caller) -> Result<(), AppError> {
+    repo::tokens::revoke(app.table(), &caller.claims).await
+}
+
+/// A fresh token; the old one is revoked so a refresh cannot multiply live tokens.
+pub async fn refresh(app: &App, caller: &Caller) -> Result<Session, AppError> {
+    let (token, claims) = app.tokens.issue(&caller.user)?;
+    repo::tokens::revoke(app.table(), &caller.claims).await?;
+    Ok(Session { user: caller.user.clone(), token, claims })
+}
+
+/// A parsed profile update; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ProfileUpdate {
+    pub username: Option<Username>,
+    pub email: Option<Email>,
+    pub password: Option<Password>,
+    pub current_password: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company: Option<String>,
+    pub phone: Option<String>,
+    pub profile_picture: Option<String>,
+    pub gender: Option<String>,
+    pub is_onboarding_completed: Option<bool>,
+    pub role: Option<Role>,
+}
+
+pub fn may_manage(caller: &Caller, target: &UserId) -> bool {
+    caller.id() == target || caller.is_admin()
+}
+
+/// Self or admin. Changing the password invalidates every older token; a user changing their
+/// own password must give the current one, and gets a new token back.
+#[tracing::instrument(skip_all, fields(target = %target))]
+pub async fn update(app: &App, caller: &Caller, target: &UserId, patch: ProfileUpdate) -> Result<(User, Option<Session>), AppError> {
+    if !may_manage(caller, target) {
+        return Err(AppError::Forbidden("you may only change your own profile".into()));
+    }
+    if patch.role.is_some_and(|r| r != caller.user.role || caller.id() != target) && !caller.is_admin() {
+        return Err(AppError::Forbidden("only an admin may change roles".into()));
+    }
+    let before = repo::users::get(app.table(), target).await?.ok_or_else(|| AppError::not_found("user"))?;
+    let mut after = before.clone();
+    if let Some(password) = patch.password {
+        if caller.id() == target {
+            let current = patch.current_password.unwrap_or_default();
+            if !verify_password_blocking(current, Some(before.password_hash.clone())).await? {
+                return Err(AppError::field("currentPassword", "does not match"));
+            }
+        }
+        after.password_hash = hash_password_blocking(password).await?;
+        after.tokens_valid_after = Some(TokenId::generate().to_string());
+    }
+    if let Some(u) = patch.username {
+        after.username = u.as_str().to_owned();
+    }
+    if let Some(e) = patch.email {
+        after.email = Some(e.as_str().to_owned());
+    }
+    macro_rules! set {
+        ($($f:ident),*) => { $( if let Some(v) = patch.$f { after.$f = Some(v); } )* };
+    }
+    set!(first_name, last_name, company, phone, profile_picture, gender);
+    if let Some(done) = patch.is_onboarding_completed {
+        after.is_onboarding_completed = done;
+    }
+    if let Some(role) = patch.role {
+        after.role = role;
+    }
+    after.updated_at = iso(now_ms());
+    repo::users::update(app.table(), &before, &after).await?;
+    let session = if after.tokens_valid_after != before.tokens_valid_after && caller.id() == target {
+        let (token, claims) = app.tokens.issue(&after)?;
+        Some(Session { user: after.clone(), token, claims })
+    } else {
+        None
+    };
+    Ok((after, session))
+}
+
+/// Self or admin. Tokens die with the user (authentication reads the user); live connections
+/// are closed; messages stay, attributed to a deleted user.
+#[tracing::instrument(skip_all, fields(target = %target))]
+pub async fn delete(app: &App, caller: &Caller, target: &UserId) -> Result<(), AppError> {
+    if !may_manage(caller, target) {
+        return Err(AppError::Forbidden("you may only delete your own account".into()));
+    }
+    let user = repo::users::get(app.table(), target).await?.ok_or_else(|| AppError::not_found("user"))?;
+    repo::users::delete(app.table(), &user).await?;
+    realtime::close_all(app, target).await
+}
