@@ -95,6 +95,21 @@ pub async fn get(table: &dyn Table, id: &ConversationId) -> Result<Option<Conver
     table.get(&keys::conversation(id), false).await?.map(from_item).transpose()
 }
 
+/// `META`, also listed in GSI1 partition `CONVS` (the admin's every-conversation view).
+pub fn conversation_item(c: &Conversation) -> Result<Item, AppError> {
+    let mut item = to_item(&keys::conversation(&c.id), c)?;
+    item.insert("gsi1pk".into(), keys::CONVERSATIONS_GSI.into());
+    item.insert("gsi1sk".into(), c.id.as_str().into());
+    Ok(item)
+}
+
+/// Every conversation, a page at a time: one `Query` on GSI1.
+pub async fn list_all(table: &dyn Table, limit: u32, start: Option<Item>) -> Result<(Vec<Conversation>, Option<Item>), AppError> {
+    let q = Query::new(crate::store::Index::Gsi1, keys::CONVERSATIONS_GSI, SortCond::All).limit(limit).start(start);
+    let page = table.query(&q).await?;
+    Ok((page.items.into_iter().map(from_item).collect::<Result<_, _>>()?, page.next))
+}
+
 pub fn membership_item(m: &Membership) -> Result<Item, AppError> {
     to_item(&keys::membership(&m.user_id, &m.conversation_id), m)
 }
@@ -117,7 +132,7 @@ pub fn create_direct_ops(
         admin_set: vec![],
         created_at: now.to_owned(),
     };
-    let mut ops = vec![WriteOp::Put { item: to_item(&keys::conversation(&id), &conversation)?, cond: Some(Condition::NotExists) }];
+    let mut ops = vec![WriteOp::Put { item: conversation_item(&conversation)?, cond: Some(Condition::NotExists) }];
     for user in [a, b] {
         let read_seq = reader.filter(|(r, _)| *r == user).map_or(0, |(_, seq)| seq);
         let m = Membership { conversation_id: id.clone(), user_id: user.clone(), read_seq, joined_at: now.to_owned() };

@@ -64,6 +64,8 @@ pub mod keys {
     }
     /// GSI1 partition listing every user (the admin directory).
     pub const USERS_GSI: &str = "USERS";
+    /// GSI1 partition listing every conversation (admin `?all=true`).
+    pub const CONVERSATIONS_GSI: &str = "CONVS";
 }
 
 /// Serializes `value` as an item at `key`.

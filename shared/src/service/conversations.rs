@@ -78,24 +78,34 @@ pub fn check_access(actor: &Actor, conversation: Option<&Conversation>) -> Resul
 #[tracing::instrument(skip_all, fields(actor = %actor.user_id))]
 pub async fn list(app: &App, actor: &Actor) -> Result<Vec<Value>, AppError> {
     let memberships = repo::conversations::memberships_of(app.table(), &actor.user_id).await?;
-    let keys: Vec<Key> = memberships.iter().flat_map(|m| repo::conversations::load_keys(&m.conversation_id)).collect();
+    let reads: HashMap<_, _> = memberships.iter().map(|m| (m.conversation_id.clone(), m.read_seq)).collect();
+    views(app, reads.keys().cloned().collect(), |id| reads.get(id).copied()).await
+}
+
+/// Every conversation (admin), first 100 by id, most recent activity first.
+pub async fn list_all(app: &App) -> Result<Vec<Value>, AppError> {
+    let (all, _) = repo::conversations::list_all(app.table(), crate::models::MAX_PAGE, None).await?;
+    views(app, all.into_iter().map(|c| c.id).collect(), |_| None).await
+}
+
+async fn views(app: &App, ids: Vec<ConversationId>, read: impl Fn(&ConversationId) -> Option<i64>) -> Result<Vec<Value>, AppError> {
+    let keys: Vec<Key> = ids.iter().flat_map(repo::conversations::load_keys).collect();
     let items = app.table().batch_get(&keys).await?;
     let mut loaded = Vec::new();
-    for m in &memberships {
-        if let Some(l) = repo::conversations::from_items(&items, &m.conversation_id)? {
-            loaded.push((l, m.read_seq));
-        }
+    for id in &ids {
+        loaded.extend(repo::conversations::from_items(&items, id)?);
     }
-    let mut ids: Vec<UserId> = loaded.iter().flat_map(|(l, _)| l.conversation.member_set.iter().cloned()).collect();
-    ids.sort();
-    ids.dedup();
+    let mut members: Vec<UserId> = loaded.iter().flat_map(|l| l.conversation.member_set.iter().cloned()).collect();
+    members.sort();
+    members.dedup();
     let users: HashMap<_, _> =
-        repo::users::get_many(app.table(), &ids).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
-    loaded.sort_by(|(a, _), (b, _)| {
-        let key = |l: &repo::conversations::Loaded| l.summary.last_message_time.clone().unwrap_or_else(|| l.conversation.created_at.clone());
-        key(b).cmp(&key(a))
-    });
-    Ok(loaded.iter().map(|(l, read)| view(&l.conversation, &l.summary, &users, Some(l.summary.seq - read))).collect())
+        repo::users::get_many(app.table(), &members).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
+    let activity = |l: &repo::conversations::Loaded| l.summary.last_message_time.clone().unwrap_or_else(|| l.conversation.created_at.clone());
+    loaded.sort_by_key(|l| std::cmp::Reverse(activity(l)));
+    Ok(loaded
+        .iter()
+        .map(|l| view(&l.conversation, &l.summary, &users, read(&l.conversation.id).map(|r| l.summary.seq - r)))
+        .collect())
 }
 
 /// One `BatchGetItem` for the conversation, one for its members.

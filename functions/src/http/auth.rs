@@ -1,0 +1,112 @@
+//! `POST /api/users/register` + `/api/auth/signup`, login (both paths), logout, refresh.
+
+use chat::auth::{clear_cookie, session_cookie};
+use chat::models::{bounded, Email, Password, Role, Username, Visibility};
+use chat::service::users::{self, Registration, Session};
+use chat::{App, AppError};
+use lambda_http::Request;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{body, caller, optional_caller, Reply};
+
+/// Both registration shapes: seed 002's (`firstName`, `lastName`) and the signup form's
+/// (`fullName`, `confirmPassword`, `gender`). Unknown fields (`id`, `createdAt`, …) are refused.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RegisterBody {
+    username: String,
+    #[serde(default)]
+    email: Option<String>,
+    password: String,
+    #[serde(default)]
+    confirm_password: Option<String>,
+    #[serde(default)]
+    full_name: Option<String>,
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+    #[serde(default)]
+    company: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    profile_picture: Option<String>,
+    #[serde(default)]
+    gender: Option<String>,
+    #[serde(default)]
+    role: Option<Role>,
+}
+
+impl RegisterBody {
+    fn parse(self) -> Result<Registration, AppError> {
+        if self.confirm_password.as_ref().is_some_and(|c| *c != self.password) {
+            return Err(AppError::field("confirmPassword", "does not match password"));
+        }
+        let (mut first, mut last) = (self.first_name, self.last_name);
+        if let Some(full) = bounded("fullName", self.full_name, 128)? {
+            let (f, l) = full.split_once(' ').map_or((full.as_str(), ""), |(f, l)| (f, l.trim()));
+            first = first.or(Some(f.to_owned()));
+            last = last.or((!l.is_empty()).then(|| l.to_owned()));
+        }
+        Ok(Registration {
+            username: Username::parse(&self.username)?,
+            email: self.email.as_deref().map(Email::parse).transpose()?,
+            password: Password::parse(&self.password)?,
+            first_name: bounded("firstName", first, 64)?,
+            last_name: bounded("lastName", last, 64)?,
+            company: bounded("company", self.company, 100)?,
+            phone: bounded("phone", self.phone, 32)?,
+            profile_picture: bounded("profilePicture", self.profile_picture, 2048)?,
+            gender: bounded("gender", self.gender, 32)?,
+            role: self.role.unwrap_or_default(),
+        })
+    }
+}
+
+pub fn session_reply(app: &App, session: &Session, created: bool) -> Reply {
+    let data = json!({ "user": session.user.view(Visibility::Private), "token": session.token, "expiresAt": session.claims.exp });
+    Reply::ok(data).status(created).cookie(session_cookie(&session.token, app.tokens.ttl_secs(), app.config.cookie_secure))
+}
+
+pub async fn register(app: &App, req: Request) -> Result<Reply, AppError> {
+    let reg = body::<RegisterBody>(&req)?.parse()?;
+    let caller = if reg.role == Role::Admin { optional_caller(app, &req).await? } else { None };
+    let session = users::register(app, caller.as_ref(), reg).await?;
+    Ok(session_reply(app, &session, true))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LoginBody {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    login: Option<String>,
+    password: String,
+}
+
+pub async fn login(app: &App, req: Request) -> Result<Reply, AppError> {
+    let b: LoginBody = body(&req)?;
+    let login = b.login.or(b.username).or(b.email).ok_or_else(|| AppError::field("username", "username or email is required"))?;
+    if login.len() > 254 || b.password.len() > 1024 {
+        return Err(AppError::Unauthorized("invalid credentials".into()));
+    }
+    let session = users::login(app, &login, b.password).await?;
+    Ok(session_reply(app, &session, false))
+}
+
+pub async fn logout(app: &App, req: Request) -> Result<Reply, AppError> {
+    let caller = caller(app, &req).await?;
+    users::logout(app, &caller).await?;
+    Ok(Reply::ok(json!({ "loggedOut": true })).cookie(clear_cookie(app.config.cookie_secure)))
+}
+
+pub async fn refresh(app: &App, req: Request) -> Result<Reply, AppError> {
+    let caller = caller(app, &req).await?;
+    let session = users::refresh(app, &caller).await?;
+    Ok(session_reply(app, &session, false))
+}

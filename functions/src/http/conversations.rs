@@ -1,0 +1,68 @@
+//! `/api/conversations`: start, list, get, delete, read.
+
+use chat::ids::{ConversationId, MessageId};
+use chat::service::conversations;
+use chat::{App, AppError};
+use lambda_http::Request;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{body, caller, path_id, query_param, Reply};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartBody {
+    participants: Vec<String>,
+}
+
+pub async fn start(app: &App, req: Request) -> Result<Reply, AppError> {
+    let caller = caller(app, &req).await?;
+    let b: StartBody = body(&req)?;
+    let (conversation, created) = conversations::start(app, &caller.actor(), &b.participants).await?;
+    Ok(Reply::ok(conversation).status(created))
+}
+
+/// Mine, most recent first; admins with `?all=true`: every conversation.
+pub async fn list(app: &App, req: Request) -> Result<Reply, AppError> {
+    let caller = caller(app, &req).await?;
+    if query_param(&req, "all").as_deref() == Some("true") && !caller.is_admin() {
+        return Err(AppError::Forbidden("only an admin may list every conversation".into()));
+    }
+    let all = query_param(&req, "all").as_deref() == Some("true");
+    let data = if all { conversations::list_all(app).await? } else { conversations::list(app, &caller.actor()).await? };
+    Ok(Reply::page(data, None))
+}
+
+fn conversation_id(req: &Request) -> Result<ConversationId, AppError> {
+    path_id(req, "id", ConversationId::parse, "conversation")
+}
+
+pub async fn get(app: &App, req: Request) -> Result<Reply, AppError> {
+    let caller = caller(app, &req).await?;
+    Ok(Reply::ok(conversations::get(app, &caller.actor(), &conversation_id(&req)?).await?))
+}
+
+pub async fn delete(app: &App, req: Request) -> Result<Reply, AppError> {
+    let caller = caller(app, &req).await?;
+    let id = conversation_id(&req)?;
+    conversations::delete(app, &caller.actor(), &id).await?;
+    Ok(Reply::ok(json!({ "deleted": true, "id": id })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ReadBody {
+    #[serde(default)]
+    up_to_message_id: Option<String>,
+}
+
+pub async fn read(app: &App, req: Request) -> Result<Reply, AppError> {
+    let caller = caller(app, &req).await?;
+    let id = conversation_id(&req)?;
+    let b: ReadBody = if req.body().is_empty() { ReadBody::default() } else { body(&req)? };
+    let up_to = b
+        .up_to_message_id
+        .map(|m| MessageId::parse(&m).ok_or_else(|| AppError::field("upToMessageId", "not a message id")))
+        .transpose()?;
+    Ok(Reply::ok(conversations::mark_read(app, &caller.actor(), &id, up_to.as_ref()).await?))
+}

@@ -1,0 +1,135 @@
+//! HTTP API adapter: request parsing and the one response envelope.
+
+pub mod auth;
+pub mod conversations;
+pub mod messages;
+pub mod users;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chat::app::Caller;
+use chat::{App, AppError};
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+/// Bodies above this are refused with 413 (SPEC §3).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub type HttpFuture = Pin<Box<dyn Future<Output = Result<Reply, AppError>> + Send>>;
+pub type HttpHandler = fn(Arc<App>, Request) -> HttpFuture;
+
+/// A successful reply: `{"success": true, "data": …}` plus cookies.
+#[derive(Debug)]
+pub struct Reply {
+    status: StatusCode,
+    body: Value,
+    cookies: Vec<String>,
+}
+
+impl Reply {
+    pub fn ok(data: Value) -> Self {
+        Self { status: StatusCode::OK, body: json!({ "success": true, "data": data }), cookies: vec![] }
+    }
+    pub fn created(data: Value) -> Self {
+        Self { status: StatusCode::CREATED, ..Self::ok(data) }
+    }
+    pub fn status(mut self, created: bool) -> Self {
+        self.status = if created { StatusCode::CREATED } else { StatusCode::OK };
+        self
+    }
+    /// A page: `data` is the list, `nextCursor` is there when more may follow.
+    pub fn page(items: Vec<Value>, next: Option<String>) -> Self {
+        let mut r = Self::ok(Value::Array(items));
+        if let Some(next) = next {
+            r.body["nextCursor"] = next.into();
+        }
+        r
+    }
+    pub fn cookie(mut self, cookie: String) -> Self {
+        self.cookies.push(cookie);
+        self
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value, cookies: &[String]) -> Response<Body> {
+    let mut res = Response::new(Body::Text(body.to_string()));
+    *res.status_mut() = status;
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+/// Runs a handler and maps its outcome to the envelope; errors are logged here, once.
+pub async fn respond(app: Arc<App>, handler: HttpHandler, req: Request) -> Response<Body> {
+    match handler(app, req).await {
+        Ok(reply) => json_response(reply.status, &reply.body, &reply.cookies),
+        Err(e) => error_response(&e),
+    }
+}
+
+pub fn error_response(e: &AppError) -> Response<Body> {
+    e.log();
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(status, &e.envelope(), &[])
+}
+
+/// The JSON body as `T`: 413 when too large, 400 when missing, malformed or of the wrong shape.
+pub fn body<T: DeserializeOwned>(req: &Request) -> Result<T, AppError> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(AppError::PayloadTooLarge);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(AppError::validation("a JSON body is required"));
+    }
+    serde_json::from_slice(bytes).map_err(|e| AppError::Validation { message: format!("invalid body: {e}"), details: None })
+}
+
+pub fn token(req: &Request) -> Option<String> {
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    chat::auth::token_from(header(header::AUTHORIZATION), header(header::COOKIE), None)
+}
+
+pub async fn caller(app: &App, req: &Request) -> Result<Caller, AppError> {
+    app.authenticate(token(req).as_deref()).await
+}
+
+/// The caller when a token is present (registration: an admin may create admins).
+pub async fn optional_caller(app: &App, req: &Request) -> Result<Option<Caller>, AppError> {
+    match token(req) {
+        Some(t) => app.authenticate(Some(&t)).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+pub fn path_param(req: &Request, name: &str) -> Result<String, AppError> {
+    req.path_parameters().first(name).map(str::to_owned).ok_or_else(|| AppError::validation(format!("missing path parameter {name}")))
+}
+
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters().first(name).map(str::to_owned)
+}
+
+/// Parses an id from the path; a malformed id cannot name anything, so it is a 404.
+pub fn path_id<T>(req: &Request, name: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<T, AppError> {
+    parse(&path_param(req, name)?).ok_or_else(|| AppError::not_found(what))
+}
+
+/// Adapts `async fn(&App, Request) -> Result<Reply, AppError>` to an `HttpHandler`.
+#[macro_export]
+macro_rules! http_handler {
+    ($f:path) => {
+        (|app: std::sync::Arc<chat::App>, req: lambda_http::Request| -> $crate::http::HttpFuture {
+            Box::pin(async move { $f(&app, req).await })
+        }) as $crate::http::HttpHandler
+    };
+}

@@ -1,0 +1,59 @@
+//! The Lambda entry point shared by every function.
+
+use std::sync::Arc;
+
+use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest};
+use chat::{App, Config};
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+use crate::routes::{routes, Handler, Route};
+
+/// Builds the clients once (cold start), warms the store connection, then serves the routes of
+/// the function named by `_HANDLER`.
+pub async fn run() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let function = std::env::var("_HANDLER").map_err(|_| "_HANDLER is not set")?;
+    let mine: Vec<Route> = routes().into_iter().filter(|r| r.function == function).collect();
+    let first = *mine.first().ok_or_else(|| format!("no function named {function}"))?;
+    let app = Arc::new(App::build(Config::from_env()?).await?);
+    app.warm().await;
+    match first.handler {
+        Handler::Http(_) => {
+            lambda_http::run(service_fn(move |req: Request| {
+                let (app, mine) = (app.clone(), mine.clone());
+                async move { Ok::<_, Error>(serve_http(app, &mine, req).await) }
+            }))
+            .await
+        }
+        Handler::Ws(handler) => {
+            lambda_runtime::run(service_fn(move |ev: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
+                let app = app.clone();
+                async move { Ok::<_, Error>(crate::ws::respond(app, handler, ev.payload).await) }
+            }))
+            .await
+        }
+        Handler::Authorizer => {
+            lambda_runtime::run(service_fn(move |ev: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| {
+                let app = app.clone();
+                // An error answers 401 at the handshake, as API Gateway does for "Unauthorized".
+                async move { crate::ws::authorize(&app, &ev.payload).await.map_err(|_| Error::from("Unauthorized")) }
+            }))
+            .await
+        }
+    }
+}
+
+/// An HTTP function may serve several route keys (aliases): pick by the event's `routeKey`.
+pub async fn serve_http(app: Arc<App>, routes: &[Route], req: Request) -> lambda_http::Response<lambda_http::Body> {
+    let key = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone(),
+        _ => None,
+    };
+    let route = routes.iter().find(|r| Some(r.key) == key.as_deref()).or(routes.first());
+    match route.map(|r| r.handler) {
+        Some(Handler::Http(h)) => crate::http::respond(app, h, req).await,
+        _ => crate::http::error_response(&chat::AppError::not_found("route")),
+    }
+}
