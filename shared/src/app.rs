@@ -40,6 +40,11 @@ impl App {
     pub async fn build(config: Config) -> Result<Self, StoreError> {
         let needs_aws = matches!(config.store, StoreKind::Dynamo { .. }) || config.ws_endpoint.is_some();
         let sdk = if needs_aws { Some(aws_config::defaults(BehaviorVersion::latest()).load().await) } else { None };
+        Self::build_with_sdk(config, sdk)
+    }
+
+    /// As `build`, with an explicit AWS configuration (the local gateway's).
+    pub fn build_with_sdk(config: Config, sdk: Option<aws_config::SdkConfig>) -> Result<Self, StoreError> {
         let table: Arc<dyn Table> = match (&config.store, &sdk) {
             (StoreKind::Dynamo { table, endpoint }, Some(sdk)) => {
                 Arc::new(DynamoTable::new(DynamoTable::client_from_config(sdk, endpoint.as_deref()), table.clone()))

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use redb::backends::InMemoryBackend;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::Value;
 
 use super::{
@@ -32,8 +32,7 @@ pub struct EmbeddedTable {
 }
 
 impl EmbeddedTable {
-    /// Opens (or creates) `dir/chat.redb`. Commits are durable (`Durability::Immediate`, redb's
-    /// default): a write acknowledged to the caller survives a kill -9.
+    /// Opens (or creates) `dir/chat.redb`. Every commit is durable (see `write`).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Other(format!("creating {}: {e}", dir.display())))?;
@@ -75,7 +74,10 @@ impl EmbeddedTable {
         work: impl FnOnce(&mut Tables<'_>) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         self.run(move |db| {
-            let txn = db.begin_write().map_err(db_err)?;
+            let mut txn = db.begin_write().map_err(db_err)?;
+            // redb's default, made explicit: `commit` returns once the write is on disk, so an
+            // acknowledged write survives a crash or kill -9.
+            txn.set_durability(Durability::Immediate).map_err(db_err)?;
             let out = {
                 let mut tables = Tables {
                     items: txn.open_table(ITEMS).map_err(db_err)?,
@@ -371,11 +373,14 @@ fn item_key(pk: &str, sk: &str) -> Result<Vec<u8>, StoreError> {
 }
 
 /// The GSI1 entry of an item, if it has both (string) GSI1 key attributes.
+/// Like DynamoDB, index key attributes of another type than string are rejected.
 fn gsi_key(item: &Item, key: &Key) -> Result<Option<Vec<u8>>, StoreError> {
-    match (
-        item.get("gsi1pk").and_then(Value::as_str),
-        item.get("gsi1sk").and_then(Value::as_str),
-    ) {
+    let attr = |name: &str| match item.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(StoreError::Other(format!("{name} must be a string"))),
+    };
+    match (attr("gsi1pk")?, attr("gsi1sk")?) {
         (Some(gpk), Some(gsk)) => join_key(&[gpk, gsk, &key.pk, &key.sk]).map(Some),
         _ => Ok(None),
     }

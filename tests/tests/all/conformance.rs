@@ -690,6 +690,67 @@ async fn reopening_the_directory_keeps_the_data() {
     assert_eq!(page.items, vec![written]);
 }
 
+const WRITER_DIR: &str = "CHAT_TEST_WRITER_DIR";
+
+/// A write the embedded store acknowledged survives a kill -9 of the process that made it.
+#[tokio::test]
+async fn a_killed_process_loses_no_acknowledged_write() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = TempDir::new();
+    let mut writer = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "conformance::writer_killed_by_the_kill_test",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(WRITER_DIR, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn writer");
+    let stdout = BufReader::new(writer.stdout.take().expect("stdout"));
+    let mut acknowledged = 0;
+    for line in stdout.lines() {
+        if let Some(n) = line.expect("writer output").strip_prefix("acknowledged ") {
+            acknowledged = n.parse().expect("count");
+            if acknowledged >= 50 {
+                break;
+            }
+        }
+    }
+    writer.kill().expect("kill -9"); // SIGKILL on Unix
+    writer.wait().expect("wait");
+    assert!(acknowledged >= 50, "the writer stopped early");
+
+    let t = EmbeddedTable::open(dir.path()).expect("reopen after kill");
+    let keys: Vec<Key> = (0..acknowledged)
+        .map(|i| key("kill", &format!("{i:05}")))
+        .collect();
+    assert_eq!(
+        t.batch_get(&keys).await.expect("batch get").len(),
+        acknowledged
+    );
+}
+
+/// The writer process of `a_killed_process_loses_no_acknowledged_write`: writes until killed.
+#[tokio::test]
+#[ignore = "a helper process, run by a_killed_process_loses_no_acknowledged_write"]
+async fn writer_killed_by_the_kill_test() {
+    let dir =
+        std::env::var(WRITER_DIR).expect("run by a_killed_process_loses_no_acknowledged_write");
+    let t = EmbeddedTable::open(std::path::Path::new(&dir)).expect("open");
+    // Bounded, in case the parent died without killing this process.
+    for i in 0..10_000 {
+        t.put(item(json!({"pk": "kill", "sk": format!("{i:05}")})), None)
+            .await
+            .expect("put");
+        println!("acknowledged {}", i + 1);
+    }
+}
+
 /// An unreachable DynamoDB endpoint is reported as `Unavailable`, not as a bug.
 #[tokio::test]
 async fn an_unreachable_dynamodb_is_reported_as_unavailable() {

@@ -1,0 +1,98 @@
+//! The live sockets, and the `@connections` management API over them, answering like AWS:
+//! POST sends a frame, GET describes the connection, DELETE closes it; 410 Gone for unknown ids.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::Gateway;
+
+/// What the socket task is told to do.
+#[derive(Debug)]
+pub enum Outbound {
+    Frame(String),
+    Close,
+}
+
+pub struct Live {
+    pub tx: mpsc::UnboundedSender<Outbound>,
+    pub connected_at: i64,
+    pub last_active: AtomicI64,
+    pub source_ip: String,
+    pub user_agent: String,
+}
+
+#[derive(Default)]
+pub struct Registry {
+    live: Mutex<HashMap<String, Arc<Live>>>,
+}
+
+impl Registry {
+    pub fn insert(&self, id: String, live: Arc<Live>) {
+        self.lock().insert(id, live);
+    }
+    pub fn remove(&self, id: &str) -> Option<Arc<Live>> {
+        self.lock().remove(id)
+    }
+    pub fn get(&self, id: &str) -> Option<Arc<Live>> {
+        self.lock().get(id).cloned()
+    }
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Live>>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn gone() -> Response {
+    let mut res = (StatusCode::GONE, Json(json!({ "message": null }))).into_response();
+    res.headers_mut().insert("x-amzn-errortype", axum::http::HeaderValue::from_static("GoneException"));
+    res
+}
+
+pub async fn management(State(gw): State<Arc<Gateway>>, method: Method, Path(id): Path<String>, body: Bytes) -> Response {
+    let Some(live) = gw.connections.get(&id) else { return gone() };
+    match method {
+        Method::POST => {
+            let text = String::from_utf8_lossy(&body).into_owned();
+            if live.tx.send(Outbound::Frame(text)).is_err() {
+                return gone();
+            }
+            StatusCode::OK.into_response()
+        }
+        Method::GET => Json(json!({
+            "ConnectedAt": chat::clock::iso(live.connected_at),
+            "LastActiveAt": chat::clock::iso(live.last_active.load(Ordering::Relaxed)),
+            "Identity": { "SourceIp": live.source_ip, "UserAgent": live.user_agent },
+        }))
+        .into_response(),
+        Method::DELETE => {
+            // The socket task runs `$disconnect` and unregisters the connection.
+            let _ = live.tx.send(Outbound::Close);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+    }
+}
+
+/// The same API under a stage prefix (`/{stage}/@connections/{id}`), as AWS serves it.
+pub async fn management_staged(
+    state: State<Arc<Gateway>>,
+    method: Method,
+    Path((_stage, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    management(state, method, Path(id), body).await
+}

@@ -1,0 +1,96 @@
+//! The HTTP API: match the route table, build a payload-v2 event, call the handler.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chat::AppError;
+use functions::routes::{http_parts, Handler};
+use serde_json::{Map, Value};
+
+use crate::{events, Gateway};
+
+/// API Gateway accepts up to 10 MB; the handlers refuse more than 64 KB with 413.
+const MAX_READ_BYTES: usize = 1024 * 1024;
+
+/// Matches `/api/users/{id}` against `/api/users/usr_…`, returning the path parameters.
+pub fn match_path(template: &str, path: &str) -> Option<Map<String, Value>> {
+    let (t, p): (Vec<_>, Vec<_>) = (template.split('/').collect(), path.split('/').collect());
+    if t.len() != p.len() {
+        return None;
+    }
+    let mut params = Map::new();
+    for (t, p) in t.iter().zip(&p) {
+        match t.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+            Some(name) if !p.is_empty() => {
+                let value = percent_decode(p)?;
+                params.insert(name.to_owned(), value.into());
+            }
+            Some(_) => return None,
+            None if t == p => {}
+            None => return None,
+        }
+    }
+    Some(params)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes()).next().map(|(_, v)| v.into_owned())
+}
+
+pub async fn dispatch(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let (method, path) = (parts.method.as_str().to_owned(), parts.uri.path().to_owned());
+    // The most specific template wins (`/api/users/me` over `/api/users/{id}`), as in API Gateway.
+    let mut candidates: Vec<_> = gw
+        .routes
+        .iter()
+        .filter_map(|r| {
+            let (m, template) = http_parts(r.key)?;
+            let Handler::Http(h) = r.handler else { return None };
+            let params = match_path(template, &path)?;
+            Some((m == method, params.len(), r.key, h, params))
+        })
+        .collect();
+    candidates.sort_by_key(|(same_method, n, ..)| (!same_method, *n));
+    let Some((true, _, key, handler, params)) = candidates.into_iter().next() else {
+        return error(AppError::NotFound(format!("no route for {method} {path}")));
+    };
+    let Ok(bytes) = to_bytes(body, MAX_READ_BYTES).await else {
+        return error(AppError::PayloadTooLarge);
+    };
+    let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_owned();
+    let body = String::from_utf8_lossy(&bytes);
+    let query = parts.uri.query().unwrap_or_default();
+    let event = events::http_v2(key, &method, &path, query, &parts.headers, params, &body, peer, &host);
+    let request = match lambda_http::request::from_str(&event.to_string()) {
+        Ok(r) => r,
+        Err(e) => return error(AppError::internal(format!("event did not deserialize: {e}"))),
+    };
+    let response = functions::http::respond(gw.app.clone(), handler, request).await;
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, Body::from(body.to_vec()))
+}
+
+fn error(e: AppError) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    e.log();
+    (status, axum::Json(e.envelope())).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_matches_paths_of_the_same_shape_only() {
+        let p = match_path("/api/users/{id}", "/api/users/usr_1").unwrap();
+        assert_eq!(p["id"], "usr_1");
+        assert!(match_path("/api/users/{id}", "/api/users").is_none());
+        assert!(match_path("/api/users/{id}", "/api/users/").is_none());
+        assert!(match_path("/api/users/{id}/read", "/api/users/x/write").is_none());
+    }
+}

@@ -1,0 +1,114 @@
+//! The local gateway: one process, one port, serving what API Gateway serves in AWS — the HTTP
+//! API, the WebSocket API (at `/` and `/ws`) and the `@connections` management API — by
+//! building API Gateway events and calling the very same handlers in-process.
+
+mod connections;
+mod events;
+mod http_api;
+mod ws_api;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::config::Credentials;
+use axum::routing::{any, get};
+use axum::Router;
+use chat::config::StoreKind;
+use chat::models::{Password, Username};
+use chat::store::DynamoTable;
+use chat::{App, Config};
+use functions::routes::{routes, Route};
+use tokio::net::TcpListener;
+
+pub use connections::Registry;
+
+/// Shared by every request of the gateway.
+pub struct Gateway {
+    pub app: Arc<App>,
+    pub routes: Vec<Route>,
+    pub connections: Registry,
+    pub addr: SocketAddr,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("configuration: {0}")]
+    Config(#[from] chat::config::ConfigError),
+    #[error("store: {0}")]
+    Store(#[from] chat::store::StoreError),
+    #[error("admin bootstrap: {0}")]
+    Admin(#[from] chat::AppError),
+    #[error("listen: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads the configuration from the environment, with local-development defaults
+/// (`CHAT_ENV=local`: embedded store, development secret, non-`Secure` cookie).
+pub fn local_config() -> Result<Config, chat::config::ConfigError> {
+    Config::from_lookup(|k| match (k, std::env::var(k).ok()) {
+        ("CHAT_ENV", None) => Some("local".into()),
+        ("COOKIE_SECURE", None) => Some("false".into()),
+        (_, v) => v,
+    })
+}
+
+/// AWS configuration for local use: the environment's, with dummy credentials and region when
+/// there are none (DynamoDB-compatible servers and our own `@connections` ignore them).
+async fn local_sdk_config() -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
+        loader = loader.region(Region::new("us-east-1"));
+    }
+    if std::env::var("AWS_ACCESS_KEY_ID").is_err() && std::env::var("AWS_PROFILE").is_err() {
+        loader = loader.credentials_provider(Credentials::new("local", "local", None, None, "local-gateway"));
+    }
+    loader.load().await
+}
+
+/// A running gateway.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub gateway: Arc<Gateway>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Binds `addr` (port 0: any free port), builds the app against the gateway's own
+/// `@connections`, and serves until the task is dropped or aborted.
+pub async fn start(mut config: Config, addr: SocketAddr) -> Result<Running, StartError> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    config.ws_endpoint = Some(format!("http://{addr}"));
+    let sdk = local_sdk_config().await;
+    if let StoreKind::Dynamo { table, endpoint } = &config.store {
+        let client = DynamoTable::client_from_config(&sdk, endpoint.as_deref());
+        DynamoTable::new(client, table.clone()).create_table_if_missing().await?;
+    }
+    let app = Arc::new(App::build_with_sdk(config, Some(sdk))?);
+    bootstrap_admin(&app).await?;
+    let gateway = Arc::new(Gateway { app, routes: routes(), connections: Registry::default(), addr });
+    let router = Router::new()
+        .route("/", get(ws_api::upgrade))
+        .route("/ws", get(ws_api::upgrade))
+        .route("/@connections/{id}", any(connections::management))
+        .route("/{stage}/@connections/{id}", any(connections::management_staged))
+        .fallback(http_api::dispatch)
+        .with_state(gateway.clone());
+    let task = tokio::spawn(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service).await {
+            tracing::error!(error = %e, "local gateway stopped");
+        }
+    });
+    Ok(Running { addr, gateway, task })
+}
+
+/// `CHAT_ADMIN_USERNAME` + `CHAT_ADMIN_PASSWORD`: make sure that admin exists.
+async fn bootstrap_admin(app: &App) -> Result<(), StartError> {
+    let (Ok(username), Ok(password)) = (std::env::var("CHAT_ADMIN_USERNAME"), std::env::var("CHAT_ADMIN_PASSWORD")) else {
+        return Ok(());
+    };
+    let created = chat::service::users::ensure_admin(app, Username::parse(&username)?, Password::parse(&password)?).await?;
+    tracing::info!(username = %username, created, "admin bootstrap");
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! The WebSocket API: authorizer and `$connect` at the handshake, route selection on
+//! `$request.body.action` for every frame, `$disconnect` when the socket ends.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chat::AppError;
+use functions::routes::{ws_route_key, Handler};
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::connections::{Live, Outbound};
+use crate::events::WsContext;
+use crate::Gateway;
+
+/// API Gateway's limits: 128 KB per message, 10 minutes idle.
+const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn refuse(e: &AppError) -> Response {
+    e.log();
+    (StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED), Json(e.envelope())).into_response()
+}
+
+fn ws_handler(gw: &Gateway, key: &str) -> Option<functions::ws::WsHandler> {
+    gw.routes.iter().find(|r| r.key == key).and_then(|r| match r.handler {
+        Handler::Ws(h) => Some(h),
+        _ => None,
+    })
+}
+
+async fn invoke(gw: &Gateway, key: &str, event: Value) -> Result<(), AppError> {
+    let handler = ws_handler(gw, key).ok_or_else(|| AppError::internal(format!("no WebSocket route {key}")))?;
+    let event: ApiGatewayWebsocketProxyRequest = serde_json::from_value(event)?;
+    let res = functions::ws::respond(gw.app.clone(), handler, event).await;
+    match res.status_code {
+        200 => Ok(()),
+        401 => Err(AppError::Unauthorized("connection refused".into())),
+        403 => Err(AppError::Forbidden("connection refused".into())),
+        _ => Err(AppError::internal(format!("{key} answered {}", res.status_code))),
+    }
+}
+
+pub async fn upgrade(
+    State(gw): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    let Ok(ws) = ws else {
+        return Json(json!({ "success": true, "data": { "service": "chat local gateway", "websocket": "GET /ws with Upgrade: websocket" } })).into_response();
+    };
+    let query = query.unwrap_or_default();
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let mut ctx = WsContext {
+        connection_id: format!("{}=", ulid::Ulid::generate()),
+        connected_at: chat::clock::now_ms(),
+        host: header(header::HOST),
+        source_ip: peer.ip().to_string(),
+        user_agent: header(header::USER_AGENT),
+        authorizer: Default::default(),
+    };
+    // The REQUEST authorizer: a refusal is a 401 at the handshake.
+    let auth_event = ctx.authorizer_request(&headers, &query);
+    let authorized = match serde_json::from_value::<ApiGatewayCustomAuthorizerRequestTypeRequest>(auth_event) {
+        Ok(ev) => functions::ws::authorize(&gw.app, &ev).await,
+        Err(e) => Err(AppError::internal(e)),
+    };
+    match authorized {
+        Ok(policy) => ctx.authorizer = policy.get("context").and_then(Value::as_object).cloned().unwrap_or_default(),
+        Err(e) => return refuse(&AppError::Unauthorized(e.to_string())),
+    }
+    if let Err(e) = invoke(&gw, "$connect", ctx.connect(&headers, &query)).await {
+        return refuse(&e);
+    }
+    ws.max_message_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| session(gw, ctx, socket))
+}
+
+async fn session(gw: Arc<Gateway>, ctx: WsContext, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let live = Arc::new(Live {
+        tx,
+        connected_at: ctx.connected_at,
+        last_active: AtomicI64::new(ctx.connected_at),
+        source_ip: ctx.source_ip.clone(),
+        user_agent: ctx.user_agent.clone(),
+    });
+    gw.connections.insert(ctx.connection_id.clone(), live.clone());
+
+    let writer = tokio::spawn(async move {
+        while let Some(out) = rx.recv().await {
+            let sent = match out {
+                Outbound::Frame(text) => sink.send(Message::Text(text.into())).await,
+                Outbound::Close => {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: "closed by the server".into() }))).await;
+                    break;
+                }
+            };
+            if sent.is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut close = (1000u16, "client closed".to_owned());
+    let mut writer = writer;
+    loop {
+        let next = tokio::select! {
+            next = tokio::time::timeout(IDLE_TIMEOUT, stream.next()) => next,
+            _ = &mut writer => { close = (1000, "closed by the server".into()); break; }
+        };
+        let frame = match next {
+            Err(_) => {
+                close = (1001, "idle timeout".into());
+                let _ = live.tx.send(Outbound::Close);
+                break;
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                close = (1006, e.to_string());
+                break;
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        live.last_active.store(chat::clock::now_ms(), Ordering::Relaxed);
+        let body = match frame {
+            Message::Text(t) => t.to_string(),
+            // API Gateway routes binary frames to `$default` too.
+            Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
+            Message::Close(frame) => {
+                if let Some(f) = frame {
+                    close = (f.code, f.reason.to_string());
+                }
+                break;
+            }
+            Message::Ping(_) | Message::Pong(_) => continue,
+        };
+        let action = serde_json::from_str::<Value>(&body).ok().and_then(|v| v.get("action").and_then(Value::as_str).map(str::to_owned));
+        let key = ws_route_key(action.as_deref(), &gw.routes);
+        let (gw, ctx) = (gw.clone(), ctx.clone());
+        // Like API Gateway, each frame is its own invocation: a slow one does not hold the next.
+        tokio::spawn(async move {
+            if let Err(e) = invoke(&gw, key, ctx.message(key, &body)).await {
+                tracing::warn!(error = %e, route = key, "route failed");
+            }
+        });
+    }
+    gw.connections.remove(&ctx.connection_id);
+    writer.abort();
+    if let Err(e) = invoke(&gw, "$disconnect", ctx.disconnect(close.0, &close.1)).await {
+        tracing::warn!(error = %e, "$disconnect failed");
+    }
+}
