@@ -16,7 +16,8 @@ use axum::routing::{any, get};
 use axum::Router;
 use chat::config::StoreKind;
 use chat::models::{Password, Username};
-use chat::store::DynamoTable;
+use chat::push::ApiGatewayPush;
+use chat::store::{DynamoTable, Table};
 use chat::{App, Config};
 use functions::routes::{routes, Route};
 use tokio::net::TcpListener;
@@ -75,16 +76,25 @@ pub struct Running {
 
 /// Binds `addr` (port 0: any free port), builds the app against the gateway's own
 /// `@connections`, and serves until the task is dropped or aborted.
-pub async fn start(mut config: Config, addr: SocketAddr) -> Result<Running, StartError> {
+pub async fn start(config: Config, addr: SocketAddr) -> Result<Running, StartError> {
+    start_with_table(config, None, addr).await
+}
+
+/// As `start`, over a given table (tests wrap it to count requests).
+pub async fn start_with_table(mut config: Config, table: Option<Arc<dyn Table>>, addr: SocketAddr) -> Result<Running, StartError> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    config.ws_endpoint = Some(format!("http://{addr}"));
+    let endpoint = format!("http://{addr}");
+    config.ws_endpoint = Some(endpoint.clone());
     let sdk = local_sdk_config().await;
-    if let StoreKind::Dynamo { table, endpoint } = &config.store {
+    if let (StoreKind::Dynamo { table, endpoint }, None) = (&config.store, &table) {
         let client = DynamoTable::client_from_config(&sdk, endpoint.as_deref());
         DynamoTable::new(client, table.clone()).create_table_if_missing().await?;
     }
-    let app = Arc::new(App::build_with_sdk(config, Some(sdk))?);
+    let app = Arc::new(match table {
+        Some(table) => App::with_parts(config, table, Arc::new(ApiGatewayPush::new(&sdk, &endpoint))),
+        None => App::build_with_sdk(config, Some(sdk))?,
+    });
     bootstrap_admin(&app).await?;
     let gateway = Arc::new(Gateway { app, routes: routes(), connections: Registry::default(), addr });
     let router = Router::new()

@@ -193,3 +193,29 @@ pub fn key_of(item: &Item, index: Index) -> Item {
 pub fn is_expired(item: &Item, now_epoch_secs: i64) -> bool {
     item.get("ttl").and_then(Value::as_i64).is_some_and(|ttl| ttl <= now_epoch_secs)
 }
+
+/// A shared table is a table (lets wrappers such as `Counted` hold any store).
+#[async_trait]
+impl<T: Table + ?Sized> Table for std::sync::Arc<T> {
+    async fn get(&self, key: &Key, consistent: bool) -> Result<Option<Item>, StoreError> {
+        (**self).get(key, consistent).await
+    }
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        (**self).batch_get(keys).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        (**self).query(query).await
+    }
+    async fn put(&self, item: Item, cond: Option<Condition>) -> Result<(), StoreError> {
+        (**self).put(item, cond).await
+    }
+    async fn update(&self, key: &Key, updates: Vec<Update>, cond: Option<Condition>) -> Result<Item, StoreError> {
+        (**self).update(key, updates, cond).await
+    }
+    async fn delete(&self, key: &Key, cond: Option<Condition>) -> Result<Option<Item>, StoreError> {
+        (**self).delete(key, cond).await
+    }
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        (**self).transact(ops).await
+    }
+}

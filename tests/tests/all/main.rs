@@ -2,3 +2,5 @@
 
 mod conformance;
 mod support;
+mod e2e;
+mod harness;

@@ -1,0 +1,209 @@
+//! A local gateway on a random port, and real clients for it: HTTP (reqwest), WebSocket
+//! (tokio-tungstenite) and `@connections` (the AWS SDK).
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat::config::StoreKind;
+use chat::store::{Counted, DynamoTable, Table};
+use chat::Config;
+use futures::{SinkExt, StreamExt};
+use local_gateway::Running;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// The embedded store, in memory.
+    Memory,
+    /// DynamoDB: the local DynamoDB-compatible server, a fresh table.
+    Dynamo,
+}
+
+pub struct Gateway {
+    pub running: Running,
+    pub http: String,
+    pub ws: String,
+    client: reqwest::Client,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.running.task.abort();
+    }
+}
+
+pub fn config(store: Store) -> Config {
+    let mut config = Config::for_tests();
+    if store == Store::Dynamo {
+        config.store = StoreKind::Dynamo { table: support::unique_name("e2e"), endpoint: Some(support::dynamodb_endpoint()) };
+    }
+    config
+}
+
+/// A fresh table of `store`'s kind, for wrapping.
+pub async fn table(store: Store) -> Arc<dyn Table> {
+    match store {
+        Store::Memory => Arc::new(support::memory_table()),
+        Store::Dynamo => Arc::new(support::dynamo_table().await),
+    }
+}
+
+/// A gateway over a request-counting table.
+pub async fn counted(store: Store) -> (Gateway, Arc<Counted<Arc<dyn Table>>>) {
+    let counted = Arc::new(Counted::new(table(store).await));
+    let gw = Gateway::with_table(store, Some(counted.clone())).await;
+    (gw, counted)
+}
+
+impl Gateway {
+    pub async fn start(store: Store) -> Self {
+        Self::with_table(store, None).await
+    }
+
+    pub async fn with_table(store: Store, table: Option<Arc<dyn Table>>) -> Self {
+        let running = local_gateway::start_with_table(config(store), table, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .expect("the local gateway starts");
+        Self::from_running(running)
+    }
+
+    pub fn from_running(running: Running) -> Self {
+        let addr = running.addr;
+        Self { running, http: format!("http://{addr}"), ws: format!("ws://{addr}/ws"), client: reqwest::Client::new() }
+    }
+
+    pub fn app(&self) -> &chat::App {
+        &self.running.gateway.app
+    }
+
+    /// Any request; returns the status and the JSON body.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, format!("{}{path}", self.http));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("the gateway answers");
+        let status = res.status();
+        let body = res.json::<Value>().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Registers a user with a unique name; returns who they are and their token.
+    pub async fn user(&self, prefix: &str) -> User {
+        let username = format!("{prefix}{}", &ulid::Ulid::generate().to_string()[16..]).to_lowercase();
+        let (status, body) = self
+            .call(Method::POST, "/api/users/register", None, Some(json!({ "username": username, "password": "correct horse battery" })))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        User {
+            id: body["data"]["user"]["id"].as_str().unwrap().to_owned(),
+            username,
+            token: body["data"]["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn connect(&self, user: &User) -> Ws {
+        Ws::connect(&format!("{}?token={}", self.ws, user.token)).await.expect("the WebSocket connects")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub token: String,
+}
+
+type Stream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A real WebSocket client.
+pub struct Ws {
+    stream: Stream,
+}
+
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Ws {
+    pub async fn connect(url: &str) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+        let (stream, _) = tokio_tungstenite::connect_async(url).await?;
+        Ok(Self { stream })
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.stream.send(Message::Text(frame.to_string().into())).await.expect("frame sent");
+    }
+
+    pub async fn send_raw(&mut self, msg: Message) {
+        self.stream.send(msg).await.expect("frame sent");
+    }
+
+    /// The next event named `name`, skipping others; panics after `EVENT_TIMEOUT`.
+    pub async fn event(&mut self, name: &str) -> Value {
+        self.try_event(name, EVENT_TIMEOUT).await.unwrap_or_else(|| panic!("no {name} event within {EVENT_TIMEOUT:?}"))
+    }
+
+    /// The next event named `name` within `wait`, skipping others.
+    pub async fn try_event(&mut self, name: &str, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.stream.next()).await.ok()??.ok()?;
+            if let Message::Text(t) = msg {
+                let v: Value = serde_json::from_str(&t).expect("events are JSON");
+                if v["event"] == name {
+                    return Some(v["data"].clone());
+                }
+            }
+        }
+    }
+
+    /// Waits for the server to close the socket.
+    pub async fn closed(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return false,
+                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}
+
+/// Polls until `f` holds (state reached through another path, e.g. a `$disconnect`).
+pub async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not reached within 5 s");
+}
+
+/// Keeps the DynamoTable type in use for modules that build one directly.
+pub type Dynamo = DynamoTable;
