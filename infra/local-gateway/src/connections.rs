@@ -73,9 +73,9 @@ pub async fn management(State(gw): State<Arc<Gateway>>, method: Method, Path(id)
             StatusCode::OK.into_response()
         }
         Method::GET => Json(json!({
-            "ConnectedAt": chat::clock::iso(live.connected_at),
-            "LastActiveAt": chat::clock::iso(live.last_active.load(Ordering::Relaxed)),
-            "Identity": { "SourceIp": live.source_ip, "UserAgent": live.user_agent },
+            "connectedAt": chat::clock::iso(live.connected_at),
+            "lastActiveAt": chat::clock::iso(live.last_active.load(Ordering::Relaxed)),
+            "identity": { "sourceIp": live.source_ip, "userAgent": live.user_agent },
         }))
         .into_response(),
         Method::DELETE => {

@@ -1,0 +1,72 @@
+//! The local gateway's `@connections` API, driven by the real `aws-sdk-apigatewaymanagement` client.
+
+use std::time::Duration;
+
+use aws_sdk_apigatewaymanagement::primitives::Blob;
+use aws_sdk_apigatewaymanagement::Client;
+use serde_json::json;
+
+use crate::harness::{eventually, Gateway, Store};
+
+async fn client(gw: &Gateway, stage: Option<&str>) -> Client {
+    let endpoint = match stage {
+        Some(stage) => format!("{}/{stage}", gw.http),
+        None => gw.http.clone(),
+    };
+    let sdk = crate::support::local_sdk_config(&endpoint).await;
+    Client::new(&sdk)
+}
+
+/// The connection id the gateway gave `user`'s only socket.
+async fn only_connection(gw: &Gateway, user: &crate::harness::User) -> String {
+    let id = chat::ids::UserId::parse(&user.id).unwrap();
+    let presence = chat::repo::connections::presence(gw.app().table(), &id).await.unwrap();
+    assert_eq!(presence.conn_set.len(), 1);
+    presence.conn_set[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_posts_to_describes_and_deletes_a_live_connection() {
+    let gw = Gateway::start(Store::Memory).await;
+    let alice = gw.user("alice").await;
+    let mut ws = gw.connect(&alice).await;
+    let conn = only_connection(&gw, &alice).await;
+
+    for stage in [None, Some("production")] {
+        let sdk = client(&gw, stage).await;
+        let frame = json!({ "event": "notification", "data": { "via": stage } });
+        sdk.post_to_connection().connection_id(&conn).data(Blob::new(frame.to_string())).send().await.expect("post succeeds");
+        assert_eq!(ws.event("notification").await["via"], json!(stage));
+    }
+
+    // GetConnection: AWS's shape, ISO-8601 timestamps the SDK parses.
+    let sdk = client(&gw, None).await;
+    let info = sdk.get_connection().connection_id(&conn).send().await.expect("get succeeds");
+    let connected = info.connected_at().expect("connectedAt").secs();
+    assert!((chat::clock::now_secs() - connected).abs() < 60, "connectedAt is now-ish: {connected}");
+    assert!(info.last_active_at().is_some());
+    assert_eq!(info.identity().and_then(|i| i.source_ip()), Some("127.0.0.1"));
+
+    sdk.delete_connection().connection_id(&conn).send().await.expect("delete succeeds");
+    assert!(ws.closed(Duration::from_secs(5)).await, "the socket is closed");
+    // $disconnect ran: the connection is gone from the store too.
+    let id = chat::ids::UserId::parse(&alice.id).unwrap();
+    eventually("presence forgets the connection", || async {
+        chat::repo::connections::presence(gw.app().table(), &id).await.unwrap().conn_set.is_empty()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_connection_answers_410_gone_to_the_sdk() {
+    let gw = Gateway::start(Store::Memory).await;
+    let sdk = client(&gw, None).await;
+    let err = sdk.post_to_connection().connection_id("NoSuchConnection=").data(Blob::new("x")).send().await.unwrap_err();
+    assert!(err.as_service_error().is_some_and(|e| e.is_gone_exception()), "{err:?}");
+    let err = sdk.get_connection().connection_id("NoSuchConnection=").send().await.unwrap_err();
+    assert!(err.as_service_error().is_some_and(|e| e.is_gone_exception()), "{err:?}");
+    // And the push client of the functions reports it as Gone (which removes the connection).
+    let push = chat::push::ApiGatewayPush::new(&crate::support::local_sdk_config(&gw.http).await, &gw.http);
+    use chat::push::Push;
+    assert!(matches!(push.post("NoSuchConnection=", b"x".to_vec()).await, Err(chat::push::PushError::Gone)));
+}
