@@ -108,20 +108,19 @@ async fn views(app: &App, ids: Vec<ConversationId>, read: impl Fn(&ConversationI
         .collect())
 }
 
-/// One `BatchGetItem` for the conversation, one for its members.
+/// One `BatchGetItem` for the conversation, then its members and my read marker concurrently.
 pub async fn get(app: &App, actor: &Actor, id: &ConversationId) -> Result<Value, AppError> {
     let loaded = repo::conversations::load(app.table(), id).await?;
     check_access(actor, loaded.as_ref().map(|l| &l.conversation))?;
     let Some(l) = loaded else { return Err(AppError::not_found("conversation")) };
-    let users: HashMap<_, _> = repo::users::get_many(app.table(), &l.conversation.member_set)
-        .await?
-        .into_iter()
-        .map(|u| (u.id.clone(), u))
-        .collect();
-    let read = match l.conversation.is_member(&actor.user_id) {
-        true => Some(membership_read_seq(app, actor, id).await?),
-        false => None,
+    let read = async {
+        match l.conversation.is_member(&actor.user_id) {
+            true => membership_read_seq(app, actor, id).await.map(Some),
+            false => Ok(None),
+        }
     };
+    let (members, read) = tokio::try_join!(repo::users::get_many(app.table(), &l.conversation.member_set), read)?;
+    let users: HashMap<_, _> = members.into_iter().map(|u| (u.id.clone(), u)).collect();
     Ok(view(&l.conversation, &l.summary, &users, read.map(|r| l.summary.seq - r)))
 }
 

@@ -5,3 +5,4 @@ mod support;
 mod e2e;
 mod harness;
 mod management;
+mod budget;

@@ -1,0 +1,195 @@
+//! Every route against its written DynamoDB budget (`docs/DYNAMODB_BUDGET.md`), counted at the
+//! store: requests and sequential round trips.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chat::store::counted::{requests, round_trips};
+use chat::store::{Counted, OpRecord, Table};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::harness::{counted, Gateway, Store, User, Ws};
+
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    requests: usize,
+    rounds: usize,
+}
+
+fn written_budget() -> BTreeMap<String, Budget> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/DYNAMODB_BUDGET.md")).expect("the budget document");
+    doc.lines()
+        .filter_map(|line| {
+            let cells: Vec<_> = line.split('|').map(str::trim).collect();
+            let (requests, rounds) = (cells.get(2)?.parse().ok()?, cells.get(3)?.parse().ok()?);
+            Some((cells[1].to_owned(), Budget { requests, rounds }))
+        })
+        .collect()
+}
+
+struct Bench {
+    gw: Gateway,
+    table: Arc<Counted<Arc<dyn Table>>>,
+    alice: User,
+    bob: User,
+    admin_token: String,
+    conv: String,
+    message: String,
+    alice_ws: Ws,
+    bob_ws: Ws,
+    _admin_ws: Ws,
+}
+
+impl Bench {
+    async fn new(store: Store) -> Self {
+        let (gw, table) = counted(store).await;
+        chat::service::users::ensure_admin(gw.app(), chat::models::Username::parse("budget-admin").unwrap(), chat::models::Password::parse("admin password").unwrap())
+            .await
+            .unwrap();
+        let (_, login) = gw.call(Method::POST, "/api/users/login", None, Some(json!({ "username": "budget-admin", "password": "admin password" }))).await;
+        let admin_token = login["data"]["token"].as_str().unwrap().to_owned();
+        let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
+        let (_, sent) = gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "hello" })).await;
+        let (conv, message) = (sent["data"]["conversationId"].as_str().unwrap().to_owned(), sent["data"]["id"].as_str().unwrap().to_owned());
+        let alice_ws = gw.connect(&alice).await;
+        let bob_ws = gw.connect(&bob).await;
+        let _admin_ws = Ws::connect(&format!("{}?token={admin_token}", gw.ws)).await.unwrap();
+        table.take();
+        Self { gw, table, alice, bob, admin_token, conv, message, alice_ws, bob_ws, _admin_ws }
+    }
+
+    async fn http(&mut self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Vec<OpRecord> {
+        self.table.take();
+        let (status, res) = self.gw.call(method.clone(), path, token, body).await;
+        assert!(status.is_success(), "{method} {path}: {status} {res}");
+        self.table.take()
+    }
+
+    /// Sends a frame and waits for `event` on `on` (the socket index: 0 alice, 1 bob).
+    async fn ws(&mut self, frame: Value, event: &str, on: usize) -> Vec<OpRecord> {
+        self.table.take();
+        self.alice_ws.send(frame).await;
+        if !event.is_empty() {
+            let ws = if on == 0 { &mut self.alice_ws } else { &mut self.bob_ws };
+            ws.event(event).await;
+        }
+        // Fan-out cleanups finish right after the last push.
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        self.table.take()
+    }
+}
+
+async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
+    let mut b = Bench::new(store).await;
+    let mut m = BTreeMap::new();
+    let (a, bob, conv, msg) = (b.alice.clone(), b.bob.clone(), b.conv.clone(), b.message.clone());
+    let t = Some(a.token.as_str());
+    let admin = b.admin_token.clone();
+    let unique = || format!("u{}", &ulid::Ulid::generate().to_string()[18..]).to_lowercase();
+
+    let reg = json!({ "username": unique(), "email": format!("{}@example.com", unique()), "password": "password 123" });
+    m.insert("POST /api/users/register", b.http(Method::POST, "/api/users/register", None, Some(reg)).await);
+    let signup = json!({ "username": unique(), "password": "password 123", "confirmPassword": "password 123", "fullName": "Ann Lee" });
+    m.insert("POST /api/auth/signup", b.http(Method::POST, "/api/auth/signup", None, Some(signup)).await);
+    let creds = json!({ "username": a.username, "password": "correct horse battery" });
+    m.insert("POST /api/users/login", b.http(Method::POST, "/api/users/login", None, Some(creds.clone())).await);
+    m.insert("POST /api/auth/login", b.http(Method::POST, "/api/auth/login", None, Some(creds.clone())).await);
+    m.insert("GET /api/users", b.http(Method::GET, "/api/users", t, None).await);
+    m.insert("GET /api/users/me", b.http(Method::GET, "/api/users/me", t, None).await);
+    m.insert("GET /api/users/{id}", b.http(Method::GET, &format!("/api/users/{}", bob.id), t, None).await);
+    m.insert("PUT /api/users/{id}", b.http(Method::PUT, &format!("/api/users/{}", a.id), t, Some(json!({ "company": "ACME" }))).await);
+    let start = json!({ "participants": [a.id, b.gw.user("carol").await.id] });
+    m.insert("POST /api/conversations/start", b.http(Method::POST, "/api/conversations/start", t, Some(start)).await);
+    m.insert("GET /api/conversations", b.http(Method::GET, "/api/conversations", t, None).await);
+    m.insert("GET /api/conversations/{id}", b.http(Method::GET, &format!("/api/conversations/{conv}"), t, None).await);
+    m.insert("POST /api/conversations/{id}/read", b.http(Method::POST, &format!("/api/conversations/{conv}/read"), t, Some(json!({}))).await);
+    m.insert("POST /api/messages/send", b.http(Method::POST, "/api/messages/send", t, Some(json!({ "receiver": bob.id, "text": "a" }))).await);
+    m.insert("POST /api/messages", b.http(Method::POST, "/api/messages", t, Some(json!({ "receiverId": conv, "content": "b" }))).await);
+    m.insert("POST /api/messages/send/{id}", b.http(Method::POST, &format!("/api/messages/send/{}", bob.id), t, Some(json!({ "message": "c" }))).await);
+    m.insert("GET /api/messages/{id}", b.http(Method::GET, &format!("/api/messages/{conv}?limit=10"), t, None).await);
+    m.insert("DELETE /api/messages/{messageId}", b.http(Method::DELETE, &format!("/api/messages/{msg}"), t, None).await);
+
+    m.insert("sendMessage", b.ws(json!({ "action": "sendMessage", "conversationId": conv, "text": "ws", "clientMessageId": "k1" }), "chatMessage", 1).await);
+    m.insert("chatMessage", b.ws(json!({ "action": "chatMessage", "receiverId": bob.id, "text": "alias" }), "chatMessage", 1).await);
+    m.insert("typing", b.ws(json!({ "action": "typing", "conversationId": conv, "isTyping": true }), "typingStatus", 1).await);
+    m.insert("markAsRead", b.ws(json!({ "action": "markAsRead", "conversationId": conv }), "messagesRead", 1).await);
+    m.insert("joinConversation", b.ws(json!({ "action": "joinConversation", "conversationId": conv }), "", 0).await);
+    m.insert("leaveConversation", b.ws(json!({ "action": "leaveConversation", "conversationId": conv }), "", 0).await);
+    m.insert("ping", b.ws(json!({ "action": "ping" }), "pong", 0).await);
+    m.insert("$default", b.ws(json!({ "action": "nope" }), "error", 0).await);
+
+    // $authorizer + $connect happen together at the handshake: split by the session batch.
+    b.table.take();
+    let extra = b.gw.connect(&bob).await;
+    let handshake = b.table.take();
+    let (auth, connect): (Vec<_>, Vec<_>) = handshake.into_iter().partition(|r| r.op == "BatchGetItem");
+    m.insert("$authorizer", auth);
+    m.insert("$connect", connect);
+    extra.close().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let extra = b.gw.connect(&bob).await;
+    b.table.take();
+    extra.close().await;
+    let mut disconnect = Vec::new();
+    for _ in 0..100 {
+        disconnect.extend(b.table.take());
+        if disconnect.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    m.insert("$disconnect", disconnect);
+
+    m.insert("POST /api/auth/refresh", b.http(Method::POST, "/api/auth/refresh", Some(&bob.token), Some(json!({}))).await);
+    let (_, fresh) = b.gw.call(Method::POST, "/api/auth/login", None, Some(json!({ "username": bob.username, "password": "correct horse battery" }))).await;
+    let fresh = fresh["data"]["token"].as_str().unwrap().to_owned();
+    m.insert("POST /api/auth/logout", b.http(Method::POST, "/api/auth/logout", Some(&fresh), Some(json!({}))).await);
+    let doomed = b.gw.user("doomed").await;
+    m.insert("DELETE /api/users/{id}", b.http(Method::DELETE, &format!("/api/users/{}", doomed.id), Some(&doomed.token), None).await);
+    m.insert("DELETE /api/conversations/{id}", b.http(Method::DELETE, &format!("/api/conversations/{conv}"), Some(&admin), None).await);
+    m
+}
+
+async fn every_route_stays_within_its_written_budget(store: Store) {
+    let budget = written_budget();
+    let measured = measure_all(store).await;
+    let mut failures = Vec::new();
+    for route in functions::routes::routes() {
+        let Some(b) = budget.get(route.key) else {
+            failures.push(format!("{}: no row in docs/DYNAMODB_BUDGET.md", route.key));
+            continue;
+        };
+        let Some(records) = measured.get(route.key) else {
+            failures.push(format!("{}: not measured by this test", route.key));
+            continue;
+        };
+        let (req, rounds) = (requests(records), round_trips(records));
+        let ops: Vec<_> = records.iter().map(|r| r.op).collect();
+        println!("{:<36} requests {req:>2} (budget {:>2})  round trips {rounds} (budget {})  {ops:?}", route.key, b.requests, b.rounds);
+        if req > b.requests || rounds > b.rounds {
+            failures.push(format!("{}: {req} requests / {rounds} round trips, budget {} / {}: {ops:?}", route.key, b.requests, b.rounds));
+        }
+    }
+    assert!(failures.is_empty(), "over budget:\n{}", failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_stays_within_its_written_dynamodb_budget_on_the_embedded_store() {
+    every_route_stays_within_its_written_budget(Store::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_stays_within_its_written_dynamodb_budget_on_dynamodb() {
+    every_route_stays_within_its_written_budget(Store::Dynamo).await;
+}
+
+#[test]
+fn round_trips_count_overlapping_calls_once() {
+    use std::time::{Duration, Instant};
+    let t = Instant::now();
+    let rec = |s: u64, e: u64| OpRecord { op: "GetItem", requests: 1, started: t + Duration::from_millis(s), ended: t + Duration::from_millis(e) };
+    assert_eq!(round_trips(&[rec(0, 10), rec(1, 12), rec(13, 20)]), 2);
+    assert_eq!(round_trips(&[rec(0, 10), rec(10, 12)]), 2);
+    assert_eq!(round_trips(&[]), 0);
+}
