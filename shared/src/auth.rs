@@ -128,9 +128,8 @@ pub fn token_from(authorization: Option<&str>, cookie: Option<&str>, query_token
         let (scheme, token) = h.trim().split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
     });
-    let cookie = || {
-        cookie?.split(';').find_map(|c| c.trim().strip_prefix("jwt=").map(str::to_owned)).filter(|t| !t.is_empty())
-    };
+    let cookie =
+        || cookie?.split(';').find_map(|c| c.trim().strip_prefix("jwt=").map(str::to_owned)).filter(|t| !t.is_empty());
     bearer.or_else(cookie).or_else(|| query_token.map(str::to_owned)).filter(|t| !t.is_empty())
 }
 

@@ -37,7 +37,10 @@ impl AppError {
 
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         let message = message.into();
-        Self::Validation { details: Some(json!({ "field": field, "issue": message })), message: format!("{field}: {message}") }
+        Self::Validation {
+            details: Some(json!({ "field": field, "issue": message })),
+            message: format!("{field}: {message}"),
+        }
     }
 
     pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {

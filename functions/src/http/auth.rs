@@ -67,7 +67,11 @@ impl RegisterBody {
 
 pub fn session_reply(app: &App, session: &Session, created: bool) -> Reply {
     let data = json!({ "user": session.user.view(Visibility::Private), "token": session.token, "expiresAt": session.claims.exp });
-    Reply::ok(data).status(created).cookie(session_cookie(&session.token, app.tokens.ttl_secs(), app.config.cookie_secure))
+    Reply::ok(data).status(created).cookie(session_cookie(
+        &session.token,
+        app.tokens.ttl_secs(),
+        app.config.cookie_secure,
+    ))
 }
 
 pub async fn register(app: &App, req: Request) -> Result<Reply, AppError> {
@@ -91,7 +95,11 @@ struct LoginBody {
 
 pub async fn login(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: LoginBody = body(&req)?;
-    let login = b.login.or(b.username).or(b.email).ok_or_else(|| AppError::field("username", "username or email is required"))?;
+    let login = b
+        .login
+        .or(b.username)
+        .or(b.email)
+        .ok_or_else(|| AppError::field("username", "username or email is required"))?;
     if login.len() > 254 || b.password.len() > 1024 {
         return Err(AppError::Unauthorized("invalid credentials".into()));
     }

@@ -29,7 +29,8 @@ pub async fn list(app: &App, req: Request) -> Result<Reply, AppError> {
         return Err(AppError::Forbidden("only an admin may list every conversation".into()));
     }
     let all = query_param(&req, "all").as_deref() == Some("true");
-    let data = if all { conversations::list_all(app).await? } else { conversations::list(app, &caller.actor()).await? };
+    let data =
+        if all { conversations::list_all(app).await? } else { conversations::list(app, &caller.actor()).await? };
     Ok(Reply::page(data, None))
 }
 

@@ -12,11 +12,14 @@ use super::{body, path_id, path_param, query_param, token, Reply};
 
 /// Authenticates concurrently with the send's first read (SPEC §6: two round trips).
 async fn send(app: &App, req: &Request, sender: Option<String>, out: Outgoing) -> Result<Reply, AppError> {
-    let claims = app.tokens.verify(token(req).as_deref().ok_or_else(|| AppError::Unauthorized("authentication required".into()))?)?;
+    let claims = app
+        .tokens
+        .verify(token(req).as_deref().ok_or_else(|| AppError::Unauthorized("authentication required".into()))?)?;
     if sender.is_some_and(|s| s != claims.sub.as_str()) {
         return Err(AppError::Forbidden("sender must be the caller".into()));
     }
-    let actor = chat::service::Actor { user_id: claims.sub.clone(), username: claims.username.clone(), role: claims.role };
+    let actor =
+        chat::service::Actor { user_id: claims.sub.clone(), username: claims.username.clone(), role: claims.role };
     let session = async {
         let caller = app.authenticate(token(req).as_deref()).await?;
         if caller.user.role != actor.role {

@@ -91,7 +91,8 @@ pub fn body<T: DeserializeOwned>(req: &Request) -> Result<T, AppError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(AppError::validation("a JSON body is required"));
     }
-    serde_json::from_slice(bytes).map_err(|e| AppError::Validation { message: format!("invalid body: {e}"), details: None })
+    serde_json::from_slice(bytes)
+        .map_err(|e| AppError::Validation { message: format!("invalid body: {e}"), details: None })
 }
 
 pub fn token(req: &Request) -> Option<String> {
@@ -112,7 +113,10 @@ pub async fn optional_caller(app: &App, req: &Request) -> Result<Option<Caller>,
 }
 
 pub fn path_param(req: &Request, name: &str) -> Result<String, AppError> {
-    req.path_parameters().first(name).map(str::to_owned).ok_or_else(|| AppError::validation(format!("missing path parameter {name}")))
+    req.path_parameters()
+        .first(name)
+        .map(str::to_owned)
+        .ok_or_else(|| AppError::validation(format!("missing path parameter {name}")))
 }
 
 pub fn query_param(req: &Request, name: &str) -> Option<String> {

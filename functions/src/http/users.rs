@@ -14,7 +14,11 @@ use super::{body, caller, path_id, query_param, Reply};
 fn limit(req: &Request) -> Result<u32, AppError> {
     match query_param(req, "limit") {
         None => Ok(DEFAULT_PAGE),
-        Some(l) => l.parse().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| AppError::field("limit", format!("1 to {MAX_PAGE}"))),
+        Some(l) => l
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| AppError::field("limit", format!("1 to {MAX_PAGE}"))),
     }
 }
 

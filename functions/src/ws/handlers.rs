@@ -55,7 +55,11 @@ pub async fn send_message(app: &App, req: WsRequest) -> Result<(), AppError> {
         (None, Some(r)) => Target::parse(&r)?,
         (None, None) => return Err(AppError::field("conversationId", "conversationId or receiverId is required")),
     };
-    let out = Outgoing { target, text: MessageText::parse(&b.text)?, client_message_id: parse_client_message_id(b.client_message_id)? };
+    let out = Outgoing {
+        target,
+        text: MessageText::parse(&b.text)?,
+        client_message_id: parse_client_message_id(b.client_message_id)?,
+    };
     let (message, duplicate) = messages::send(app, actor, async { Ok(()) }, out, Some(&req.connection_id)).await?;
     if duplicate {
         let ack = json!({ "message": message, "clientMessageId": message.client_message_id, "duplicate": true });
@@ -113,6 +117,7 @@ pub async fn leave_conversation(app: &App, req: WsRequest) -> Result<(), AppErro
 }
 
 pub async fn ping(app: &App, req: WsRequest) -> Result<(), AppError> {
-    realtime::reply(app, &req.connection_id, events::PONG, json!({ "time": chat::clock::iso(chat::clock::now_ms()) })).await;
+    realtime::reply(app, &req.connection_id, events::PONG, json!({ "time": chat::clock::iso(chat::clock::now_ms()) }))
+        .await;
     Ok(())
 }

@@ -6,7 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
+};
 use aws_lambda_events::encodings::Body;
 use chat::events;
 use chat::service::{realtime, Actor};
@@ -53,7 +55,8 @@ impl WsRequest {
         if body.len() > MAX_FRAME_BYTES {
             return Err(AppError::PayloadTooLarge);
         }
-        serde_json::from_str(body).map_err(|e| AppError::Validation { message: format!("invalid message: {e}"), details: None })
+        serde_json::from_str(body)
+            .map_err(|e| AppError::Validation { message: format!("invalid message: {e}"), details: None })
     }
 }
 
@@ -65,7 +68,11 @@ fn status(code: i64) -> ApiGatewayProxyResponse {
 
 /// Runs a route. `$connect` failures refuse the connection with their status; failures of
 /// other routes become an `error` event on the connection, which stays usable.
-pub async fn respond(app: Arc<App>, handler: WsHandler, ev: ApiGatewayWebsocketProxyRequest) -> ApiGatewayProxyResponse {
+pub async fn respond(
+    app: Arc<App>,
+    handler: WsHandler,
+    ev: ApiGatewayWebsocketProxyRequest,
+) -> ApiGatewayProxyResponse {
     let req = WsRequest::from_event(&ev);
     let (route, connection) = (req.route_key.clone(), req.connection_id.clone());
     match handler(app.clone(), req).await {
@@ -90,7 +97,8 @@ pub async fn respond(app: Arc<App>, handler: WsHandler, ev: ApiGatewayWebsocketP
 /// the connection; anything else is `Unauthorized` (API Gateway answers 401).
 pub async fn authorize(app: &App, ev: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<Value, AppError> {
     let header = |name: &str| ev.headers.get(name).and_then(|v| v.to_str().ok());
-    let token = chat::auth::token_from(header("authorization"), header("cookie"), ev.query_string_parameters.first("token"));
+    let token =
+        chat::auth::token_from(header("authorization"), header("cookie"), ev.query_string_parameters.first("token"));
     let caller = app.authenticate(token.as_deref()).await?;
     let actor = caller.actor();
     Ok(json!({

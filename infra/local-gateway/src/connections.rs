@@ -62,7 +62,12 @@ fn gone() -> Response {
     res
 }
 
-pub async fn management(State(gw): State<Arc<Gateway>>, method: Method, Path(id): Path<String>, body: Bytes) -> Response {
+pub async fn management(
+    State(gw): State<Arc<Gateway>>,
+    method: Method,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     let Some(live) = gw.connections.get(&id) else { return gone() };
     match method {
         Method::POST => {

@@ -41,7 +41,11 @@ fn percent_decode(s: &str) -> Option<String> {
     form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes()).next().map(|(_, v)| v.into_owned())
 }
 
-pub async fn dispatch(State(gw): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+pub async fn dispatch(
+    State(gw): State<Arc<Gateway>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
     let (parts, body) = req.into_parts();
     let (method, path) = (parts.method.as_str().to_owned(), parts.uri.path().to_owned());
     // The most specific template wins (`/api/users/me` over `/api/users/{id}`), as in API Gateway.

@@ -81,7 +81,11 @@ pub async fn start(config: Config, addr: SocketAddr) -> Result<Running, StartErr
 }
 
 /// As `start`, over a given table (tests wrap it to count requests).
-pub async fn start_with_table(mut config: Config, table: Option<Arc<dyn Table>>, addr: SocketAddr) -> Result<Running, StartError> {
+pub async fn start_with_table(
+    mut config: Config,
+    table: Option<Arc<dyn Table>>,
+    addr: SocketAddr,
+) -> Result<Running, StartError> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let endpoint = format!("http://{addr}");
@@ -115,10 +119,12 @@ pub async fn start_with_table(mut config: Config, table: Option<Arc<dyn Table>>,
 
 /// `CHAT_ADMIN_USERNAME` + `CHAT_ADMIN_PASSWORD`: make sure that admin exists.
 async fn bootstrap_admin(app: &App) -> Result<(), StartError> {
-    let (Ok(username), Ok(password)) = (std::env::var("CHAT_ADMIN_USERNAME"), std::env::var("CHAT_ADMIN_PASSWORD")) else {
+    let (Ok(username), Ok(password)) = (std::env::var("CHAT_ADMIN_USERNAME"), std::env::var("CHAT_ADMIN_PASSWORD"))
+    else {
         return Ok(());
     };
-    let created = chat::service::users::ensure_admin(app, Username::parse(&username)?, Password::parse(&password)?).await?;
+    let created =
+        chat::service::users::ensure_admin(app, Username::parse(&username)?, Password::parse(&password)?).await?;
     tracing::info!(username = %username, created, "admin bootstrap");
     Ok(())
 }

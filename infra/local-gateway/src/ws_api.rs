@@ -103,7 +103,9 @@ async fn session(gw: Arc<Gateway>, ctx: WsContext, socket: WebSocket) {
             let sent = match out {
                 Outbound::Frame(text) => sink.send(Message::Text(text.into())).await,
                 Outbound::Close => {
-                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: "closed by the server".into() }))).await;
+                    let _ = sink
+                        .send(Message::Close(Some(CloseFrame { code: 1000, reason: "closed by the server".into() })))
+                        .await;
                     break;
                 }
             };
@@ -146,7 +148,9 @@ async fn session(gw: Arc<Gateway>, ctx: WsContext, socket: WebSocket) {
             }
             Message::Ping(_) | Message::Pong(_) => continue,
         };
-        let action = serde_json::from_str::<Value>(&body).ok().and_then(|v| v.get("action").and_then(Value::as_str).map(str::to_owned));
+        let action = serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|v| v.get("action").and_then(Value::as_str).map(str::to_owned));
         let key = ws_route_key(action.as_deref(), &gw.routes);
         let (gw, ctx) = (gw.clone(), ctx.clone());
         // Like API Gateway, each frame is its own invocation: a slow one does not hold the next.

@@ -69,18 +69,23 @@ pub async fn connect(table: &dyn Table, c: &Connection, now_iso: &str, now_secs:
 
 /// Removes a connection (on disconnect, or after a 410): deletes it, returning what it was
 /// (to end its typing), while its presence entry and admin-room entry go: one round trip.
-pub async fn remove(table: &dyn Table, connection_id: &str, user: &UserId, now_iso: &str) -> Result<Option<Connection>, AppError> {
-    let (presence_key, conn_key, room_key) = (keys::presence(user), keys::connection(connection_id), keys::admin_room(connection_id));
+pub async fn remove(
+    table: &dyn Table,
+    connection_id: &str,
+    user: &UserId,
+    now_iso: &str,
+) -> Result<Option<Connection>, AppError> {
+    let (presence_key, conn_key, room_key) =
+        (keys::presence(user), keys::connection(connection_id), keys::admin_room(connection_id));
     let presence = table.update(
         &presence_key,
-        vec![Update::DeleteFromSet("connSet".into(), vec![connection_id.to_owned()]), Update::Set("lastSeen".into(), now_iso.into())],
+        vec![
+            Update::DeleteFromSet("connSet".into(), vec![connection_id.to_owned()]),
+            Update::Set("lastSeen".into(), now_iso.into()),
+        ],
         Some(Condition::Exists),
     );
-    let (old, presence, room) = tokio::join!(
-        table.delete(&conn_key, None),
-        presence,
-        table.delete(&room_key, None),
-    );
+    let (old, presence, room) = tokio::join!(table.delete(&conn_key, None), presence, table.delete(&room_key, None),);
     match presence {
         Ok(_) | Err(StoreError::ConditionFailed) => {}
         Err(e) => return Err(e.into()),

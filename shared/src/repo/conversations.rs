@@ -104,7 +104,11 @@ pub fn conversation_item(c: &Conversation) -> Result<Item, AppError> {
 }
 
 /// Every conversation, a page at a time: one `Query` on GSI1.
-pub async fn list_all(table: &dyn Table, limit: u32, start: Option<Item>) -> Result<(Vec<Conversation>, Option<Item>), AppError> {
+pub async fn list_all(
+    table: &dyn Table,
+    limit: u32,
+    start: Option<Item>,
+) -> Result<(Vec<Conversation>, Option<Item>), AppError> {
     let q = Query::new(crate::store::Index::Gsi1, keys::CONVERSATIONS_GSI, SortCond::All).limit(limit).start(start);
     let page = table.query(&q).await?;
     Ok((page.items.into_iter().map(from_item).collect::<Result<_, _>>()?, page.next))
@@ -143,7 +147,12 @@ pub fn create_direct_ops(
 
 /// The direct conversation between `a` and `b`, created if missing: one `GetItem`, plus one
 /// `TransactWriteItems` when it is new. Concurrent calls converge on the same conversation.
-pub async fn start_direct(table: &dyn Table, a: &UserId, b: &UserId, now: &str) -> Result<(Conversation, bool), AppError> {
+pub async fn start_direct(
+    table: &dyn Table,
+    a: &UserId,
+    b: &UserId,
+    now: &str,
+) -> Result<(Conversation, bool), AppError> {
     let id = ConversationId::direct(a, b);
     if let Some(existing) = get(table, &id).await? {
         return Ok((existing, false));
@@ -153,7 +162,9 @@ pub async fn start_direct(table: &dyn Table, a: &UserId, b: &UserId, now: &str) 
         Ok(()) => Ok((conversation, true)),
         Err(StoreError::TransactionCancelled { .. }) => {
             let existing = table.get(&keys::conversation(&id), true).await?.map(from_item).transpose()?;
-            existing.map(|c| (c, false)).ok_or_else(|| AppError::Conflict("conversation changed meanwhile; retry".into()))
+            existing
+                .map(|c| (c, false))
+                .ok_or_else(|| AppError::Conflict("conversation changed meanwhile; retry".into()))
         }
         Err(e) => Err(e.into()),
     }
@@ -164,7 +175,8 @@ pub async fn memberships_of(table: &dyn Table, user: &UserId) -> Result<Vec<Memb
     let mut out = Vec::new();
     let mut start = None;
     loop {
-        let q = Query::new(crate::store::Index::Table, format!("USER#{user}"), SortCond::BeginsWith("CONV#".into())).start(start);
+        let q = Query::new(crate::store::Index::Table, format!("USER#{user}"), SortCond::BeginsWith("CONV#".into()))
+            .start(start);
         let page = table.query(&q).await?;
         for item in page.items {
             out.push(from_item(item)?);
@@ -196,9 +208,7 @@ pub async fn delete(table: &dyn Table, conversation: &Conversation) -> Result<()
     loop {
         let q = Query::new(crate::store::Index::Table, keys::messages_pk(id), SortCond::All).start(start);
         let page = table.query(&q).await?;
-        doomed.extend(page.items.iter().filter_map(|i| {
-            Some(Key::new(i.get("pk")?.as_str()?, i.get("sk")?.as_str()?))
-        }));
+        doomed.extend(page.items.iter().filter_map(|i| Some(Key::new(i.get("pk")?.as_str()?, i.get("sk")?.as_str()?))));
         match page.next {
             Some(next) => start = Some(next),
             None => break,

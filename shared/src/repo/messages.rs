@@ -23,7 +23,13 @@ pub fn message_item(m: &Message) -> Result<Item, AppError> {
 /// (conditional on the `seq` read before, which serializes concurrent sends), the idempotency
 /// key (conditional on its absence) and, unless `sender_marker` is false (the caller writes the
 /// membership itself), the sender's read marker. Indexes `SUMMARY_OP` and `IDEMPOTENCY_OP` are fixed.
-pub fn send_ops(m: &Message, previous_seq: i64, summary_exists: bool, now_secs: i64, sender_marker: bool) -> Result<Vec<WriteOp>, AppError> {
+pub fn send_ops(
+    m: &Message,
+    previous_seq: i64,
+    summary_exists: bool,
+    now_secs: i64,
+    sender_marker: bool,
+) -> Result<Vec<WriteOp>, AppError> {
     let summary_cond =
         if summary_exists { Condition::Equals("seq".into(), previous_seq.into()) } else { Condition::NotExists };
     let mut ops = vec![
@@ -84,7 +90,9 @@ pub async fn page(
     let pk = keys::messages_pk(conv);
     let query = match (before, after) {
         (_, Some(after)) => Query::new(Index::Table, pk, SortCond::After(after.to_string())).limit(limit),
-        (Some(before), None) => Query::new(Index::Table, pk, SortCond::Before(before.to_string())).limit(limit).backward(),
+        (Some(before), None) => {
+            Query::new(Index::Table, pk, SortCond::Before(before.to_string())).limit(limit).backward()
+        }
         (None, None) => Query::new(Index::Table, pk, SortCond::All).limit(limit).backward(),
     };
     let page = table.query(&query).await?;

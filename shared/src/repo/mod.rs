@@ -87,7 +87,9 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, AppError> {
 pub fn pick(items: &[Item], key: &Key) -> Option<Item> {
     items
         .iter()
-        .find(|i| i.get("pk").and_then(Value::as_str) == Some(&key.pk) && i.get("sk").and_then(Value::as_str) == Some(&key.sk))
+        .find(|i| {
+            i.get("pk").and_then(Value::as_str) == Some(&key.pk) && i.get("sk").and_then(Value::as_str) == Some(&key.sk)
+        })
         .cloned()
 }
 

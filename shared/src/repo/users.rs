@@ -32,10 +32,16 @@ fn taken(e: StoreError) -> AppError {
 pub async fn create(table: &dyn Table, user: &User) -> Result<(), AppError> {
     let mut ops = vec![
         WriteOp::Put { item: user_item(user)?, cond: Some(Condition::NotExists) },
-        WriteOp::Put { item: lock(keys::username(&user.username.to_lowercase()), &user.id)?, cond: Some(Condition::NotExists) },
+        WriteOp::Put {
+            item: lock(keys::username(&user.username.to_lowercase()), &user.id)?,
+            cond: Some(Condition::NotExists),
+        },
     ];
     if let Some(email) = &user.email {
-        ops.push(WriteOp::Put { item: lock(keys::email(&email.to_lowercase()), &user.id)?, cond: Some(Condition::NotExists) });
+        ops.push(WriteOp::Put {
+            item: lock(keys::email(&email.to_lowercase()), &user.id)?,
+            cond: Some(Condition::NotExists),
+        });
     }
     table.transact(ops).await.map_err(taken)
 }
@@ -70,9 +76,13 @@ pub async fn update(table: &dyn Table, before: &User, after: &User) -> Result<()
     let owned = || Some(Condition::Equals("userId".into(), json!(before.id)));
     if before.username.to_lowercase() != after.username.to_lowercase() {
         ops.push(WriteOp::Delete { key: keys::username(&before.username.to_lowercase()), cond: owned() });
-        ops.push(WriteOp::Put { item: lock(keys::username(&after.username.to_lowercase()), &after.id)?, cond: Some(Condition::NotExists) });
+        ops.push(WriteOp::Put {
+            item: lock(keys::username(&after.username.to_lowercase()), &after.id)?,
+            cond: Some(Condition::NotExists),
+        });
     }
-    let (old_email, new_email) = (before.email.as_ref().map(|e| e.to_lowercase()), after.email.as_ref().map(|e| e.to_lowercase()));
+    let (old_email, new_email) =
+        (before.email.as_ref().map(|e| e.to_lowercase()), after.email.as_ref().map(|e| e.to_lowercase()));
     if old_email != new_email {
         if let Some(old) = &old_email {
             ops.push(WriteOp::Delete { key: keys::email(old), cond: owned() });
@@ -113,7 +123,11 @@ pub async fn list(table: &dyn Table, limit: u32, start: Option<Item>) -> Result<
 }
 
 /// The user and whether the token `jti` was revoked, in one `BatchGetItem`.
-pub async fn session(table: &dyn Table, id: &UserId, jti: &crate::ids::TokenId) -> Result<(Option<User>, bool), AppError> {
+pub async fn session(
+    table: &dyn Table,
+    id: &UserId,
+    jti: &crate::ids::TokenId,
+) -> Result<(Option<User>, bool), AppError> {
     let (user_key, revoked_key) = (keys::user(id), keys::revoked(jti));
     let items = table.batch_get(&[user_key.clone(), revoked_key.clone()]).await?;
     let user = pick(&items, &user_key).map(from_item).transpose()?;

@@ -88,7 +88,11 @@ pub async fn list_all(app: &App) -> Result<Vec<Value>, AppError> {
     views(app, all.into_iter().map(|c| c.id).collect(), |_| None).await
 }
 
-async fn views(app: &App, ids: Vec<ConversationId>, read: impl Fn(&ConversationId) -> Option<i64>) -> Result<Vec<Value>, AppError> {
+async fn views(
+    app: &App,
+    ids: Vec<ConversationId>,
+    read: impl Fn(&ConversationId) -> Option<i64>,
+) -> Result<Vec<Value>, AppError> {
     let keys: Vec<Key> = ids.iter().flat_map(repo::conversations::load_keys).collect();
     let items = app.table().batch_get(&keys).await?;
     let mut loaded = Vec::new();
@@ -100,7 +104,9 @@ async fn views(app: &App, ids: Vec<ConversationId>, read: impl Fn(&ConversationI
     members.dedup();
     let users: HashMap<_, _> =
         repo::users::get_many(app.table(), &members).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
-    let activity = |l: &repo::conversations::Loaded| l.summary.last_message_time.clone().unwrap_or_else(|| l.conversation.created_at.clone());
+    let activity = |l: &repo::conversations::Loaded| {
+        l.summary.last_message_time.clone().unwrap_or_else(|| l.conversation.created_at.clone())
+    };
     loaded.sort_by_key(|l| std::cmp::Reverse(activity(l)));
     Ok(loaded
         .iter()
@@ -141,7 +147,12 @@ pub async fn delete(app: &App, actor: &Actor, id: &ConversationId) -> Result<(),
 /// Marks the conversation read up to `up_to` (default: everything), tells the reader's devices
 /// (`messagesMarkedRead`) and the other members (`messagesRead`). Members only.
 #[tracing::instrument(skip_all, fields(actor = %actor.user_id, conversation = %id))]
-pub async fn mark_read(app: &App, actor: &Actor, id: &ConversationId, up_to: Option<&MessageId>) -> Result<Value, AppError> {
+pub async fn mark_read(
+    app: &App,
+    actor: &Actor,
+    id: &ConversationId,
+    up_to: Option<&MessageId>,
+) -> Result<Value, AppError> {
     let message = async {
         match up_to {
             Some(m) => repo::messages::get(app.table(), id, m).await,

@@ -28,7 +28,9 @@ impl Target {
         if let Some(user) = UserId::parse(s) {
             return Ok(Self::User(user));
         }
-        ConversationId::parse(s).map(Self::Conversation).ok_or_else(|| AppError::field("receiver", "not a user or conversation id"))
+        ConversationId::parse(s)
+            .map(Self::Conversation)
+            .ok_or_else(|| AppError::field("receiver", "not a user or conversation id"))
     }
 }
 
@@ -60,7 +62,13 @@ const SEND_ATTEMPTS: u32 = 8;
 /// A retry with the same `clientMessageId` returns the stored message and pushes nothing.
 /// `origin` is the sending WebSocket connection, which gets `messageReceived`.
 #[tracing::instrument(skip_all, fields(sender = %sender.user_id))]
-pub async fn send<A>(app: &App, sender: &Actor, authenticate: A, out: Outgoing, origin: Option<&str>) -> Result<(Message, bool), AppError>
+pub async fn send<A>(
+    app: &App,
+    sender: &Actor,
+    authenticate: A,
+    out: Outgoing,
+    origin: Option<&str>,
+) -> Result<(Message, bool), AppError>
 where
     A: Future<Output = Result<(), AppError>>,
 {
@@ -113,7 +121,12 @@ where
         let mut conversation = loaded.map(|l| l.conversation);
         if let Target::User(receiver) = &out.target {
             if creating {
-                let (c, create) = conversations::create_direct_ops(&sender.user_id, receiver, &message.created_at, Some((&sender.user_id, message.seq)))?;
+                let (c, create) = conversations::create_direct_ops(
+                    &sender.user_id,
+                    receiver,
+                    &message.created_at,
+                    Some((&sender.user_id, message.seq)),
+                )?;
                 ops.extend(create);
                 conversation = Some(c);
             }
@@ -156,7 +169,12 @@ impl PageRequest {
             v.map(|s| MessageId::parse(s).ok_or_else(|| AppError::field(field, "not a message id"))).transpose()
         };
         let limit = limit
-            .map(|l| l.parse::<u32>().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| AppError::field("limit", format!("1 to {MAX_PAGE}"))))
+            .map(|l| {
+                l.parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MAX_PAGE).contains(n))
+                    .ok_or_else(|| AppError::field("limit", format!("1 to {MAX_PAGE}")))
+            })
             .transpose()?;
         Ok(Self { before: id("before", before)?, after: id("after", after)?, limit })
     }
@@ -165,7 +183,12 @@ impl PageRequest {
 /// Messages of a conversation (or of the direct conversation with user `id`), oldest first,
 /// with a cursor. Members and admins. One `GetItem` and one `Query`, concurrently.
 #[tracing::instrument(skip_all, fields(actor = %actor.user_id))]
-pub async fn list(app: &App, actor: &Actor, target: &Target, page: &PageRequest) -> Result<(Vec<Message>, Option<String>), AppError> {
+pub async fn list(
+    app: &App,
+    actor: &Actor,
+    target: &Target,
+    page: &PageRequest,
+) -> Result<(Vec<Message>, Option<String>), AppError> {
     let conversation_id = match target {
         Target::Conversation(c) => c.clone(),
         Target::User(u) => ConversationId::direct(&actor.user_id, u),
@@ -205,7 +228,8 @@ pub async fn delete(app: &App, actor: &Actor, id: &MessageId) -> Result<Value, A
     if !message.deleted {
         msgs::tombstone(app.table(), &message).await?;
     }
-    let data = json!({ "messageId": message.id, "conversationId": message.conversation_id, "deletedBy": actor.user_id });
+    let data =
+        json!({ "messageId": message.id, "conversationId": message.conversation_id, "deletedBy": actor.user_id });
     realtime::to_members(app, &conversation, None, crate::events::MESSAGE_DELETED, &data).await?;
     Ok(data)
 }

@@ -77,7 +77,8 @@ async fn connections_of(app: &App, users: &[UserId], skip_busy: Option<&UserId>)
 
 /// Pushes, then removes the connections that answered 410 Gone.
 async fn deliver(app: &App, deliveries: Vec<(Target, Vec<u8>)>) {
-    let owners: HashMap<String, UserId> = deliveries.iter().map(|(t, _)| (t.connection.clone(), t.user.clone())).collect();
+    let owners: HashMap<String, UserId> =
+        deliveries.iter().map(|(t, _)| (t.connection.clone(), t.user.clone())).collect();
     let gone = fan_out(&app.push, deliveries.into_iter().map(|(t, p)| (t.connection, p)).collect()).await;
     let now = iso(now_ms());
     let cleanups = gone.iter().filter_map(|conn| {
@@ -106,24 +107,33 @@ pub async fn deliver_message(app: &App, sender: &Actor, c: &Conversation, m: &Me
     let mut deliveries: Vec<(Target, Vec<u8>)> = Vec::new();
     if let Some(origin) = origin {
         let ack = json!({ "message": m, "clientMessageId": m.client_message_id });
-        deliveries.push((Target { connection: origin.to_owned(), user: sender.user_id.clone() }, frame(events::MESSAGE_RECEIVED, ack)));
+        deliveries.push((
+            Target { connection: origin.to_owned(), user: sender.user_id.clone() },
+            frame(events::MESSAGE_RECEIVED, ack),
+        ));
     }
     match targets {
-        Ok(targets) => deliveries.extend(targets.into_iter().filter(|t| Some(t.connection.as_str()) != origin).map(|t| (t, chat.clone()))),
+        Ok(targets) => deliveries
+            .extend(targets.into_iter().filter(|t| Some(t.connection.as_str()) != origin).map(|t| (t, chat.clone()))),
         Err(e) => tracing::warn!(error = %e, "fan-out lookup failed; message stored, not pushed"),
     }
     let new_message = frame(events::NEW_MESSAGE, payload);
     match admins {
-        Ok(admins) => deliveries.extend(
-            admins.into_iter().map(|(connection, user)| (Target { connection, user }, new_message.clone())),
-        ),
+        Ok(admins) => deliveries
+            .extend(admins.into_iter().map(|(connection, user)| (Target { connection, user }, new_message.clone()))),
         Err(e) => tracing::warn!(error = %e, "admin room lookup failed"),
     }
     deliver(app, deliveries).await;
 }
 
 /// An event to every connection of the members of `c` except `except`'s.
-pub async fn to_members(app: &App, c: &Conversation, except: Option<&UserId>, event: &str, data: &Value) -> Result<(), AppError> {
+pub async fn to_members(
+    app: &App,
+    c: &Conversation,
+    except: Option<&UserId>,
+    event: &str,
+    data: &Value,
+) -> Result<(), AppError> {
     let members: Vec<UserId> = c.member_set.iter().filter(|m| Some(*m) != except).cloned().collect();
     let payload = frame(event, data.clone());
     let targets = connections_of(app, &members, None).await?;
@@ -139,13 +149,21 @@ pub async fn to_user(app: &App, user: &UserId, event: &str, data: &Value) -> Res
     Ok(())
 }
 
-/// `messagesMarkedRead` to the reader's devices, `messagesRead` to the other members.
+/// `messagesMarkedRead` to the reader's devices, `messagesRead` to the other members: one
+/// presence read for both.
 pub async fn read_receipts(app: &App, reader: &Actor, c: &Conversation, data: &Value) -> Result<(), AppError> {
-    let (mine, others) = tokio::join!(
-        to_user(app, &reader.user_id, events::MESSAGES_MARKED_READ, data),
-        to_members(app, c, Some(&reader.user_id), events::MESSAGES_READ, data),
-    );
-    mine.and(others)
+    let (mine, others) =
+        (frame(events::MESSAGES_MARKED_READ, data.clone()), frame(events::MESSAGES_READ, data.clone()));
+    let targets = connections_of(app, &c.member_set, None).await?;
+    let deliveries = targets
+        .into_iter()
+        .map(|t| {
+            let payload = if t.user == reader.user_id { mine.clone() } else { others.clone() };
+            (t, payload)
+        })
+        .collect();
+    deliver(app, deliveries).await;
+    Ok(())
 }
 
 fn typing_data(conv: &ConversationId, user: &UserId, is_typing: bool, now: i64) -> Value {
@@ -155,11 +173,20 @@ fn typing_data(conv: &ConversationId, user: &UserId, is_typing: bool, now: i64) 
 
 /// Starts or stops a typing indicator: remembered on the connection (so a disconnect ends it)
 /// and pushed to the other members. Members only.
-pub async fn typing(app: &App, actor: &Actor, connection_id: &str, conv: &ConversationId, is_typing: bool) -> Result<(), AppError> {
+pub async fn typing(
+    app: &App,
+    actor: &Actor,
+    connection_id: &str,
+    conv: &ConversationId,
+    is_typing: bool,
+) -> Result<(), AppError> {
     let c = member_conversation(app, actor, conv).await?;
     let now = now_ms();
     let updates = if is_typing {
-        vec![Update::Set("typingIn".into(), json!(conv)), Update::Set("typingUntil".into(), (now + TYPING_TTL_MS).into())]
+        vec![
+            Update::Set("typingIn".into(), json!(conv)),
+            Update::Set("typingUntil".into(), (now + TYPING_TTL_MS).into()),
+        ]
     } else {
         vec![Update::Remove("typingIn".into()), Update::Remove("typingUntil".into())]
     };
@@ -172,7 +199,13 @@ pub async fn typing(app: &App, actor: &Actor, connection_id: &str, conv: &Conver
 }
 
 /// Joins (or, with `None`, leaves) a conversation room: the connection is viewing it.
-pub async fn view(app: &App, actor: &Actor, connection_id: &str, conv: &ConversationId, join: bool) -> Result<Value, AppError> {
+pub async fn view(
+    app: &App,
+    actor: &Actor,
+    connection_id: &str,
+    conv: &ConversationId,
+    join: bool,
+) -> Result<Value, AppError> {
     if join {
         member_conversation(app, actor, conv).await?;
         repo::connections::update(app.table(), connection_id, vec![Update::Set("viewing".into(), json!(conv))]).await?;

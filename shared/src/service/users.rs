@@ -140,7 +140,12 @@ pub fn may_manage(caller: &Caller, target: &UserId) -> bool {
 /// Self or admin. Changing the password invalidates every older token; a user changing their
 /// own password must give the current one, and gets a new token back.
 #[tracing::instrument(skip_all, fields(target = %target))]
-pub async fn update(app: &App, caller: &Caller, target: &UserId, patch: ProfileUpdate) -> Result<(User, Option<Session>), AppError> {
+pub async fn update(
+    app: &App,
+    caller: &Caller,
+    target: &UserId,
+    patch: ProfileUpdate,
+) -> Result<(User, Option<Session>), AppError> {
     if !may_manage(caller, target) {
         return Err(AppError::Forbidden("you may only change your own profile".into()));
     }

@@ -9,18 +9,15 @@ use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue,
-    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update as DynUpdate,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
+    TimeToLiveSpecification, TransactWriteItem, Update as DynUpdate,
 };
 use aws_sdk_dynamodb::Client;
 use futures::future::try_join_all;
 use serde_json::{Number, Value};
 
-use super::{
-    Condition, Index, Item, Key, Page, Query, SortCond, StoreError, Table, Update, WriteOp,
-    BATCH_GET_MAX,
-};
+use super::{Condition, Index, Item, Key, Page, Query, SortCond, StoreError, Table, Update, WriteOp, BATCH_GET_MAX};
 
 type Attrs = HashMap<String, AttributeValue>;
 
@@ -36,17 +33,11 @@ pub struct DynamoTable {
 
 impl DynamoTable {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 
     /// A client for `sdk_config`, pointed at `endpoint` when given (a local server).
-    pub fn client_from_config(
-        sdk_config: &aws_config::SdkConfig,
-        endpoint: Option<&str>,
-    ) -> Client {
+    pub fn client_from_config(sdk_config: &aws_config::SdkConfig, endpoint: Option<&str>) -> Client {
         let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk_config);
         if let Some(endpoint) = endpoint {
             builder = builder.endpoint_url(endpoint);
@@ -69,21 +60,13 @@ impl DynamoTable {
                 .map_err(other)
         };
         let key = |name: &str, key_type: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(key_type)
-                .build()
-                .map_err(other)
+            KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(other)
         };
         let gsi = GlobalSecondaryIndex::builder()
             .index_name(GSI1)
             .key_schema(key("gsi1pk", KeyType::Hash)?)
             .key_schema(key("gsi1sk", KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
             .map_err(other)?;
         let created = self
@@ -102,9 +85,7 @@ impl DynamoTable {
             .await;
         match created {
             Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
             Err(e) => return Err(map_err(e)),
         }
         // DynamoDB creates tables asynchronously; writes and the TTL update need it ACTIVE.
@@ -114,19 +95,10 @@ impl DynamoTable {
             .wait(Duration::from_secs(120))
             .await
             .map_err(|e| StoreError::Other(DisplayErrorContext(&e).to_string()))?;
-        let ttl = TimeToLiveSpecification::builder()
-            .attribute_name("ttl")
-            .enabled(true)
-            .build()
-            .map_err(other)?;
+        let ttl = TimeToLiveSpecification::builder().attribute_name("ttl").enabled(true).build().map_err(other)?;
         // Fails when TTL is already on, and on servers without TTL support: neither matters.
-        if let Err(e) = self
-            .client
-            .update_time_to_live()
-            .table_name(&self.table)
-            .time_to_live_specification(ttl)
-            .send()
-            .await
+        if let Err(e) =
+            self.client.update_time_to_live().table_name(&self.table).time_to_live_specification(ttl).send().await
         {
             tracing::debug!(table = %self.table, error = %DisplayErrorContext(&e), "TTL not enabled");
         }
@@ -135,27 +107,14 @@ impl DynamoTable {
 
     /// One `BatchGetItem` of at most 100 keys, retrying `UnprocessedKeys` with a short backoff.
     async fn batch_get_chunk(&self, keys: Vec<Attrs>) -> Result<Vec<Item>, StoreError> {
-        let mut pending = KeysAndAttributes::builder()
-            .set_keys(Some(keys))
-            .build()
-            .map_err(other)?;
+        let mut pending = KeysAndAttributes::builder().set_keys(Some(keys)).build().map_err(other)?;
         let mut items = Vec::new();
         for attempt in 0..=BATCH_RETRIES {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;
             }
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, pending)
-                .send()
-                .await
-                .map_err(map_err)?;
-            for attrs in out
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
+            let out = self.client.batch_get_item().request_items(&self.table, pending).send().await.map_err(map_err)?;
+            for attrs in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
                 items.push(from_attrs(attrs)?);
             }
             match out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)) {
@@ -197,37 +156,22 @@ impl Table for DynamoTable {
             Index::Table => ("pk", "sk"),
             Index::Gsi1 => ("gsi1pk", "gsi1sk"),
         };
-        let pk = format!(
-            "{} = {}",
-            expr.name(pk_name),
-            expr.value(AttributeValue::S(query.pk.clone()))
-        );
+        let pk = format!("{} = {}", expr.name(pk_name), expr.value(AttributeValue::S(query.pk.clone())));
         let s = |expr: &mut Expr, v: &str| expr.value(AttributeValue::S(v.to_owned()));
         let sort = match &query.sort {
             SortCond::All => None,
-            SortCond::BeginsWith(p) => Some(format!(
-                "begins_with({}, {})",
-                expr.name(sk_name),
-                s(&mut expr, p)
-            )),
+            SortCond::BeginsWith(p) => Some(format!("begins_with({}, {})", expr.name(sk_name), s(&mut expr, p))),
             SortCond::After(v) => Some(format!("{} > {}", expr.name(sk_name), s(&mut expr, v))),
             SortCond::Before(v) => Some(format!("{} < {}", expr.name(sk_name), s(&mut expr, v))),
-            SortCond::Between(a, b) => Some(format!(
-                "{} BETWEEN {} AND {}",
-                expr.name(sk_name),
-                s(&mut expr, a),
-                s(&mut expr, b)
-            )),
+            SortCond::Between(a, b) => {
+                Some(format!("{} BETWEEN {} AND {}", expr.name(sk_name), s(&mut expr, a), s(&mut expr, b)))
+            }
         };
         let key_condition = match sort {
             Some(sort) => format!("{pk} AND {sort}"),
             None => pk,
         };
-        let start = query
-            .start
-            .as_ref()
-            .map(|s| to_attrs(s.clone(), false))
-            .transpose()?;
+        let start = query.start.as_ref().map(|s| to_attrs(s.clone(), false)).transpose()?;
         let out = self
             .client
             .query()
@@ -243,17 +187,8 @@ impl Table for DynamoTable {
             .await
             .map_err(map_err)?;
         Ok(Page {
-            items: out
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .map(from_attrs)
-                .collect::<Result<_, _>>()?,
-            next: out
-                .last_evaluated_key
-                .filter(|k| !k.is_empty())
-                .map(from_attrs)
-                .transpose()?,
+            items: out.items.unwrap_or_default().into_iter().map(from_attrs).collect::<Result<_, _>>()?,
+            next: out.last_evaluated_key.filter(|k| !k.is_empty()).map(from_attrs).transpose()?,
         })
     }
 
@@ -273,12 +208,7 @@ impl Table for DynamoTable {
         Ok(())
     }
 
-    async fn update(
-        &self,
-        key: &Key,
-        updates: Vec<Update>,
-        cond: Option<Condition>,
-    ) -> Result<Item, StoreError> {
+    async fn update(&self, key: &Key, updates: Vec<Update>, cond: Option<Condition>) -> Result<Item, StoreError> {
         let mut expr = Expr::default();
         let update = expr.update(&updates)?;
         let cond = cond.map(|c| expr.condition(&c)).transpose()?;
@@ -313,33 +243,19 @@ impl Table for DynamoTable {
             .send()
             .await
             .map_err(map_err)?;
-        out.attributes
-            .filter(|a| !a.is_empty())
-            .map(from_attrs)
-            .transpose()
+        out.attributes.filter(|a| !a.is_empty()).map(from_attrs).transpose()
     }
 
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        let items = ops
-            .into_iter()
-            .map(|op| self.transact_item(op))
-            .collect::<Result<Vec<_>, _>>()?;
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
+        let items = ops.into_iter().map(|op| self.transact_item(op)).collect::<Result<Vec<_>, _>>()?;
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         match result {
             Ok(_) => Ok(()),
             Err(e) => match e.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
                     Err(StoreError::TransactionCancelled {
                         failed: failed_indexes(
-                            cancelled
-                                .cancellation_reasons()
-                                .iter()
-                                .map(|r| r.code().unwrap_or("None")),
+                            cancelled.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")),
                             cancelled.message().unwrap_or_default(),
                         ),
                     })
@@ -367,9 +283,9 @@ impl DynamoTable {
             }
             WriteOp::Update { key, updates, cond } => {
                 // Unlike UpdateItem, a transaction's Update requires an expression.
-                let update = expr.update(&updates)?.ok_or_else(|| {
-                    StoreError::Other("a transaction update needs at least one action".into())
-                })?;
+                let update = expr
+                    .update(&updates)?
+                    .ok_or_else(|| StoreError::Other("a transaction update needs at least one action".into()))?;
                 let cond = cond.map(|c| expr.condition(&c)).transpose()?;
                 let update = DynUpdate::builder()
                     .table_name(&self.table)
@@ -419,12 +335,7 @@ fn failed_indexes<'a>(codes: impl Iterator<Item = &'a str>, message: &str) -> Ve
     } else {
         codes
     };
-    codes
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| **c == "ConditionalCheckFailed")
-        .map(|(i, _)| i)
-        .collect()
+    codes.iter().enumerate().filter(|(_, c)| **c == "ConditionalCheckFailed").map(|(i, _)| i).collect()
 }
 
 /// Maps any SDK error onto `StoreError` by its kind and error code.
@@ -434,22 +345,15 @@ where
     R: std::fmt::Debug,
 {
     // The request got no (readable) answer: network, DNS, timeouts, a connection cut mid-response.
-    if matches!(
-        err,
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_)
-    ) {
+    if matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_)) {
         return StoreError::Unavailable(DisplayErrorContext(&err).to_string());
     }
     match err.code() {
         Some("ConditionalCheckFailedException") => StoreError::ConditionFailed,
-        Some("TransactionCanceledException") => {
-            StoreError::TransactionCancelled { failed: Vec::new() }
+        Some("TransactionCanceledException") => StoreError::TransactionCancelled { failed: Vec::new() },
+        Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") => {
+            StoreError::Throttled
         }
-        Some(
-            "ProvisionedThroughputExceededException"
-            | "ThrottlingException"
-            | "RequestLimitExceeded",
-        ) => StoreError::Throttled,
         _ => StoreError::Other(DisplayErrorContext(&err).to_string()),
     }
 }
@@ -491,10 +395,7 @@ impl Expr {
             Condition::Equals(attr, v) => format!("{} = {}", self.name(attr), self.json(v)?),
             Condition::AbsentOrLessThan(attr, v) => {
                 let n = self.name(attr);
-                format!(
-                    "attribute_not_exists(pk) OR attribute_not_exists({n}) OR {n} < {}",
-                    self.json(v)?
-                )
+                format!("attribute_not_exists(pk) OR attribute_not_exists({n}) OR {n} < {}", self.json(v)?)
             }
         })
     }
@@ -502,8 +403,7 @@ impl Expr {
     /// One UpdateExpression for all actions; `None` when nothing is left to do (UpdateItem then
     /// only creates the item if missing).
     fn update(&mut self, updates: &[Update]) -> Result<Option<String>, StoreError> {
-        let (mut set, mut add, mut remove, mut delete) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut set, mut add, mut remove, mut delete) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for update in updates {
             match update {
                 Update::Set(attr, v) | Update::SetIfAbsent(attr, v) => {
@@ -531,8 +431,7 @@ impl Expr {
                 }
                 Update::Remove(attr) => remove.push(self.name(attr)),
                 // An empty set is invalid in a request, and adding or deleting nothing is a no-op.
-                Update::AddToSet(_, values) | Update::DeleteFromSet(_, values)
-                    if values.is_empty() => {}
+                Update::AddToSet(_, values) | Update::DeleteFromSet(_, values) if values.is_empty() => {}
                 Update::AddToSet(attr, values) => {
                     let v = self.value(AttributeValue::Ss(sorted_unique(values.clone())));
                     add.push(format!("{} {v}", self.name(attr)));
@@ -543,16 +442,11 @@ impl Expr {
                 }
             }
         }
-        let clauses: Vec<String> = [
-            ("SET", set),
-            ("ADD", add),
-            ("REMOVE", remove),
-            ("DELETE", delete),
-        ]
-        .into_iter()
-        .filter(|(_, parts)| !parts.is_empty())
-        .map(|(verb, parts)| format!("{verb} {}", parts.join(", ")))
-        .collect();
+        let clauses: Vec<String> = [("SET", set), ("ADD", add), ("REMOVE", remove), ("DELETE", delete)]
+            .into_iter()
+            .filter(|(_, parts)| !parts.is_empty())
+            .map(|(verb, parts)| format!("{verb} {}", parts.join(", ")))
+            .collect();
         Ok((!clauses.is_empty()).then(|| clauses.join(" ")))
     }
 
@@ -571,25 +465,15 @@ fn is_set_attr(name: &str) -> bool {
 }
 
 fn sorted_unique(values: Vec<String>) -> Vec<String> {
-    values
-        .into_iter()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
+    values.into_iter().collect::<BTreeSet<_>>().into_iter().collect()
 }
 
 /// The strings of a `…Set` attribute's value, `None` when empty (DynamoDB has no empty sets).
 fn to_set(attr: &str, value: &Value) -> Result<Option<Vec<String>>, StoreError> {
     let strings = value
         .as_array()
-        .and_then(|a| {
-            a.iter()
-                .map(|v| v.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-        })
-        .ok_or_else(|| {
-            StoreError::Other(format!("attribute {attr} must be an array of strings"))
-        })?;
+        .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>())
+        .ok_or_else(|| StoreError::Other(format!("attribute {attr} must be an array of strings")))?;
     Ok(Some(sorted_unique(strings)).filter(|s| !s.is_empty()))
 }
 
@@ -621,22 +505,15 @@ fn to_attr(value: &Value) -> Result<AttributeValue, StoreError> {
         Value::Bool(b) => AttributeValue::Bool(*b),
         Value::Number(n) => AttributeValue::N(n.to_string()),
         Value::String(s) => AttributeValue::S(s.clone()),
-        Value::Array(values) => {
-            AttributeValue::L(values.iter().map(to_attr).collect::<Result<_, _>>()?)
+        Value::Array(values) => AttributeValue::L(values.iter().map(to_attr).collect::<Result<_, _>>()?),
+        Value::Object(map) => {
+            AttributeValue::M(map.iter().map(|(k, v)| Ok((k.clone(), to_attr(v)?))).collect::<Result<_, StoreError>>()?)
         }
-        Value::Object(map) => AttributeValue::M(
-            map.iter()
-                .map(|(k, v)| Ok((k.clone(), to_attr(v)?)))
-                .collect::<Result<_, StoreError>>()?,
-        ),
     })
 }
 
 fn from_attrs(attrs: Attrs) -> Result<Item, StoreError> {
-    attrs
-        .into_iter()
-        .map(|(k, v)| Ok((k, from_attr(v)?)))
-        .collect()
+    attrs.into_iter().map(|(k, v)| Ok((k, from_attr(v)?))).collect()
 }
 
 fn from_attr(value: AttributeValue) -> Result<Value, StoreError> {
@@ -645,21 +522,10 @@ fn from_attr(value: AttributeValue) -> Result<Value, StoreError> {
         AttributeValue::Bool(b) => Value::Bool(b),
         AttributeValue::S(s) => Value::String(s),
         AttributeValue::N(n) => parse_number(&n)?,
-        AttributeValue::Ss(set) => {
-            Value::Array(sorted_unique(set).into_iter().map(Value::String).collect())
-        }
-        AttributeValue::L(values) => Value::Array(
-            values
-                .into_iter()
-                .map(from_attr)
-                .collect::<Result<_, _>>()?,
-        ),
+        AttributeValue::Ss(set) => Value::Array(sorted_unique(set).into_iter().map(Value::String).collect()),
+        AttributeValue::L(values) => Value::Array(values.into_iter().map(from_attr).collect::<Result<_, _>>()?),
         AttributeValue::M(map) => Value::Object(from_attrs(map)?),
-        other => {
-            return Err(StoreError::Other(format!(
-                "unsupported attribute value {other:?}"
-            )))
-        }
+        other => return Err(StoreError::Other(format!("unsupported attribute value {other:?}"))),
     })
 }
 
@@ -668,15 +534,11 @@ fn parse_number(n: &str) -> Result<Value, StoreError> {
     if let Ok(i) = n.parse::<i64>() {
         return Ok(Value::from(i));
     }
-    let f: f64 = n
-        .parse()
-        .map_err(|_| StoreError::Other(format!("invalid number {n}")))?;
+    let f: f64 = n.parse().map_err(|_| StoreError::Other(format!("invalid number {n}")))?;
     if f.fract() == 0.0 && f.abs() < 9.0e15 {
         return Ok(Value::from(f as i64));
     }
-    Number::from_f64(f)
-        .map(Value::Number)
-        .ok_or_else(|| StoreError::Other(format!("invalid number {n}")))
+    Number::from_f64(f).map(Value::Number).ok_or_else(|| StoreError::Other(format!("invalid number {n}")))
 }
 
 #[cfg(test)]
@@ -685,19 +547,11 @@ mod tests {
 
     #[test]
     fn failed_indexes_come_from_reasons_or_the_message() {
-        let reasons = [
-            "None",
-            "ConditionalCheckFailed",
-            "None",
-            "ConditionalCheckFailed",
-        ];
+        let reasons = ["None", "ConditionalCheckFailed", "None", "ConditionalCheckFailed"];
         assert_eq!(failed_indexes(reasons.into_iter(), ""), vec![1, 3]);
         let message = "Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed, None]";
         assert_eq!(failed_indexes(std::iter::empty(), message), vec![0]);
-        assert_eq!(
-            failed_indexes(std::iter::empty(), "no list"),
-            Vec::<usize>::new()
-        );
+        assert_eq!(failed_indexes(std::iter::empty(), "no list"), Vec::<usize>::new());
     }
 
     #[test]

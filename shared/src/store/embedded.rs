@@ -16,9 +16,7 @@ use redb::backends::InMemoryBackend;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use serde_json::Value;
 
-use super::{
-    key_of, Condition, Index, Item, Key, Page, Query, SortCond, StoreError, Table, Update, WriteOp,
-};
+use super::{key_of, Condition, Index, Item, Key, Page, Query, SortCond, StoreError, Table, Update, WriteOp};
 
 const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
 const GSI1: TableDefinition<&[u8], ()> = TableDefinition::new("gsi1");
@@ -34,18 +32,13 @@ pub struct EmbeddedTable {
 impl EmbeddedTable {
     /// Opens (or creates) `dir/chat.redb`. Every commit is durable (see `write`).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Other(format!("creating {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Other(format!("creating {}: {e}", dir.display())))?;
         Self::init(Database::create(dir.join("chat.redb")).map_err(db_err)?)
     }
 
     /// A database that lives and dies with this value.
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(
-            Database::builder()
-                .create_with_backend(InMemoryBackend::new())
-                .map_err(db_err)?,
-        )
+        Self::init(Database::builder().create_with_backend(InMemoryBackend::new()).map_err(db_err)?)
     }
 
     /// Creates both tables up front, so that read transactions can always open them.
@@ -104,12 +97,7 @@ impl Tables<'_> {
     }
 
     /// Replaces the stored item `key` (and its GSI entry) with `new`, or deletes it.
-    fn store(
-        &mut self,
-        key: &Key,
-        old: Option<&Item>,
-        new: Option<&Item>,
-    ) -> Result<(), StoreError> {
+    fn store(&mut self, key: &Key, old: Option<&Item>, new: Option<&Item>) -> Result<(), StoreError> {
         if let Some(gsi_key) = old.map(|old| gsi_key(old, key)).transpose()?.flatten() {
             self.gsi.remove(gsi_key.as_slice()).map_err(db_err)?;
         }
@@ -117,9 +105,7 @@ impl Tables<'_> {
         match new {
             Some(new) => {
                 let json = serde_json::to_vec(new).map_err(|e| StoreError::Other(e.to_string()))?;
-                self.items
-                    .insert(id.as_slice(), json.as_slice())
-                    .map_err(db_err)?;
+                self.items.insert(id.as_slice(), json.as_slice()).map_err(db_err)?;
                 if let Some(gsi_key) = gsi_key(new, key)? {
                     self.gsi.insert(gsi_key.as_slice(), ()).map_err(db_err)?;
                 }
@@ -144,16 +130,11 @@ impl Table for EmbeddedTable {
     }
 
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
-        let ids = keys
-            .iter()
-            .map(|k| item_key(&k.pk, &k.sk))
-            .collect::<Result<BTreeSet<_>, _>>()?;
+        let ids = keys.iter().map(|k| item_key(&k.pk, &k.sk)).collect::<Result<BTreeSet<_>, _>>()?;
         self.run(move |db| {
             let txn = db.begin_read().map_err(db_err)?;
             let items = txn.open_table(ITEMS).map_err(db_err)?;
-            ids.iter()
-                .filter_map(|id| read_item(&items, id).transpose())
-                .collect()
+            ids.iter().filter_map(|id| read_item(&items, id).transpose()).collect()
         })
         .await
     }
@@ -177,19 +158,13 @@ impl Table for EmbeddedTable {
             let limit = query.limit.map_or(usize::MAX, |n| n as usize);
             let txn = db.begin_read().map_err(db_err)?;
             let items_table = txn.open_table(ITEMS).map_err(db_err)?;
-            let bounds = (
-                lower.as_ref().map(Vec::as_slice),
-                upper.as_ref().map(Vec::as_slice),
-            );
+            let bounds = (lower.as_ref().map(Vec::as_slice), upper.as_ref().map(Vec::as_slice));
             let mut items = Vec::new();
             match query.index {
                 Index::Table => {
                     let range = items_table.range::<&[u8]>(bounds).map_err(db_err)?;
-                    let range: Box<dyn Iterator<Item = _>> = if query.forward {
-                        Box::new(range)
-                    } else {
-                        Box::new(range.rev())
-                    };
+                    let range: Box<dyn Iterator<Item = _>> =
+                        if query.forward { Box::new(range) } else { Box::new(range.rev()) };
                     for entry in range.take(limit) {
                         let (_, json) = entry.map_err(db_err)?;
                         items.push(parse_item(json.value())?);
@@ -198,25 +173,19 @@ impl Table for EmbeddedTable {
                 Index::Gsi1 => {
                     let gsi = txn.open_table(GSI1).map_err(db_err)?;
                     let range = gsi.range::<&[u8]>(bounds).map_err(db_err)?;
-                    let range: Box<dyn Iterator<Item = _>> = if query.forward {
-                        Box::new(range)
-                    } else {
-                        Box::new(range.rev())
-                    };
+                    let range: Box<dyn Iterator<Item = _>> =
+                        if query.forward { Box::new(range) } else { Box::new(range.rev()) };
                     for entry in range.take(limit) {
                         let (gsi_key, _) = entry.map_err(db_err)?;
                         let id = table_key_of_gsi_key(gsi_key.value())?;
-                        let item = read_item(&items_table, &id)?.ok_or_else(|| {
-                            StoreError::Other("GSI entry without its item".into())
-                        })?;
+                        let item = read_item(&items_table, &id)?
+                            .ok_or_else(|| StoreError::Other("GSI entry without its item".into()))?;
                         items.push(item);
                     }
                 }
             }
             // Like DynamoDB, a page that reaches the limit has a `next`, even when nothing follows.
-            let next = (items.len() == limit)
-                .then(|| items.last().map(|last| key_of(last, query.index)))
-                .flatten();
+            let next = (items.len() == limit).then(|| items.last().map(|last| key_of(last, query.index))).flatten();
             Ok(Page { items, next })
         })
         .await
@@ -235,12 +204,7 @@ impl Table for EmbeddedTable {
         .await
     }
 
-    async fn update(
-        &self,
-        key: &Key,
-        updates: Vec<Update>,
-        cond: Option<Condition>,
-    ) -> Result<Item, StoreError> {
+    async fn update(&self, key: &Key, updates: Vec<Update>, cond: Option<Condition>) -> Result<Item, StoreError> {
         let key = key.clone();
         self.write(move |t| {
             let old = t.load(&key)?;
@@ -275,14 +239,9 @@ impl Table for EmbeddedTable {
             .into_iter()
             .map(|op| {
                 Ok(match op {
-                    WriteOp::Put { item, cond } => WriteOp::Put {
-                        item: normalize(item)?,
-                        cond,
-                    },
+                    WriteOp::Put { item, cond } => WriteOp::Put { item: normalize(item)?, cond },
                     WriteOp::Update { updates, .. } if updates.is_empty() => {
-                        return Err(StoreError::Other(
-                            "a transaction update needs at least one action".into(),
-                        ))
+                        return Err(StoreError::Other("a transaction update needs at least one action".into()))
                     }
                     op => op,
                 })
@@ -290,16 +249,11 @@ impl Table for EmbeddedTable {
             .collect::<Result<Vec<_>, StoreError>>()?;
         let keys = ops.iter().map(op_key).collect::<Result<Vec<_>, _>>()?;
         if keys.iter().collect::<BTreeSet<_>>().len() != keys.len() {
-            return Err(StoreError::Other(
-                "a transaction cannot include several operations on one item".into(),
-            ));
+            return Err(StoreError::Other("a transaction cannot include several operations on one item".into()));
         }
         self.write(move |t| {
             // All conditions are checked against the state before the transaction.
-            let olds = keys
-                .iter()
-                .map(|k| t.load(k))
-                .collect::<Result<Vec<_>, _>>()?;
+            let olds = keys.iter().map(|k| t.load(k)).collect::<Result<Vec<_>, _>>()?;
             let failed: Vec<usize> = ops
                 .iter()
                 .zip(&olds)
@@ -313,11 +267,9 @@ impl Table for EmbeddedTable {
             for ((op, key), old) in ops.into_iter().zip(&keys).zip(&olds) {
                 match op {
                     WriteOp::Put { item, .. } => t.store(key, old.as_ref(), Some(&item))?,
-                    WriteOp::Update { updates, .. } => t.store(
-                        key,
-                        old.as_ref(),
-                        Some(&updated(key, old.as_ref(), &updates)?),
-                    )?,
+                    WriteOp::Update { updates, .. } => {
+                        t.store(key, old.as_ref(), Some(&updated(key, old.as_ref(), &updates)?))?
+                    }
                     WriteOp::Delete { .. } if old.is_some() => t.store(key, old.as_ref(), None)?,
                     WriteOp::Delete { .. } | WriteOp::Check { .. } => {}
                 }
@@ -335,17 +287,13 @@ fn db_err(e: impl Into<redb::Error>) -> StoreError {
 fn op_key(op: &WriteOp) -> Result<Key, StoreError> {
     match op {
         WriteOp::Put { item, .. } => key_from_item(item),
-        WriteOp::Update { key, .. } | WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } => {
-            Ok(key.clone())
-        }
+        WriteOp::Update { key, .. } | WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } => Ok(key.clone()),
     }
 }
 
 fn op_cond(op: &WriteOp) -> Option<&Condition> {
     match op {
-        WriteOp::Put { cond, .. } | WriteOp::Update { cond, .. } | WriteOp::Delete { cond, .. } => {
-            cond.as_ref()
-        }
+        WriteOp::Put { cond, .. } | WriteOp::Update { cond, .. } | WriteOp::Delete { cond, .. } => cond.as_ref(),
         WriteOp::Check { cond, .. } => Some(cond),
     }
 }
@@ -399,8 +347,7 @@ fn start_key(start: &Item, index: Index) -> Result<Vec<u8>, StoreError> {
     let key = key_from_item(start)?;
     match index {
         Index::Table => item_key(&key.pk, &key.sk),
-        Index::Gsi1 => gsi_key(start, &key)?
-            .ok_or_else(|| StoreError::Other("start key without GSI1 keys".into())),
+        Index::Gsi1 => gsi_key(start, &key)?.ok_or_else(|| StoreError::Other("start key without GSI1 keys".into())),
     }
 }
 
@@ -411,8 +358,7 @@ fn start_key(start: &Item, index: Index) -> Result<Vec<u8>, StoreError> {
 fn sort_range(pk: &str, sort: &SortCond) -> Result<KeyBounds, StoreError> {
     let at = |s: &str| join_key(&[pk, s]);
     let past = |s: &str| -> Result<Vec<u8>, StoreError> { Ok([at(s)?, vec![1]].concat()) };
-    let partition_end =
-        || -> Result<Vec<u8>, StoreError> { Ok([join_key(&[pk])?, vec![1]].concat()) };
+    let partition_end = || -> Result<Vec<u8>, StoreError> { Ok([join_key(&[pk])?, vec![1]].concat()) };
     Ok(match sort {
         SortCond::All => (Bound::Included(at("")?), Bound::Excluded(partition_end()?)),
         SortCond::BeginsWith(prefix) => {
@@ -422,9 +368,7 @@ fn sort_range(pk: &str, sort: &SortCond) -> Result<KeyBounds, StoreError> {
         SortCond::After(s) => (Bound::Included(past(s)?), Bound::Excluded(partition_end()?)),
         SortCond::Before(s) => (Bound::Included(at("")?), Bound::Excluded(at(s)?)),
         SortCond::Between(a, b) if a > b => {
-            return Err(StoreError::Other(
-                "BETWEEN bounds must be in ascending order".into(),
-            ));
+            return Err(StoreError::Other("BETWEEN bounds must be in ascending order".into()));
         }
         SortCond::Between(a, b) => (Bound::Included(at(a)?), Bound::Excluded(past(b)?)),
     })
@@ -442,15 +386,8 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-fn read_item(
-    items: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    id: &[u8],
-) -> Result<Option<Item>, StoreError> {
-    items
-        .get(id)
-        .map_err(db_err)?
-        .map(|json| parse_item(json.value()))
-        .transpose()
+fn read_item(items: &impl ReadableTable<&'static [u8], &'static [u8]>, id: &[u8]) -> Result<Option<Item>, StoreError> {
+    items.get(id).map_err(db_err)?.map(|json| parse_item(json.value())).transpose()
 }
 
 fn parse_item(json: &[u8]) -> Result<Item, StoreError> {
@@ -461,9 +398,9 @@ fn holds(cond: &Condition, item: Option<&Item>) -> bool {
     match cond {
         Condition::NotExists => item.is_none(),
         Condition::Exists => item.is_some(),
-        Condition::Equals(attr, v) => item
-            .and_then(|i| i.get(attr))
-            .is_some_and(|a| compare(a, v) == Some(Ordering::Equal)),
+        Condition::Equals(attr, v) => {
+            item.and_then(|i| i.get(attr)).is_some_and(|a| compare(a, v) == Some(Ordering::Equal))
+        }
         Condition::AbsentOrLessThan(attr, v) => match item.and_then(|i| i.get(attr)) {
             None => true,
             Some(a) => compare(a, v) == Some(Ordering::Less),
@@ -511,11 +448,7 @@ fn normalize(item: Item) -> Result<Item, StoreError> {
     let mut out = Item::new();
     for (name, mut value) in item {
         normalize_numbers(&mut value);
-        let value = if is_set_attr(&name) {
-            set_value(&name, value)?
-        } else {
-            Some(value)
-        };
+        let value = if is_set_attr(&name) { set_value(&name, value)? } else { Some(value) };
         if let Some(value) = value {
             out.insert(name, value);
         }
@@ -547,9 +480,7 @@ fn updated(key: &Key, old: Option<&Item>, updates: &[Update]) -> Result<Item, St
     for update in updates {
         match update {
             Update::Set(attr, v) => set_attr(&mut item, attr, v.clone())?,
-            Update::SetIfAbsent(attr, v) if !item.contains_key(attr) => {
-                set_attr(&mut item, attr, v.clone())?
-            }
+            Update::SetIfAbsent(attr, v) if !item.contains_key(attr) => set_attr(&mut item, attr, v.clone())?,
             Update::SetIfAbsent(..) => {}
             Update::Add(attr, n) => {
                 let sum = match item.get(attr) {
@@ -558,11 +489,7 @@ fn updated(key: &Key, old: Option<&Item>, updates: &[Update]) -> Result<Item, St
                         Some(sum) => Value::from(sum),
                         None => Value::from(x.as_f64().unwrap_or_default() + *n as f64),
                     },
-                    Some(_) => {
-                        return Err(StoreError::Other(format!(
-                            "ADD on non-number attribute {attr}"
-                        )))
-                    }
+                    Some(_) => return Err(StoreError::Other(format!("ADD on non-number attribute {attr}"))),
                 };
                 item.insert(attr.clone(), sum);
             }
@@ -572,15 +499,10 @@ fn updated(key: &Key, old: Option<&Item>, updates: &[Update]) -> Result<Item, St
             Update::AddToSet(attr, values) | Update::DeleteFromSet(attr, values) => {
                 let mut set = match item.remove(attr) {
                     None => BTreeSet::new(),
-                    Some(Value::Array(current)) => current
-                        .into_iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect(),
-                    Some(_) => {
-                        return Err(StoreError::Other(format!(
-                            "set operation on non-set attribute {attr}"
-                        )))
+                    Some(Value::Array(current)) => {
+                        current.into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
                     }
+                    Some(_) => return Err(StoreError::Other(format!("set operation on non-set attribute {attr}"))),
                 };
                 if matches!(update, Update::AddToSet(..)) {
                     set.extend(values.iter().cloned());
@@ -593,22 +515,14 @@ fn updated(key: &Key, old: Option<&Item>, updates: &[Update]) -> Result<Item, St
             }
         }
     }
-    if item.get("pk") != Some(&Value::from(key.pk.clone()))
-        || item.get("sk") != Some(&Value::from(key.sk.clone()))
-    {
-        return Err(StoreError::Other(
-            "an update cannot change the key attributes".into(),
-        ));
+    if item.get("pk") != Some(&Value::from(key.pk.clone())) || item.get("sk") != Some(&Value::from(key.sk.clone())) {
+        return Err(StoreError::Other("an update cannot change the key attributes".into()));
     }
     normalize(item)
 }
 
 fn set_attr(item: &mut Item, attr: &str, value: Value) -> Result<(), StoreError> {
-    let value = if is_set_attr(attr) {
-        set_value(attr, value)?
-    } else {
-        Some(value)
-    };
+    let value = if is_set_attr(attr) { set_value(attr, value)? } else { Some(value) };
     match value {
         Some(value) => item.insert(attr.to_owned(), value),
         None => item.remove(attr),

@@ -75,11 +75,24 @@ pub enum Update {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOp {
-    Put { item: Item, cond: Option<Condition> },
-    Update { key: Key, updates: Vec<Update>, cond: Option<Condition> },
-    Delete { key: Key, cond: Option<Condition> },
+    Put {
+        item: Item,
+        cond: Option<Condition>,
+    },
+    Update {
+        key: Key,
+        updates: Vec<Update>,
+        cond: Option<Condition>,
+    },
+    Delete {
+        key: Key,
+        cond: Option<Condition>,
+    },
     /// `ConditionCheck`: writes nothing, fails the transaction when `cond` does not hold.
-    Check { key: Key, cond: Condition },
+    Check {
+        key: Key,
+        cond: Condition,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,10 +196,7 @@ pub fn key_of(item: &Item, index: Index) -> Item {
         Index::Table => &["pk", "sk"],
         Index::Gsi1 => &["pk", "sk", "gsi1pk", "gsi1sk"],
     };
-    names
-        .iter()
-        .filter_map(|n| item.get(*n).map(|v| (n.to_string(), v.clone())))
-        .collect()
+    names.iter().filter_map(|n| item.get(*n).map(|v| (n.to_string(), v.clone()))).collect()
 }
 
 /// True when the item carries a `ttl` in the past (DynamoDB may not have deleted it yet).

@@ -2,9 +2,7 @@
 //! (a local DynamoDB-compatible server, see `scripts/test.sh`). The domain code is only as
 //! portable as these cases are identical on all of them.
 
-use chat::store::{
-    Condition, EmbeddedTable, Index, Item, Key, Query, SortCond, StoreError, Table, Update, WriteOp,
-};
+use chat::store::{Condition, EmbeddedTable, Index, Item, Key, Query, SortCond, StoreError, Table, Update, WriteOp};
 use futures::{stream, StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 
@@ -68,18 +66,12 @@ async fn get(t: &dyn Table, k: &Key) -> Option<Item> {
 }
 
 fn assert_condition_failed<T: std::fmt::Debug>(result: Result<T, StoreError>) {
-    assert!(
-        matches!(result, Err(StoreError::ConditionFailed)),
-        "expected ConditionFailed, got {result:?}"
-    );
+    assert!(matches!(result, Err(StoreError::ConditionFailed)), "expected ConditionFailed, got {result:?}");
 }
 
 /// The sort keys of a query's items, all pages.
 fn sks(items: &[Item]) -> Vec<&str> {
-    items
-        .iter()
-        .map(|i| i["sk"].as_str().expect("sk"))
-        .collect()
+    items.iter().map(|i| i["sk"].as_str().expect("sk")).collect()
 }
 
 async fn query_sks(t: &dyn Table, query: Query) -> Vec<String> {
@@ -88,12 +80,7 @@ async fn query_sks(t: &dyn Table, query: Query) -> Vec<String> {
 }
 
 async fn put_all(t: &dyn Table, items: Vec<Item>) {
-    stream::iter(items)
-        .map(|i| t.put(i, None))
-        .buffer_unordered(16)
-        .try_collect::<Vec<_>>()
-        .await
-        .expect("put");
+    stream::iter(items).map(|i| t.put(i, None)).buffer_unordered(16).try_collect::<Vec<_>>().await.expect("put");
 }
 
 async fn put_then_get_returns_the_item_as_written(t: &dyn Table) {
@@ -127,13 +114,9 @@ async fn put_then_get_returns_the_item_as_written(t: &dyn Table) {
     assert_eq!(get(t, &k).await, Some(replacement));
 }
 
-async fn a_put_that_requires_absence_fails_on_an_existing_item_and_leaves_it_untouched(
-    t: &dyn Table,
-) {
+async fn a_put_that_requires_absence_fails_on_an_existing_item_and_leaves_it_untouched(t: &dyn Table) {
     let original = item(json!({"pk": "user#1", "sk": "profile", "name": "Ann"}));
-    t.put(original.clone(), Some(Condition::NotExists))
-        .await
-        .expect("first put");
+    t.put(original.clone(), Some(Condition::NotExists)).await.expect("first put");
     let second = item(json!({"pk": "user#1", "sk": "profile", "name": "Bob"}));
     assert_condition_failed(t.put(second, Some(Condition::NotExists)).await);
     assert_eq!(get(t, &key("user#1", "profile")).await, Some(original));
@@ -144,99 +127,44 @@ async fn writes_that_require_the_item_fail_when_it_is_missing(t: &dyn Table) {
     let written = item(json!({"pk": "user#1", "sk": "profile", "name": "Ann"}));
     assert_condition_failed(t.put(written.clone(), Some(Condition::Exists)).await);
     assert_condition_failed(
-        t.update(
-            &k,
-            vec![Update::Set("name".into(), json!("Bob"))],
-            Some(Condition::Exists),
-        )
-        .await,
+        t.update(&k, vec![Update::Set("name".into(), json!("Bob"))], Some(Condition::Exists)).await,
     );
     assert_condition_failed(t.delete(&k, Some(Condition::Exists)).await);
-    assert_eq!(
-        get(t, &k).await,
-        None,
-        "a failed update must not create the item"
-    );
+    assert_eq!(get(t, &k).await, None, "a failed update must not create the item");
 
     t.put(written, None).await.expect("put");
     let replacement = item(json!({"pk": "user#1", "sk": "profile", "name": "Bob"}));
-    t.put(replacement.clone(), Some(Condition::Exists))
-        .await
-        .expect("put on an existing item");
+    t.put(replacement.clone(), Some(Condition::Exists)).await.expect("put on an existing item");
     assert_eq!(get(t, &k).await, Some(replacement));
 }
 
 async fn an_equals_condition_guards_writes_on_the_current_value(t: &dyn Table) {
     let k = key("room#1", "meta");
-    t.put(
-        item(json!({"pk": "room#1", "sk": "meta", "version": 1, "name": "a"})),
-        None,
-    )
-    .await
-    .expect("put");
+    t.put(item(json!({"pk": "room#1", "sk": "meta", "version": 1, "name": "a"})), None).await.expect("put");
 
     let set_name = |name: &str| vec![Update::Set("name".into(), json!(name))];
-    let updated = t
-        .update(
-            &k,
-            set_name("b"),
-            Some(Condition::Equals("version".into(), json!(1))),
-        )
-        .await
-        .expect("update");
+    let updated =
+        t.update(&k, set_name("b"), Some(Condition::Equals("version".into(), json!(1)))).await.expect("update");
     assert_eq!(updated["name"], json!("b"));
-    assert_condition_failed(
-        t.update(
-            &k,
-            set_name("c"),
-            Some(Condition::Equals("version".into(), json!(2))),
-        )
-        .await,
-    );
-    assert_condition_failed(
-        t.update(
-            &k,
-            set_name("c"),
-            Some(Condition::Equals("name".into(), json!("a"))),
-        )
-        .await,
-    );
+    assert_condition_failed(t.update(&k, set_name("c"), Some(Condition::Equals("version".into(), json!(2)))).await);
+    assert_condition_failed(t.update(&k, set_name("c"), Some(Condition::Equals("name".into(), json!("a")))).await);
     let other = item(json!({"pk": "room#1", "sk": "meta", "version": 9}));
-    assert_condition_failed(
-        t.put(other, Some(Condition::Equals("version".into(), json!("1"))))
-            .await,
-    );
-    assert_condition_failed(
-        t.delete(&k, Some(Condition::Equals("version".into(), json!(2))))
-            .await,
-    );
+    assert_condition_failed(t.put(other, Some(Condition::Equals("version".into(), json!("1")))).await);
+    assert_condition_failed(t.delete(&k, Some(Condition::Equals("version".into(), json!(2)))).await);
     let current = item(json!({"pk": "room#1", "sk": "meta", "version": 1, "name": "b"}));
     assert_eq!(get(t, &k).await, Some(current.clone()));
 
-    let deleted = t
-        .delete(&k, Some(Condition::Equals("version".into(), json!(1))))
-        .await
-        .expect("delete");
+    let deleted = t.delete(&k, Some(Condition::Equals("version".into(), json!(1)))).await.expect("delete");
     assert_eq!(deleted, Some(current));
     // On a missing item there is nothing to be equal to.
-    assert_condition_failed(
-        t.update(
-            &k,
-            set_name("d"),
-            Some(Condition::Equals("version".into(), json!(1))),
-        )
-        .await,
-    );
+    assert_condition_failed(t.update(&k, set_name("d"), Some(Condition::Equals("version".into(), json!(1)))).await);
     assert_eq!(get(t, &k).await, None);
 }
 
 async fn absent_or_less_than_only_lets_a_value_move_forward(t: &dyn Table) {
     let k = key("member#1", "room#1");
     let advance = |attr: &str, v: Value| {
-        (
-            vec![Update::Set(attr.into(), v.clone())],
-            Some(Condition::AbsentOrLessThan(attr.into(), v)),
-        )
+        (vec![Update::Set(attr.into(), v.clone())], Some(Condition::AbsentOrLessThan(attr.into(), v)))
     };
     // A missing item is "absent".
     let (updates, cond) = advance("readSeq", json!(5));
@@ -258,9 +186,7 @@ async fn absent_or_less_than_only_lets_a_value_move_forward(t: &dyn Table) {
     t.update(&k, updates, cond).await.expect("later string");
     assert_eq!(
         get(t, &k).await,
-        Some(item(
-            json!({"pk": "member#1", "sk": "room#1", "readSeq": 9, "readAt": "2024-01-03"})
-        ))
+        Some(item(json!({"pk": "member#1", "sk": "room#1", "readSeq": 9, "readAt": "2024-01-03"})))
     );
 }
 
@@ -326,22 +252,11 @@ async fn update_applies_every_action_and_returns_the_new_item(t: &dyn Table) {
 
 async fn updating_a_missing_item_creates_it_from_its_key(t: &dyn Table) {
     let k = key("counter#1", "c");
-    let updates = || {
-        vec![
-            Update::Add("n".into(), 1),
-            Update::AddToSet("userSet".into(), vec!["u1".into()]),
-        ]
-    };
+    let updates = || vec![Update::Add("n".into(), 1), Update::AddToSet("userSet".into(), vec!["u1".into()])];
     let created = t.update(&k, updates(), None).await.expect("update");
-    assert_eq!(
-        created,
-        item(json!({"pk": "counter#1", "sk": "c", "n": 1, "userSet": ["u1"]}))
-    );
+    assert_eq!(created, item(json!({"pk": "counter#1", "sk": "c", "n": 1, "userSet": ["u1"]})));
     let again = t.update(&k, updates(), None).await.expect("update");
-    assert_eq!(
-        again,
-        item(json!({"pk": "counter#1", "sk": "c", "n": 2, "userSet": ["u1"]}))
-    );
+    assert_eq!(again, item(json!({"pk": "counter#1", "sk": "c", "n": 2, "userSet": ["u1"]})));
     assert_eq!(get(t, &k).await, Some(again));
 }
 
@@ -365,44 +280,24 @@ async fn a_transaction_applies_every_operation(t: &dyn Table) {
     )
     .await;
     t.transact(vec![
-        WriteOp::Put {
-            item: item(json!({"pk": "t", "sk": "new", "tagSet": ["x"]})),
-            cond: Some(Condition::NotExists),
-        },
+        WriteOp::Put { item: item(json!({"pk": "t", "sk": "new", "tagSet": ["x"]})), cond: Some(Condition::NotExists) },
         WriteOp::Update {
             key: key("t", "updated"),
-            updates: vec![
-                Update::Add("n".into(), 1),
-                Update::AddToSet("tagSet".into(), vec!["y".into()]),
-            ],
+            updates: vec![Update::Add("n".into(), 1), Update::AddToSet("tagSet".into(), vec!["y".into()])],
             cond: Some(Condition::Exists),
         },
-        WriteOp::Delete {
-            key: key("t", "deleted"),
-            cond: Some(Condition::Exists),
-        },
-        WriteOp::Check {
-            key: key("t", "checked"),
-            cond: Condition::Equals("v".into(), json!(1)),
-        },
+        WriteOp::Delete { key: key("t", "deleted"), cond: Some(Condition::Exists) },
+        WriteOp::Check { key: key("t", "checked"), cond: Condition::Equals("v".into(), json!(1)) },
     ])
     .await
     .expect("transaction");
-    assert_eq!(
-        get(t, &key("t", "new")).await,
-        Some(item(json!({"pk": "t", "sk": "new", "tagSet": ["x"]})))
-    );
+    assert_eq!(get(t, &key("t", "new")).await, Some(item(json!({"pk": "t", "sk": "new", "tagSet": ["x"]}))));
     assert_eq!(
         get(t, &key("t", "updated")).await,
-        Some(item(
-            json!({"pk": "t", "sk": "updated", "n": 2, "tagSet": ["y"]})
-        ))
+        Some(item(json!({"pk": "t", "sk": "updated", "n": 2, "tagSet": ["y"]})))
     );
     assert_eq!(get(t, &key("t", "deleted")).await, None);
-    assert_eq!(
-        get(t, &key("t", "checked")).await,
-        Some(item(json!({"pk": "t", "sk": "checked", "v": 1})))
-    );
+    assert_eq!(get(t, &key("t", "checked")).await, Some(item(json!({"pk": "t", "sk": "checked", "v": 1}))));
 }
 
 async fn a_failed_transaction_writes_nothing_and_reports_the_failed_conditions(t: &dyn Table) {
@@ -414,27 +309,11 @@ async fn a_failed_transaction_writes_nothing_and_reports_the_failed_conditions(t
     put_all(t, before.clone()).await;
     let result = t
         .transact(vec![
-            WriteOp::Put {
-                item: item(json!({"pk": "t", "sk": "new"})),
-                cond: None,
-            },
-            WriteOp::Check {
-                key: key("t", "a"),
-                cond: Condition::Equals("v".into(), json!(2)),
-            },
-            WriteOp::Update {
-                key: key("t", "b"),
-                updates: vec![Update::Set("v".into(), json!(5))],
-                cond: None,
-            },
-            WriteOp::Put {
-                item: item(json!({"pk": "t", "sk": "c", "v": 9})),
-                cond: Some(Condition::NotExists),
-            },
-            WriteOp::Delete {
-                key: key("t", "missing"),
-                cond: None,
-            },
+            WriteOp::Put { item: item(json!({"pk": "t", "sk": "new"})), cond: None },
+            WriteOp::Check { key: key("t", "a"), cond: Condition::Equals("v".into(), json!(2)) },
+            WriteOp::Update { key: key("t", "b"), updates: vec![Update::Set("v".into(), json!(5))], cond: None },
+            WriteOp::Put { item: item(json!({"pk": "t", "sk": "c", "v": 9})), cond: Some(Condition::NotExists) },
+            WriteOp::Delete { key: key("t", "missing"), cond: None },
         ])
         .await;
     match result {
@@ -442,39 +321,27 @@ async fn a_failed_transaction_writes_nothing_and_reports_the_failed_conditions(t
         other => panic!("expected a cancelled transaction, got {other:?}"),
     }
     assert_eq!(get(t, &key("t", "new")).await, None);
-    let after = t
-        .query(&Query::new(Index::Table, "t", SortCond::All))
-        .await
-        .expect("query");
+    let after = t.query(&Query::new(Index::Table, "t", SortCond::All)).await.expect("query");
     assert_eq!(after.items, before);
 }
 
 async fn batch_get_reads_250_keys_once_each_and_skips_missing_ones(t: &dyn Table) {
-    let items: Vec<Item> = (0..250)
-        .map(|i| item(json!({"pk": format!("user#{i:03}"), "sk": "profile", "i": i})))
-        .collect();
+    let items: Vec<Item> =
+        (0..250).map(|i| item(json!({"pk": format!("user#{i:03}"), "sk": "profile", "i": i}))).collect();
     put_all(t, items.clone()).await;
-    let mut keys: Vec<Key> = (0..250)
-        .map(|i| key(&format!("user#{i:03}"), "profile"))
-        .collect();
+    let mut keys: Vec<Key> = (0..250).map(|i| key(&format!("user#{i:03}"), "profile")).collect();
     keys.extend((0..20).map(|i| key(&format!("user#{i:03}"), "profile")));
     keys.extend((0..5).map(|i| key(&format!("ghost#{i}"), "profile")));
     let mut found = t.batch_get(&keys).await.expect("batch get");
     found.sort_by_key(|i| i["i"].as_i64());
     assert_eq!(found, items);
-    assert_eq!(
-        t.batch_get(&[]).await.expect("empty batch get"),
-        Vec::<Item>::new()
-    );
+    assert_eq!(t.batch_get(&[]).await.expect("empty batch get"), Vec::<Item>::new());
 }
 
 async fn query_on_the_table_honours_sort_conditions_and_direction(t: &dyn Table) {
     // Sort keys order by UTF-8 bytes: "Z" < "a" < "b#1" < ... < "é".
     let in_room = ["a", "b#1", "b#2", "b#3", "c", "ca", "Z", "é"];
-    let mut items: Vec<Item> = in_room
-        .iter()
-        .map(|sk| item(json!({"pk": "room#1", "sk": sk})))
-        .collect();
+    let mut items: Vec<Item> = in_room.iter().map(|sk| item(json!({"pk": "room#1", "sk": sk}))).collect();
     // Neighbouring partitions must never leak into a query.
     items.push(item(json!({"pk": "room#10", "sk": "b#1"})));
     items.push(item(json!({"pk": "room#", "sk": "b#1"})));
@@ -483,10 +350,7 @@ async fn query_on_the_table_honours_sort_conditions_and_direction(t: &dyn Table)
 
     let q = |sort: SortCond| Query::new(Index::Table, "room#1", sort);
     let cases: Vec<(SortCond, Vec<&str>)> = vec![
-        (
-            SortCond::All,
-            vec!["Z", "a", "b#1", "b#2", "b#3", "c", "ca", "é"],
-        ),
+        (SortCond::All, vec!["Z", "a", "b#1", "b#2", "b#3", "c", "ca", "é"]),
         (SortCond::BeginsWith("b#".into()), vec!["b#1", "b#2", "b#3"]),
         (SortCond::BeginsWith("c".into()), vec!["c", "ca"]),
         (SortCond::BeginsWith("nothing".into()), vec![]),
@@ -494,46 +358,21 @@ async fn query_on_the_table_honours_sort_conditions_and_direction(t: &dyn Table)
         (SortCond::After("c".into()), vec!["ca", "é"]),
         (SortCond::Before("b#2".into()), vec!["Z", "a", "b#1"]),
         (SortCond::Before("b".into()), vec!["Z", "a"]),
-        (
-            SortCond::Between("b#1".into(), "c".into()),
-            vec!["b#1", "b#2", "b#3", "c"],
-        ),
-        (
-            SortCond::Between("b".into(), "b#2".into()),
-            vec!["b#1", "b#2"],
-        ),
+        (SortCond::Between("b#1".into(), "c".into()), vec!["b#1", "b#2", "b#3", "c"]),
+        (SortCond::Between("b".into(), "b#2".into()), vec!["b#1", "b#2"]),
     ];
     for (sort, expected) in cases {
-        assert_eq!(
-            query_sks(t, q(sort.clone())).await,
-            expected,
-            "{sort:?} forward"
-        );
+        assert_eq!(query_sks(t, q(sort.clone())).await, expected, "{sort:?} forward");
         let backward: Vec<&str> = expected.iter().rev().copied().collect();
-        assert_eq!(
-            query_sks(t, q(sort.clone()).backward()).await,
-            backward,
-            "{sort:?} backward"
-        );
+        assert_eq!(query_sks(t, q(sort.clone()).backward()).await, backward, "{sort:?} backward");
     }
-    assert_eq!(
-        query_sks(t, q(SortCond::All).limit(2)).await,
-        vec!["Z", "a"]
-    );
-    assert_eq!(
-        query_sks(t, q(SortCond::All).backward().limit(2)).await,
-        vec!["é", "ca"]
-    );
-    assert_eq!(
-        query_sks(t, Query::new(Index::Table, "room#2", SortCond::All)).await,
-        Vec::<String>::new()
-    );
+    assert_eq!(query_sks(t, q(SortCond::All).limit(2)).await, vec!["Z", "a"]);
+    assert_eq!(query_sks(t, q(SortCond::All).backward().limit(2)).await, vec!["é", "ca"]);
+    assert_eq!(query_sks(t, Query::new(Index::Table, "room#2", SortCond::All)).await, Vec::<String>::new());
 }
 
 async fn query_on_the_gsi_honours_sort_conditions_and_orders_ties_by_table_key(t: &dyn Table) {
-    let entry = |pk: &str, gsk: &str| {
-        item(json!({"pk": pk, "sk": "meta", "gsi1pk": "owner#1", "gsi1sk": gsk}))
-    };
+    let entry = |pk: &str, gsk: &str| item(json!({"pk": pk, "sk": "meta", "gsi1pk": "owner#1", "gsi1sk": gsk}));
     put_all(
         t,
         vec![
@@ -544,39 +383,20 @@ async fn query_on_the_gsi_honours_sort_conditions_and_orders_ties_by_table_key(t
             entry("room#e", "2024-01-03"),
             entry("room#f", "2024-02-01"),
             // Not in this GSI partition, or not in the GSI at all.
-            item(
-                json!({"pk": "room#g", "sk": "meta", "gsi1pk": "owner#10", "gsi1sk": "2024-01-02"}),
-            ),
+            item(json!({"pk": "room#g", "sk": "meta", "gsi1pk": "owner#10", "gsi1sk": "2024-01-02"})),
             item(json!({"pk": "room#h", "sk": "meta", "gsi1pk": "owner#1"})),
             item(json!({"pk": "room#i", "sk": "meta"})),
         ],
     )
     .await;
-    let pks = |items: &[Item]| {
-        items
-            .iter()
-            .map(|i| i["pk"].as_str().expect("pk").to_owned())
-            .collect::<Vec<_>>()
-    };
+    let pks = |items: &[Item]| items.iter().map(|i| i["pk"].as_str().expect("pk").to_owned()).collect::<Vec<_>>();
     let q = |sort: SortCond| Query::new(Index::Gsi1, "owner#1", sort);
     let cases: Vec<(SortCond, Vec<&str>)> = vec![
-        (
-            SortCond::All,
-            vec!["room#d", "room#a", "room#b", "room#c", "room#e", "room#f"],
-        ),
-        (
-            SortCond::BeginsWith("2024-01".into()),
-            vec!["room#d", "room#a", "room#b", "room#c", "room#e"],
-        ),
-        (
-            SortCond::After("2024-01-02".into()),
-            vec!["room#e", "room#f"],
-        ),
+        (SortCond::All, vec!["room#d", "room#a", "room#b", "room#c", "room#e", "room#f"]),
+        (SortCond::BeginsWith("2024-01".into()), vec!["room#d", "room#a", "room#b", "room#c", "room#e"]),
+        (SortCond::After("2024-01-02".into()), vec!["room#e", "room#f"]),
         (SortCond::Before("2024-01-02".into()), vec!["room#d"]),
-        (
-            SortCond::Between("2024-01-02".into(), "2024-01-03".into()),
-            vec!["room#a", "room#b", "room#c", "room#e"],
-        ),
+        (SortCond::Between("2024-01-02".into(), "2024-01-03".into()), vec!["room#a", "room#b", "room#c", "room#e"]),
     ];
     for (sort, expected) in cases {
         let page = t.query(&q(sort.clone())).await.expect("query");
@@ -586,10 +406,7 @@ async fn query_on_the_gsi_honours_sort_conditions_and_orders_ties_by_table_key(t
         assert_eq!(pks(&page.items), backward, "{sort:?} backward");
     }
     // The index projects whole items.
-    let page = t
-        .query(&q(SortCond::Before("2024-01-02".into())))
-        .await
-        .expect("query");
+    let page = t.query(&q(SortCond::Before("2024-01-02".into()))).await.expect("query");
     assert_eq!(page.items, vec![entry("room#d", "2024-01-01")]);
 }
 
@@ -597,24 +414,16 @@ async fn paginating_with_a_limit_visits_every_item_exactly_once(t: &dyn Table) {
     // Ten items; on the GSI they share sort keys in runs of three, so pages split ties.
     let items: Vec<Item> = (0..10)
         .map(|i| {
-            item(json!({"pk": "room#1", "sk": format!("msg#{i:02}"), "gsi1pk": "feed", "gsi1sk": format!("t{}", i / 3)}))
+            item(
+                json!({"pk": "room#1", "sk": format!("msg#{i:02}"), "gsi1pk": "feed", "gsi1sk": format!("t{}", i / 3)}),
+            )
         })
         .collect();
     put_all(t, items).await;
-    let table_sorts = [
-        SortCond::All,
-        SortCond::After("msg#02".into()),
-        SortCond::Between("msg#03".into(), "msg#07".into()),
-    ];
-    let gsi_sorts = [
-        SortCond::All,
-        SortCond::After("t0".into()),
-        SortCond::Between("t1".into(), "t2".into()),
-    ];
-    for (index, pk, sorts) in [
-        (Index::Table, "room#1", table_sorts),
-        (Index::Gsi1, "feed", gsi_sorts),
-    ] {
+    let table_sorts =
+        [SortCond::All, SortCond::After("msg#02".into()), SortCond::Between("msg#03".into(), "msg#07".into())];
+    let gsi_sorts = [SortCond::All, SortCond::After("t0".into()), SortCond::Between("t1".into(), "t2".into())];
+    for (index, pk, sorts) in [(Index::Table, "room#1", table_sorts), (Index::Gsi1, "feed", gsi_sorts)] {
         for sort in sorts {
             for forward in [true, false] {
                 let mut base = Query::new(index, pk, sort.clone());
@@ -625,14 +434,8 @@ async fn paginating_with_a_limit_visits_every_item_exactly_once(t: &dyn Table) {
                     let mut seen = Vec::new();
                     let mut start = None;
                     for round in 0.. {
-                        assert!(
-                            round <= all.len() + 1,
-                            "pagination does not end ({index:?} {sort:?} limit {limit})"
-                        );
-                        let page = t
-                            .query(&base.clone().limit(limit).start(start))
-                            .await
-                            .expect("query");
+                        assert!(round <= all.len() + 1, "pagination does not end ({index:?} {sort:?} limit {limit})");
+                        let page = t.query(&base.clone().limit(limit).start(start)).await.expect("query");
                         assert!(page.items.len() <= limit as usize);
                         // A short page is the last one. (A full page may have a `next` even when
                         // nothing follows: DynamoDB does, moto does not.)
@@ -645,11 +448,7 @@ async fn paginating_with_a_limit_visits_every_item_exactly_once(t: &dyn Table) {
                             break;
                         }
                     }
-                    assert_eq!(
-                        sks(&seen),
-                        sks(&all),
-                        "{index:?} {sort:?} forward={forward} limit {limit}"
-                    );
+                    assert_eq!(sks(&seen), sks(&all), "{index:?} {sort:?} forward={forward} limit {limit}");
                 }
             }
         }
@@ -660,33 +459,16 @@ async fn paginating_with_a_limit_visits_every_item_exactly_once(t: &dyn Table) {
 #[tokio::test]
 async fn reopening_the_directory_keeps_the_data() {
     let dir = TempDir::new();
-    let written = item(
-        json!({"pk": "user#1", "sk": "profile", "gsi1pk": "users", "gsi1sk": "ann", "tagSet": ["a"]}),
-    );
+    let written = item(json!({"pk": "user#1", "sk": "profile", "gsi1pk": "users", "gsi1sk": "ann", "tagSet": ["a"]}));
     {
         let t = EmbeddedTable::open(dir.path()).expect("open");
         t.put(written.clone(), None).await.expect("put");
-        t.update(
-            &key("user#1", "counter"),
-            vec![Update::Add("n".into(), 2)],
-            None,
-        )
-        .await
-        .expect("update");
+        t.update(&key("user#1", "counter"), vec![Update::Add("n".into(), 2)], None).await.expect("update");
     }
     let t = EmbeddedTable::open(dir.path()).expect("reopen");
-    assert_eq!(
-        get(&t, &key("user#1", "profile")).await,
-        Some(written.clone())
-    );
-    assert_eq!(
-        get(&t, &key("user#1", "counter")).await.expect("counter")["n"],
-        json!(2)
-    );
-    let page = t
-        .query(&Query::new(Index::Gsi1, "users", SortCond::All))
-        .await
-        .expect("query");
+    assert_eq!(get(&t, &key("user#1", "profile")).await, Some(written.clone()));
+    assert_eq!(get(&t, &key("user#1", "counter")).await.expect("counter")["n"], json!(2));
+    let page = t.query(&Query::new(Index::Gsi1, "users", SortCond::All)).await.expect("query");
     assert_eq!(page.items, vec![written]);
 }
 
@@ -700,12 +482,7 @@ async fn a_killed_process_loses_no_acknowledged_write() {
 
     let dir = TempDir::new();
     let mut writer = Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "--exact",
-            "conformance::writer_killed_by_the_kill_test",
-            "--ignored",
-            "--nocapture",
-        ])
+        .args(["--exact", "conformance::writer_killed_by_the_kill_test", "--ignored", "--nocapture"])
         .env(WRITER_DIR, dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -726,27 +503,19 @@ async fn a_killed_process_loses_no_acknowledged_write() {
     assert!(acknowledged >= 50, "the writer stopped early");
 
     let t = EmbeddedTable::open(dir.path()).expect("reopen after kill");
-    let keys: Vec<Key> = (0..acknowledged)
-        .map(|i| key("kill", &format!("{i:05}")))
-        .collect();
-    assert_eq!(
-        t.batch_get(&keys).await.expect("batch get").len(),
-        acknowledged
-    );
+    let keys: Vec<Key> = (0..acknowledged).map(|i| key("kill", &format!("{i:05}"))).collect();
+    assert_eq!(t.batch_get(&keys).await.expect("batch get").len(), acknowledged);
 }
 
 /// The writer process of `a_killed_process_loses_no_acknowledged_write`: writes until killed.
 #[tokio::test]
 #[ignore = "a helper process, run by a_killed_process_loses_no_acknowledged_write"]
 async fn writer_killed_by_the_kill_test() {
-    let dir =
-        std::env::var(WRITER_DIR).expect("run by a_killed_process_loses_no_acknowledged_write");
+    let dir = std::env::var(WRITER_DIR).expect("run by a_killed_process_loses_no_acknowledged_write");
     let t = EmbeddedTable::open(std::path::Path::new(&dir)).expect("open");
     // Bounded, in case the parent died without killing this process.
     for i in 0..10_000 {
-        t.put(item(json!({"pk": "kill", "sk": format!("{i:05}")})), None)
-            .await
-            .expect("put");
+        t.put(item(json!({"pk": "kill", "sk": format!("{i:05}")})), None).await.expect("put");
         println!("acknowledged {}", i + 1);
     }
 }
@@ -760,8 +529,5 @@ async fn an_unreachable_dynamodb_is_reported_as_unavailable() {
         .build();
     let t = chat::store::DynamoTable::new(aws_sdk_dynamodb::Client::from_conf(config), "absent");
     let result = t.get(&key("a", "b"), false).await;
-    assert!(
-        matches!(result, Err(StoreError::Unavailable(_))),
-        "got {result:?}"
-    );
+    assert!(matches!(result, Err(StoreError::Unavailable(_))), "got {result:?}");
 }

@@ -43,14 +43,21 @@ async fn two_users_chat_live_over_rest_and_websocket_on_every_device(store: Stor
 
     // Login works by username, and sets the HttpOnly cookie.
     let (status, body) = gw
-        .call(Method::POST, "/api/auth/login", None, Some(json!({ "username": alice.username, "password": "correct horse battery" })))
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({ "username": alice.username, "password": "correct horse battery" })),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    let (status, conv) = gw.post("/api/conversations/start", &alice.token, json!({ "participants": [alice.username, bob.id] })).await;
+    let (status, conv) =
+        gw.post("/api/conversations/start", &alice.token, json!({ "participants": [alice.username, bob.id] })).await;
     assert_eq!(status, StatusCode::CREATED, "{conv}");
     let conv_id = conv["data"]["id"].as_str().unwrap().to_owned();
-    let (status, again) = gw.post("/api/conversations/start", &bob.token, json!({ "participants": [alice.id, bob.id] })).await;
+    let (status, again) =
+        gw.post("/api/conversations/start", &bob.token, json!({ "participants": [alice.id, bob.id] })).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["data"]["id"], conv_id, "one conversation per pair");
 
@@ -59,7 +66,8 @@ async fn two_users_chat_live_over_rest_and_websocket_on_every_device(store: Stor
     let mut bob_laptop = gw.connect(&bob).await;
 
     // Over REST: stored (201), then pushed live to every device of bob and to alice's socket.
-    let (status, sent) = gw.post("/api/messages", &alice.token, json!({ "receiverId": conv_id, "content": "hi bob" })).await;
+    let (status, sent) =
+        gw.post("/api/messages", &alice.token, json!({ "receiverId": conv_id, "content": "hi bob" })).await;
     assert_eq!(status, StatusCode::CREATED, "{sent}");
     for ws in [&mut bob_phone, &mut bob_laptop, &mut alice_ws] {
         let ev = ws.event("chatMessage").await;
@@ -80,12 +88,16 @@ async fn two_users_chat_live_over_rest_and_websocket_on_every_device(store: Stor
     assert_eq!(alice_ws.event("messageReceived").await["message"]["conversationId"], conv_id);
 
     // Every send form of the seeds lands in the same conversation.
-    let (s1, _) = gw.post("/api/messages/send", &alice.token, json!({ "sender": alice.id, "receiver": bob.id, "text": "seed 000" })).await;
-    let (s2, _) = gw.post(&format!("/api/messages/send/{}", bob.id), &alice.token, json!({ "message": "seed 003" })).await;
+    let (s1, _) = gw
+        .post("/api/messages/send", &alice.token, json!({ "sender": alice.id, "receiver": bob.id, "text": "seed 000" }))
+        .await;
+    let (s2, _) =
+        gw.post(&format!("/api/messages/send/{}", bob.id), &alice.token, json!({ "message": "seed 003" })).await;
     assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::CREATED));
     let (status, history) = gw.get(&format!("/api/messages/{conv_id}"), &bob.token).await;
     assert_eq!(status, StatusCode::OK);
-    let texts: Vec<_> = history["data"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap().to_owned()).collect();
+    let texts: Vec<_> =
+        history["data"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap().to_owned()).collect();
     assert_eq!(texts, ["hi bob", "hello alice", "via alias", "seed 000", "seed 003"]);
     // Seed 003's form: the history of the direct conversation, addressed by the other user's id.
     let (_, by_user) = gw.get(&format!("/api/messages/{}", alice.id), &bob.token).await;
@@ -123,7 +135,8 @@ async fn a_client_that_reconnects_fetches_what_it_missed_with_after(store: Store
     let last_seen = bob_ws.event("chatMessage").await["message"]["id"].as_str().unwrap().to_owned();
     bob_ws.close().await;
     for i in 1..=5 {
-        let (status, _) = gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": format!("m{i}") })).await;
+        let (status, _) =
+            gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": format!("m{i}") })).await;
         assert_eq!(status, StatusCode::CREATED);
     }
     let mut bob_ws = gw.connect(&bob).await;
@@ -155,7 +168,8 @@ async fn a_client_that_reconnects_fetches_what_it_missed_with_after(store: Store
 async fn typing_starts_and_stops_and_ends_on_disconnect(store: Store) {
     let gw = Gateway::start(store).await;
     let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
-    let (_, conv) = gw.post("/api/conversations/start", &alice.token, json!({ "participants": [alice.id, bob.id] })).await;
+    let (_, conv) =
+        gw.post("/api/conversations/start", &alice.token, json!({ "participants": [alice.id, bob.id] })).await;
     let conv_id = conv["data"]["id"].clone();
     let mut alice_ws = gw.connect(&alice).await;
     let mut bob_ws = gw.connect(&bob).await;
@@ -191,7 +205,10 @@ async fn marking_read_tells_the_other_member_and_drops_the_unread_count(store: S
     bob_ws.send(json!({ "action": "markAsRead", "conversationId": conv_id, "upToMessageId": second })).await;
     assert_eq!(bob_ws.event("messagesMarkedRead").await["unreadCount"], 1);
     let read = alice_ws.event("messagesRead").await;
-    assert_eq!((read["userId"].as_str(), read["upToMessageId"].as_str()), (Some(bob.id.as_str()), Some(second.as_str())));
+    assert_eq!(
+        (read["userId"].as_str(), read["upToMessageId"].as_str()),
+        (Some(bob.id.as_str()), Some(second.as_str()))
+    );
     let (_, list) = gw.get("/api/conversations", &bob.token).await;
     assert_eq!(list["data"][0]["unreadCount"], 1);
     // The REST twin reads everything.
@@ -220,11 +237,14 @@ async fn a_connection_that_answers_410_is_removed_and_the_others_still_get_the_m
         typing_in: None,
         typing_until: None,
     };
-    chat::repo::connections::connect(gw.app().table(), &ghost, "2026-01-01T00:00:00Z", chat::clock::now_secs()).await.unwrap();
+    chat::repo::connections::connect(gw.app().table(), &ghost, "2026-01-01T00:00:00Z", chat::clock::now_secs())
+        .await
+        .unwrap();
     let presence = chat::repo::connections::presence(gw.app().table(), &bob_id).await.unwrap();
     assert_eq!(presence.conn_set.len(), 2);
 
-    let (status, _) = gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "still delivered" })).await;
+    let (status, _) =
+        gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "still delivered" })).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(bob_ws.event("chatMessage").await["message"]["text"], "still delivered");
     let presence = chat::repo::connections::presence(gw.app().table(), &bob_id).await.unwrap();
@@ -247,7 +267,9 @@ async fn a_bad_token_is_refused_at_connect(store: Store) {
         }
     }
     // The Authorization header and the jwt cookie work as well as the query.
-    for (name, value) in [("Authorization", format!("Bearer {}", alice.token)), ("Cookie", format!("jwt={}", alice.token))] {
+    for (name, value) in
+        [("Authorization", format!("Bearer {}", alice.token)), ("Cookie", format!("jwt={}", alice.token))]
+    {
         use tungstenite::client::IntoClientRequest;
         let mut req = gw.ws.clone().into_client_request().unwrap();
         req.headers_mut().insert(name, value.parse().unwrap());
@@ -269,7 +291,11 @@ async fn a_stranger_is_refused_on_every_route(store: Store) {
         (Method::POST, format!("/api/conversations/{conv_id}/read"), Some(json!({}))),
         (Method::GET, format!("/api/messages/{conv_id}"), None),
         (Method::POST, "/api/messages".into(), Some(json!({ "receiverId": conv_id, "content": "let me in" }))),
-        (Method::POST, "/api/messages/send".into(), Some(json!({ "sender": alice.id, "receiver": bob.id, "text": "spoof" }))),
+        (
+            Method::POST,
+            "/api/messages/send".into(),
+            Some(json!({ "sender": alice.id, "receiver": bob.id, "text": "spoof" })),
+        ),
         (Method::DELETE, format!("/api/messages/{msg_id}"), None),
         (Method::PUT, format!("/api/users/{}", alice.id), Some(json!({ "firstName": "pwned" }))),
         (Method::DELETE, format!("/api/users/{}", alice.id), None),
@@ -312,7 +338,14 @@ async fn connected_admins_get_new_message_events(store: Store) {
     .await
     .unwrap();
     assert!(admin);
-    let (_, login) = gw.call(Method::POST, "/api/users/login", None, Some(json!({ "username": "root-admin", "password": "admin password 1" }))).await;
+    let (_, login) = gw
+        .call(
+            Method::POST,
+            "/api/users/login",
+            None,
+            Some(json!({ "username": "root-admin", "password": "admin password 1" })),
+        )
+        .await;
     let admin_token = login["data"]["token"].as_str().unwrap().to_owned();
     assert_eq!(login["data"]["user"]["role"], "admin");
     let mut admin_ws = crate::harness::Ws::connect(&format!("{}?token={admin_token}", gw.ws)).await.unwrap();
@@ -332,7 +365,9 @@ async fn connected_admins_get_new_message_events(store: Store) {
     let (status, _) = gw.get(&format!("/api/conversations/{conv_id}"), &alice.token).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // A user cannot promote themselves.
-    let (status, _) = gw.call(Method::PUT, &format!("/api/users/{}", alice.id), Some(&alice.token), Some(json!({ "role": "admin" }))).await;
+    let (status, _) = gw
+        .call(Method::PUT, &format!("/api/users/{}", alice.id), Some(&alice.token), Some(json!({ "role": "admin" })))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let body = json!({ "username": "wannabe", "password": "password 123", "role": "admin" });
     let (status, _) = gw.call(Method::POST, "/api/users/register", Some(&alice.token), Some(body.clone())).await;
@@ -350,7 +385,10 @@ async fn a_busy_user_gets_no_live_push_but_finds_the_message_stored(store: Store
     let key = chat::repo::keys::presence(&bob_id);
     gw.app().table().update(&key, vec![chat::store::Update::Set("status".into(), "busy".into())], None).await.unwrap();
     gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "do not disturb" })).await;
-    assert!(bob_ws.try_event("chatMessage", Duration::from_millis(700)).await.is_none(), "busy users are not pushed to");
+    assert!(
+        bob_ws.try_event("chatMessage", Duration::from_millis(700)).await.is_none(),
+        "busy users are not pushed to"
+    );
     let (_, history) = gw.get(&format!("/api/messages/{}", alice.id), &bob.token).await;
     assert_eq!(history["data"][0]["text"], "do not disturb");
 }
@@ -367,16 +405,22 @@ async fn logout_revokes_the_token_and_a_password_change_invalidates_older_tokens
     assert_eq!(status, StatusCode::OK);
     let (status, _) = gw.get("/api/users/me", &fresh).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a logged-out token is revoked");
-    assert!(matches!(crate::harness::Ws::connect(&format!("{}?token={fresh}", gw.ws)).await, Err(tungstenite::Error::Http(r)) if r.status() == 401));
+    assert!(
+        matches!(crate::harness::Ws::connect(&format!("{}?token={fresh}", gw.ws)).await, Err(tungstenite::Error::Http(r)) if r.status() == 401)
+    );
 
     let login = |password: &'static str| {
         let gw = &gw;
         let username = alice.username.clone();
-        async move { gw.call(Method::POST, "/api/auth/login", None, Some(json!({ "username": username, "password": password }))).await }
+        async move {
+            gw.call(Method::POST, "/api/auth/login", None, Some(json!({ "username": username, "password": password })))
+                .await
+        }
     };
     let (_, a) = login("correct horse battery").await;
     let (_, b) = login("correct horse battery").await;
-    let (old1, old2) = (a["data"]["token"].as_str().unwrap().to_owned(), b["data"]["token"].as_str().unwrap().to_owned());
+    let (old1, old2) =
+        (a["data"]["token"].as_str().unwrap().to_owned(), b["data"]["token"].as_str().unwrap().to_owned());
     let change = json!({ "password": "new password 42", "currentPassword": "wrong" });
     let (status, _) = gw.call(Method::PUT, &format!("/api/users/{}", alice.id), Some(&old1), Some(change)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "the current password is required");
@@ -408,7 +452,12 @@ async fn a_deleted_user_loses_access_and_their_connections_and_keeps_their_messa
     assert!(members.iter().any(|m| m["deleted"] == true), "attributed to a deleted user: {members:?}");
     // The name is free again.
     let (status, _) = gw
-        .call(Method::POST, "/api/users/register", None, Some(json!({ "username": alice.username, "password": "another one 1" })))
+        .call(
+            Method::POST,
+            "/api/users/register",
+            None,
+            Some(json!({ "username": alice.username, "password": "another one 1" })),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
 }
@@ -428,7 +477,11 @@ async fn bad_input_gets_a_4xx_envelope_and_changes_nothing(store: Store) {
         ("/api/conversations/start", json!({ "participants": [alice.id] }), 400),
         ("/api/users/register", json!({ "username": "x", "password": "short" }), 400),
         ("/api/users/register", json!({ "username": "validname", "password": "long enough", "id": "usr_x" }), 400),
-        ("/api/users/register", json!({ "username": "validname2", "password": "long enough", "role": "superuser" }), 400),
+        (
+            "/api/users/register",
+            json!({ "username": "validname2", "password": "long enough", "role": "superuser" }),
+            400,
+        ),
     ];
     for (path, body, expected) in cases {
         let (status, res) = gw.post(path, &alice.token, body.clone()).await;

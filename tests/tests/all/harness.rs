@@ -41,7 +41,8 @@ impl Drop for Gateway {
 pub fn config(store: Store) -> Config {
     let mut config = Config::for_tests();
     if store == Store::Dynamo {
-        config.store = StoreKind::Dynamo { table: support::unique_name("e2e"), endpoint: Some(support::dynamodb_endpoint()) };
+        config.store =
+            StoreKind::Dynamo { table: support::unique_name("e2e"), endpoint: Some(support::dynamodb_endpoint()) };
     }
     config
 }
@@ -83,7 +84,13 @@ impl Gateway {
     }
 
     /// Any request; returns the status and the JSON body.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.client.request(method, format!("{}{path}", self.http));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -109,7 +116,12 @@ impl Gateway {
     pub async fn user(&self, prefix: &str) -> User {
         let username = format!("{prefix}{}", &ulid::Ulid::generate().to_string()[16..]).to_lowercase();
         let (status, body) = self
-            .call(Method::POST, "/api/users/register", None, Some(json!({ "username": username, "password": "correct horse battery" })))
+            .call(
+                Method::POST,
+                "/api/users/register",
+                None,
+                Some(json!({ "username": username, "password": "correct horse battery" })),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         User {

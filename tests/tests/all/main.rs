@@ -1,8 +1,8 @@
 //! The integration tests, in one binary (one link, shared helpers in `support`).
 
+mod budget;
 mod conformance;
-mod support;
 mod e2e;
 mod harness;
 mod management;
-mod budget;
+mod support;

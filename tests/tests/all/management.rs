@@ -35,7 +35,12 @@ async fn the_sdk_posts_to_describes_and_deletes_a_live_connection() {
     for stage in [None, Some("production")] {
         let sdk = client(&gw, stage).await;
         let frame = json!({ "event": "notification", "data": { "via": stage } });
-        sdk.post_to_connection().connection_id(&conn).data(Blob::new(frame.to_string())).send().await.expect("post succeeds");
+        sdk.post_to_connection()
+            .connection_id(&conn)
+            .data(Blob::new(frame.to_string()))
+            .send()
+            .await
+            .expect("post succeeds");
         assert_eq!(ws.event("notification").await["via"], json!(stage));
     }
 
@@ -61,7 +66,8 @@ async fn the_sdk_posts_to_describes_and_deletes_a_live_connection() {
 async fn an_unknown_connection_answers_410_gone_to_the_sdk() {
     let gw = Gateway::start(Store::Memory).await;
     let sdk = client(&gw, None).await;
-    let err = sdk.post_to_connection().connection_id("NoSuchConnection=").data(Blob::new("x")).send().await.unwrap_err();
+    let err =
+        sdk.post_to_connection().connection_id("NoSuchConnection=").data(Blob::new("x")).send().await.unwrap_err();
     assert!(err.as_service_error().is_some_and(|e| e.is_gone_exception()), "{err:?}");
     let err = sdk.get_connection().connection_id("NoSuchConnection=").send().await.unwrap_err();
     assert!(err.as_service_error().is_some_and(|e| e.is_gone_exception()), "{err:?}");

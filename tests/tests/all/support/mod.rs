@@ -38,10 +38,7 @@ pub fn unique_name(prefix: &str) -> String {
 /// A new, empty table of its own on the local server.
 pub async fn dynamo_table() -> DynamoTable {
     let table = DynamoTable::new(dynamo_client().await, unique_name("test"));
-    table
-        .create_table_if_missing()
-        .await
-        .expect("creating the test table");
+    table.create_table_if_missing().await.expect("creating the test table");
     table
 }
 
