@@ -35,7 +35,7 @@ const fn w(function: &'static str, key: &'static str, handler: WsHandler) -> Rou
 pub const AUTHORIZER: &str = "ws-authorizer";
 
 pub fn routes() -> Vec<Route> {
-    use http::{auth, conversations as conv, messages as msg, users};
+    use http::{auth, conversations as conv, groups, legacy, messages as msg, notifications as notif, status, users};
     vec![
         h("auth-register", "POST /api/users/register", http_handler!(auth::register)),
         h("auth-register", "POST /api/auth/signup", http_handler!(auth::register)),
@@ -58,6 +58,24 @@ pub fn routes() -> Vec<Route> {
         h("messages-send", "POST /api/messages/send/{id}", http_handler!(msg::send_003)),
         h("messages-list", "GET /api/messages/{id}", http_handler!(msg::list)),
         h("messages-delete", "DELETE /api/messages/{messageId}", http_handler!(msg::delete)),
+        h("groups-create", "POST /api/groups", http_handler!(groups::create_group)),
+        h("groups-create", "POST /api/channels", http_handler!(groups::create_channel)),
+        h("groups-members", "PUT /api/groups/{id}/members", http_handler!(groups::group_members)),
+        h("groups-members", "PUT /api/channels/{id}/members", http_handler!(groups::channel_members)),
+        h("groups-get", "GET /api/groups/{id}", http_handler!(groups::get_group)),
+        h("groups-get", "GET /api/channels/{id}", http_handler!(groups::get_channel)),
+        h("groups-list", "GET /api/groups", http_handler!(groups::list_groups)),
+        h("groups-list", "GET /api/channels", http_handler!(groups::list_channels)),
+        h("status-set", "PUT /api/status", http_handler!(status::set)),
+        h("status-get", "GET /api/status/{userId}", http_handler!(status::get)),
+        h("notifications-create", "POST /api/notifications", http_handler!(notif::create)),
+        h("notifications-list", "GET /api/notifications", http_handler!(notif::list)),
+        h("notifications-read", "POST /api/notifications/{id}/read", http_handler!(notif::read_one)),
+        h("notifications-read", "POST /api/notifications/read", http_handler!(notif::read_all)),
+        h("auth-register", "POST /users/auth/create", http_handler!(legacy::create)),
+        h("auth-login", "POST /users/auth/login", http_handler!(legacy::login)),
+        h("messages-send", "POST /chat", http_handler!(legacy::chat)),
+        h("messages-list", "GET /chat/conversation/{senderId}/{receiverId}", http_handler!(legacy::conversation)),
         Route { function: AUTHORIZER, key: "$authorizer", handler: Handler::Authorizer },
         w("ws-connect", "$connect", ws_handler!(ws::connect)),
         w("ws-disconnect", "$disconnect", ws_handler!(ws::disconnect)),
@@ -68,6 +86,7 @@ pub fn routes() -> Vec<Route> {
         w("ws-mark-as-read", "markAsRead", ws_handler!(ws::mark_as_read)),
         w("ws-join-conversation", "joinConversation", ws_handler!(ws::join_conversation)),
         w("ws-leave-conversation", "leaveConversation", ws_handler!(ws::leave_conversation)),
+        w("ws-set-status", "setStatus", ws_handler!(ws::set_status)),
         w("ws-ping", "ping", ws_handler!(ws::ping)),
     ]
 }

@@ -9,6 +9,9 @@ pub const TYPING_STATUS: &str = "typingStatus";
 pub const MESSAGES_MARKED_READ: &str = "messagesMarkedRead";
 pub const MESSAGES_READ: &str = "messagesRead";
 pub const MESSAGE_DELETED: &str = "messageDeleted";
+pub const PRESENCE: &str = "presence";
+pub const NOTIFICATION: &str = "notification";
+pub const MEMBERSHIP: &str = "membership";
 pub const PONG: &str = "pong";
 pub const ERROR: &str = "error";
 

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{body, path_id, path_param, query_param, token, Reply};
 
 /// Authenticates concurrently with the send's first read (SPEC §6: two round trips).
-async fn send(app: &App, req: &Request, sender: Option<String>, out: Outgoing) -> Result<Reply, AppError> {
+pub async fn send(app: &App, req: &Request, sender: Option<String>, out: Outgoing) -> Result<Reply, AppError> {
     let claims = app
         .tokens
         .verify(token(req).as_deref().ok_or_else(|| AppError::Unauthorized("authentication required".into()))?)?;

@@ -2,7 +2,11 @@
 
 pub mod auth;
 pub mod conversations;
+pub mod groups;
+pub mod legacy;
 pub mod messages;
+pub mod notifications;
+pub mod status;
 pub mod users;
 
 use std::future::Future;

@@ -4,7 +4,7 @@ use chat::events;
 use chat::ids::{ConversationId, MessageId};
 use chat::models::MessageText;
 use chat::service::messages::{self, parse_client_message_id, Outgoing, Target};
-use chat::service::{conversations, realtime};
+use chat::service::{conversations, presence, realtime};
 use chat::{App, AppError};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -119,5 +119,22 @@ pub async fn leave_conversation(app: &App, req: WsRequest) -> Result<(), AppErro
 pub async fn ping(app: &App, req: WsRequest) -> Result<(), AppError> {
     realtime::reply(app, &req.connection_id, events::PONG, json!({ "time": chat::clock::iso(chat::clock::now_ms()) }))
         .await;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusBody {
+    status: String,
+    #[serde(default)]
+    activity: Option<String>,
+}
+
+/// `setStatus`: as `PUT /api/status`; the new presence comes back as a `presence` event.
+pub async fn set_status(app: &App, req: WsRequest) -> Result<(), AppError> {
+    let b: StatusBody = req.body()?;
+    let (status, activity) = (presence::parse_status(&b.status)?, presence::parse_activity(b.activity)?);
+    let view = presence::set(app, req.actor()?, status, activity).await?;
+    realtime::reply(app, &req.connection_id, events::PRESENCE, view).await;
     Ok(())
 }

@@ -67,14 +67,21 @@ pub async fn connect(table: &dyn Table, c: &Connection, now_iso: &str, now_secs:
     Ok(table.transact(ops).await?)
 }
 
-/// Removes a connection (on disconnect, or after a 410): deletes it, returning what it was
-/// (to end its typing), while its presence entry and admin-room entry go: one round trip.
+/// What a removal found: the connection as it was (to end its typing and leave its room) and the
+/// user's presence after it (to tell whether they went offline).
+pub struct Removed {
+    pub connection: Option<Connection>,
+    pub presence: Option<Presence>,
+}
+
+/// Removes a connection (on disconnect, or after a 410): deletes it while its presence entry
+/// and admin-room entry go (one round trip), then leaves the room it was viewing.
 pub async fn remove(
     table: &dyn Table,
     connection_id: &str,
     user: &UserId,
     now_iso: &str,
-) -> Result<Option<Connection>, AppError> {
+) -> Result<Removed, AppError> {
     let (presence_key, conn_key, room_key) =
         (keys::presence(user), keys::connection(connection_id), keys::admin_room(connection_id));
     let presence = table.update(
@@ -86,12 +93,68 @@ pub async fn remove(
         Some(Condition::Exists),
     );
     let (old, presence, room) = tokio::join!(table.delete(&conn_key, None), presence, table.delete(&room_key, None),);
-    match presence {
-        Ok(_) | Err(StoreError::ConditionFailed) => {}
+    let presence = match presence {
+        Ok(item) => Some(from_item(item)?),
+        Err(StoreError::ConditionFailed) => None,
         Err(e) => return Err(e.into()),
-    }
+    };
     room?;
-    old?.map(from_item).transpose()
+    let connection: Option<Connection> = old?.map(from_item).transpose()?;
+    if let Some(viewing) = connection.as_ref().and_then(|c| c.viewing.as_ref()) {
+        table.delete(&keys::room(viewing, connection_id), None).await?;
+    }
+    Ok(Removed { connection, presence })
+}
+
+/// Sets a user's status (and activity), returning the presence after: one `UpdateItem`.
+pub async fn set_status(table: &dyn Table, user: &UserId, status: Status, activity: Option<&str>, now_iso: &str) -> Result<Presence, AppError> {
+    let mut updates = vec![
+        Update::Set("status".into(), json!(status)),
+        Update::Set("userId".into(), json!(user)),
+        Update::Set("lastSeen".into(), now_iso.into()),
+    ];
+    updates.push(match activity {
+        Some(a) => Update::Set("activity".into(), a.into()),
+        None => Update::Remove("activity".into()),
+    });
+    from_item(table.update(&keys::presence(user), updates, None).await?)
+}
+
+/// Joins a conversation room (the connection is viewing it), leaving the one it viewed before:
+/// one transaction.
+pub async fn join_room(table: &dyn Table, c: &Connection, conv: &ConversationId, now_secs: i64) -> Result<(), AppError> {
+    let entry = json!({ "userId": c.user_id, "ttl": now_secs + CONNECTION_TTL_SECS });
+    let mut ops = vec![
+        WriteOp::Update {
+            key: keys::connection(&c.connection_id),
+            updates: vec![Update::Set("viewing".into(), json!(conv))],
+            cond: Some(Condition::Exists),
+        },
+        WriteOp::Put { item: to_item(&keys::room(conv, &c.connection_id), &entry)?, cond: None },
+    ];
+    if let Some(old) = c.viewing.as_ref().filter(|old| *old != conv) {
+        ops.push(WriteOp::Delete { key: keys::room(old, &c.connection_id), cond: None });
+    }
+    Ok(table.transact(ops).await?)
+}
+
+/// Leaves the room: one round trip.
+pub async fn leave_room(table: &dyn Table, connection_id: &str, conv: &ConversationId) -> Result<(), AppError> {
+    let (room, conn) = (keys::room(conv, connection_id), keys::connection(connection_id));
+    let (left, updated) = tokio::join!(
+        table.delete(&room, None),
+        table.update(&conn, vec![Update::Remove("viewing".into())], Some(Condition::Exists)),
+    );
+    left?;
+    match updated {
+        Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The connections viewing a conversation, with their users: one `Query`.
+pub async fn room(table: &dyn Table, conv: &ConversationId, now_secs: i64) -> Result<Vec<(String, UserId)>, AppError> {
+    members_of_room(table, &keys::room_pk(conv), now_secs).await
 }
 
 /// One `GetItem`.
@@ -112,7 +175,11 @@ pub async fn presence(table: &dyn Table, user: &UserId) -> Result<Presence, AppE
 
 /// The connected admins: one `Query` of the admin room.
 pub async fn admin_connections(table: &dyn Table, now_secs: i64) -> Result<Vec<(String, UserId)>, AppError> {
-    let page = table.query(&Query::new(Index::Table, keys::ADMIN_ROOM, SortCond::All)).await?;
+    members_of_room(table, keys::ADMIN_ROOM, now_secs).await
+}
+
+async fn members_of_room(table: &dyn Table, pk: &str, now_secs: i64) -> Result<Vec<(String, UserId)>, AppError> {
+    let page = table.query(&Query::new(Index::Table, pk, SortCond::All)).await?;
     Ok(page
         .items
         .iter()

@@ -25,6 +25,9 @@ pub struct Conversation {
     #[serde(default)]
     pub admin_set: Vec<UserId>,
     pub created_at: String,
+    /// Bumped by every membership change: concurrent changes are serialized on it.
+    #[serde(default)]
+    pub version: i64,
 }
 
 impl Conversation {
@@ -57,6 +60,7 @@ pub struct Membership {
     /// `seq` of the last message read: unread = `Summary::seq - read_seq`.
     #[serde(default)]
     pub read_seq: i64,
+    #[serde(default)]
     pub joined_at: String,
 }
 
@@ -95,21 +99,32 @@ pub async fn get(table: &dyn Table, id: &ConversationId) -> Result<Option<Conver
     table.get(&keys::conversation(id), false).await?.map(from_item).transpose()
 }
 
-/// `META`, also listed in GSI1 partition `CONVS` (the admin's every-conversation view).
+/// `META`, also listed in GSI1 partition `CONVS` under `<kind>#<id>` (the admin's view of every
+/// conversation; `channel#…` is the directory of public channels).
 pub fn conversation_item(c: &Conversation) -> Result<Item, AppError> {
     let mut item = to_item(&keys::conversation(&c.id), c)?;
     item.insert("gsi1pk".into(), keys::CONVERSATIONS_GSI.into());
-    item.insert("gsi1sk".into(), c.id.as_str().into());
+    item.insert("gsi1sk".into(), format!("{}#{}", kind_name(c.kind), c.id).into());
     Ok(item)
 }
 
-/// Every conversation, a page at a time: one `Query` on GSI1.
+fn kind_name(kind: ConversationKind) -> &'static str {
+    match kind {
+        ConversationKind::Direct => "direct",
+        ConversationKind::Group => "group",
+        ConversationKind::Channel => "channel",
+    }
+}
+
+/// Conversations, a page at a time, optionally of one kind: one `Query` on GSI1.
 pub async fn list_all(
     table: &dyn Table,
+    kind: Option<ConversationKind>,
     limit: u32,
     start: Option<Item>,
 ) -> Result<(Vec<Conversation>, Option<Item>), AppError> {
-    let q = Query::new(crate::store::Index::Gsi1, keys::CONVERSATIONS_GSI, SortCond::All).limit(limit).start(start);
+    let sort = kind.map_or(SortCond::All, |k| SortCond::BeginsWith(format!("{}#", kind_name(k))));
+    let q = Query::new(crate::store::Index::Gsi1, keys::CONVERSATIONS_GSI, sort).limit(limit).start(start);
     let page = table.query(&q).await?;
     Ok((page.items.into_iter().map(from_item).collect::<Result<_, _>>()?, page.next))
 }
@@ -135,6 +150,7 @@ pub fn create_direct_ops(
         member_set: vec![a.clone(), b.clone()],
         admin_set: vec![],
         created_at: now.to_owned(),
+        version: 0,
     };
     let mut ops = vec![WriteOp::Put { item: conversation_item(&conversation)?, cond: Some(Condition::NotExists) }];
     for user in [a, b] {

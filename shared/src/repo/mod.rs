@@ -3,7 +3,9 @@
 
 pub mod connections;
 pub mod conversations;
+pub mod groups;
 pub mod messages;
+pub mod notifications;
 pub mod tokens;
 pub mod users;
 
@@ -58,6 +60,12 @@ pub mod keys {
     pub const ADMIN_ROOM: &str = "ROOM#admin";
     pub fn admin_room(connection: &str) -> Key {
         Key::new(ADMIN_ROOM, connection)
+    }
+    pub fn room_pk(conv: &ConversationId) -> String {
+        format!("ROOM#{conv}")
+    }
+    pub fn room(conv: &ConversationId, connection: &str) -> Key {
+        Key::new(room_pk(conv), connection)
     }
     pub fn revoked(jti: &TokenId) -> Key {
         Key::new(format!("REVOKED#{jti}"), "REVOKED")

@@ -9,7 +9,7 @@ use crate::app::App;
 use crate::clock::{iso, now_ms};
 use crate::error::AppError;
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::models::{User, Visibility};
+use crate::models::{ConversationKind, User, Visibility};
 use crate::repo::{self, conversations::Conversation, conversations::Summary};
 use crate::store::Key;
 
@@ -43,16 +43,23 @@ pub async fn start(app: &App, actor: &Actor, participants: &[String]) -> Result<
 
 /// The client's view of a conversation.
 pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, unread: Option<i64>) -> Value {
+    // A direct conversation shows both users; a group shows its members' ids (its own route
+    // shows them in full), so listing conversations stays cheap however big the groups.
     let members: Vec<Value> = c
         .member_set
         .iter()
-        .map(|id| users.get(id).map_or_else(|| repo::messages::deleted_sender(id), |u| u.view(Visibility::Public)))
+        .map(|id| match (c.kind, users.get(id)) {
+            (ConversationKind::Direct, Some(u)) => u.view(Visibility::Public),
+            (ConversationKind::Direct, None) => repo::messages::deleted_sender(id),
+            _ => json!(id),
+        })
         .collect();
     let mut v = json!({
         "id": c.id,
         "type": c.kind,
         "name": c.name,
         "members": members,
+        "memberCount": c.member_set.len(),
         "lastMessage": s.last_message,
         "lastMessageTime": s.last_message_time,
         "messageCount": s.seq,
@@ -84,7 +91,7 @@ pub async fn list(app: &App, actor: &Actor) -> Result<Vec<Value>, AppError> {
 
 /// Every conversation (admin), first 100 by id, most recent activity first.
 pub async fn list_all(app: &App) -> Result<Vec<Value>, AppError> {
-    let (all, _) = repo::conversations::list_all(app.table(), crate::models::MAX_PAGE, None).await?;
+    let (all, _) = repo::conversations::list_all(app.table(), None, crate::models::MAX_PAGE, None).await?;
     views(app, all.into_iter().map(|c| c.id).collect(), |_| None).await
 }
 
@@ -99,7 +106,11 @@ async fn views(
     for id in &ids {
         loaded.extend(repo::conversations::from_items(&items, id)?);
     }
-    let mut members: Vec<UserId> = loaded.iter().flat_map(|l| l.conversation.member_set.iter().cloned()).collect();
+    let mut members: Vec<UserId> = loaded
+        .iter()
+        .filter(|l| l.conversation.kind == ConversationKind::Direct)
+        .flat_map(|l| l.conversation.member_set.iter().cloned())
+        .collect();
     members.sort();
     members.dedup();
     let users: HashMap<_, _> =

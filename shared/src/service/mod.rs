@@ -2,7 +2,10 @@
 //! local gateway). Handlers parse, call one of these, and shape the reply.
 
 pub mod conversations;
+pub mod groups;
 pub mod messages;
+pub mod notifications;
+pub mod presence;
 pub mod realtime;
 pub mod users;
 

@@ -12,10 +12,11 @@ use crate::clock::{iso, now_ms, now_secs};
 use crate::error::AppError;
 use crate::events::{self, frame};
 use crate::ids::{ConversationId, UserId};
-use crate::models::{Message, Status};
+use crate::models::{ConversationKind, Message, Status};
 use crate::push::fan_out;
 use crate::repo::conversations::Conversation;
-use crate::repo::{self, connections::Connection};
+use crate::repo::{self, connections::Connection, connections::Presence};
+use crate::service::{notifications, presence};
 use crate::store::Update;
 
 /// How long a typing indicator lives without a refresh (SPEC §5: at most 10 s).
@@ -32,19 +33,33 @@ pub async fn connect(app: &App, actor: &Actor, connection_id: &str) -> Result<()
         typing_in: None,
         typing_until: None,
     };
-    repo::connections::connect(app.table(), &c, &iso(now), now_secs()).await
+    repo::connections::connect(app.table(), &c, &iso(now), now_secs()).await?;
+    // The first connection brings the user online.
+    let p = repo::connections::presence(app.table(), &actor.user_id).await?;
+    if p.conn_set.len() == 1 && p.status != Status::Offline {
+        presence::broadcast(app, &actor.user_id, &p).await?;
+    }
+    Ok(())
 }
 
-/// Removes the connection; a typing indicator it held ends now.
+/// Removes the connection; a typing indicator it held ends now, and the last connection takes
+/// the user offline.
 pub async fn disconnect(app: &App, actor: &Actor, connection_id: &str) -> Result<(), AppError> {
-    let old = repo::connections::remove(app.table(), connection_id, &actor.user_id, &iso(now_ms())).await?;
-    if let Some(Connection { typing_in: Some(conv), typing_until: Some(until), .. }) = old {
-        if until > now_ms() {
-            if let Some(c) = repo::conversations::get(app.table(), &conv).await? {
-                let data = typing_data(&conv, &actor.user_id, false, now_ms());
-                to_members(app, &c, Some(&actor.user_id), events::TYPING_STATUS, &data).await?;
-            }
-        }
+    let removed = repo::connections::remove(app.table(), connection_id, &actor.user_id, &iso(now_ms())).await?;
+    end_typing(app, &actor.user_id, removed.connection.as_ref()).await?;
+    if let Some(p) = removed.presence.filter(|p| p.conn_set.is_empty() && p.status != Status::Offline) {
+        presence::broadcast(app, &actor.user_id, &p).await?;
+    }
+    Ok(())
+}
+
+async fn end_typing(app: &App, user: &UserId, gone: Option<&Connection>) -> Result<(), AppError> {
+    let Some(Connection { typing_in: Some(conv), typing_until: Some(until), .. }) = gone else { return Ok(()) };
+    if *until <= now_ms() {
+        return Ok(());
+    }
+    if let Some(c) = repo::conversations::get(app.table(), conv).await? {
+        to_room(app, &c, user, events::TYPING_STATUS, &typing_data(conv, user, false, now_ms())).await?;
     }
     Ok(())
 }
@@ -63,16 +78,19 @@ struct Target {
     user: UserId,
 }
 
-/// The connections of `users`: one `BatchGetItem` per 100 users. `skip_busy` leaves out users
-/// who are busy (do not disturb).
-async fn connections_of(app: &App, users: &[UserId], skip_busy: Option<&UserId>) -> Result<Vec<Target>, AppError> {
-    let presences = repo::connections::presences(app.table(), users).await?;
-    Ok(presences
+/// The connections of `presences`, less busy users other than `keep` (do not disturb).
+fn targets_of(presences: Vec<Presence>, keep: Option<&UserId>) -> Vec<Target> {
+    presences
         .into_iter()
         .filter_map(|p| Some((p.user_id?, p.conn_set, p.status)))
-        .filter(|(user, _, status)| !(skip_busy.is_some_and(|s| s != user) && *status == Status::Busy))
+        .filter(|(user, _, status)| !(keep.is_some_and(|k| k != user) && *status == Status::Busy))
         .flat_map(|(user, conns, _)| conns.into_iter().map(move |connection| Target { connection, user: user.clone() }))
-        .collect())
+        .collect()
+}
+
+/// The connections of `users`: one `BatchGetItem` per 100 users.
+async fn connections_of(app: &App, users: &[UserId], keep: Option<&UserId>) -> Result<Vec<Target>, AppError> {
+    Ok(targets_of(repo::connections::presences(app.table(), users).await?, keep))
 }
 
 /// Pushes, then removes the connections that answered 410 Gone.
@@ -96,34 +114,53 @@ async fn deliver(app: &App, deliveries: Vec<(Target, Vec<u8>)>) {
 /// A stored message goes out: `messageReceived` to the sending connection, `chatMessage` to
 /// every other connection of every member (busy members excepted: they fetch it later), and
 /// `newMessage` to the admin room. Costs one `BatchGetItem` per 100 members and one `Query`,
-/// concurrently; push failures never fail the send.
+/// concurrently; push failures never fail the send. In a direct conversation, a recipient who is
+/// busy or not connected also gets a stored `message` notification (one `PutItem`).
 pub async fn deliver_message(app: &App, sender: &Actor, c: &Conversation, m: &Message, origin: Option<&str>) {
     let payload = json!({ "message": m, "sender": { "id": sender.user_id, "username": sender.username }, "conversationType": c.kind });
-    let (targets, admins) = tokio::join!(
-        connections_of(app, &c.member_set, Some(&sender.user_id)),
+    let (presences, admins) = tokio::join!(
+        repo::connections::presences(app.table(), &c.member_set),
         repo::connections::admin_connections(app.table(), now_secs()),
     );
     let chat = frame(events::CHAT_MESSAGE, payload.clone());
     let mut deliveries: Vec<(Target, Vec<u8>)> = Vec::new();
     if let Some(origin) = origin {
         let ack = json!({ "message": m, "clientMessageId": m.client_message_id });
-        deliveries.push((
-            Target { connection: origin.to_owned(), user: sender.user_id.clone() },
-            frame(events::MESSAGE_RECEIVED, ack),
-        ));
+        deliveries.push((Target { connection: origin.to_owned(), user: sender.user_id.clone() }, frame(events::MESSAGE_RECEIVED, ack)));
     }
-    match targets {
-        Ok(targets) => deliveries
-            .extend(targets.into_iter().filter(|t| Some(t.connection.as_str()) != origin).map(|t| (t, chat.clone()))),
+    match presences {
+        Ok(presences) => {
+            if c.kind == ConversationKind::Direct {
+                notify_absent(app, sender, c, m, &presences).await;
+            }
+            let targets = targets_of(presences, Some(&sender.user_id));
+            deliveries.extend(targets.into_iter().filter(|t| Some(t.connection.as_str()) != origin).map(|t| (t, chat.clone())));
+        }
         Err(e) => tracing::warn!(error = %e, "fan-out lookup failed; message stored, not pushed"),
     }
     let new_message = frame(events::NEW_MESSAGE, payload);
     match admins {
-        Ok(admins) => deliveries
-            .extend(admins.into_iter().map(|(connection, user)| (Target { connection, user }, new_message.clone()))),
+        Ok(admins) => {
+            deliveries.extend(admins.into_iter().map(|(connection, user)| (Target { connection, user }, new_message.clone())))
+        }
         Err(e) => tracing::warn!(error = %e, "admin room lookup failed"),
     }
     deliver(app, deliveries).await;
+}
+
+/// The recipient of a direct message who will not see it live gets a notification.
+async fn notify_absent(app: &App, sender: &Actor, c: &Conversation, m: &Message, presences: &[Presence]) {
+    for user in c.member_set.iter().filter(|u| **u != sender.user_id) {
+        let p = presences.iter().find(|p| p.user_id.as_ref() == Some(user));
+        let absent = p.is_none_or(|p| p.conn_set.is_empty() || p.status == Status::Busy);
+        if absent {
+            let data = json!({ "conversationId": c.id, "messageId": m.id, "senderId": sender.user_id });
+            let text = format!("New message from {}", sender.username);
+            if let Err(e) = notifications::notify(app, user, "message", &text, data, false).await {
+                tracing::warn!(error = %e, "could not store a message notification");
+            }
+        }
+    }
 }
 
 /// An event to every connection of the members of `c` except `except`'s.
@@ -172,45 +209,48 @@ fn typing_data(conv: &ConversationId, user: &UserId, is_typing: bool, now: i64) 
 }
 
 /// Starts or stops a typing indicator: remembered on the connection (so a disconnect ends it)
-/// and pushed to the other members. Members only.
-pub async fn typing(
-    app: &App,
-    actor: &Actor,
-    connection_id: &str,
-    conv: &ConversationId,
-    is_typing: bool,
-) -> Result<(), AppError> {
+/// and pushed to the other connections viewing the conversation (its room). Members only.
+pub async fn typing(app: &App, actor: &Actor, connection_id: &str, conv: &ConversationId, is_typing: bool) -> Result<(), AppError> {
     let c = member_conversation(app, actor, conv).await?;
     let now = now_ms();
     let updates = if is_typing {
-        vec![
-            Update::Set("typingIn".into(), json!(conv)),
-            Update::Set("typingUntil".into(), (now + TYPING_TTL_MS).into()),
-        ]
+        vec![Update::Set("typingIn".into(), json!(conv)), Update::Set("typingUntil".into(), (now + TYPING_TTL_MS).into())]
     } else {
         vec![Update::Remove("typingIn".into()), Update::Remove("typingUntil".into())]
     };
     let data = typing_data(conv, &actor.user_id, is_typing, now);
     let (stored, pushed) = tokio::join!(
         repo::connections::update(app.table(), connection_id, updates),
-        to_members(app, &c, Some(&actor.user_id), events::TYPING_STATUS, &data),
+        to_room(app, &c, &actor.user_id, events::TYPING_STATUS, &data),
     );
     stored.and(pushed)
 }
 
-/// Joins (or, with `None`, leaves) a conversation room: the connection is viewing it.
-pub async fn view(
-    app: &App,
-    actor: &Actor,
-    connection_id: &str,
-    conv: &ConversationId,
-    join: bool,
-) -> Result<Value, AppError> {
+/// An event to the connections viewing `c` (its room), except `except`'s; only current members
+/// count, so a removed member stops hearing at once: one `Query`.
+pub async fn to_room(app: &App, c: &Conversation, except: &UserId, event: &str, data: &Value) -> Result<(), AppError> {
+    let viewers = repo::connections::room(app.table(), &c.id, now_secs()).await?;
+    let payload = frame(event, data.clone());
+    let deliveries = viewers
+        .into_iter()
+        .filter(|(_, user)| user != except && c.is_member(user))
+        .map(|(connection, user)| (Target { connection, user }, payload.clone()))
+        .collect();
+    deliver(app, deliveries).await;
+    Ok(())
+}
+
+/// Joins (or leaves) a conversation room: the connection is viewing it.
+pub async fn view(app: &App, actor: &Actor, connection_id: &str, conv: &ConversationId, join: bool) -> Result<Value, AppError> {
     if join {
-        member_conversation(app, actor, conv).await?;
-        repo::connections::update(app.table(), connection_id, vec![Update::Set("viewing".into(), json!(conv))]).await?;
+        let (c, connection) = tokio::try_join!(
+            member_conversation(app, actor, conv),
+            repo::connections::get(app.table(), connection_id),
+        )?;
+        let connection = connection.ok_or_else(|| AppError::not_found("connection"))?;
+        repo::connections::join_room(app.table(), &connection, &c.id, now_secs()).await?;
     } else {
-        repo::connections::update(app.table(), connection_id, vec![Update::Remove("viewing".into())]).await?;
+        repo::connections::leave_room(app.table(), connection_id, conv).await?;
     }
     Ok(json!({ "conversationId": conv, "viewing": join }))
 }
@@ -233,7 +273,7 @@ pub async fn close_all(app: &App, user: &UserId) -> Result<(), AppError> {
         if let Err(e) = app.push.close(conn).await {
             tracing::warn!(connection = %conn, error = %e, "close failed");
         }
-        repo::connections::remove(app.table(), conn, user, now).await
+        repo::connections::remove(app.table(), conn, user, now).await.map(|_| ())
     });
     for r in futures::future::join_all(closes).await {
         r?;

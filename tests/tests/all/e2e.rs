@@ -173,6 +173,15 @@ async fn typing_starts_and_stops_and_ends_on_disconnect(store: Store) {
     let conv_id = conv["data"]["id"].clone();
     let mut alice_ws = gw.connect(&alice).await;
     let mut bob_ws = gw.connect(&bob).await;
+    // Typing is for the connections viewing the conversation (its room).
+    alice_ws.send(json!({ "action": "typing", "conversationId": conv_id, "isTyping": true })).await;
+    assert!(bob_ws.try_event("typingStatus", Duration::from_millis(500)).await.is_none(), "bob is not viewing it");
+    bob_ws.send(json!({ "action": "joinConversation", "conversationId": conv_id })).await;
+    crate::harness::eventually("bob is in the room", || async {
+        let conv = chat::ids::ConversationId::parse(conv_id.as_str().unwrap()).unwrap();
+        !chat::repo::connections::room(gw.app().table(), &conv, chat::clock::now_secs()).await.unwrap().is_empty()
+    })
+    .await;
     alice_ws.send(json!({ "action": "typing", "conversationId": conv_id, "isTyping": true })).await;
     let ev = bob_ws.event("typingStatus").await;
     assert_eq!((ev["userId"].as_str(), ev["isTyping"].as_bool()), (Some(alice.id.as_str()), Some(true)));

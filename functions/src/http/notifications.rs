@@ -1,0 +1,52 @@
+//! `/api/notifications`: admins send; users list theirs and mark them read.
+
+use chat::ids::{NotificationId, UserId};
+use chat::models::{DEFAULT_PAGE, MAX_PAGE};
+use chat::service::notifications;
+use chat::{repo, App, AppError};
+use lambda_http::Request;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{body, caller, path_id, query_param, Reply};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SendBody {
+    user_id: String,
+    message: String,
+}
+
+pub async fn create(app: &App, req: Request) -> Result<Reply, AppError> {
+    let caller = caller(app, &req).await?;
+    let b: SendBody = body(&req)?;
+    let user = UserId::parse(&b.user_id).ok_or_else(|| AppError::field("userId", "not a user id"))?;
+    Ok(Reply::created(json!(notifications::send(app, &caller.actor(), &user, &b.message).await?)))
+}
+
+/// Mine, newest first; `?unread=true`, `?limit=`, `?cursor=` (the last id of the previous page).
+pub async fn list(app: &App, req: Request) -> Result<Reply, AppError> {
+    let caller = caller(app, &req).await?;
+    let limit = match query_param(&req, "limit") {
+        None => DEFAULT_PAGE,
+        Some(l) => l.parse().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| AppError::field("limit", format!("1 to {MAX_PAGE}")))?,
+    };
+    let cursor = query_param(&req, "cursor")
+        .map(|c| NotificationId::parse(&c).ok_or_else(|| AppError::field("cursor", "invalid cursor")))
+        .transpose()?;
+    let unread = query_param(&req, "unread").as_deref() == Some("true");
+    let (items, next) = repo::notifications::list(app.table(), caller.id(), limit, cursor.as_ref(), unread).await?;
+    Ok(Reply::page(items.iter().map(|n| json!(n)).collect(), next))
+}
+
+pub async fn read_one(app: &App, req: Request) -> Result<Reply, AppError> {
+    let caller = caller(app, &req).await?;
+    let id = path_id(&req, "id", NotificationId::parse, "notification")?;
+    Ok(Reply::ok(json!(repo::notifications::mark_read(app.table(), caller.id(), &id).await?)))
+}
+
+pub async fn read_all(app: &App, req: Request) -> Result<Reply, AppError> {
+    let caller = caller(app, &req).await?;
+    let marked = repo::notifications::mark_all_read(app.table(), caller.id()).await?;
+    Ok(Reply::ok(json!({ "marked": marked })))
+}

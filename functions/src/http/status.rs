@@ -1,0 +1,35 @@
+//! `PUT /api/status`, `GET /api/status/:userId`.
+
+use chat::ids::UserId;
+use chat::service::presence::{self, parse_activity, parse_status};
+use chat::{App, AppError};
+use lambda_http::Request;
+use serde::Deserialize;
+
+use super::{body, caller, path_id, Reply};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusBody {
+    pub status: String,
+    #[serde(default)]
+    pub activity: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+}
+
+pub async fn set(app: &App, req: Request) -> Result<Reply, AppError> {
+    let caller = caller(app, &req).await?;
+    let b: StatusBody = body(&req)?;
+    if b.user_id.is_some_and(|u| u != caller.id().as_str()) {
+        return Err(AppError::Forbidden("you may only set your own status".into()));
+    }
+    let (status, activity) = (parse_status(&b.status)?, parse_activity(b.activity)?);
+    Ok(Reply::ok(presence::set(app, &caller.actor(), status, activity).await?))
+}
+
+pub async fn get(app: &App, req: Request) -> Result<Reply, AppError> {
+    caller(app, &req).await?;
+    let user = path_id(&req, "userId", UserId::parse, "user")?;
+    Ok(Reply::ok(presence::get(app, &user).await?))
+}

@@ -1,0 +1,258 @@
+//! Groups (private) and channels (public: anyone may find and join them).
+
+use std::collections::{BTreeSet, HashMap};
+
+use futures::future::join_all;
+use serde_json::{json, Value};
+
+use super::{conversations, notifications, realtime, Actor};
+use crate::app::App;
+use crate::clock::{iso, now_ms};
+use crate::error::AppError;
+use crate::events;
+use crate::ids::{ConversationId, GroupId, UserId};
+use crate::models::{ConversationKind, Visibility};
+use crate::repo::{self, conversations::Conversation, groups::Change};
+
+/// Concurrent notifications written when many members are added at once.
+const NOTIFY_CONCURRENCY: usize = 16;
+/// Concurrent membership changes on one group retry on its version this many times.
+const CHANGE_ATTEMPTS: u32 = 8;
+
+pub fn parse_name(name: &str) -> Result<String, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::field("name", "1 to 100 printable characters"));
+    }
+    Ok(name.to_owned())
+}
+
+/// Resolves members given as ids or usernames: one `BatchGetItem` per 100 ids, one lookup per
+/// username (concurrently). Unknown members are a 400 naming them.
+async fn resolve(app: &App, who: &[String]) -> Result<Vec<UserId>, AppError> {
+    let (ids, names): (Vec<_>, Vec<_>) = who.iter().partition(|w| UserId::parse(w).is_some());
+    let ids: Vec<UserId> = ids.iter().filter_map(|w| UserId::parse(w)).collect();
+    let found: BTreeSet<UserId> = repo::users::get_many(app.table(), &ids).await?.into_iter().map(|u| u.id).collect();
+    let mut missing: Vec<String> = ids.iter().filter(|i| !found.contains(*i)).map(ToString::to_string).collect();
+    let mut by_name = Vec::new();
+    for chunk in names.chunks(NOTIFY_CONCURRENCY) {
+        for found in join_all(chunk.iter().map(|n| lookup(app, n))).await {
+            by_name.push(found?);
+        }
+    }
+    let mut out: Vec<UserId> = found.into_iter().collect();
+    for (name, id) in by_name {
+        match id {
+            Some(id) => out.push(id),
+            None => missing.push(name),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(AppError::Validation { message: "unknown members".into(), details: Some(json!({ "unknown": missing })) });
+    }
+    Ok(out)
+}
+
+async fn lookup(app: &App, name: &str) -> Result<(String, Option<UserId>), AppError> {
+    let user = repo::users::find_by_login(app.table(), name).await?.filter(|_| !name.contains('@'));
+    Ok((name.to_owned(), user.map(|u| u.id)))
+}
+
+fn not_this_kind(kind: ConversationKind) -> AppError {
+    AppError::not_found(if kind == ConversationKind::Channel { "channel" } else { "group" })
+}
+
+/// Creates a group or channel owned by the caller, with `members` (ids or usernames).
+#[tracing::instrument(skip_all, fields(actor = %actor.user_id, members = members.len()))]
+pub async fn create(app: &App, actor: &Actor, kind: ConversationKind, name: &str, members: &[String]) -> Result<Value, AppError> {
+    let name = parse_name(name)?;
+    if members.len() > app.config.max_group_members {
+        return Err(AppError::field("members", format!("at most {} members", app.config.max_group_members)));
+    }
+    let mut member_set: BTreeSet<UserId> = resolve(app, members).await?.into_iter().collect();
+    member_set.insert(actor.user_id.clone());
+    if member_set.len() > app.config.max_group_members {
+        return Err(AppError::field("members", format!("at most {} members", app.config.max_group_members)));
+    }
+    let now = iso(now_ms());
+    let c = Conversation {
+        id: ConversationId::group(&GroupId::generate()),
+        kind,
+        name: Some(name),
+        owner_id: Some(actor.user_id.clone()),
+        member_set: member_set.into_iter().collect(),
+        admin_set: vec![],
+        created_at: now.clone(),
+        version: 0,
+    };
+    repo::groups::create(app.table(), &c, &now).await?;
+    let added: Vec<UserId> = c.member_set.iter().filter(|m| **m != actor.user_id).cloned().collect();
+    announce(app, actor, &c, &added, "added").await;
+    view(app, actor, &c).await
+}
+
+/// Tells the members concerned: one `membership` event to the members and the affected users,
+/// and a stored notification (pushed live) to each affected user but the actor.
+async fn announce(app: &App, actor: &Actor, c: &Conversation, affected: &[UserId], action: &str) {
+    let data = json!({
+        "conversationId": c.id, "type": c.kind, "name": c.name, "action": action, "by": actor.user_id,
+        "userId": affected.first(), "userIds": affected,
+    });
+    let mut audience = c.clone();
+    audience.member_set.extend(affected.iter().filter(|u| !c.is_member(u)).cloned());
+    if let Err(e) = realtime::to_members(app, &audience, None, events::MEMBERSHIP, &data).await {
+        tracing::warn!(error = %e, "membership event not pushed");
+    }
+    let kind = if action == "added" { "addedToGroup" } else { "removedFromGroup" };
+    let preposition = if action == "added" { "to" } else { "from" };
+    let text = format!("{} {action} you {preposition} {}", actor.username, c.name.as_deref().unwrap_or_default());
+    let data = json!({ "conversationId": c.id, "by": actor.user_id });
+    let others: Vec<&UserId> = affected.iter().filter(|u| **u != actor.user_id).collect();
+    for chunk in others.chunks(NOTIFY_CONCURRENCY) {
+        let writes = chunk.iter().map(|user| notifications::notify(app, user, kind, &text, data.clone(), true));
+        for result in join_all(writes).await {
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "membership notification not stored");
+            }
+        }
+    }
+}
+
+/// Details with members: members of a group (and admins); anyone for a channel.
+pub async fn get(app: &App, actor: &Actor, id: &ConversationId, kind: ConversationKind) -> Result<Value, AppError> {
+    let c = load(app, id, kind).await?;
+    check_can_see(actor, &c)?;
+    view(app, actor, &c).await
+}
+
+async fn load(app: &App, id: &ConversationId, kind: ConversationKind) -> Result<Conversation, AppError> {
+    repo::conversations::get(app.table(), id).await?.filter(|c| c.kind == kind).ok_or_else(|| not_this_kind(kind))
+}
+
+fn check_can_see(actor: &Actor, c: &Conversation) -> Result<(), AppError> {
+    if c.kind == ConversationKind::Channel || c.is_member(&actor.user_id) || actor.is_admin() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("you are not a member of this group".into()))
+    }
+}
+
+async fn view(app: &App, actor: &Actor, c: &Conversation) -> Result<Value, AppError> {
+    let users: HashMap<_, _> =
+        repo::users::get_many(app.table(), &c.member_set).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
+    let members: Vec<Value> = c
+        .member_set
+        .iter()
+        .map(|id| {
+            let mut v = users.get(id).map_or_else(|| repo::messages::deleted_sender(id), |u| u.view(Visibility::Public));
+            v["role"] = (if c.owner_id.as_ref() == Some(id) {
+                "owner"
+            } else if c.admin_set.contains(id) {
+                "admin"
+            } else {
+                "member"
+            })
+            .into();
+            v
+        })
+        .collect();
+    Ok(json!({
+        "id": c.id,
+        "type": c.kind,
+        "name": c.name,
+        "ownerId": c.owner_id,
+        "admins": c.admin_set,
+        "members": members,
+        "memberCount": c.member_set.len(),
+        "isMember": c.is_member(&actor.user_id),
+        "createdAt": c.created_at,
+    }))
+}
+
+/// The groups (or channels) I belong to; `discover` lists every public channel instead.
+pub async fn list(app: &App, actor: &Actor, kind: ConversationKind, discover: bool) -> Result<Vec<Value>, AppError> {
+    if discover && kind == ConversationKind::Channel {
+        let (all, _) = repo::conversations::list_all(app.table(), Some(kind), crate::models::MAX_PAGE, None).await?;
+        return Ok(all
+            .iter()
+            .map(|c| {
+                json!({ "id": c.id, "type": c.kind, "name": c.name, "memberCount": c.member_set.len(),
+                        "isMember": c.is_member(&actor.user_id), "createdAt": c.created_at })
+            })
+            .collect());
+    }
+    let all = conversations::list(app, actor).await?;
+    Ok(all.into_iter().filter(|c| c["type"] == json!(kind)).collect())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberAction {
+    Add,
+    Remove,
+    /// Owner only: make a member a group admin, or back.
+    Promote,
+    Demote,
+}
+
+/// `{memberId, action}`: group admins (owner, admins) and system admins add and remove anyone
+/// but the owner; a user may remove themselves, and join a channel. Idempotent.
+#[tracing::instrument(skip_all, fields(actor = %actor.user_id, group = %id))]
+pub async fn change_member(
+    app: &App,
+    actor: &Actor,
+    id: &ConversationId,
+    kind: ConversationKind,
+    member: &str,
+    action: MemberAction,
+) -> Result<Value, AppError> {
+    let member = resolve(app, std::slice::from_ref(&member.to_owned())).await?.remove(0);
+    for _ in 0..CHANGE_ATTEMPTS {
+        let c = load(app, id, kind).await?;
+        check_can_see(actor, &c)?;
+        let manager = c.is_admin(&actor.user_id) || actor.is_admin();
+        let is_self = member == actor.user_id;
+        let allowed = match action {
+            MemberAction::Add => manager || (is_self && kind == ConversationKind::Channel),
+            MemberAction::Remove => manager || is_self,
+            MemberAction::Promote | MemberAction::Demote => c.owner_id.as_ref() == Some(&actor.user_id) || actor.is_admin(),
+        };
+        if !allowed {
+            return Err(AppError::Forbidden("only the group's owner or admins may do that".into()));
+        }
+        if c.owner_id.as_ref() == Some(&member) && action != MemberAction::Add {
+            return Err(AppError::Conflict("the owner stays in the group".into()));
+        }
+        let done = match action {
+            MemberAction::Add if c.is_member(&member) => return view(app, actor, &c).await,
+            MemberAction::Remove if !c.is_member(&member) => return view(app, actor, &c).await,
+            MemberAction::Add if c.member_set.len() >= app.config.max_group_members => {
+                return Err(AppError::field("members", format!("at most {} members", app.config.max_group_members)));
+            }
+            MemberAction::Add => repo::groups::change_member(app.table(), &c, &member, Change::Add, &iso(now_ms())).await?,
+            MemberAction::Remove => repo::groups::change_member(app.table(), &c, &member, Change::Remove, &iso(now_ms())).await?,
+            MemberAction::Promote | MemberAction::Demote if !c.is_member(&member) => {
+                return Err(AppError::not_found("member"));
+            }
+            MemberAction::Promote | MemberAction::Demote => {
+                repo::groups::set_admin(app.table(), &c, &member, action == MemberAction::Promote).await?
+            }
+        };
+        if done {
+            let c = load(app, id, kind).await?;
+            let verb = match action {
+                MemberAction::Add => "added",
+                MemberAction::Remove => "removed",
+                MemberAction::Promote => "promoted",
+                MemberAction::Demote => "demoted",
+            };
+            if matches!(action, MemberAction::Add | MemberAction::Remove) {
+                announce(app, actor, &c, std::slice::from_ref(&member), verb).await;
+            } else {
+                let data = json!({ "conversationId": c.id, "userId": member, "action": verb, "by": actor.user_id });
+                realtime::to_members(app, &c, None, events::MEMBERSHIP, &data).await?;
+            }
+            return view(app, actor, &c).await;
+        }
+    }
+    Err(AppError::Conflict("the group is changing too fast; retry".into()))
+}

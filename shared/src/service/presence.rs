@@ -1,0 +1,124 @@
+//! Status and presence (SPEC §3 `PUT /api/status`): `online` is derived from live connections,
+//! `offline` is "appear offline", `busy` holds live message pushes.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use super::Actor;
+use crate::app::App;
+use crate::clock::{iso, now_ms, now_secs};
+use crate::error::AppError;
+use crate::events::{self, frame};
+use crate::ids::UserId;
+use crate::models::Status;
+use crate::repo::{self, connections::Presence, keys};
+
+/// `online` (alias `available`), `away`, `busy` (alias `dnd`), `offline` (alias `invisible`).
+pub fn parse_status(s: &str) -> Result<Status, AppError> {
+    match s.to_ascii_lowercase().as_str() {
+        "online" | "available" => Ok(Status::Online),
+        "away" => Ok(Status::Away),
+        "busy" | "dnd" => Ok(Status::Busy),
+        "offline" | "invisible" => Ok(Status::Offline),
+        _ => Err(AppError::field("status", "one of online, available, away, busy, offline")),
+    }
+}
+
+/// `typing`, `playing` or free text of at most 64 characters.
+pub fn parse_activity(s: Option<String>) -> Result<Option<String>, AppError> {
+    match s {
+        Some(a) if a.chars().count() > 64 || a.chars().any(char::is_control) => {
+            Err(AppError::field("activity", "at most 64 printable characters"))
+        }
+        Some(a) if a.trim().is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+/// What others see. Appearing offline hides connections and activity.
+pub fn view(user: &UserId, p: &Presence) -> Value {
+    let visible = p.status != Status::Offline;
+    let online = visible && !p.conn_set.is_empty();
+    json!({
+        "userId": user,
+        "status": if online { p.status } else { Status::Offline },
+        "activity": if visible { p.activity.clone() } else { None },
+        "online": online,
+        "lastSeen": p.last_seen,
+    })
+}
+
+/// One `BatchGetItem` (user and presence); 404 for an unknown user.
+pub async fn get(app: &App, user: &UserId) -> Result<Value, AppError> {
+    let (user_key, presence_key) = (keys::user(user), keys::presence(user));
+    let items = app.table().batch_get(&[user_key.clone(), presence_key.clone()]).await?;
+    if repo::pick(&items, &user_key).is_none() {
+        return Err(AppError::not_found("user"));
+    }
+    let p = repo::pick(&items, &presence_key).map(repo::from_item).transpose()?.unwrap_or_default();
+    Ok(view(user, &p))
+}
+
+/// Everyone who shares a conversation with `user`: one `Query` of memberships, one
+/// `BatchGetItem` per 100 conversations.
+pub async fn contacts(app: &App, user: &UserId) -> Result<Vec<UserId>, AppError> {
+    let memberships = repo::conversations::memberships_of(app.table(), user).await?;
+    let keys: Vec<_> = memberships.iter().map(|m| keys::conversation(&m.conversation_id)).collect();
+    let mut out = BTreeSet::new();
+    for item in app.table().batch_get(&keys).await? {
+        let c: repo::conversations::Conversation = repo::from_item(item)?;
+        out.extend(c.member_set.into_iter().filter(|m| m != user));
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// A `presence` event to every contact of `user` and to the admin room.
+pub async fn broadcast(app: &App, user: &UserId, p: &Presence) -> Result<(), AppError> {
+    let (contacts, admins) = tokio::join!(contacts(app, user), repo::connections::admin_connections(app.table(), now_secs()));
+    let mut connections: Vec<String> = repo::connections::presences(app.table(), &contacts?)
+        .await?
+        .into_iter()
+        .flat_map(|p| p.conn_set)
+        .collect();
+    connections.extend(admins?.into_iter().map(|(c, _)| c));
+    connections.sort();
+    connections.dedup();
+    let payload = frame(events::PRESENCE, view(user, p));
+    crate::push::fan_out(&app.push, connections.into_iter().map(|c| (c, payload.clone())).collect()).await;
+    Ok(())
+}
+
+/// Sets the caller's status and tells their contacts. Leaving `busy` sends the user a
+/// `notification` (`missedMessages`) listing the conversations with unread messages, since
+/// their live pushes were held.
+#[tracing::instrument(skip_all, fields(actor = %actor.user_id))]
+pub async fn set(app: &App, actor: &Actor, status: Status, activity: Option<String>) -> Result<Value, AppError> {
+    let before = repo::connections::presence(app.table(), &actor.user_id).await?;
+    let after = repo::connections::set_status(app.table(), &actor.user_id, status, activity.as_deref(), &iso(now_ms())).await?;
+    broadcast(app, &actor.user_id, &after).await?;
+    if before.status == Status::Busy && matches!(status, Status::Online | Status::Away) {
+        let missed = missed(app, &actor.user_id).await?;
+        if !missed.is_empty() {
+            let data = json!({ "type": "missedMessages", "conversations": missed });
+            super::realtime::to_user(app, &actor.user_id, events::NOTIFICATION, &data).await?;
+        }
+    }
+    Ok(view(&actor.user_id, &after))
+}
+
+/// Conversations with unread messages: memberships, then their summaries.
+async fn missed(app: &App, user: &UserId) -> Result<Vec<Value>, AppError> {
+    let memberships = repo::conversations::memberships_of(app.table(), user).await?;
+    let keys: Vec<_> = memberships.iter().map(|m| keys::summary(&m.conversation_id)).collect();
+    let items = app.table().batch_get(&keys).await?;
+    let mut out = Vec::new();
+    for m in memberships {
+        let Some(item) = repo::pick(&items, &keys::summary(&m.conversation_id)) else { continue };
+        let s: repo::conversations::Summary = repo::from_item(item)?;
+        if s.seq > m.read_seq {
+            out.push(json!({ "conversationId": m.conversation_id, "unreadCount": s.seq - m.read_seq, "lastMessage": s.last_message }));
+        }
+    }
+    Ok(out)
+}
