@@ -6,3 +6,4 @@ mod e2e;
 mod harness;
 mod management;
 mod support;
+mod seed_surface;

@@ -1,0 +1,415 @@
+//! Issue 3's surface end to end, on both stores: groups and channels, fan-out that scales,
+//! status and presence, notifications, rooms, seed 001's routes and the users directory.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::harness::{counted, eventually, Gateway, Store, User, Ws};
+
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Store::Memory).await } )*
+        }
+        mod dynamodb {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Store::Dynamo).await } )*
+        }
+    };
+}
+
+both_stores!(
+    a_group_gets_messages_from_every_send_form_live_and_in_history,
+    removing_a_member_takes_their_access_away_at_once,
+    channels_are_public_and_anyone_may_join_or_leave_them,
+    group_routes_follow_the_access_matrix,
+    a_message_to_300_members_costs_a_batch_read_per_100_and_survives_gone_connections,
+    status_changes_reach_contacts_and_busy_users_catch_up_when_back,
+    notifications_are_sent_listed_and_marked_read,
+    typing_reaches_only_the_connections_viewing_the_conversation,
+    seed_001_routes_create_log_in_and_chat,
+    the_users_directory_shows_others_public_fields_and_admins_everything,
+);
+
+async fn admin(gw: &Gateway) -> String {
+    let name = format!("admin{}", &ulid::Ulid::generate().to_string()[20..]).to_lowercase();
+    chat::service::users::ensure_admin(
+        gw.app(),
+        chat::models::Username::parse(&name).unwrap(),
+        chat::models::Password::parse("admin password").unwrap(),
+    )
+    .await
+    .unwrap();
+    let (_, login) =
+        gw.call(Method::POST, "/api/users/login", None, Some(json!({ "username": name, "password": "admin password" }))).await;
+    login["data"]["token"].as_str().unwrap().to_owned()
+}
+
+async fn group(gw: &Gateway, owner: &User, members: Value) -> String {
+    let (status, g) = gw.post("/api/groups", &owner.token, json!({ "name": "Team", "members": members })).await;
+    assert_eq!(status, StatusCode::CREATED, "{g}");
+    g["data"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn a_group_gets_messages_from_every_send_form_live_and_in_history(store: Store) {
+    let gw = Gateway::start(store).await;
+    let (owner, ann, ben) = (gw.user("owner").await, gw.user("ann").await, gw.user("ben").await);
+    let mut ann_ws = gw.connect(&ann).await;
+    // Members by id and by username.
+    let gid = group(&gw, &owner, json!([ann.id, ben.username])).await;
+    let added = ann_ws.event("membership").await;
+    assert_eq!((added["conversationId"].as_str(), added["action"].as_str()), (Some(gid.as_str()), Some("added")));
+    assert_eq!(ann_ws.event("notification").await["type"], "addedToGroup");
+    let mut ben_ws = gw.connect(&ben).await;
+
+    let (status, _) = gw.post("/api/messages", &owner.token, json!({ "receiverId": gid, "content": "over REST" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    for ws in [&mut ann_ws, &mut ben_ws] {
+        let ev = ws.event("chatMessage").await;
+        assert_eq!((ev["message"]["text"].as_str(), ev["conversationType"].as_str()), (Some("over REST"), Some("group")));
+    }
+    ann_ws.send(json!({ "action": "sendMessage", "conversationId": gid, "text": "over WS" })).await;
+    ann_ws.event("messageReceived").await;
+    assert_eq!(ben_ws.event("chatMessage").await["message"]["text"], "over WS");
+
+    let (_, history) = gw.get(&format!("/api/messages/{gid}"), &ben.token).await;
+    let texts: Vec<_> = history["data"].as_array().unwrap().iter().map(|m| m["text"].clone()).collect();
+    assert_eq!(texts, [json!("over REST"), json!("over WS")]);
+    let (_, mine) = gw.get("/api/groups", &ben.token).await;
+    let g = &mine["data"].as_array().unwrap().iter().find(|g| g["id"] == gid.as_str()).cloned().unwrap();
+    assert_eq!(g["unreadCount"], 2);
+    let (_, details) = gw.get(&format!("/api/groups/{gid}"), &ann.token).await;
+    assert_eq!(details["data"]["memberCount"], 3);
+    let roles: Vec<_> = details["data"]["members"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(roles.iter().filter(|r| *r == "owner").count(), 1);
+}
+
+async fn removing_a_member_takes_their_access_away_at_once(store: Store) {
+    let gw = Gateway::start(store).await;
+    let (owner, ann, ben) = (gw.user("owner").await, gw.user("ann").await, gw.user("ben").await);
+    let gid = group(&gw, &owner, json!([ann.id, ben.id])).await;
+    let mut ben_ws = gw.connect(&ben).await;
+    let mut ann_ws = gw.connect(&ann).await;
+    let (status, res) =
+        gw.call(Method::PUT, &format!("/api/groups/{gid}/members"), Some(&owner.token), Some(json!({ "memberId": ben.id, "action": "remove" }))).await;
+    assert_eq!(status, StatusCode::OK, "{res}");
+    assert_eq!(res["data"]["memberCount"], 2);
+    assert_eq!(ben_ws.event("membership").await["action"], "removed");
+    assert_eq!(ann_ws.event("membership").await["userId"], ben.id.as_str());
+    // Reads, sends and live events: all gone.
+    assert_eq!(gw.get(&format!("/api/messages/{gid}"), &ben.token).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(gw.post("/api/messages", &ben.token, json!({ "receiverId": gid, "content": "still here?" })).await.0, StatusCode::FORBIDDEN);
+    gw.post("/api/messages", &owner.token, json!({ "receiverId": gid, "content": "after removal" })).await;
+    assert_eq!(ann_ws.event("chatMessage").await["message"]["text"], "after removal");
+    assert!(ben_ws.try_event("chatMessage", Duration::from_millis(500)).await.is_none());
+    // A member may leave on their own; a member may not remove others.
+    let (status, _) =
+        gw.call(Method::PUT, &format!("/api/groups/{gid}/members"), Some(&ann.token), Some(json!({ "memberId": owner.id, "action": "remove" }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) =
+        gw.call(Method::PUT, &format!("/api/groups/{gid}/members"), Some(&ann.token), Some(json!({ "memberId": ann.id, "action": "remove" }))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(gw.get(&format!("/api/groups/{gid}"), &ann.token).await.0, StatusCode::FORBIDDEN);
+}
+
+async fn channels_are_public_and_anyone_may_join_or_leave_them(store: Store) {
+    let gw = Gateway::start(store).await;
+    let (owner, walker) = (gw.user("owner").await, gw.user("walker").await);
+    let (status, ch) = gw.post("/api/channels", &owner.token, json!({ "name": "general" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let cid = ch["data"]["id"].as_str().unwrap().to_owned();
+    let (_, found) = gw.get("/api/channels?discover=true", &walker.token).await;
+    assert!(found["data"].as_array().unwrap().iter().any(|c| c["id"] == cid.as_str() && c["isMember"] == false));
+    let (status, details) = gw.get(&format!("/api/channels/{cid}"), &walker.token).await;
+    assert_eq!((status, details["data"]["isMember"].clone()), (StatusCode::OK, json!(false)));
+    assert_eq!(gw.get(&format!("/api/messages/{cid}"), &walker.token).await.0, StatusCode::FORBIDDEN, "join first");
+    let join = json!({ "memberId": walker.id });
+    let (status, _) = gw.call(Method::PUT, &format!("/api/channels/{cid}/members"), Some(&walker.token), Some(join)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(gw.post("/api/messages", &walker.token, json!({ "receiverId": cid, "content": "hi all" })).await.0, StatusCode::CREATED);
+    let (_, mine) = gw.get("/api/channels", &walker.token).await;
+    assert_eq!(mine["data"].as_array().unwrap().len(), 1);
+    // A group is not a channel: it cannot be joined, nor seen, by a stranger.
+    let gid = group(&gw, &owner, json!([])).await;
+    let (status, _) =
+        gw.call(Method::PUT, &format!("/api/groups/{gid}/members"), Some(&walker.token), Some(json!({ "memberId": walker.id }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(gw.get(&format!("/api/channels/{gid}"), &owner.token).await.0, StatusCode::NOT_FOUND);
+    let leave = json!({ "memberId": walker.id, "action": "remove" });
+    let (status, _) = gw.call(Method::PUT, &format!("/api/channels/{cid}/members"), Some(&walker.token), Some(leave)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(gw.post("/api/messages", &walker.token, json!({ "receiverId": cid, "content": "bye" })).await.0, StatusCode::FORBIDDEN);
+}
+
+async fn group_routes_follow_the_access_matrix(store: Store) {
+    let gw = Gateway::start(store).await;
+    let (owner, member, helper, stranger, extra) =
+        (gw.user("owner").await, gw.user("member").await, gw.user("helper").await, gw.user("stranger").await, gw.user("extra").await);
+    let admin = admin(&gw).await;
+    let gid = group(&gw, &owner, json!([member.id, helper.id])).await;
+    let promote = json!({ "memberId": helper.id, "action": "promote" });
+    let (status, _) = gw.call(Method::PUT, &format!("/api/groups/{gid}/members"), Some(&owner.token), Some(promote)).await;
+    assert_eq!(status, StatusCode::OK);
+    let add = |who: &User| json!({ "memberId": who.id });
+    // (caller, method, path, body, expected)
+    let members = format!("/api/groups/{gid}/members");
+    let cases: Vec<(Option<&str>, Method, String, Option<Value>, u16)> = vec![
+        (None, Method::GET, format!("/api/groups/{gid}"), None, 401),
+        (Some(&stranger.token), Method::GET, format!("/api/groups/{gid}"), None, 403),
+        (Some(&member.token), Method::GET, format!("/api/groups/{gid}"), None, 200),
+        (Some(&admin), Method::GET, format!("/api/groups/{gid}"), None, 200),
+        (None, Method::PUT, members.clone(), Some(add(&extra)), 401),
+        (Some(&stranger.token), Method::PUT, members.clone(), Some(add(&extra)), 403),
+        (Some(&member.token), Method::PUT, members.clone(), Some(add(&extra)), 403),
+        (Some(&helper.token), Method::PUT, members.clone(), Some(add(&extra)), 200),
+        (Some(&admin), Method::PUT, members.clone(), Some(json!({ "memberId": extra.id, "action": "remove" })), 200),
+        (Some(&member.token), Method::PUT, members.clone(), Some(json!({ "memberId": helper.id, "action": "demote" })), 403),
+        (Some(&helper.token), Method::PUT, members.clone(), Some(json!({ "memberId": owner.id, "action": "remove" })), 409),
+        (Some(&owner.token), Method::PUT, members.clone(), Some(json!({ "memberId": extra.id, "action": "kick" })), 400),
+        (Some(&stranger.token), Method::GET, format!("/api/messages/{gid}"), None, 403),
+        (Some(&admin), Method::GET, format!("/api/messages/{gid}"), None, 200),
+        (None, Method::POST, "/api/groups".into(), Some(json!({ "name": "x" })), 401),
+        (Some(&stranger.token), Method::POST, "/api/groups".into(), Some(json!({ "name": "" })), 400),
+        (Some(&stranger.token), Method::POST, "/api/groups".into(), Some(json!({ "name": "x", "members": ["no-such-user"] })), 400),
+    ];
+    for (token, method, path, body, expected) in cases {
+        let (status, res) = gw.call(method.clone(), &path, token, body.clone()).await;
+        assert_eq!(status.as_u16(), expected, "{method} {path} {body:?}: {res}");
+    }
+}
+
+async fn a_message_to_300_members_costs_a_batch_read_per_100_and_survives_gone_connections(store: Store) {
+    let (gw, table) = counted(store).await;
+    let owner = gw.user("owner").await;
+    // Members are created straight in the store: 300 argon2 hashes would only test argon2.
+    let mut ids = Vec::new();
+    for i in 0..300 {
+        let user = chat::models::User {
+            id: chat::ids::UserId::generate(),
+            username: format!("m{i}-{}", &ulid::Ulid::generate().to_string()[20..]).to_lowercase(),
+            email: None,
+            first_name: None,
+            last_name: None,
+            company: None,
+            phone: None,
+            profile_picture: None,
+            gender: None,
+            is_onboarding_completed: false,
+            role: chat::models::Role::User,
+            created_at: chat::clock::iso(0),
+            updated_at: chat::clock::iso(0),
+            password_hash: "unused".into(),
+            tokens_valid_after: None,
+        };
+        chat::repo::users::create(gw.app().table(), &user).await.unwrap();
+        ids.push(user.id);
+    }
+    let gid = group(&gw, &owner, json!(ids)).await;
+    // 20 live sockets (tokens issued directly), and 30 connections API Gateway no longer has.
+    let mut sockets = Vec::new();
+    for id in ids.iter().take(20) {
+        let user = chat::repo::users::get(gw.app().table(), id).await.unwrap().unwrap();
+        let (token, _) = gw.app().tokens.issue(&user).unwrap();
+        sockets.push(Ws::connect(&format!("{}?token={token}", gw.ws)).await.unwrap());
+    }
+    for id in ids.iter().skip(20).take(30) {
+        let ghost = chat::repo::connections::Connection {
+            connection_id: format!("Ghost{}=", ulid::Ulid::generate()),
+            user_id: id.clone(),
+            role: chat::models::Role::User,
+            connected_at: 0,
+            viewing: None,
+            typing_in: None,
+            typing_until: None,
+        };
+        chat::repo::connections::connect(gw.app().table(), &ghost, "2026-01-01T00:00:00Z", chat::clock::now_secs()).await.unwrap();
+    }
+    table.take();
+    let (status, _) = gw.post("/api/messages", &owner.token, json!({ "receiverId": gid, "content": "to everyone" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let records = table.take();
+    for ws in &mut sockets {
+        assert_eq!(ws.event("chatMessage").await["message"]["text"], "to everyone");
+    }
+    let batch_reads: usize = records.iter().filter(|r| r.op == "BatchGetItem").map(|r| r.requests).sum();
+    // session + conversation (1 each) + 301 presences (4): never one read per member.
+    assert_eq!(batch_reads, 1 + 1 + 301usize.div_ceil(100), "{records:?}");
+    let removals = records.iter().filter(|r| r.op == "DeleteItem").count();
+    assert_eq!(removals, 30 * 2, "each gone connection is removed (connection + admin-room entry)");
+    let requests = chat::store::counted::requests(&records);
+    assert!(requests <= 4 + 4 + 30 * 3, "{requests} requests: {:?}", records.iter().map(|r| r.op).collect::<Vec<_>>());
+}
+
+async fn status_changes_reach_contacts_and_busy_users_catch_up_when_back(store: Store) {
+    let gw = Gateway::start(store).await;
+    let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
+    gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "hi" })).await;
+    let mut alice_ws = gw.connect(&alice).await;
+    let mut bob_ws = gw.connect(&bob).await;
+    let online = alice_ws.event("presence").await;
+    assert_eq!((online["userId"].as_str(), online["online"].as_bool()), (Some(bob.id.as_str()), Some(true)));
+
+    let (status, res) = gw.call(Method::PUT, "/api/status", Some(&bob.token), Some(json!({ "status": "away", "activity": "playing" }))).await;
+    assert_eq!(status, StatusCode::OK, "{res}");
+    let ev = alice_ws.event("presence").await;
+    assert_eq!((ev["status"].as_str(), ev["activity"].as_str()), (Some("away"), Some("playing")));
+    let (_, seen) = gw.get(&format!("/api/status/{}", bob.id), &alice.token).await;
+    assert_eq!((seen["data"]["status"].as_str(), seen["data"]["online"].as_bool()), (Some("away"), Some(true)));
+    assert!(seen["data"]["lastSeen"].is_string());
+
+    // Appear offline: connected, but shown offline.
+    bob_ws.send(json!({ "action": "setStatus", "status": "offline" })).await;
+    assert_eq!(bob_ws.event("presence").await["status"], "offline");
+    assert_eq!(alice_ws.event("presence").await["online"], false);
+    let (_, seen) = gw.get(&format!("/api/status/{}", bob.id), &alice.token).await;
+    assert_eq!(seen["data"]["online"], false);
+
+    // Busy: stored, not pushed; back online, a hint lists what was missed.
+    let busy = json!({ "status": "busy" });
+    assert_eq!(gw.call(Method::PUT, "/api/status", Some(&bob.token), Some(busy)).await.0, StatusCode::OK);
+    gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "urgent" })).await;
+    assert!(bob_ws.try_event("chatMessage", Duration::from_millis(500)).await.is_none());
+    gw.call(Method::PUT, "/api/status", Some(&bob.token), Some(json!({ "status": "available" }))).await;
+    let hint = bob_ws.event("notification").await;
+    assert_eq!(hint["type"], "missedMessages");
+    assert_eq!(hint["conversations"][0]["unreadCount"], 2);
+    assert_eq!(hint["conversations"][0]["lastMessage"]["text"], "urgent");
+
+    // Others cannot set your status; bad values are 400.
+    let spoof = json!({ "status": "busy", "userId": bob.id });
+    assert_eq!(gw.call(Method::PUT, "/api/status", Some(&alice.token), Some(spoof)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(gw.call(Method::PUT, "/api/status", Some(&alice.token), Some(json!({ "status": "asleep" }))).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(gw.get("/api/status/usr_01JAAAAAAAAAAAAAAAAAAAAAAA", &alice.token).await.0, StatusCode::NOT_FOUND);
+
+    // The last connection going takes bob offline for alice.
+    bob_ws.close().await;
+    loop {
+        let ev = alice_ws.event("presence").await;
+        if ev["online"] == false {
+            break;
+        }
+    }
+}
+
+async fn notifications_are_sent_listed_and_marked_read(store: Store) {
+    let gw = Gateway::start(store).await;
+    let admin = admin(&gw).await;
+    let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
+    let mut alice_ws = gw.connect(&alice).await;
+    let (status, _) = gw.post("/api/notifications", &admin, json!({ "userId": alice.id, "message": "maintenance at 5" })).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(alice_ws.event("notification").await["message"], "maintenance at 5");
+    assert_eq!(gw.post("/api/notifications", &bob.token, json!({ "userId": alice.id, "message": "fake" })).await.0, StatusCode::FORBIDDEN);
+    // A direct message while not connected leaves a notification.
+    gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "ping" })).await;
+    let (_, bobs) = gw.get("/api/notifications", &bob.token).await;
+    assert_eq!(bobs["data"][0]["type"], "message");
+    gw.post("/api/notifications", &admin, json!({ "userId": alice.id, "message": "second" })).await;
+    let (_, list) = gw.get("/api/notifications", &alice.token).await;
+    let messages: Vec<_> = list["data"].as_array().unwrap().iter().map(|n| n["message"].clone()).collect();
+    assert_eq!(messages, [json!("second"), json!("maintenance at 5")], "newest first");
+    let first = list["data"][1]["id"].as_str().unwrap().to_owned();
+    assert_eq!(gw.post(&format!("/api/notifications/{first}/read"), &alice.token, json!({})).await.0, StatusCode::OK);
+    assert_eq!(gw.post(&format!("/api/notifications/{first}/read"), &bob.token, json!({})).await.0, StatusCode::NOT_FOUND, "not bob's");
+    let (_, unread) = gw.get("/api/notifications?unread=true", &alice.token).await;
+    assert_eq!(unread["data"].as_array().unwrap().len(), 1);
+    let (_, page) = gw.get("/api/notifications?limit=1", &alice.token).await;
+    let cursor = page["nextCursor"].as_str().unwrap();
+    let (_, next) = gw.get(&format!("/api/notifications?limit=1&cursor={cursor}"), &alice.token).await;
+    assert_eq!(next["data"][0]["message"], "maintenance at 5");
+    let (_, all) = gw.post("/api/notifications/read", &alice.token, json!({})).await;
+    assert_eq!(all["data"]["marked"], 1);
+    let (_, unread) = gw.get("/api/notifications?unread=true", &alice.token).await;
+    assert_eq!(unread["data"], json!([]));
+}
+
+async fn typing_reaches_only_the_connections_viewing_the_conversation(store: Store) {
+    let gw = Gateway::start(store).await;
+    let (owner, ann, ben) = (gw.user("owner").await, gw.user("ann").await, gw.user("ben").await);
+    let gid = group(&gw, &owner, json!([ann.id, ben.id])).await;
+    let mut owner_ws = gw.connect(&owner).await;
+    let mut ann_ws = gw.connect(&ann).await;
+    let mut ben_ws = gw.connect(&ben).await;
+    let room_size = |n: usize| {
+        let gw = &gw;
+        let conv = chat::ids::ConversationId::parse(&gid).unwrap();
+        move || {
+            let conv = conv.clone();
+            async move { chat::repo::connections::room(gw.app().table(), &conv, chat::clock::now_secs()).await.unwrap().len() == n }
+        }
+    };
+    ann_ws.send(json!({ "action": "joinConversation", "conversationId": gid })).await;
+    owner_ws.send(json!({ "action": "joinConversation", "conversationId": gid })).await;
+    eventually("two viewers", room_size(2)).await;
+    ben_ws.send(json!({ "action": "typing", "conversationId": gid, "isTyping": true })).await;
+    assert_eq!(ann_ws.event("typingStatus").await["userId"], ben.id.as_str());
+    assert_eq!(owner_ws.event("typingStatus").await["userId"], ben.id.as_str());
+    ann_ws.send(json!({ "action": "leaveConversation", "conversationId": gid })).await;
+    eventually("one viewer", room_size(1)).await;
+    ben_ws.send(json!({ "action": "typing", "conversationId": gid, "isTyping": false })).await;
+    assert_eq!(owner_ws.event("typingStatus").await["isTyping"], false);
+    assert!(ann_ws.try_event("typingStatus", Duration::from_millis(400)).await.is_none(), "ann left the room");
+    owner_ws.close().await;
+    eventually("no viewers after disconnect", room_size(0)).await;
+}
+
+async fn seed_001_routes_create_log_in_and_chat(store: Store) {
+    let gw = Gateway::start(store).await;
+    let email = format!("{}@example.com", ulid::Ulid::generate().to_string().to_lowercase());
+    let create = json!({ "firstName": "Ann", "lastName": "Lee", "email": email, "password": "password 123" });
+    let (status, created) = gw.call(Method::POST, "/users/auth/create", None, Some(create.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["data"]["user"]["firstName"], "Ann");
+    assert_eq!(gw.call(Method::POST, "/users/auth/create", None, Some(create)).await.0, StatusCode::CONFLICT);
+    let login = |email: String, password: &'static str| {
+        let gw = &gw;
+        async move { gw.call(Method::POST, "/users/auth/login", None, Some(json!({ "email": email, "password": password }))).await }
+    };
+    let (status, ok) = login(email.clone(), "password 123").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(login(email.clone(), "wrong password").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(login("nobody@example.com".into(), "password 123").await.0, StatusCode::NOT_FOUND);
+    let ann = User {
+        id: ok["data"]["user"]["id"].as_str().unwrap().to_owned(),
+        username: ok["data"]["user"]["username"].as_str().unwrap().to_owned(),
+        token: ok["data"]["token"].as_str().unwrap().to_owned(),
+    };
+    let (bob, eve) = (gw.user("bob").await, gw.user("eve").await);
+    let chat = json!({ "sender": ann.id, "receiver": bob.id, "messageDetails": { "text": "seed one" } });
+    assert_eq!(gw.post("/chat", &ann.token, chat.clone()).await.0, StatusCode::CREATED);
+    assert_eq!(gw.post("/chat", &eve.token, chat).await.0, StatusCode::FORBIDDEN, "sender must be the caller");
+    let path = format!("/chat/conversation/{}/{}", ann.id, bob.id);
+    let (status, conv) = gw.get(&path, &bob.token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(conv["data"][0]["text"], "seed one");
+    assert_eq!(gw.get(&path, &eve.token).await.0, StatusCode::FORBIDDEN);
+}
+
+async fn the_users_directory_shows_others_public_fields_and_admins_everything(store: Store) {
+    let gw = Gateway::start(store).await;
+    let admin = admin(&gw).await;
+    let (alice, _bob, _carol) = (gw.user("alice").await, gw.user("bob").await, gw.user("carol").await);
+    let (_, dir) = gw.get("/api/users", &alice.token).await;
+    let dir = dir["data"].as_array().unwrap().clone();
+    assert_eq!(dir.len(), 3, "everyone but the caller: {dir:?}");
+    assert!(dir.iter().all(|u| u["id"] != alice.id.as_str() && u.get("email").is_none() && u.get("role").is_none()));
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/users?limit=2&cursor={c}"),
+            None => "/api/users?limit=2".into(),
+        };
+        let (_, page) = gw.get(&path, &admin).await;
+        for u in page["data"].as_array().unwrap() {
+            assert!(u.get("role").is_some() && u.get("createdAt").is_some());
+            seen.push(u["id"].clone());
+        }
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 4, "every user, admin included, once");
+}
