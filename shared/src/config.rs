@@ -25,6 +25,10 @@ pub struct Config {
     /// `Secure` on the `jwt` cookie; off only for plain-HTTP local use.
     pub cookie_secure: bool,
     pub max_group_members: usize,
+    /// Failed logins of one name that cost nothing; then each blocks longer (`login_guard`).
+    pub login_free_failures: u32,
+    /// The same for one source address (password spraying across names).
+    pub login_free_failures_per_ip: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +79,8 @@ impl Config {
             ws_endpoint: get("WS_MANAGEMENT_ENDPOINT").filter(|s| !s.is_empty()),
             cookie_secure: get("COOKIE_SECURE").as_deref() != Some("false"),
             max_group_members: number("CHAT_MAX_GROUP_MEMBERS", 1000)? as usize,
+            login_free_failures: number("CHAT_LOGIN_FREE_FAILURES", 5)?.clamp(1, 1000) as u32,
+            login_free_failures_per_ip: number("CHAT_LOGIN_FREE_FAILURES_PER_IP", 50)?.clamp(1, 100_000) as u32,
         })
     }
 
@@ -89,6 +95,8 @@ impl Config {
             ws_endpoint: None,
             cookie_secure: false,
             max_group_members: 1000,
+            login_free_failures: 5,
+            login_free_failures_per_ip: 50,
         }
     }
 }

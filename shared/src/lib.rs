@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod login_guard;
 pub mod models;
 pub mod push;
 pub mod repo;

@@ -4,7 +4,8 @@ use chat::auth::{clear_cookie, session_cookie};
 use chat::models::{bounded, Email, Password, Role, Username, Visibility};
 use chat::service::users::{self, Registration, Session};
 use chat::{App, AppError};
-use lambda_http::Request;
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -103,8 +104,16 @@ pub async fn login(app: &App, req: Request) -> Result<Reply, AppError> {
     if login.len() > 254 || b.password.len() > 1024 {
         return Err(AppError::Unauthorized("invalid credentials".into()));
     }
-    let session = users::login(app, &login, b.password).await?;
+    let session = users::login_from(app, &login, b.password, source_ip(&req).as_deref()).await?;
     Ok(session_reply(app, &session, false))
+}
+
+/// The client's address as API Gateway saw it (`requestContext.http.sourceIp`).
+pub fn source_ip(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    }
 }
 
 pub async fn logout(app: &App, req: Request) -> Result<Reply, AppError> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chat::AppError;
 use functions::routes::{http_parts, Handler};
@@ -41,12 +41,36 @@ fn percent_decode(s: &str) -> Option<String> {
     form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes()).next().map(|(_, v)| v.into_owned())
 }
 
+/// Whose rate bucket a request draws from: the user of a validly signed token (revocation is
+/// the handler's business), else the client's address.
+pub fn rate_key(gw: &Gateway, headers: &HeaderMap, peer: SocketAddr) -> String {
+    let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let token = chat::auth::token_from(header(header::AUTHORIZATION), header(header::COOKIE), None);
+    match token.and_then(|t| gw.app.tokens.verify(&t).ok()) {
+        Some(claims) => format!("user:{}", claims.sub),
+        None => format!("ip:{}", peer.ip()),
+    }
+}
+
+/// 429 with the SPEC envelope and `Retry-After` (whole seconds, rounded up).
+pub fn rate_limited(wait: std::time::Duration) -> Response {
+    let mut res = error(AppError::RateLimited("too many requests; slow down".into()));
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
 pub async fn dispatch(
     State(gw): State<Arc<Gateway>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
+    if let Err(wait) = gw.limiter.check(&rate_key(&gw, &parts.headers, peer), gw.limits.per_user) {
+        return rate_limited(wait);
+    }
     let (method, path) = (parts.method.as_str().to_owned(), parts.uri.path().to_owned());
     // The most specific template wins (`/api/users/me` over `/api/users/{id}`), as in API Gateway.
     let mut candidates: Vec<_> = gw

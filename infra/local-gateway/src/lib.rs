@@ -5,6 +5,7 @@
 mod connections;
 mod events;
 mod http_api;
+mod limits;
 mod ws_api;
 
 use std::net::SocketAddr;
@@ -23,6 +24,10 @@ use functions::routes::{routes, Route};
 use tokio::net::TcpListener;
 
 pub use connections::Registry;
+pub use limits::{Limits, LimitsError, Rate, RateLimiter};
+
+/// The OpenAPI document of the HTTP API, served at `GET /openapi.json`.
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
 
 /// Shared by every request of the gateway.
 pub struct Gateway {
@@ -30,6 +35,8 @@ pub struct Gateway {
     pub routes: Vec<Route>,
     pub connections: Registry,
     pub addr: SocketAddr,
+    pub limits: Limits,
+    pub limiter: RateLimiter,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +49,8 @@ pub enum StartError {
     Admin(#[from] chat::AppError),
     #[error("listen: {0}")]
     Io(#[from] std::io::Error),
+    #[error("limits: {0}")]
+    Limits(#[from] LimitsError),
 }
 
 /// Reads the configuration from the environment, with local-development defaults
@@ -80,11 +89,21 @@ pub async fn start(config: Config, addr: SocketAddr) -> Result<Running, StartErr
     start_with_table(config, None, addr).await
 }
 
-/// As `start`, over a given table (tests wrap it to count requests).
+/// As `start`, over a given table (tests wrap it to count requests), with the default limits.
 pub async fn start_with_table(
+    config: Config,
+    table: Option<Arc<dyn Table>>,
+    addr: SocketAddr,
+) -> Result<Running, StartError> {
+    start_with_options(config, table, addr, Limits::default()).await
+}
+
+/// As `start_with_table`, with given rate limits and idle timeout.
+pub async fn start_with_options(
     mut config: Config,
     table: Option<Arc<dyn Table>>,
     addr: SocketAddr,
+    limits: Limits,
 ) -> Result<Running, StartError> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
@@ -100,8 +119,16 @@ pub async fn start_with_table(
         None => App::build_with_sdk(config, Some(sdk))?,
     });
     bootstrap_admin(&app).await?;
-    let gateway = Arc::new(Gateway { app, routes: routes(), connections: Registry::default(), addr });
+    let gateway = Arc::new(Gateway {
+        app,
+        routes: routes(),
+        connections: Registry::default(),
+        addr,
+        limits,
+        limiter: RateLimiter::default(),
+    });
     let router = Router::new()
+        .route("/openapi.json", get(openapi))
         .route("/", get(ws_api::upgrade))
         .route("/ws", get(ws_api::upgrade))
         .route("/@connections/{id}", any(connections::management))
@@ -115,6 +142,10 @@ pub async fn start_with_table(
         }
     });
     Ok(Running { addr, gateway, task })
+}
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 /// `CHAT_ADMIN_USERNAME` + `CHAT_ADMIN_PASSWORD`: make sure that admin exists.

@@ -10,7 +10,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port = std::env::var("PORT").ok().map(|p| p.parse()).transpose()?.unwrap_or(4000);
     let config = local_gateway::local_config()?;
     let store = format!("{:?}", config.store);
-    let running = local_gateway::start(config, SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+    let limits = local_gateway::Limits::from_env()?;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let running = local_gateway::start_with_options(config, None, addr, limits).await?;
     let addr = running.addr;
     tracing::info!(%store, "local gateway listening: HTTP http://{addr}/api, WebSocket ws://{addr}/ws, @connections http://{addr}/@connections");
     tokio::select! {

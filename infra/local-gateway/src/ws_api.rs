@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_lambda_events::apigw::{ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayWebsocketProxyRequest};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -22,9 +21,9 @@ use crate::connections::{Live, Outbound};
 use crate::events::WsContext;
 use crate::Gateway;
 
-/// API Gateway's limits: 128 KB per message, 10 minutes idle.
+/// API Gateway's limit of 128 KB per message (a bigger one ends the connection); the idle
+/// timeout is `Limits::idle_timeout`.
 const MAX_MESSAGE_BYTES: usize = 128 * 1024;
-const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 fn refuse(e: &AppError) -> Response {
     e.log();
@@ -60,6 +59,10 @@ pub async fn upgrade(
     let Ok(ws) = ws else {
         return Json(json!({ "success": true, "data": { "service": "chat local gateway", "websocket": "GET /ws with Upgrade: websocket" } })).into_response();
     };
+    // A handshake runs the authorizer and a store write: it draws from the same bucket as HTTP.
+    if let Err(wait) = gw.limiter.check(&crate::http_api::rate_key(&gw, &headers, peer), gw.limits.per_user) {
+        return crate::http_api::rate_limited(wait);
+    }
     let query = query.unwrap_or_default();
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let mut ctx = WsContext {
@@ -115,11 +118,16 @@ async fn session(gw: Arc<Gateway>, ctx: WsContext, socket: WebSocket) {
         }
     });
 
+    let conn_key = format!("conn:{}", ctx.connection_id);
+    let user_key = match ctx.authorizer.get("userId").and_then(Value::as_str) {
+        Some(user) => format!("user:{user}"),
+        None => format!("ip:{}", ctx.source_ip),
+    };
     let mut close = (1000u16, "client closed".to_owned());
     let mut writer = writer;
     loop {
         let next = tokio::select! {
-            next = tokio::time::timeout(IDLE_TIMEOUT, stream.next()) => next,
+            next = tokio::time::timeout(gw.limits.idle_timeout, stream.next()) => next,
             _ = &mut writer => { close = (1000, "closed by the server".into()); break; }
         };
         let frame = match next {
@@ -148,6 +156,12 @@ async fn session(gw: Arc<Gateway>, ctx: WsContext, socket: WebSocket) {
             }
             Message::Ping(_) | Message::Pong(_) => continue,
         };
+        if let Err(wait) = frame_allowed(&gw, &conn_key, &user_key) {
+            let e = AppError::RateLimited(format!("too many messages; retry in {} ms", wait.as_millis().max(1)));
+            let _ =
+                live.tx.send(Outbound::Frame(json!({ "event": chat::events::ERROR, "data": e.body() }).to_string()));
+            continue;
+        }
         let action = serde_json::from_str::<Value>(&body)
             .ok()
             .and_then(|v| v.get("action").and_then(Value::as_str).map(str::to_owned));
@@ -161,8 +175,15 @@ async fn session(gw: Arc<Gateway>, ctx: WsContext, socket: WebSocket) {
         });
     }
     gw.connections.remove(&ctx.connection_id);
+    gw.limiter.forget(&conn_key);
     writer.abort();
     if let Err(e) = invoke(&gw, "$disconnect", ctx.disconnect(close.0, &close.1)).await {
         tracing::warn!(error = %e, "$disconnect failed");
     }
+}
+
+/// A frame counts against its connection's bucket and its user's (shared with HTTP).
+fn frame_allowed(gw: &Gateway, conn_key: &str, user_key: &str) -> Result<(), std::time::Duration> {
+    gw.limiter.check(conn_key, gw.limits.per_connection)?;
+    gw.limiter.check(user_key, gw.limits.per_user)
 }

@@ -5,9 +5,11 @@ use crate::auth::{hash_password_blocking, verify_password_blocking, Claims};
 use crate::clock::{iso, now_ms};
 use crate::error::AppError;
 use crate::ids::{TokenId, UserId};
+use crate::login_guard::{self, Counter};
 use crate::models::{Email, Password, Role, User, Username};
-use crate::repo;
+use crate::repo::{self, keys};
 use crate::service::realtime;
+use crate::store::Key;
 
 /// A parsed registration.
 #[derive(Debug)]
@@ -90,17 +92,66 @@ pub async fn ensure_admin(app: &App, username: Username, password: Password) -> 
     }
 }
 
-/// The same answer, after the same work, for an unknown user and a wrong password.
-#[tracing::instrument(skip_all)]
+/// As `login_from`, without a source address: only the login name is throttled.
 pub async fn login(app: &App, login: &str, password: String) -> Result<Session, AppError> {
-    let user = repo::users::find_by_login(app.table(), login).await?;
+    login_from(app, login, password, None).await
+}
+
+/// The same answer, after the same work, for an unknown user and a wrong password; slowed down
+/// after repeated failures of the name or the address (`login_guard`).
+///
+/// DynamoDB: the login lock and both failure counters (one `BatchGetItem`) → the user ‖ the
+/// attempt's reservation (`GetItem` ‖ `UpdateItem`) → argon2 → the name's reset on success or
+/// the address's failure on failure (one write).
+#[tracing::instrument(skip_all)]
+pub async fn login_from(
+    app: &App,
+    login: &str,
+    password: String,
+    source_ip: Option<&str>,
+) -> Result<Session, AppError> {
+    let (table, config, now) = (app.table(), &app.config, now_ms());
+    // The lock that `repo::users::find_by_login` reads, fetched here with the counters.
+    let normalized = login_guard::normalize(login);
+    let lock_key = if normalized.contains('@') { keys::email(&normalized) } else { keys::username(&normalized) };
+    let name_key = login_guard::name_key(login);
+    let ip_key = source_ip.map(login_guard::ip_key);
+    let mut wanted = vec![lock_key.clone(), name_key.clone()];
+    wanted.extend(ip_key.clone());
+    let items = table.batch_get(&wanted).await?;
+    let counter = |key: &Key| Counter::from_item(repo::pick(&items, key).as_ref(), now);
+    let (name, ip) = (counter(&name_key), ip_key.as_ref().map(counter).unwrap_or_default());
+    name.check(now)?;
+    ip.check(now)?;
+
+    let user_id = repo::pick(&items, &lock_key)
+        .and_then(|lock| repo::string_field(&lock, "userId"))
+        .and_then(|id| UserId::parse(&id));
+    let user = async {
+        match &user_id {
+            Some(id) => repo::users::get(table, id).await,
+            None => Ok(None),
+        }
+    };
+    let reserve = login_guard::reserve(table, &name_key, &name, now, config.login_free_failures);
+    let (user, ()) = tokio::try_join!(user, reserve)?;
     let ok = verify_password_blocking(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     match user {
         Some(user) if ok => {
+            // Not being able to forget the failures must not fail a correct login: the
+            // reservation expires with its window anyway.
+            if let Err(e) = login_guard::reset(table, &name_key).await {
+                tracing::warn!(error = %e, "could not reset the login failure counter");
+            }
             let (token, claims) = app.tokens.issue(&user)?;
             Ok(Session { user, token, claims })
         }
-        _ => Err(AppError::Unauthorized("invalid credentials".into())),
+        _ => {
+            if let Some(key) = &ip_key {
+                login_guard::record(table, key, &ip, now, config.login_free_failures_per_ip).await?;
+            }
+            Err(AppError::Unauthorized("invalid credentials".into()))
+        }
     }
 }
 
