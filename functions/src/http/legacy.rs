@@ -34,7 +34,11 @@ fn username_for(email: &Email) -> Result<Username, AppError> {
         .take(24)
         .collect();
     let suffix = chat::ids::UserId::generate().to_string().to_lowercase();
-    Username::parse(&format!("{}-{}", if local.len() >= 3 { local.as_str() } else { "user" }, &suffix[suffix.len() - 5..]))
+    Username::parse(&format!(
+        "{}-{}",
+        if local.len() >= 3 { local.as_str() } else { "user" },
+        &suffix[suffix.len() - 5..]
+    ))
 }
 
 pub async fn create(app: &App, req: Request) -> Result<Reply, AppError> {

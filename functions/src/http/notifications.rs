@@ -29,7 +29,11 @@ pub async fn list(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
     let limit = match query_param(&req, "limit") {
         None => DEFAULT_PAGE,
-        Some(l) => l.parse().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| AppError::field("limit", format!("1 to {MAX_PAGE}")))?,
+        Some(l) => l
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| AppError::field("limit", format!("1 to {MAX_PAGE}")))?,
     };
     let cursor = query_param(&req, "cursor")
         .map(|c| NotificationId::parse(&c).ok_or_else(|| AppError::field("cursor", "invalid cursor")))

@@ -44,27 +44,29 @@ pub struct Presence {
     pub last_seen: Option<String>,
 }
 
-/// One `TransactWriteItems`: the connection, the user's presence, and the admin room.
-pub async fn connect(table: &dyn Table, c: &Connection, now_iso: &str, now_secs: i64) -> Result<(), AppError> {
+/// Registers a connection: the connection item, the user's presence (returned as it is after),
+/// and the admin room, written concurrently in one round trip. Not a transaction on purpose: each
+/// write is idempotent, and a half-registered connection is cleaned up by the first 410.
+pub async fn connect(table: &dyn Table, c: &Connection, now_iso: &str, now_secs: i64) -> Result<Presence, AppError> {
     let mut item = to_item(&keys::connection(&c.connection_id), c)?;
     item.insert("ttl".into(), (now_secs + CONNECTION_TTL_SECS).into());
-    let mut ops = vec![
-        WriteOp::Put { item, cond: None },
-        WriteOp::Update {
-            key: keys::presence(&c.user_id),
-            updates: vec![
-                Update::AddToSet("connSet".into(), vec![c.connection_id.clone()]),
-                Update::Set("userId".into(), json!(c.user_id)),
-                Update::Set("lastSeen".into(), now_iso.into()),
-            ],
-            cond: None,
-        },
+    let presence_key = keys::presence(&c.user_id);
+    let updates = vec![
+        Update::AddToSet("connSet".into(), vec![c.connection_id.clone()]),
+        Update::Set("userId".into(), json!(c.user_id)),
+        Update::Set("lastSeen".into(), now_iso.into()),
     ];
-    if c.role == Role::Admin {
+    let room = async {
+        if c.role != Role::Admin {
+            return Ok(());
+        }
         let entry = json!({ "userId": c.user_id, "ttl": now_secs + CONNECTION_TTL_SECS });
-        ops.push(WriteOp::Put { item: to_item(&keys::admin_room(&c.connection_id), &entry)?, cond: None });
-    }
-    Ok(table.transact(ops).await?)
+        table.put(to_item(&keys::admin_room(&c.connection_id), &entry)?, None).await.map_err(AppError::from)
+    };
+    let (put, presence, room) = tokio::join!(table.put(item, None), table.update(&presence_key, updates, None), room);
+    put?;
+    room?;
+    from_item(presence?)
 }
 
 /// What a removal found: the connection as it was (to end its typing and leave its room) and the
@@ -76,12 +78,7 @@ pub struct Removed {
 
 /// Removes a connection (on disconnect, or after a 410): deletes it while its presence entry
 /// and admin-room entry go (one round trip), then leaves the room it was viewing.
-pub async fn remove(
-    table: &dyn Table,
-    connection_id: &str,
-    user: &UserId,
-    now_iso: &str,
-) -> Result<Removed, AppError> {
+pub async fn remove(table: &dyn Table, connection_id: &str, user: &UserId, now_iso: &str) -> Result<Removed, AppError> {
     let (presence_key, conn_key, room_key) =
         (keys::presence(user), keys::connection(connection_id), keys::admin_room(connection_id));
     let presence = table.update(
@@ -107,7 +104,13 @@ pub async fn remove(
 }
 
 /// Sets a user's status (and activity), returning the presence after: one `UpdateItem`.
-pub async fn set_status(table: &dyn Table, user: &UserId, status: Status, activity: Option<&str>, now_iso: &str) -> Result<Presence, AppError> {
+pub async fn set_status(
+    table: &dyn Table,
+    user: &UserId,
+    status: Status,
+    activity: Option<&str>,
+    now_iso: &str,
+) -> Result<Presence, AppError> {
     let mut updates = vec![
         Update::Set("status".into(), json!(status)),
         Update::Set("userId".into(), json!(user)),
@@ -122,7 +125,12 @@ pub async fn set_status(table: &dyn Table, user: &UserId, status: Status, activi
 
 /// Joins a conversation room (the connection is viewing it), leaving the one it viewed before:
 /// one transaction.
-pub async fn join_room(table: &dyn Table, c: &Connection, conv: &ConversationId, now_secs: i64) -> Result<(), AppError> {
+pub async fn join_room(
+    table: &dyn Table,
+    c: &Connection,
+    conv: &ConversationId,
+    now_secs: i64,
+) -> Result<(), AppError> {
     let entry = json!({ "userId": c.user_id, "ttl": now_secs + CONNECTION_TTL_SECS });
     let mut ops = vec![
         WriteOp::Update {

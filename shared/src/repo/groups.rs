@@ -44,7 +44,13 @@ pub enum Change {
 
 /// Adds or removes one member in one transaction, conditional on the version read, so
 /// concurrent changes apply one after the other. `Ok(false)`: the version moved; re-read and retry.
-pub async fn change_member(table: &dyn Table, c: &Conversation, user: &UserId, change: Change, now: &str) -> Result<bool, AppError> {
+pub async fn change_member(
+    table: &dyn Table,
+    c: &Conversation,
+    user: &UserId,
+    change: Change,
+    now: &str,
+) -> Result<bool, AppError> {
     let member = vec![user.to_string()];
     let mut updates = vec![Update::Add("version".into(), 1)];
     let member_op = match change {
@@ -73,7 +79,11 @@ pub async fn change_member(table: &dyn Table, c: &Conversation, user: &UserId, c
 /// Makes a member a group admin (or not): one `UpdateItem` conditional on the version read.
 pub async fn set_admin(table: &dyn Table, c: &Conversation, user: &UserId, admin: bool) -> Result<bool, AppError> {
     let member = vec![user.to_string()];
-    let set = if admin { Update::AddToSet("adminSet".into(), member) } else { Update::DeleteFromSet("adminSet".into(), member) };
+    let set = if admin {
+        Update::AddToSet("adminSet".into(), member)
+    } else {
+        Update::DeleteFromSet("adminSet".into(), member)
+    };
     let cond = Condition::Equals("version".into(), json!(c.version));
     match table.update(&keys::conversation(&c.id), vec![Update::Add("version".into(), 1), set], Some(cond)).await {
         Ok(_) => Ok(true),

@@ -55,7 +55,9 @@ pub async fn list(
     let mut out = Vec::new();
     let mut start: Option<Item> = None;
     for _ in 0..10 {
-        let page = table.query(&Query::new(Index::Table, pk.clone(), sort.clone()).limit(limit).backward().start(start)).await?;
+        let page = table
+            .query(&Query::new(Index::Table, pk.clone(), sort.clone()).limit(limit).backward().start(start))
+            .await?;
         for item in page.items {
             let n: Notification = from_item(item)?;
             if Some(&n.id) == before || (unread_only && n.read) {
@@ -104,4 +106,3 @@ pub async fn mark_all_read(table: &dyn Table, user: &UserId) -> Result<usize, Ap
         marked += unread.len();
     }
 }
-

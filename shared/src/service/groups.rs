@@ -48,7 +48,10 @@ async fn resolve(app: &App, who: &[String]) -> Result<Vec<UserId>, AppError> {
         }
     }
     if !missing.is_empty() {
-        return Err(AppError::Validation { message: "unknown members".into(), details: Some(json!({ "unknown": missing })) });
+        return Err(AppError::Validation {
+            message: "unknown members".into(),
+            details: Some(json!({ "unknown": missing })),
+        });
     }
     Ok(out)
 }
@@ -64,7 +67,13 @@ fn not_this_kind(kind: ConversationKind) -> AppError {
 
 /// Creates a group or channel owned by the caller, with `members` (ids or usernames).
 #[tracing::instrument(skip_all, fields(actor = %actor.user_id, members = members.len()))]
-pub async fn create(app: &App, actor: &Actor, kind: ConversationKind, name: &str, members: &[String]) -> Result<Value, AppError> {
+pub async fn create(
+    app: &App,
+    actor: &Actor,
+    kind: ConversationKind,
+    name: &str,
+    members: &[String],
+) -> Result<Value, AppError> {
     let name = parse_name(name)?;
     if members.len() > app.config.max_group_members {
         return Err(AppError::field("members", format!("at most {} members", app.config.max_group_members)));
@@ -87,8 +96,8 @@ pub async fn create(app: &App, actor: &Actor, kind: ConversationKind, name: &str
     };
     repo::groups::create(app.table(), &c, &now).await?;
     let added: Vec<UserId> = c.member_set.iter().filter(|m| **m != actor.user_id).cloned().collect();
-    announce(app, actor, &c, &added, "added").await;
-    view(app, actor, &c).await
+    let ((), view) = tokio::join!(announce(app, actor, &c, &added, "added"), view(app, actor, &c));
+    view
 }
 
 /// Tells the members concerned: one `membership` event to the members and the affected users,
@@ -100,22 +109,27 @@ async fn announce(app: &App, actor: &Actor, c: &Conversation, affected: &[UserId
     });
     let mut audience = c.clone();
     audience.member_set.extend(affected.iter().filter(|u| !c.is_member(u)).cloned());
-    if let Err(e) = realtime::to_members(app, &audience, None, events::MEMBERSHIP, &data).await {
-        tracing::warn!(error = %e, "membership event not pushed");
-    }
+    let event = async {
+        if let Err(e) = realtime::to_members(app, &audience, None, events::MEMBERSHIP, &data).await {
+            tracing::warn!(error = %e, "membership event not pushed");
+        }
+    };
     let kind = if action == "added" { "addedToGroup" } else { "removedFromGroup" };
     let preposition = if action == "added" { "to" } else { "from" };
     let text = format!("{} {action} you {preposition} {}", actor.username, c.name.as_deref().unwrap_or_default());
-    let data = json!({ "conversationId": c.id, "by": actor.user_id });
+    let note = json!({ "conversationId": c.id, "by": actor.user_id });
     let others: Vec<&UserId> = affected.iter().filter(|u| **u != actor.user_id).collect();
-    for chunk in others.chunks(NOTIFY_CONCURRENCY) {
-        let writes = chunk.iter().map(|user| notifications::notify(app, user, kind, &text, data.clone(), true));
-        for result in join_all(writes).await {
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "membership notification not stored");
+    let notes = async {
+        for chunk in others.chunks(NOTIFY_CONCURRENCY) {
+            let writes = chunk.iter().map(|user| notifications::notify(app, user, kind, &text, note.clone(), true));
+            for result in join_all(writes).await {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "membership notification not stored");
+                }
             }
         }
-    }
+    };
+    tokio::join!(event, notes);
 }
 
 /// Details with members: members of a group (and admins); anyone for a channel.
@@ -144,7 +158,8 @@ async fn view(app: &App, actor: &Actor, c: &Conversation) -> Result<Value, AppEr
         .member_set
         .iter()
         .map(|id| {
-            let mut v = users.get(id).map_or_else(|| repo::messages::deleted_sender(id), |u| u.view(Visibility::Public));
+            let mut v =
+                users.get(id).map_or_else(|| repo::messages::deleted_sender(id), |u| u.view(Visibility::Public));
             v["role"] = (if c.owner_id.as_ref() == Some(id) {
                 "owner"
             } else if c.admin_set.contains(id) {
@@ -205,16 +220,25 @@ pub async fn change_member(
     member: &str,
     action: MemberAction,
 ) -> Result<Value, AppError> {
-    let member = resolve(app, std::slice::from_ref(&member.to_owned())).await?.remove(0);
+    // The member and the group do not depend on each other: read both at once.
+    let wanted = [member.to_owned()];
+    let (mut member, first) = tokio::try_join!(resolve(app, &wanted), load(app, id, kind))?;
+    let member = member.remove(0);
+    let mut loaded = Some(first);
     for _ in 0..CHANGE_ATTEMPTS {
-        let c = load(app, id, kind).await?;
+        let c = match loaded.take() {
+            Some(c) => c,
+            None => load(app, id, kind).await?,
+        };
         check_can_see(actor, &c)?;
         let manager = c.is_admin(&actor.user_id) || actor.is_admin();
         let is_self = member == actor.user_id;
         let allowed = match action {
             MemberAction::Add => manager || (is_self && kind == ConversationKind::Channel),
             MemberAction::Remove => manager || is_self,
-            MemberAction::Promote | MemberAction::Demote => c.owner_id.as_ref() == Some(&actor.user_id) || actor.is_admin(),
+            MemberAction::Promote | MemberAction::Demote => {
+                c.owner_id.as_ref() == Some(&actor.user_id) || actor.is_admin()
+            }
         };
         if !allowed {
             return Err(AppError::Forbidden("only the group's owner or admins may do that".into()));
@@ -228,8 +252,12 @@ pub async fn change_member(
             MemberAction::Add if c.member_set.len() >= app.config.max_group_members => {
                 return Err(AppError::field("members", format!("at most {} members", app.config.max_group_members)));
             }
-            MemberAction::Add => repo::groups::change_member(app.table(), &c, &member, Change::Add, &iso(now_ms())).await?,
-            MemberAction::Remove => repo::groups::change_member(app.table(), &c, &member, Change::Remove, &iso(now_ms())).await?,
+            MemberAction::Add => {
+                repo::groups::change_member(app.table(), &c, &member, Change::Add, &iso(now_ms())).await?
+            }
+            MemberAction::Remove => {
+                repo::groups::change_member(app.table(), &c, &member, Change::Remove, &iso(now_ms())).await?
+            }
             MemberAction::Promote | MemberAction::Demote if !c.is_member(&member) => {
                 return Err(AppError::not_found("member"));
             }
@@ -238,21 +266,41 @@ pub async fn change_member(
             }
         };
         if done {
-            let c = load(app, id, kind).await?;
+            let c = applied(c, &member, action);
             let verb = match action {
                 MemberAction::Add => "added",
                 MemberAction::Remove => "removed",
                 MemberAction::Promote => "promoted",
                 MemberAction::Demote => "demoted",
             };
-            if matches!(action, MemberAction::Add | MemberAction::Remove) {
-                announce(app, actor, &c, std::slice::from_ref(&member), verb).await;
-            } else {
-                let data = json!({ "conversationId": c.id, "userId": member, "action": verb, "by": actor.user_id });
-                realtime::to_members(app, &c, None, events::MEMBERSHIP, &data).await?;
-            }
-            return view(app, actor, &c).await;
+            let tell = async {
+                if matches!(action, MemberAction::Add | MemberAction::Remove) {
+                    announce(app, actor, &c, std::slice::from_ref(&member), verb).await;
+                    Ok(())
+                } else {
+                    let data = json!({ "conversationId": c.id, "userId": member, "action": verb, "by": actor.user_id });
+                    realtime::to_members(app, &c, None, events::MEMBERSHIP, &data).await
+                }
+            };
+            let (told, view) = tokio::join!(tell, view(app, actor, &c));
+            told?;
+            return view;
         }
     }
     Err(AppError::Conflict("the group is changing too fast; retry".into()))
+}
+
+/// The group as the change just written left it (no need to read it back).
+fn applied(mut c: Conversation, member: &UserId, action: MemberAction) -> Conversation {
+    c.version += 1;
+    match action {
+        MemberAction::Add => c.member_set.push(member.clone()),
+        MemberAction::Remove => {
+            c.member_set.retain(|m| m != member);
+            c.admin_set.retain(|m| m != member);
+        }
+        MemberAction::Promote => c.admin_set.push(member.clone()),
+        MemberAction::Demote => c.admin_set.retain(|m| m != member),
+    }
+    c
 }

@@ -12,7 +12,14 @@ use crate::ids::{NotificationId, UserId};
 use crate::repo::{self, notifications::Notification};
 
 /// Stores a notification and, when `live`, pushes it as a `notification` event.
-pub async fn notify(app: &App, user: &UserId, kind: &str, message: &str, data: Value, live: bool) -> Result<Notification, AppError> {
+pub async fn notify(
+    app: &App,
+    user: &UserId,
+    kind: &str,
+    message: &str,
+    data: Value,
+    live: bool,
+) -> Result<Notification, AppError> {
     let n = Notification {
         id: NotificationId::generate(),
         user_id: user.clone(),

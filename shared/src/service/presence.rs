@@ -73,15 +73,30 @@ pub async fn contacts(app: &App, user: &UserId) -> Result<Vec<UserId>, AppError>
     Ok(out.into_iter().collect())
 }
 
+/// Who hears about a user's presence: their contacts and the admin room.
+pub struct Audience {
+    contacts: Vec<UserId>,
+    admins: Vec<String>,
+}
+
+pub async fn audience(app: &App, user: &UserId) -> Result<Audience, AppError> {
+    let (contacts, admins) =
+        tokio::try_join!(contacts(app, user), repo::connections::admin_connections(app.table(), now_secs()))?;
+    Ok(Audience { contacts, admins: admins.into_iter().map(|(c, _)| c).collect() })
+}
+
 /// A `presence` event to every contact of `user` and to the admin room.
 pub async fn broadcast(app: &App, user: &UserId, p: &Presence) -> Result<(), AppError> {
-    let (contacts, admins) = tokio::join!(contacts(app, user), repo::connections::admin_connections(app.table(), now_secs()));
-    let mut connections: Vec<String> = repo::connections::presences(app.table(), &contacts?)
+    broadcast_to(app, audience(app, user).await?, user, p).await
+}
+
+async fn broadcast_to(app: &App, audience: Audience, user: &UserId, p: &Presence) -> Result<(), AppError> {
+    let mut connections: Vec<String> = repo::connections::presences(app.table(), &audience.contacts)
         .await?
         .into_iter()
         .flat_map(|p| p.conn_set)
         .collect();
-    connections.extend(admins?.into_iter().map(|(c, _)| c));
+    connections.extend(audience.admins);
     connections.sort();
     connections.dedup();
     let payload = frame(events::PRESENCE, view(user, p));
@@ -94,9 +109,12 @@ pub async fn broadcast(app: &App, user: &UserId, p: &Presence) -> Result<(), App
 /// their live pushes were held.
 #[tracing::instrument(skip_all, fields(actor = %actor.user_id))]
 pub async fn set(app: &App, actor: &Actor, status: Status, activity: Option<String>) -> Result<Value, AppError> {
-    let before = repo::connections::presence(app.table(), &actor.user_id).await?;
-    let after = repo::connections::set_status(app.table(), &actor.user_id, status, activity.as_deref(), &iso(now_ms())).await?;
-    broadcast(app, &actor.user_id, &after).await?;
+    // Who to tell does not depend on the change: read it alongside the current status.
+    let (before, audience) =
+        tokio::try_join!(repo::connections::presence(app.table(), &actor.user_id), audience(app, &actor.user_id))?;
+    let after =
+        repo::connections::set_status(app.table(), &actor.user_id, status, activity.as_deref(), &iso(now_ms())).await?;
+    broadcast_to(app, audience, &actor.user_id, &after).await?;
     if before.status == Status::Busy && matches!(status, Status::Online | Status::Away) {
         let missed = missed(app, &actor.user_id).await?;
         if !missed.is_empty() {

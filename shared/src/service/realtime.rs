@@ -33,9 +33,8 @@ pub async fn connect(app: &App, actor: &Actor, connection_id: &str) -> Result<()
         typing_in: None,
         typing_until: None,
     };
-    repo::connections::connect(app.table(), &c, &iso(now), now_secs()).await?;
+    let p = repo::connections::connect(app.table(), &c, &iso(now), now_secs()).await?;
     // The first connection brings the user online.
-    let p = repo::connections::presence(app.table(), &actor.user_id).await?;
     if p.conn_set.len() == 1 && p.status != Status::Offline {
         presence::broadcast(app, &actor.user_id, &p).await?;
     }
@@ -126,7 +125,10 @@ pub async fn deliver_message(app: &App, sender: &Actor, c: &Conversation, m: &Me
     let mut deliveries: Vec<(Target, Vec<u8>)> = Vec::new();
     if let Some(origin) = origin {
         let ack = json!({ "message": m, "clientMessageId": m.client_message_id });
-        deliveries.push((Target { connection: origin.to_owned(), user: sender.user_id.clone() }, frame(events::MESSAGE_RECEIVED, ack)));
+        deliveries.push((
+            Target { connection: origin.to_owned(), user: sender.user_id.clone() },
+            frame(events::MESSAGE_RECEIVED, ack),
+        ));
     }
     match presences {
         Ok(presences) => {
@@ -134,15 +136,16 @@ pub async fn deliver_message(app: &App, sender: &Actor, c: &Conversation, m: &Me
                 notify_absent(app, sender, c, m, &presences).await;
             }
             let targets = targets_of(presences, Some(&sender.user_id));
-            deliveries.extend(targets.into_iter().filter(|t| Some(t.connection.as_str()) != origin).map(|t| (t, chat.clone())));
+            deliveries.extend(
+                targets.into_iter().filter(|t| Some(t.connection.as_str()) != origin).map(|t| (t, chat.clone())),
+            );
         }
         Err(e) => tracing::warn!(error = %e, "fan-out lookup failed; message stored, not pushed"),
     }
     let new_message = frame(events::NEW_MESSAGE, payload);
     match admins {
-        Ok(admins) => {
-            deliveries.extend(admins.into_iter().map(|(connection, user)| (Target { connection, user }, new_message.clone())))
-        }
+        Ok(admins) => deliveries
+            .extend(admins.into_iter().map(|(connection, user)| (Target { connection, user }, new_message.clone()))),
         Err(e) => tracing::warn!(error = %e, "admin room lookup failed"),
     }
     deliver(app, deliveries).await;
@@ -210,11 +213,20 @@ fn typing_data(conv: &ConversationId, user: &UserId, is_typing: bool, now: i64) 
 
 /// Starts or stops a typing indicator: remembered on the connection (so a disconnect ends it)
 /// and pushed to the other connections viewing the conversation (its room). Members only.
-pub async fn typing(app: &App, actor: &Actor, connection_id: &str, conv: &ConversationId, is_typing: bool) -> Result<(), AppError> {
+pub async fn typing(
+    app: &App,
+    actor: &Actor,
+    connection_id: &str,
+    conv: &ConversationId,
+    is_typing: bool,
+) -> Result<(), AppError> {
     let c = member_conversation(app, actor, conv).await?;
     let now = now_ms();
     let updates = if is_typing {
-        vec![Update::Set("typingIn".into(), json!(conv)), Update::Set("typingUntil".into(), (now + TYPING_TTL_MS).into())]
+        vec![
+            Update::Set("typingIn".into(), json!(conv)),
+            Update::Set("typingUntil".into(), (now + TYPING_TTL_MS).into()),
+        ]
     } else {
         vec![Update::Remove("typingIn".into()), Update::Remove("typingUntil".into())]
     };
@@ -241,7 +253,13 @@ pub async fn to_room(app: &App, c: &Conversation, except: &UserId, event: &str, 
 }
 
 /// Joins (or leaves) a conversation room: the connection is viewing it.
-pub async fn view(app: &App, actor: &Actor, connection_id: &str, conv: &ConversationId, join: bool) -> Result<Value, AppError> {
+pub async fn view(
+    app: &App,
+    actor: &Actor,
+    connection_id: &str,
+    conv: &ConversationId,
+    join: bool,
+) -> Result<Value, AppError> {
     if join {
         let (c, connection) = tokio::try_join!(
             member_conversation(app, actor, conv),

@@ -69,7 +69,10 @@ impl Bench {
             sent["data"]["id"].as_str().unwrap().to_owned(),
         );
         let alice_ws = gw.connect(&alice).await;
-        let bob_ws = gw.connect(&bob).await;
+        let mut bob_ws = gw.connect(&bob).await;
+        // Bob views the conversation, so he is in its room for typing events.
+        bob_ws.send(json!({ "action": "joinConversation", "conversationId": conv })).await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         let _admin_ws = Ws::connect(&format!("{}?token={admin_token}", gw.ws)).await.unwrap();
         table.take();
         Self { gw, table, alice, bob, admin_token, conv, message, alice_ws, bob_ws, _admin_ws }
@@ -143,6 +146,55 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
         "DELETE /api/messages/{messageId}",
         b.http(Method::DELETE, &format!("/api/messages/{msg}"), t, None).await,
     );
+
+    let (_, g) = b.gw.post("/api/groups", &a.token, json!({ "name": "budget", "members": [bob.id] })).await;
+    let gid = g["data"]["id"].as_str().unwrap().to_owned();
+    let carol = b.gw.user("carol").await;
+    m.insert(
+        "POST /api/groups",
+        b.http(Method::POST, "/api/groups", t, Some(json!({ "name": "g", "members": [bob.id] }))).await,
+    );
+    m.insert(
+        "POST /api/channels",
+        b.http(Method::POST, "/api/channels", t, Some(json!({ "name": "c", "members": [bob.id] }))).await,
+    );
+    let (_, ch) = b.gw.post("/api/channels", &a.token, json!({ "name": "open" })).await;
+    let cid = ch["data"]["id"].as_str().unwrap().to_owned();
+    let add = json!({ "memberId": carol.id });
+    m.insert(
+        "PUT /api/groups/{id}/members",
+        b.http(Method::PUT, &format!("/api/groups/{gid}/members"), t, Some(add.clone())).await,
+    );
+    m.insert(
+        "PUT /api/channels/{id}/members",
+        b.http(Method::PUT, &format!("/api/channels/{cid}/members"), Some(&carol.token), Some(add)).await,
+    );
+    m.insert("GET /api/groups/{id}", b.http(Method::GET, &format!("/api/groups/{gid}"), t, None).await);
+    m.insert("GET /api/channels/{id}", b.http(Method::GET, &format!("/api/channels/{cid}"), t, None).await);
+    m.insert("GET /api/groups", b.http(Method::GET, "/api/groups", t, None).await);
+    m.insert("GET /api/channels", b.http(Method::GET, "/api/channels?discover=true", t, None).await);
+    m.insert("PUT /api/status", b.http(Method::PUT, "/api/status", t, Some(json!({ "status": "away" }))).await);
+    m.insert("GET /api/status/{userId}", b.http(Method::GET, &format!("/api/status/{}", bob.id), t, None).await);
+    let note = json!({ "userId": a.id, "message": "hello" });
+    m.insert("POST /api/notifications", b.http(Method::POST, "/api/notifications", Some(&admin), Some(note)).await);
+    m.insert("GET /api/notifications", b.http(Method::GET, "/api/notifications?limit=10", t, None).await);
+    let (_, notes) = b.gw.get("/api/notifications", &a.token).await;
+    let nid = notes["data"][0]["id"].as_str().unwrap().to_owned();
+    m.insert(
+        "POST /api/notifications/{id}/read",
+        b.http(Method::POST, &format!("/api/notifications/{nid}/read"), t, Some(json!({}))).await,
+    );
+    m.insert("POST /api/notifications/read", b.http(Method::POST, "/api/notifications/read", t, Some(json!({}))).await);
+    let email = format!("{}@example.com", unique());
+    let legacy = json!({ "firstName": "A", "lastName": "B", "email": email, "password": "password 123" });
+    m.insert("POST /users/auth/create", b.http(Method::POST, "/users/auth/create", None, Some(legacy)).await);
+    let legacy_login = json!({ "email": email, "password": "password 123" });
+    m.insert("POST /users/auth/login", b.http(Method::POST, "/users/auth/login", None, Some(legacy_login)).await);
+    let chat = json!({ "receiver": bob.id, "messageDetails": { "text": "seed 001" } });
+    m.insert("POST /chat", b.http(Method::POST, "/chat", t, Some(chat)).await);
+    let path = format!("/chat/conversation/{}/{}", a.id, bob.id);
+    m.insert("GET /chat/conversation/{senderId}/{receiverId}", b.http(Method::GET, &path, t, None).await);
+    m.insert("setStatus", b.ws(json!({ "action": "setStatus", "status": "online" }), "presence", 0).await);
 
     m.insert(
         "sendMessage",
