@@ -41,8 +41,9 @@ async fn admin(gw: &Gateway) -> String {
     )
     .await
     .unwrap();
-    let (_, login) =
-        gw.call(Method::POST, "/api/users/login", None, Some(json!({ "username": name, "password": "admin password" }))).await;
+    let (_, login) = gw
+        .call(Method::POST, "/api/users/login", None, Some(json!({ "username": name, "password": "admin password" })))
+        .await;
     login["data"]["token"].as_str().unwrap().to_owned()
 }
 
@@ -63,11 +64,15 @@ async fn a_group_gets_messages_from_every_send_form_live_and_in_history(store: S
     assert_eq!(ann_ws.event("notification").await["type"], "addedToGroup");
     let mut ben_ws = gw.connect(&ben).await;
 
-    let (status, _) = gw.post("/api/messages", &owner.token, json!({ "receiverId": gid, "content": "over REST" })).await;
+    let (status, _) =
+        gw.post("/api/messages", &owner.token, json!({ "receiverId": gid, "content": "over REST" })).await;
     assert_eq!(status, StatusCode::CREATED);
     for ws in [&mut ann_ws, &mut ben_ws] {
         let ev = ws.event("chatMessage").await;
-        assert_eq!((ev["message"]["text"].as_str(), ev["conversationType"].as_str()), (Some("over REST"), Some("group")));
+        assert_eq!(
+            (ev["message"]["text"].as_str(), ev["conversationType"].as_str()),
+            (Some("over REST"), Some("group"))
+        );
     }
     ann_ws.send(json!({ "action": "sendMessage", "conversationId": gid, "text": "over WS" })).await;
     ann_ws.event("messageReceived").await;
@@ -81,7 +86,8 @@ async fn a_group_gets_messages_from_every_send_form_live_and_in_history(store: S
     assert_eq!(g["unreadCount"], 2);
     let (_, details) = gw.get(&format!("/api/groups/{gid}"), &ann.token).await;
     assert_eq!(details["data"]["memberCount"], 3);
-    let roles: Vec<_> = details["data"]["members"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap().to_owned()).collect();
+    let roles: Vec<_> =
+        details["data"]["members"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap().to_owned()).collect();
     assert_eq!(roles.iter().filter(|r| *r == "owner").count(), 1);
 }
 
@@ -91,24 +97,45 @@ async fn removing_a_member_takes_their_access_away_at_once(store: Store) {
     let gid = group(&gw, &owner, json!([ann.id, ben.id])).await;
     let mut ben_ws = gw.connect(&ben).await;
     let mut ann_ws = gw.connect(&ann).await;
-    let (status, res) =
-        gw.call(Method::PUT, &format!("/api/groups/{gid}/members"), Some(&owner.token), Some(json!({ "memberId": ben.id, "action": "remove" }))).await;
+    let (status, res) = gw
+        .call(
+            Method::PUT,
+            &format!("/api/groups/{gid}/members"),
+            Some(&owner.token),
+            Some(json!({ "memberId": ben.id, "action": "remove" })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{res}");
     assert_eq!(res["data"]["memberCount"], 2);
     assert_eq!(ben_ws.event("membership").await["action"], "removed");
     assert_eq!(ann_ws.event("membership").await["userId"], ben.id.as_str());
     // Reads, sends and live events: all gone.
     assert_eq!(gw.get(&format!("/api/messages/{gid}"), &ben.token).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(gw.post("/api/messages", &ben.token, json!({ "receiverId": gid, "content": "still here?" })).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        gw.post("/api/messages", &ben.token, json!({ "receiverId": gid, "content": "still here?" })).await.0,
+        StatusCode::FORBIDDEN
+    );
     gw.post("/api/messages", &owner.token, json!({ "receiverId": gid, "content": "after removal" })).await;
     assert_eq!(ann_ws.event("chatMessage").await["message"]["text"], "after removal");
     assert!(ben_ws.try_event("chatMessage", Duration::from_millis(500)).await.is_none());
     // A member may leave on their own; a member may not remove others.
-    let (status, _) =
-        gw.call(Method::PUT, &format!("/api/groups/{gid}/members"), Some(&ann.token), Some(json!({ "memberId": owner.id, "action": "remove" }))).await;
+    let (status, _) = gw
+        .call(
+            Method::PUT,
+            &format!("/api/groups/{gid}/members"),
+            Some(&ann.token),
+            Some(json!({ "memberId": owner.id, "action": "remove" })),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) =
-        gw.call(Method::PUT, &format!("/api/groups/{gid}/members"), Some(&ann.token), Some(json!({ "memberId": ann.id, "action": "remove" }))).await;
+    let (status, _) = gw
+        .call(
+            Method::PUT,
+            &format!("/api/groups/{gid}/members"),
+            Some(&ann.token),
+            Some(json!({ "memberId": ann.id, "action": "remove" })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(gw.get(&format!("/api/groups/{gid}"), &ann.token).await.0, StatusCode::FORBIDDEN);
 }
@@ -125,31 +152,51 @@ async fn channels_are_public_and_anyone_may_join_or_leave_them(store: Store) {
     assert_eq!((status, details["data"]["isMember"].clone()), (StatusCode::OK, json!(false)));
     assert_eq!(gw.get(&format!("/api/messages/{cid}"), &walker.token).await.0, StatusCode::FORBIDDEN, "join first");
     let join = json!({ "memberId": walker.id });
-    let (status, _) = gw.call(Method::PUT, &format!("/api/channels/{cid}/members"), Some(&walker.token), Some(join)).await;
+    let (status, _) =
+        gw.call(Method::PUT, &format!("/api/channels/{cid}/members"), Some(&walker.token), Some(join)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(gw.post("/api/messages", &walker.token, json!({ "receiverId": cid, "content": "hi all" })).await.0, StatusCode::CREATED);
+    assert_eq!(
+        gw.post("/api/messages", &walker.token, json!({ "receiverId": cid, "content": "hi all" })).await.0,
+        StatusCode::CREATED
+    );
     let (_, mine) = gw.get("/api/channels", &walker.token).await;
     assert_eq!(mine["data"].as_array().unwrap().len(), 1);
     // A group is not a channel: it cannot be joined, nor seen, by a stranger.
     let gid = group(&gw, &owner, json!([])).await;
-    let (status, _) =
-        gw.call(Method::PUT, &format!("/api/groups/{gid}/members"), Some(&walker.token), Some(json!({ "memberId": walker.id }))).await;
+    let (status, _) = gw
+        .call(
+            Method::PUT,
+            &format!("/api/groups/{gid}/members"),
+            Some(&walker.token),
+            Some(json!({ "memberId": walker.id })),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(gw.get(&format!("/api/channels/{gid}"), &owner.token).await.0, StatusCode::NOT_FOUND);
     let leave = json!({ "memberId": walker.id, "action": "remove" });
-    let (status, _) = gw.call(Method::PUT, &format!("/api/channels/{cid}/members"), Some(&walker.token), Some(leave)).await;
+    let (status, _) =
+        gw.call(Method::PUT, &format!("/api/channels/{cid}/members"), Some(&walker.token), Some(leave)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(gw.post("/api/messages", &walker.token, json!({ "receiverId": cid, "content": "bye" })).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        gw.post("/api/messages", &walker.token, json!({ "receiverId": cid, "content": "bye" })).await.0,
+        StatusCode::FORBIDDEN
+    );
 }
 
 async fn group_routes_follow_the_access_matrix(store: Store) {
     let gw = Gateway::start(store).await;
-    let (owner, member, helper, stranger, extra) =
-        (gw.user("owner").await, gw.user("member").await, gw.user("helper").await, gw.user("stranger").await, gw.user("extra").await);
+    let (owner, member, helper, stranger, extra) = (
+        gw.user("owner").await,
+        gw.user("member").await,
+        gw.user("helper").await,
+        gw.user("stranger").await,
+        gw.user("extra").await,
+    );
     let admin = admin(&gw).await;
     let gid = group(&gw, &owner, json!([member.id, helper.id])).await;
     let promote = json!({ "memberId": helper.id, "action": "promote" });
-    let (status, _) = gw.call(Method::PUT, &format!("/api/groups/{gid}/members"), Some(&owner.token), Some(promote)).await;
+    let (status, _) =
+        gw.call(Method::PUT, &format!("/api/groups/{gid}/members"), Some(&owner.token), Some(promote)).await;
     assert_eq!(status, StatusCode::OK);
     let add = |who: &User| json!({ "memberId": who.id });
     // (caller, method, path, body, expected)
@@ -164,14 +211,38 @@ async fn group_routes_follow_the_access_matrix(store: Store) {
         (Some(&member.token), Method::PUT, members.clone(), Some(add(&extra)), 403),
         (Some(&helper.token), Method::PUT, members.clone(), Some(add(&extra)), 200),
         (Some(&admin), Method::PUT, members.clone(), Some(json!({ "memberId": extra.id, "action": "remove" })), 200),
-        (Some(&member.token), Method::PUT, members.clone(), Some(json!({ "memberId": helper.id, "action": "demote" })), 403),
-        (Some(&helper.token), Method::PUT, members.clone(), Some(json!({ "memberId": owner.id, "action": "remove" })), 409),
-        (Some(&owner.token), Method::PUT, members.clone(), Some(json!({ "memberId": extra.id, "action": "kick" })), 400),
+        (
+            Some(&member.token),
+            Method::PUT,
+            members.clone(),
+            Some(json!({ "memberId": helper.id, "action": "demote" })),
+            403,
+        ),
+        (
+            Some(&helper.token),
+            Method::PUT,
+            members.clone(),
+            Some(json!({ "memberId": owner.id, "action": "remove" })),
+            409,
+        ),
+        (
+            Some(&owner.token),
+            Method::PUT,
+            members.clone(),
+            Some(json!({ "memberId": extra.id, "action": "kick" })),
+            400,
+        ),
         (Some(&stranger.token), Method::GET, format!("/api/messages/{gid}"), None, 403),
         (Some(&admin), Method::GET, format!("/api/messages/{gid}"), None, 200),
         (None, Method::POST, "/api/groups".into(), Some(json!({ "name": "x" })), 401),
         (Some(&stranger.token), Method::POST, "/api/groups".into(), Some(json!({ "name": "" })), 400),
-        (Some(&stranger.token), Method::POST, "/api/groups".into(), Some(json!({ "name": "x", "members": ["no-such-user"] })), 400),
+        (
+            Some(&stranger.token),
+            Method::POST,
+            "/api/groups".into(),
+            Some(json!({ "name": "x", "members": ["no-such-user"] })),
+            400,
+        ),
     ];
     for (token, method, path, body, expected) in cases {
         let (status, res) = gw.call(method.clone(), &path, token, body.clone()).await;
@@ -223,10 +294,13 @@ async fn a_message_to_300_members_costs_a_batch_read_per_100_and_survives_gone_c
             typing_in: None,
             typing_until: None,
         };
-        chat::repo::connections::connect(gw.app().table(), &ghost, "2026-01-01T00:00:00Z", chat::clock::now_secs()).await.unwrap();
+        chat::repo::connections::connect(gw.app().table(), &ghost, "2026-01-01T00:00:00Z", chat::clock::now_secs())
+            .await
+            .unwrap();
     }
     table.take();
-    let (status, _) = gw.post("/api/messages", &owner.token, json!({ "receiverId": gid, "content": "to everyone" })).await;
+    let (status, _) =
+        gw.post("/api/messages", &owner.token, json!({ "receiverId": gid, "content": "to everyone" })).await;
     assert_eq!(status, StatusCode::CREATED);
     let records = table.take();
     for ws in &mut sockets {
@@ -250,7 +324,9 @@ async fn status_changes_reach_contacts_and_busy_users_catch_up_when_back(store: 
     let online = alice_ws.event("presence").await;
     assert_eq!((online["userId"].as_str(), online["online"].as_bool()), (Some(bob.id.as_str()), Some(true)));
 
-    let (status, res) = gw.call(Method::PUT, "/api/status", Some(&bob.token), Some(json!({ "status": "away", "activity": "playing" }))).await;
+    let (status, res) = gw
+        .call(Method::PUT, "/api/status", Some(&bob.token), Some(json!({ "status": "away", "activity": "playing" })))
+        .await;
     assert_eq!(status, StatusCode::OK, "{res}");
     let ev = alice_ws.event("presence").await;
     assert_eq!((ev["status"].as_str(), ev["activity"].as_str()), (Some("away"), Some("playing")));
@@ -279,7 +355,10 @@ async fn status_changes_reach_contacts_and_busy_users_catch_up_when_back(store: 
     // Others cannot set your status; bad values are 400.
     let spoof = json!({ "status": "busy", "userId": bob.id });
     assert_eq!(gw.call(Method::PUT, "/api/status", Some(&alice.token), Some(spoof)).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(gw.call(Method::PUT, "/api/status", Some(&alice.token), Some(json!({ "status": "asleep" }))).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        gw.call(Method::PUT, "/api/status", Some(&alice.token), Some(json!({ "status": "asleep" }))).await.0,
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(gw.get("/api/status/usr_01JAAAAAAAAAAAAAAAAAAAAAAA", &alice.token).await.0, StatusCode::NOT_FOUND);
 
     // The last connection going takes bob offline for alice.
@@ -297,10 +376,14 @@ async fn notifications_are_sent_listed_and_marked_read(store: Store) {
     let admin = admin(&gw).await;
     let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
     let mut alice_ws = gw.connect(&alice).await;
-    let (status, _) = gw.post("/api/notifications", &admin, json!({ "userId": alice.id, "message": "maintenance at 5" })).await;
+    let (status, _) =
+        gw.post("/api/notifications", &admin, json!({ "userId": alice.id, "message": "maintenance at 5" })).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(alice_ws.event("notification").await["message"], "maintenance at 5");
-    assert_eq!(gw.post("/api/notifications", &bob.token, json!({ "userId": alice.id, "message": "fake" })).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        gw.post("/api/notifications", &bob.token, json!({ "userId": alice.id, "message": "fake" })).await.0,
+        StatusCode::FORBIDDEN
+    );
     // A direct message while not connected leaves a notification.
     gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "ping" })).await;
     let (_, bobs) = gw.get("/api/notifications", &bob.token).await;
@@ -311,7 +394,11 @@ async fn notifications_are_sent_listed_and_marked_read(store: Store) {
     assert_eq!(messages, [json!("second"), json!("maintenance at 5")], "newest first");
     let first = list["data"][1]["id"].as_str().unwrap().to_owned();
     assert_eq!(gw.post(&format!("/api/notifications/{first}/read"), &alice.token, json!({})).await.0, StatusCode::OK);
-    assert_eq!(gw.post(&format!("/api/notifications/{first}/read"), &bob.token, json!({})).await.0, StatusCode::NOT_FOUND, "not bob's");
+    assert_eq!(
+        gw.post(&format!("/api/notifications/{first}/read"), &bob.token, json!({})).await.0,
+        StatusCode::NOT_FOUND,
+        "not bob's"
+    );
     let (_, unread) = gw.get("/api/notifications?unread=true", &alice.token).await;
     assert_eq!(unread["data"].as_array().unwrap().len(), 1);
     let (_, page) = gw.get("/api/notifications?limit=1", &alice.token).await;
@@ -336,7 +423,10 @@ async fn typing_reaches_only_the_connections_viewing_the_conversation(store: Sto
         let conv = chat::ids::ConversationId::parse(&gid).unwrap();
         move || {
             let conv = conv.clone();
-            async move { chat::repo::connections::room(gw.app().table(), &conv, chat::clock::now_secs()).await.unwrap().len() == n }
+            async move {
+                chat::repo::connections::room(gw.app().table(), &conv, chat::clock::now_secs()).await.unwrap().len()
+                    == n
+            }
         }
     };
     ann_ws.send(json!({ "action": "joinConversation", "conversationId": gid })).await;
@@ -364,7 +454,10 @@ async fn seed_001_routes_create_log_in_and_chat(store: Store) {
     assert_eq!(gw.call(Method::POST, "/users/auth/create", None, Some(create)).await.0, StatusCode::CONFLICT);
     let login = |email: String, password: &'static str| {
         let gw = &gw;
-        async move { gw.call(Method::POST, "/users/auth/login", None, Some(json!({ "email": email, "password": password }))).await }
+        async move {
+            gw.call(Method::POST, "/users/auth/login", None, Some(json!({ "email": email, "password": password })))
+                .await
+        }
     };
     let (status, ok) = login(email.clone(), "password 123").await;
     assert_eq!(status, StatusCode::OK);
