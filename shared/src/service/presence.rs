@@ -109,11 +109,15 @@ async fn broadcast_to(app: &App, audience: Audience, user: &UserId, p: &Presence
 /// their live pushes were held.
 #[tracing::instrument(skip_all, fields(actor = %actor.user_id))]
 pub async fn set(app: &App, actor: &Actor, status: Status, activity: Option<String>) -> Result<Value, AppError> {
-    // Who to tell does not depend on the change: read it alongside the current status.
-    let (before, audience) =
-        tokio::try_join!(repo::connections::presence(app.table(), &actor.user_id), audience(app, &actor.user_id))?;
-    let after =
-        repo::connections::set_status(app.table(), &actor.user_id, status, activity.as_deref(), &iso(now_ms())).await?;
+    // Who to tell does not depend on the change: find out while the status is read and written.
+    let change = async {
+        let before = repo::connections::presence(app.table(), &actor.user_id).await?;
+        let after =
+            repo::connections::set_status(app.table(), &actor.user_id, status, activity.as_deref(), &iso(now_ms()))
+                .await?;
+        Ok::<_, AppError>((before, after))
+    };
+    let ((before, after), audience) = tokio::try_join!(change, audience(app, &actor.user_id))?;
     broadcast_to(app, audience, &actor.user_id, &after).await?;
     if before.status == Status::Busy && matches!(status, Status::Online | Status::Away) {
         let missed = missed(app, &actor.user_id).await?;

@@ -87,6 +87,9 @@ impl Bench {
 
     /// Sends a frame and waits for `event` on `on` (the socket index: 0 alice, 1 bob).
     async fn ws(&mut self, frame: Value, event: &str, on: usize) -> Vec<OpRecord> {
+        // Events of earlier steps must not be taken for this one's.
+        self.alice_ws.drain(std::time::Duration::from_millis(150)).await;
+        self.bob_ws.drain(std::time::Duration::from_millis(150)).await;
         self.table.take();
         self.alice_ws.send(frame).await;
         if !event.is_empty() {

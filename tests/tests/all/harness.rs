@@ -185,6 +185,11 @@ impl Ws {
         }
     }
 
+    /// Discards the events already sent (reads until the socket is quiet for `quiet`).
+    pub async fn drain(&mut self, quiet: Duration) {
+        while let Ok(Some(_)) = tokio::time::timeout(quiet, self.stream.next()).await {}
+    }
+
     /// Waits for the server to close the socket.
     pub async fn closed(&mut self, wait: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + wait;
