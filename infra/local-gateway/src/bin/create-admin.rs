@@ -21,6 +21,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         chat::models::Password::parse(&password)?,
     )
     .await?;
-    println!("{}", if created { format!("admin {username} created") } else { format!("user {username} already exists; left unchanged") });
+    println!(
+        "{}",
+        if created {
+            format!("admin {username} created")
+        } else {
+            format!("user {username} already exists; left unchanged")
+        }
+    );
     Ok(())
 }
