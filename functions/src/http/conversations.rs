@@ -25,12 +25,11 @@ pub async fn start(app: &App, req: Request) -> Result<Reply, AppError> {
 /// Mine, most recent first; admins with `?all=true`: every conversation.
 pub async fn list(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
-    if query_param(&req, "all").as_deref() == Some("true") && !caller.is_admin() {
-        return Err(AppError::Forbidden("only an admin may list every conversation".into()));
-    }
-    let all = query_param(&req, "all").as_deref() == Some("true");
-    let data =
-        if all { conversations::list_all(app).await? } else { conversations::list(app, &caller.actor()).await? };
+    let data = match query_param(&req, "all").as_deref() {
+        Some("true") if caller.is_admin() => conversations::list_all(app).await?,
+        Some("true") => return Err(AppError::Forbidden("only an admin may list every conversation".into())),
+        _ => conversations::list(app, &caller.actor()).await?,
+    };
     Ok(Reply::page(data, None))
 }
 
