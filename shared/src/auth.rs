@@ -148,23 +148,7 @@ mod tests {
     use crate::clock::iso;
 
     fn user() -> User {
-        User {
-            id: UserId::generate(),
-            username: "alice".into(),
-            email: Some("a@example.com".into()),
-            first_name: None,
-            last_name: None,
-            company: None,
-            phone: None,
-            profile_picture: None,
-            gender: None,
-            is_onboarding_completed: false,
-            role: Role::User,
-            created_at: iso(0),
-            updated_at: iso(0),
-            password_hash: String::new(),
-            tokens_valid_after: None,
-        }
+        User { email: Some("a@example.com".into()), ..User::new("alice", String::new(), Role::User, &iso(0)) }
     }
 
     #[test]

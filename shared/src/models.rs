@@ -146,6 +146,29 @@ pub struct User {
     pub tokens_valid_after: Option<String>,
 }
 
+impl User {
+    /// A user with only the required fields; the profile fields start empty.
+    pub fn new(username: &str, password_hash: String, role: Role, now: &str) -> Self {
+        Self {
+            id: UserId::generate(),
+            username: username.to_owned(),
+            email: None,
+            first_name: None,
+            last_name: None,
+            company: None,
+            phone: None,
+            profile_picture: None,
+            gender: None,
+            is_onboarding_completed: false,
+            role,
+            created_at: now.to_owned(),
+            updated_at: now.to_owned(),
+            password_hash,
+            tokens_valid_after: None,
+        }
+    }
+}
+
 /// How much of a user the caller may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Visibility {

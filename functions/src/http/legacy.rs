@@ -45,17 +45,11 @@ pub async fn create(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: CreateBody = body(&req)?;
     let email = Email::parse(&b.email)?;
     let reg = Registration {
-        username: username_for(&email)?,
-        email: Some(email),
-        password: Password::parse(&b.password)?,
         first_name: bounded("firstName", Some(b.first_name), 64)?,
         last_name: bounded("lastName", Some(b.last_name), 64)?,
-        company: None,
-        phone: None,
-        profile_picture: None,
-        gender: None,
-        role: Role::User,
+        ..Registration::minimal(username_for(&email)?, Password::parse(&b.password)?, Role::User)
     };
+    let reg = Registration { email: Some(email), ..reg };
     let session = users::register(app, None, reg).await?;
     Ok(session_reply(app, &session, true))
 }

@@ -26,6 +26,24 @@ pub struct Registration {
     pub role: Role,
 }
 
+impl Registration {
+    /// Just the credentials and the role; the profile fields start empty.
+    pub fn minimal(username: Username, password: Password, role: Role) -> Self {
+        Self {
+            username,
+            email: None,
+            password,
+            first_name: None,
+            last_name: None,
+            company: None,
+            phone: None,
+            profile_picture: None,
+            gender: None,
+            role,
+        }
+    }
+}
+
 pub struct Session {
     pub user: User,
     pub token: String,
@@ -45,10 +63,8 @@ pub async fn register(app: &App, caller: Option<&Caller>, reg: Registration) -> 
 }
 
 async fn new_user(reg: Registration) -> Result<User, AppError> {
-    let now = iso(now_ms());
+    let hash = hash_password_blocking(reg.password).await?;
     Ok(User {
-        id: UserId::generate(),
-        username: reg.username.as_str().to_owned(),
         email: reg.email.map(|e| e.as_str().to_owned()),
         first_name: reg.first_name,
         last_name: reg.last_name,
@@ -56,12 +72,7 @@ async fn new_user(reg: Registration) -> Result<User, AppError> {
         phone: reg.phone,
         profile_picture: reg.profile_picture,
         gender: reg.gender,
-        is_onboarding_completed: false,
-        role: reg.role,
-        created_at: now.clone(),
-        updated_at: now,
-        password_hash: hash_password_blocking(reg.password).await?,
-        tokens_valid_after: None,
+        ..User::new(reg.username.as_str(), hash, reg.role, &iso(now_ms()))
     })
 }
 
@@ -72,19 +83,7 @@ pub async fn ensure_admin(app: &App, username: Username, password: Password) -> 
     if repo::users::find_by_login(app.table(), username.as_str()).await?.is_some() {
         return Ok(false);
     }
-    let reg = Registration {
-        username,
-        email: None,
-        password,
-        first_name: None,
-        last_name: None,
-        company: None,
-        phone: None,
-        profile_picture: None,
-        gender: None,
-        role: Role::Admin,
-    };
-    let user = new_user(reg).await?;
+    let user = new_user(Registration::minimal(username, password, Role::Admin)).await?;
     match repo::users::create(app.table(), &user).await {
         Ok(()) => Ok(true),
         Err(AppError::Conflict(_)) => Ok(false),

@@ -6,19 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite;
 
-use crate::harness::{eventually, Gateway, Store};
-
-/// Runs each scenario on the embedded store and on DynamoDB.
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Store::Memory).await } )*
-        }
-        mod dynamodb {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Store::Dynamo).await } )*
-        }
-    };
-}
+use crate::harness::{both_stores, eventually, Gateway, Store};
 
 both_stores!(
     two_users_chat_live_over_rest_and_websocket_on_every_device,

@@ -17,6 +17,20 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::support;
 
+/// Runs each scenario on the embedded store and on DynamoDB.
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Store::Memory).await } )*
+        }
+        mod dynamodb {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Store::Dynamo).await } )*
+        }
+    };
+}
+
+pub(crate) use both_stores;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Store {
     /// The embedded store, in memory.

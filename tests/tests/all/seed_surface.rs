@@ -6,18 +6,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::{counted, eventually, Gateway, Store, User, Ws};
-
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod memory {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Store::Memory).await } )*
-        }
-        mod dynamodb {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Store::Dynamo).await } )*
-        }
-    };
-}
+use crate::harness::{both_stores, counted, eventually, Gateway, Store, User, Ws};
 
 both_stores!(
     a_group_gets_messages_from_every_send_form_live_and_in_history,
@@ -256,23 +245,8 @@ async fn a_message_to_300_members_costs_a_batch_read_per_100_and_survives_gone_c
     // Members are created straight in the store: 300 argon2 hashes would only test argon2.
     let mut ids = Vec::new();
     for i in 0..300 {
-        let user = chat::models::User {
-            id: chat::ids::UserId::generate(),
-            username: format!("m{i}-{}", &ulid::Ulid::generate().to_string()[20..]).to_lowercase(),
-            email: None,
-            first_name: None,
-            last_name: None,
-            company: None,
-            phone: None,
-            profile_picture: None,
-            gender: None,
-            is_onboarding_completed: false,
-            role: chat::models::Role::User,
-            created_at: chat::clock::iso(0),
-            updated_at: chat::clock::iso(0),
-            password_hash: "unused".into(),
-            tokens_valid_after: None,
-        };
+        let name = format!("m{i}-{}", &ulid::Ulid::generate().to_string()[20..]).to_lowercase();
+        let user = chat::models::User::new(&name, "unused".into(), chat::models::Role::User, &chat::clock::iso(0));
         chat::repo::users::create(gw.app().table(), &user).await.unwrap();
         ids.push(user.id);
     }
