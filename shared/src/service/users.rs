@@ -112,6 +112,11 @@ pub async fn login_from(
     let (table, config, now) = (app.table(), &app.config, now_ms());
     // The lock that `repo::users::find_by_login` reads, fetched here with the counters.
     let normalized = login_guard::normalize(login);
+    // No account's name has control characters (nor could its counter be stored): the answer
+    // of an unknown user, without touching the store; it says nothing about who exists.
+    if normalized.is_empty() || normalized.chars().any(char::is_control) {
+        return Err(AppError::Unauthorized("invalid credentials".into()));
+    }
     let lock_key = if normalized.contains('@') { keys::email(&normalized) } else { keys::username(&normalized) };
     let name_key = login_guard::name_key(login);
     let ip_key = source_ip.map(login_guard::ip_key);

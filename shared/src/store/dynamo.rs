@@ -129,6 +129,10 @@ impl DynamoTable {
 #[async_trait]
 impl Table for DynamoTable {
     async fn get(&self, key: &Key, consistent: bool) -> Result<Option<Item>, StoreError> {
+        // DynamoDB would answer a ValidationException: no item can be there.
+        if !super::storable(key) {
+            return Ok(None);
+        }
         let out = self
             .client
             .get_item()
@@ -143,7 +147,8 @@ impl Table for DynamoTable {
 
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
         // BatchGetItem rejects duplicate keys within one request.
-        let unique: Vec<&Key> = keys.iter().collect::<BTreeSet<_>>().into_iter().collect();
+        let unique: Vec<&Key> =
+            keys.iter().filter(|k| super::storable(k)).collect::<BTreeSet<_>>().into_iter().collect();
         let chunks = unique
             .chunks(BATCH_GET_MAX)
             .map(|chunk| self.batch_get_chunk(chunk.iter().map(|k| key_attrs(k)).collect()));
@@ -151,6 +156,9 @@ impl Table for DynamoTable {
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        if !super::storable_pk(&query.pk) {
+            return Ok(Page::default());
+        }
         let mut expr = Expr::default();
         let (pk_name, sk_name) = match query.index {
             Index::Table => ("pk", "sk"),

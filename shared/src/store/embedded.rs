@@ -121,6 +121,9 @@ impl Tables<'_> {
 #[async_trait]
 impl Table for EmbeddedTable {
     async fn get(&self, key: &Key, _consistent: bool) -> Result<Option<Item>, StoreError> {
+        if !super::storable(key) {
+            return Ok(None);
+        }
         let id = item_key(&key.pk, &key.sk)?;
         self.run(move |db| {
             let txn = db.begin_read().map_err(db_err)?;
@@ -130,7 +133,11 @@ impl Table for EmbeddedTable {
     }
 
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
-        let ids = keys.iter().map(|k| item_key(&k.pk, &k.sk)).collect::<Result<BTreeSet<_>, _>>()?;
+        let ids = keys
+            .iter()
+            .filter(|k| super::storable(k))
+            .map(|k| item_key(&k.pk, &k.sk))
+            .collect::<Result<BTreeSet<_>, _>>()?;
         self.run(move |db| {
             let txn = db.begin_read().map_err(db_err)?;
             let items = txn.open_table(ITEMS).map_err(db_err)?;
@@ -143,6 +150,9 @@ impl Table for EmbeddedTable {
         let query = query.clone();
         if query.limit == Some(0) {
             return Err(StoreError::Other("query limit must be at least 1".into()));
+        }
+        if !super::storable_pk(&query.pk) {
+            return Ok(Page::default());
         }
         self.run(move |db| {
             let (mut lower, mut upper) = sort_range(&query.pk, &query.sort)?;

@@ -190,6 +190,22 @@ pub trait Table: Send + Sync + 'static {
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
 }
 
+/// DynamoDB's key size limits (bytes of UTF-8).
+pub const MAX_PK_BYTES: usize = 2048;
+pub const MAX_SK_BYTES: usize = 1024;
+
+/// Whether an item could be stored at `key` on every store: non-empty, within DynamoDB's size
+/// limits, and without NUL (the embedded store's separator). Reads of a key that cannot exist
+/// find nothing instead of failing, so a lookup by a client-supplied string (a username, an
+/// email, a login) is a clean miss whatever the string, never a 500.
+pub fn storable(key: &Key) -> bool {
+    storable_pk(&key.pk) && !key.sk.is_empty() && key.sk.len() <= MAX_SK_BYTES && !key.sk.contains('\0')
+}
+
+pub fn storable_pk(pk: &str) -> bool {
+    !pk.is_empty() && pk.len() <= MAX_PK_BYTES && !pk.contains('\0')
+}
+
 /// The key attributes of an item (used to build `Page::next`).
 pub fn key_of(item: &Item, index: Index) -> Item {
     let names: &[&str] = match index {

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Fuzzes the HTTP API with schemathesis (property-based tests generated from docs/openapi.json)
+# against a real local gateway: the built `local-gateway` binary on a free port, embedded store
+# in a temporary directory. Fails on any 5xx, any response that does not conform to the
+# document (status code, content type, body schema), or a gateway that dies or panics.
+#
+#   scripts/fuzz-http.sh                       # the CI budget
+#   FUZZ_MAX_EXAMPLES=200 scripts/fuzz-http.sh # a longer run
+#   FUZZ_SEED=123 scripts/fuzz-http.sh         # replay a run (its seed is printed)
+#
+# Bounded: at most FUZZ_MAX_EXAMPLES cases per operation and phase, and a hard timeout of
+# FUZZ_TIMEOUT seconds per schemathesis run. JUnit reports land in target/fuzz-http/.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+max_examples="${FUZZ_MAX_EXAMPLES:-40}"
+hard_timeout="${FUZZ_TIMEOUT:-600}"
+seed="${FUZZ_SEED:-}"
+
+venv="$root/.venv"
+[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+stamp="$venv/.requirements-dev.sha256"
+wanted="$(sha256sum requirements-dev.txt | cut -d' ' -f1)"
+if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]]; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt
+  echo "$wanted" >"$stamp"
+fi
+py="$venv/bin/python"
+
+cargo build --quiet -p local-gateway --bin local-gateway
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+[[ "$target_dir" = /* ]] || target_dir="$root/$target_dir"
+bin="$target_dir/debug/local-gateway"
+[[ -x "$bin" ]] || { echo "fuzz-http: $bin was not built" >&2; exit 1; }
+
+report_dir="$target_dir/fuzz-http"
+rm -rf "$report_dir" && mkdir -p "$report_dir"
+data="$(mktemp -d -t fuzz-http.XXXXXX)"
+log="$report_dir/gateway.log"
+port="$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+base="http://127.0.0.1:$port"
+
+# Generous local rate limits: the fuzzer is one user sending as fast as it can, and what is
+# tested here is the handlers (the limits have their own tests). 429s stay legal answers.
+env PORT="$port" CHAT_STORE=embedded CHAT_DATA_DIR="$data" RUST_LOG="${FUZZ_LOG:-warn}" \
+  CHAT_ADMIN_USERNAME=fuzz-admin CHAT_ADMIN_PASSWORD='fuzz admin password' \
+  CHAT_RATE_USER_PER_SEC=10000 CHAT_RATE_USER_BURST=10000 \
+  CHAT_LOGIN_FREE_FAILURES_PER_IP=100000 \
+  "$bin" >"$log" 2>&1 &
+gateway=$!
+cleanup() {
+  kill "$gateway" 2>/dev/null || true
+  wait "$gateway" 2>/dev/null || true
+  rm -rf "$data"
+}
+trap cleanup EXIT
+
+for ((i = 0; ; i++)); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+  if ! kill -0 "$gateway" 2>/dev/null || ((i >= 300)); then
+    echo "fuzz-http: the gateway did not start; its log:" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+
+# A user with a conversation, and an admin, so that authenticated routes get past 401.
+eval "$("$py" - "$base" <<'PY'
+import json, sys, urllib.request
+base = sys.argv[1]
+def call(method, path, body=None, token=None):
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    with urllib.request.urlopen(urllib.request.Request(base + path, method=method, data=data, headers=headers)) as res:
+        return json.load(res)["data"]
+user = call("POST", "/api/users/register", {"username": "fuzz-user", "password": "fuzz user password"})
+peer = call("POST", "/api/users/register", {"username": "fuzz-peer", "password": "fuzz peer password"})
+admin = call("POST", "/api/users/login", {"username": "fuzz-admin", "password": "fuzz admin password"})
+call("POST", "/api/messages", {"receiverId": peer["user"]["id"], "content": "hello"}, user["token"])
+print(f"user_token={user['token']} admin_token={admin['token']}")
+PY
+)"
+
+checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
+# One worker: hypothesis describes strategies with ast.parse, which is not thread-safe on
+# CPython 3.11 ("AST constructor recursion depth mismatch").
+common=(--url "$base" --checks "$checks" --max-examples "$max_examples" --phases examples,coverage,fuzzing
+  --workers 1 --request-timeout 30 --no-shrink --suppress-health-check all)
+if [[ -n "$seed" ]]; then common+=(--seed "$seed"); fi
+
+run() {
+  local name="$1"
+  shift
+  echo "== schemathesis: $name"
+  set -o pipefail
+  timeout --kill-after=10 "$hard_timeout" "$venv/bin/schemathesis" run "$base/openapi.json" "${common[@]}" \
+    --report junit --report-junit-path "$report_dir/$name.xml" "$@" | tee "$report_dir/$name.log"
+}
+
+status=0
+# Schemathesis learns ids from responses (`/api/users/me` gives the caller's own): the
+# operations that end the session (delete the caller, log out, refresh) run last, on their
+# own, so that they do not turn the rest of the run into 401s. Admin-only branches get a run
+# as the admin.
+enders=(--exclude-operation-id deleteUser --exclude-operation-id logout --exclude-operation-id refresh)
+run user -H "Authorization: Bearer $user_token" "${enders[@]}" || status=1
+run admin -H "Authorization: Bearer $admin_token" "${enders[@]}" || status=1
+run session -H "Authorization: Bearer $user_token" \
+  --include-operation-id deleteUser --include-operation-id logout --include-operation-id refresh || status=1
+
+if ! kill -0 "$gateway" 2>/dev/null; then
+  echo "fuzz-http: the gateway died; its log:" >&2
+  tail -50 "$log" >&2
+  status=1
+fi
+if grep -q "panicked" "$log"; then
+  echo "fuzz-http: the gateway panicked:" >&2
+  grep -A5 "panicked" "$log" >&2
+  status=1
+fi
+cases="$(cat "$report_dir"/*.log | grep -oE '^ *[0-9]+ generated' | awk '{n += $1} END {print n + 0}')"
+echo "fuzz-http: $([[ $status = 0 ]] && echo passed || echo FAILED): $cases cases generated; reports in $report_dir"
+exit "$status"
