@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Everything about the AWS deployment that can be checked without an AWS account:
+#   1. cfn-lint template.yaml                  (CloudFormation and SAM rules)
+#   2. sam validate --lint                     (SAM's own lint)
+#   3. sam validate (offline SAM transform)    (the template expands into a valid stack)
+#   4. sam build                               (cargo lambda build --release --arm64 of the one
+#                                               `bootstrap` binary, copied to every function)
+#   5. a look at the result: every function's bootstrap is an aarch64 ELF; zip size.
+# The route drift test (tests/tests/template_routes.rs) runs with the other tests.
+#
+# Tools come from requirements-deploy.txt, installed into .venv-deploy/ (kept apart from the test
+# tooling of .venv/, whose boto3 the SAM CLI would downgrade). A cold release build of the arm64
+# binary dominates the time: see infra/DEPLOY.md.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+venv="$root/.venv-deploy"
+[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+stamp="$venv/.requirements-deploy.sha256"
+wanted="$(sha256sum requirements-deploy.txt | cut -d' ' -f1)"
+if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]]; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r requirements-deploy.txt
+  echo "$wanted" >"$stamp"
+fi
+export PATH="$venv/bin:$PATH"
+export SAM_CLI_TELEMETRY=0
+
+# cargo lambda cross-compiles with zig, but needs Rust's standard library for the target.
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+  rustup target add aarch64-unknown-linux-gnu
+fi
+
+step() {
+  local name="$1"
+  shift
+  local start=$SECONDS
+  echo "==> $name"
+  "$@"
+  echo "    $name: $((SECONDS - start)) s"
+}
+
+step "cfn-lint" cfn-lint template.yaml
+step "sam validate --lint" sam validate --lint
+# The full SAM transform runs locally; it needs a region and (unused) credentials.
+step "sam validate" env AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-offline}" \
+  AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-offline}" sam validate --region "${AWS_REGION:-us-east-1}"
+step "sam build" sam build
+
+# Every function got the arm64 bootstrap (ELF e_machine 183 = AArch64).
+python3 - <<'PY'
+import io, os, struct, sys, zipfile
+build = ".aws-sam/build"
+functions = sorted(d for d in os.listdir(build) if os.path.isdir(os.path.join(build, d)))
+bad = []
+for d in functions:
+    path = os.path.join(build, d, "bootstrap")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(20)
+    except OSError:
+        bad.append(f"{d}: no bootstrap")
+        continue
+    if head[:4] != b"\x7fELF" or struct.unpack_from("<H", head, 18)[0] != 183:
+        bad.append(f"{d}: bootstrap is not an aarch64 ELF")
+if bad or not functions:
+    sys.exit("sam build output is wrong:\n" + "\n".join(bad or ["no functions built"]))
+binary = os.path.join(build, functions[0], "bootstrap")
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+    z.write(binary, "bootstrap")
+print(f"==> {len(functions)} functions, each the same bootstrap: "
+      f"{os.path.getsize(binary) / 1e6:.2f} MB, {len(buf.getvalue()) / 1e6:.2f} MB zipped")
+PY
+echo "deploy-check: OK"
