@@ -199,6 +199,18 @@ impl Ws {
         }
     }
 
+    /// The next event within `wait`, whatever its name: `(event, data)`.
+    pub async fn next_event(&mut self, wait: Duration) -> Option<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.stream.next()).await.ok()??.ok()?;
+            if let Message::Text(t) = msg {
+                let v: Value = serde_json::from_str(&t).expect("events are JSON");
+                return Some((v["event"].as_str().unwrap_or_default().to_owned(), v["data"].clone()));
+            }
+        }
+    }
+
     /// Discards the events already sent (reads until the socket is quiet for `quiet`).
     pub async fn drain(&mut self, quiet: Duration) {
         while let Ok(Some(_)) = tokio::time::timeout(quiet, self.stream.next()).await {}

@@ -1,9 +1,12 @@
 //! The integration tests, in one binary (one link, shared helpers in `support`).
 
+mod access;
 mod budget;
 mod conformance;
 mod e2e;
 mod harness;
 mod management;
-mod support;
+mod openapi;
 mod seed_surface;
+mod support;
+mod ws_fuzz;
