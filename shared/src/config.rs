@@ -29,6 +29,8 @@ pub struct Config {
     pub login_free_failures: u32,
     /// The same for one source address (password spraying across names).
     pub login_free_failures_per_ip: u32,
+    /// The block after the first failure beyond the allowance (then doubling).
+    pub login_base_delay_ms: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +83,7 @@ impl Config {
             max_group_members: number("CHAT_MAX_GROUP_MEMBERS", 1000)? as usize,
             login_free_failures: number("CHAT_LOGIN_FREE_FAILURES", 5)?.clamp(1, 1000) as u32,
             login_free_failures_per_ip: number("CHAT_LOGIN_FREE_FAILURES_PER_IP", 50)?.clamp(1, 100_000) as u32,
+            login_base_delay_ms: number("CHAT_LOGIN_BASE_DELAY_MS", 1000)?.clamp(1, 900_000),
         })
     }
 
@@ -97,6 +100,7 @@ impl Config {
             max_group_members: 1000,
             login_free_failures: 5,
             login_free_failures_per_ip: 50,
+            login_base_delay_ms: 1000,
         }
     }
 }

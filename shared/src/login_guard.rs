@@ -41,14 +41,23 @@ pub fn normalize(login: &str) -> String {
     login.trim().to_lowercase()
 }
 
+/// The allowance and the first delay (`Config::login_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Failures that cost nothing.
+    pub free: u32,
+    /// The block after the first failure beyond them; each further failure doubles it.
+    pub base_delay_ms: i64,
+}
+
 /// How long the `failures`-th failure blocks: nothing within the free allowance, then doubling
-/// from one second.
-pub fn delay_ms(failures: i64, free: u32) -> i64 {
-    let beyond = failures - i64::from(free);
+/// from `base_delay_ms`, at most `MAX_DELAY_MS`.
+pub fn delay_ms(failures: i64, policy: Policy) -> i64 {
+    let beyond = failures - i64::from(policy.free);
     if beyond < 0 {
         return 0;
     }
-    1000i64.saturating_mul(1i64 << beyond.min(20)).min(MAX_DELAY_MS)
+    policy.base_delay_ms.max(1).saturating_mul(1i64 << beyond.min(30)).min(MAX_DELAY_MS)
 }
 
 /// A counter as read.
@@ -83,9 +92,9 @@ impl Counter {
     }
 
     /// The writes that record one more failure blocking for `delay_ms(failures + 1, free)`.
-    fn failure_updates(&self, now_ms: i64, free: u32) -> Vec<Update> {
+    fn failure_updates(&self, now_ms: i64, policy: Policy) -> Vec<Update> {
         let failures = self.failures + 1;
-        let until = now_ms + delay_ms(failures, free);
+        let until = now_ms + delay_ms(failures, policy);
         vec![
             Update::Set("failures".into(), failures.into()),
             Update::Set("until".into(), until.into()),
@@ -97,12 +106,18 @@ impl Counter {
 /// Reserves an attempt on a name (one `UpdateItem`): records the failure it will be unless the
 /// password turns out right. Of concurrent attempts that read the same counter, one wins; the
 /// others are refused with 429.
-pub async fn reserve(table: &dyn Table, key: &Key, read: &Counter, now_ms: i64, free: u32) -> Result<(), AppError> {
+pub async fn reserve(
+    table: &dyn Table,
+    key: &Key,
+    read: &Counter,
+    now_ms: i64,
+    policy: Policy,
+) -> Result<(), AppError> {
     let cond = match read.stored {
         None => Condition::NotExists,
         Some(v) => Condition::Equals("failures".into(), v.into()),
     };
-    match table.update(key, read.failure_updates(now_ms, free), Some(cond)).await {
+    match table.update(key, read.failure_updates(now_ms, policy), Some(cond)).await {
         Ok(_) => Ok(()),
         Err(StoreError::ConditionFailed) => {
             Err(AppError::RateLimited("another login attempt is in progress; retry in 1 s".into()))
@@ -113,8 +128,8 @@ pub async fn reserve(table: &dyn Table, key: &Key, read: &Counter, now_ms: i64, 
 
 /// Records a failure from an address (one `UpdateItem`). Not a compare-and-set: an address's
 /// successes do not reset it, and concurrent failures all count.
-pub async fn record(table: &dyn Table, key: &Key, read: &Counter, now_ms: i64, free: u32) -> Result<(), AppError> {
-    let mut updates = read.failure_updates(now_ms, free);
+pub async fn record(table: &dyn Table, key: &Key, read: &Counter, now_ms: i64, policy: Policy) -> Result<(), AppError> {
+    let mut updates = read.failure_updates(now_ms, policy);
     if read.stored.is_some() && read.failures > 0 {
         // Concurrent failures must add up rather than overwrite each other.
         updates[0] = Update::Add("failures".into(), 1);
@@ -136,10 +151,11 @@ mod tests {
 
     #[test]
     fn the_delay_is_free_then_doubles_from_a_second_up_to_fifteen_minutes() {
-        let delays: Vec<_> = (1..=8).map(|n| delay_ms(n, 5)).collect();
+        let policy = Policy { free: 5, base_delay_ms: 1000 };
+        let delays: Vec<_> = (1..=8).map(|n| delay_ms(n, policy)).collect();
         assert_eq!(delays, [0, 0, 0, 0, 1000, 2000, 4000, 8000]);
-        assert_eq!(delay_ms(40, 5), MAX_DELAY_MS);
-        assert_eq!(delay_ms(i64::MAX, 5), MAX_DELAY_MS);
+        assert_eq!(delay_ms(40, policy), MAX_DELAY_MS);
+        assert_eq!(delay_ms(i64::MAX, policy), MAX_DELAY_MS);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::auth::{hash_password_blocking, verify_password_blocking, Claims};
 use crate::clock::{iso, now_ms};
 use crate::error::AppError;
 use crate::ids::{TokenId, UserId};
-use crate::login_guard::{self, Counter};
+use crate::login_guard::{self, Counter, Policy};
 use crate::models::{Email, Password, Role, User, Username};
 use crate::repo::{self, keys};
 use crate::service::realtime;
@@ -137,7 +137,8 @@ pub async fn login_from(
             None => Ok(None),
         }
     };
-    let reserve = login_guard::reserve(table, &name_key, &name, now, config.login_free_failures);
+    let policy = |free| Policy { free, base_delay_ms: config.login_base_delay_ms };
+    let reserve = login_guard::reserve(table, &name_key, &name, now, policy(config.login_free_failures));
     let (user, ()) = tokio::try_join!(user, reserve)?;
     let ok = verify_password_blocking(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     match user {
@@ -152,7 +153,8 @@ pub async fn login_from(
         }
         _ => {
             if let Some(key) = &ip_key {
-                login_guard::record(table, key, &ip, now, config.login_free_failures_per_ip).await?;
+                // The block runs from now, after argon2, not from the start of the attempt.
+                login_guard::record(table, key, &ip, now_ms(), policy(config.login_free_failures_per_ip)).await?;
             }
             Err(AppError::Unauthorized("invalid credentials".into()))
         }

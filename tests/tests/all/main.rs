@@ -1,6 +1,7 @@
 //! The integration tests, in one binary (one link, shared helpers in `support`).
 
 mod access;
+mod attacks;
 mod budget;
 mod conformance;
 mod e2e;
