@@ -84,16 +84,24 @@ impl Push for NoPush {
 /// At most this many posts in flight per invocation.
 pub const PUSH_CONCURRENCY: usize = 64;
 
+/// A post that has not answered by then is given up: a stuck `@connections` endpoint must not
+/// hold the acknowledgement of a message that is already stored.
+pub const PUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Posts every `(connection, payload)` concurrently (bounded); returns the connections that
-/// answered 410 Gone. Other failures are logged: push is best effort (SPEC §5).
+/// answered 410 Gone. Other failures and timeouts are logged: push is best effort (SPEC §5).
 pub async fn fan_out(push: &Arc<dyn Push>, deliveries: Vec<(String, Vec<u8>)>) -> Vec<String> {
     stream::iter(deliveries)
         .map(|(conn, payload)| async move {
-            match push.post(&conn, payload).await {
-                Ok(()) => None,
-                Err(PushError::Gone) => Some(conn),
-                Err(e) => {
+            match tokio::time::timeout(PUSH_TIMEOUT, push.post(&conn, payload)).await {
+                Ok(Ok(())) => None,
+                Ok(Err(PushError::Gone)) => Some(conn),
+                Ok(Err(e)) => {
                     tracing::warn!(connection = %conn, error = %e, "push failed");
+                    None
+                }
+                Err(_) => {
+                    tracing::warn!(connection = %conn, "push timed out");
                     None
                 }
             }

@@ -43,9 +43,9 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// Whose rate bucket a request draws from: the user of a validly signed token (revocation is
 /// the handler's business), else the client's address.
-pub fn rate_key(gw: &Gateway, headers: &HeaderMap, peer: SocketAddr) -> String {
+pub fn rate_key(gw: &Gateway, headers: &HeaderMap, query_token: Option<&str>, peer: SocketAddr) -> String {
     let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-    let token = chat::auth::token_from(header(header::AUTHORIZATION), header(header::COOKIE), None);
+    let token = chat::auth::token_from(header(header::AUTHORIZATION), header(header::COOKIE), query_token);
     match token.and_then(|t| gw.app.tokens.verify(&t).ok()) {
         Some(claims) => format!("user:{}", claims.sub),
         None => format!("ip:{}", peer.ip()),
@@ -68,7 +68,7 @@ pub async fn dispatch(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    if let Err(wait) = gw.limiter.check(&rate_key(&gw, &parts.headers, peer), gw.limits.per_user) {
+    if let Err(wait) = gw.limiter.check(&rate_key(&gw, &parts.headers, None, peer), gw.limits.per_user) {
         return rate_limited(wait);
     }
     let (method, path) = (parts.method.as_str().to_owned(), parts.uri.path().to_owned());

@@ -59,11 +59,13 @@ pub async fn upgrade(
     let Ok(ws) = ws else {
         return Json(json!({ "success": true, "data": { "service": "chat local gateway", "websocket": "GET /ws with Upgrade: websocket" } })).into_response();
     };
+    let query = query.unwrap_or_default();
     // A handshake runs the authorizer and a store write: it draws from the same bucket as HTTP.
-    if let Err(wait) = gw.limiter.check(&crate::http_api::rate_key(&gw, &headers, peer), gw.limits.per_user) {
+    let query_token = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "token").map(|(_, v)| v.into_owned());
+    let key = crate::http_api::rate_key(&gw, &headers, query_token.as_deref(), peer);
+    if let Err(wait) = gw.limiter.check(&key, gw.limits.per_user) {
         return crate::http_api::rate_limited(wait);
     }
-    let query = query.unwrap_or_default();
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let mut ctx = WsContext {
         connection_id: format!("{}=", ulid::Ulid::generate()),

@@ -22,6 +22,9 @@ use super::{Condition, Index, Item, Key, Page, Query, SortCond, StoreError, Tabl
 type Attrs = HashMap<String, AttributeValue>;
 
 const GSI1: &str = "gsi1";
+/// See `DynamoTable::client_from_config`.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
 /// Rounds of `UnprocessedKeys` retries before a batch get gives up as throttled.
 const BATCH_RETRIES: u32 = 8;
 
@@ -36,9 +39,18 @@ impl DynamoTable {
         Self { client, table: table.into() }
     }
 
-    /// A client for `sdk_config`, pointed at `endpoint` when given (a local server).
+    /// A client for `sdk_config`, pointed at `endpoint` when given (a local server), with
+    /// timeouts: the SDK has none for reading an answer, so a DynamoDB endpoint that accepts
+    /// connections and never answers would hold a request until the Lambda itself times out.
+    /// An attempt gets `ATTEMPT_TIMEOUT` (DynamoDB answers in milliseconds), the whole call with
+    /// its retries `OPERATION_TIMEOUT`, then the route answers 503.
     pub fn client_from_config(sdk_config: &aws_config::SdkConfig, endpoint: Option<&str>) -> Client {
-        let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk_config);
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
+            .build();
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk_config).timeout_config(timeouts);
         if let Some(endpoint) = endpoint {
             builder = builder.endpoint_url(endpoint);
         }
@@ -256,7 +268,11 @@ impl Table for DynamoTable {
 
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         let items = ops.into_iter().map(|op| self.transact_item(op)).collect::<Result<Vec<_>, _>>()?;
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        // The SDK retries a transaction whose answer was lost (timeout, 5xx); the token makes
+        // such a retry idempotent, instead of applying the writes a second time.
+        let token = ulid::Ulid::generate().to_string();
+        let result =
+            self.client.transact_write_items().set_transact_items(Some(items)).client_request_token(token).send().await;
         match result {
             Ok(_) => Ok(()),
             Err(e) => match e.as_service_error() {

@@ -1,0 +1,217 @@
+//! Limits (OWASP API4): body size, message length, page size, name and field lengths, group
+//! size, WebSocket frame size; the local gateway's per-user and per-connection rate limits
+//! (429 `RATE_LIMITED` over HTTP, an `error` event over WebSocket); the idle timeout.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use chat::Config;
+use local_gateway::{Limits, Rate};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::harness::{Gateway, Store};
+
+async fn gateway(config: Config, limits: Limits) -> Gateway {
+    let running = local_gateway::start_with_options(config, None, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), limits)
+        .await
+        .expect("the gateway starts");
+    Gateway::from_running(running)
+}
+
+fn unlimited() -> Limits {
+    Limits { per_user: Rate::UNLIMITED, per_connection: Rate::UNLIMITED, ..Limits::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sizes_and_lengths_are_enforced_with_413_and_400_at_their_boundaries() {
+    let mut config = crate::harness::config(Store::Memory);
+    config.max_group_members = 3;
+    let gw = gateway(config, unlimited()).await;
+    let (alice, bob, carol, dave) =
+        (gw.user("alice").await, gw.user("bob").await, gw.user("carol").await, gw.user("dave").await);
+    let big = "x".repeat(64 * 1024 + 1);
+    let me = format!("/api/users/{}", alice.id);
+    let (conv_status, conv) =
+        gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "hi" })).await;
+    assert_eq!(conv_status, StatusCode::CREATED);
+    let conv = conv["data"]["conversationId"].as_str().expect("conversation").to_owned();
+    let unique = || format!("u{}", &ulid::Ulid::generate().to_string()[16..]).to_lowercase();
+    #[rustfmt::skip]
+    let cases: Vec<(Method, String, Value, u16)> = vec![
+        // Bodies above 64 KB: 413 on every kind of route.
+        (Method::POST, "/api/users/register".into(), json!({ "username": unique(), "password": "password 123", "company": big }), 413),
+        (Method::POST, "/api/messages".into(), json!({ "receiverId": bob.id, "content": big }), 413),
+        (Method::PUT, me.clone(), json!({ "company": big }), 413),
+        (Method::POST, "/api/groups".into(), json!({ "name": "g", "members": [big] }), 413),
+        (Method::PUT, "/api/status".into(), json!({ "status": "away", "activity": big }), 413),
+        // Message text: 1..=4000 characters (not bytes).
+        (Method::POST, "/api/messages".into(), json!({ "receiverId": conv, "content": "é".repeat(4000) }), 201),
+        (Method::POST, "/api/messages".into(), json!({ "receiverId": conv, "content": "é".repeat(4001) }), 400),
+        (Method::POST, "/api/messages".into(), json!({ "receiverId": conv, "content": "" }), 400),
+        (Method::POST, "/api/messages".into(), json!({ "receiverId": conv, "content": " \n\t" }), 400),
+        (Method::POST, "/chat".into(), json!({ "receiver": conv, "messageDetails": { "text": "x".repeat(4001) } }), 400),
+        (Method::POST, "/api/messages".into(), json!({ "receiverId": conv, "content": "k", "clientMessageId": "c".repeat(64) }), 201),
+        (Method::POST, "/api/messages".into(), json!({ "receiverId": conv, "content": "k", "clientMessageId": "c".repeat(65) }), 400),
+        // Names and profile fields.
+        (Method::POST, "/api/users/register".into(), json!({ "username": "ab", "password": "password 123" }), 400),
+        (Method::POST, "/api/users/register".into(), json!({ "username": "a".repeat(33), "password": "password 123" }), 400),
+        (Method::POST, "/api/users/register".into(), json!({ "username": unique(), "password": "1234567" }), 400),
+        (Method::POST, "/api/users/register".into(), json!({ "username": unique(), "password": "p".repeat(129) }), 400),
+        (Method::POST, "/api/users/register".into(), json!({ "username": unique(), "password": "password 123", "email": format!("{}@x.io", "e".repeat(250)) }), 400),
+        (Method::PUT, me.clone(), json!({ "firstName": "f".repeat(65) }), 400),
+        (Method::PUT, me.clone(), json!({ "firstName": "f".repeat(64) }), 200),
+        (Method::PUT, me.clone(), json!({ "profilePicture": "p".repeat(2049) }), 400),
+        (Method::POST, "/api/groups".into(), json!({ "name": "n".repeat(101) }), 400),
+        (Method::POST, "/api/groups".into(), json!({ "name": "n".repeat(100) }), 201),
+        (Method::POST, "/api/groups".into(), json!({ "name": "  " }), 400),
+        (Method::PUT, "/api/status".into(), json!({ "status": "away", "activity": "a".repeat(65) }), 400),
+        (Method::PUT, "/api/status".into(), json!({ "status": "away", "activity": "a".repeat(64) }), 200),
+        // Group size (configured to 3 here): the creator and two others fit, a third does not.
+        (Method::POST, "/api/groups".into(), json!({ "name": "full", "members": [bob.id, carol.id] }), 201),
+        (Method::POST, "/api/groups".into(), json!({ "name": "too big", "members": [bob.id, carol.id, dave.id] }), 400),
+    ];
+    let mut failures = Vec::new();
+    let mut full_group = None;
+    for (method, path, body, expected) in &cases {
+        let (status, res) = gw.call(method.clone(), path, Some(&alice.token), Some(body.clone())).await;
+        if status.as_u16() != *expected {
+            let shown: String = body.to_string().chars().take(120).collect();
+            failures.push(format!("{method} {path} {shown}: expected {expected}, got {status} {res}"));
+        }
+        if !status.is_success() && res["success"] != false {
+            failures.push(format!("{method} {path}: not the error envelope"));
+        }
+        if res["data"]["name"] == "full" {
+            full_group = res["data"]["id"].as_str().map(str::to_owned);
+        }
+    }
+    let group = full_group.expect("the full group was created");
+    let (status, res) = gw
+        .call(
+            Method::PUT,
+            &format!("/api/groups/{group}/members"),
+            Some(&alice.token),
+            Some(json!({ "memberId": dave.id })),
+        )
+        .await;
+    if status != StatusCode::BAD_REQUEST {
+        failures.push(format!("adding a member past the group size: {status} {res}"));
+    }
+    // Page sizes: 1..=100 on every paginated route.
+    for path in [
+        format!("/api/messages/{conv}"),
+        "/api/users".into(),
+        "/api/notifications".into(),
+        format!("/chat/conversation/{}/{}", alice.id, bob.id),
+    ] {
+        for (limit, expected) in
+            [("0", 400), ("101", 400), ("-1", 400), ("abc", 400), ("1e2", 400), ("100", 200), ("1", 200)]
+        {
+            let (status, res) = gw.get(&format!("{path}?limit={limit}"), &alice.token).await;
+            if status.as_u16() != expected {
+                failures.push(format!("GET {path}?limit={limit}: expected {expected}, got {status} {res}"));
+            }
+        }
+    }
+    println!("{} limit cases", cases.len() + 1 + 4 * 7);
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_frame_above_32_kb_is_an_error_event_and_the_connection_stays_usable() {
+    let gw = gateway(crate::harness::config(Store::Memory), unlimited()).await;
+    let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
+    let mut ws = gw.connect(&alice).await;
+    let text = "y".repeat(32 * 1024);
+    ws.send(json!({ "action": "sendMessage", "receiverId": bob.id, "text": text })).await;
+    assert_eq!(ws.event("error").await["code"], "PAYLOAD_TOO_LARGE");
+    ws.send(json!({ "action": "sendMessage", "receiverId": bob.id, "text": "é".repeat(4001) })).await;
+    assert_eq!(ws.event("error").await["code"], "VALIDATION_ERROR");
+    ws.send(json!({ "action": "sendMessage", "receiverId": bob.id, "text": "fits" })).await;
+    assert_eq!(ws.event("messageReceived").await["message"]["text"], "fits");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_requests_beyond_a_users_rate_get_429_rate_limited_and_others_are_not_affected() {
+    // A refill too slow to matter within the test.
+    let limits = Limits { per_user: Rate::new(0.001, 5.0), ..unlimited() };
+    let gw = gateway(crate::harness::config(Store::Memory), limits).await;
+    // Registration is anonymous: it draws from the address's bucket (5 here), so register
+    // the users directly.
+    let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(gw.get("/api/users/me", &alice.token).await);
+    }
+    let limited: Vec<_> = statuses.iter().filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS).collect();
+    assert_eq!(statuses.len() - limited.len(), 5, "the burst passes, then 429: {statuses:?}");
+    assert_eq!(limited[0].1["error"]["code"], "RATE_LIMITED");
+    assert_eq!(limited[0].1["success"], false);
+    let res = reqwest::Client::new()
+        .get(format!("{}/api/users/me", gw.http))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().get("retry-after").is_some(), "Retry-After tells when to come back");
+    // Bob has a bucket of his own.
+    assert_eq!(gw.get("/api/users/me", &bob.token).await.0, StatusCode::OK);
+    // A WebSocket handshake draws from the same bucket: alice cannot open one now.
+    assert!(crate::harness::Ws::connect(&format!("{}?token={}", gw.ws, alice.token)).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_frames_beyond_a_connections_rate_get_a_rate_limited_error_event() {
+    let limits = Limits { per_connection: Rate::new(1.0, 3.0), per_user: Rate::UNLIMITED, ..Limits::default() };
+    let gw = gateway(crate::harness::config(Store::Memory), limits).await;
+    let alice = gw.user("alice").await;
+    let mut ws = gw.connect(&alice).await;
+    for _ in 0..5 {
+        ws.send(json!({ "action": "ping" })).await;
+    }
+    let mut pongs = 0;
+    let mut limited = 0;
+    while pongs + limited < 5 {
+        match ws.next_event(Duration::from_secs(10)).await.expect("an answer per frame") {
+            (e, _) if e == "pong" => pongs += 1,
+            (e, d) if e == "error" => {
+                assert_eq!(d["code"], "RATE_LIMITED");
+                limited += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!((pongs, limited), (3, 2));
+    // Another connection of the same user has its own bucket.
+    let mut other = gw.connect(&alice).await;
+    other.send(json!({ "action": "ping" })).await;
+    assert!(other.event("pong").await.is_object());
+    // The bucket refills: the connection is usable again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    ws.send(json!({ "action": "ping" })).await;
+    assert!(ws.event("pong").await.is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_websocket_is_closed_and_an_active_one_is_not() {
+    let limits = Limits { idle_timeout: Duration::from_millis(600), ..unlimited() };
+    let gw = gateway(crate::harness::config(Store::Memory), limits).await;
+    let alice = gw.user("alice").await;
+    let mut idle = gw.connect(&alice).await;
+    let mut active = gw.connect(&alice).await;
+    // The active one speaks more often than the timeout, for several timeouts.
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        active.send(json!({ "action": "ping" })).await;
+        assert!(active.event("pong").await.is_object(), "an active connection stays open");
+    }
+    assert!(idle.closed(Duration::from_secs(5)).await, "the idle connection was closed");
+    // Its $disconnect ran: only the active connection is left.
+    let id = chat::ids::UserId::parse(&alice.id).expect("id");
+    crate::harness::eventually("the idle connection is forgotten", || async {
+        chat::repo::connections::presence(gw.app().table(), &id).await.expect("presence").conn_set.len() == 1
+    })
+    .await;
+}
