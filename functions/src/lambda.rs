@@ -37,8 +37,15 @@ pub async fn run() -> Result<(), Error> {
         Handler::Authorizer => {
             lambda_runtime::run(service_fn(move |ev: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| {
                 let app = app.clone();
-                // An error answers 401 at the handshake, as API Gateway does for "Unauthorized".
-                async move { crate::ws::authorize(&app, &ev.payload).await.map_err(|_| Error::from("Unauthorized")) }
+                // A refused token answers 401 at the handshake (API Gateway's "Unauthorized");
+                // any other failure (the store down) must not look like a bad token, or clients
+                // would drop valid credentials: API Gateway answers it with 500.
+                async move {
+                    crate::ws::authorize(&app, &ev.payload).await.map_err(|e| match e {
+                        chat::AppError::Unauthorized(_) => Error::from("Unauthorized"),
+                        other => Error::from(other.to_string()),
+                    })
+                }
             }))
             .await
         }

@@ -83,7 +83,9 @@ pub async fn upgrade(
     };
     match authorized {
         Ok(policy) => ctx.authorizer = policy.get("context").and_then(Value::as_object).cloned().unwrap_or_default(),
-        Err(e) => return refuse(&AppError::Unauthorized(e.to_string())),
+        // A bad token is a 401; a failure to check it (the store down) keeps its own status
+        // (503), so that clients retry instead of dropping valid credentials.
+        Err(e) => return refuse(&e),
     }
     if let Err(e) = invoke(&gw, "$connect", ctx.connect(&headers, &query)).await {
         return refuse(&e);
