@@ -8,14 +8,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 venv="$root/.venv"
-[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-# pip is slow even when there is nothing to do: install only when the requirements changed.
-stamp="$venv/.requirements-dev.sha256"
-wanted="$(sha256sum requirements-dev.txt | cut -d' ' -f1)"
-if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]]; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt
-  echo "$wanted" >"$stamp"
-fi
+# shellcheck source=scripts/venv.sh
+source "$root/scripts/venv.sh"
+ensure_venv "$venv" requirements-dev.txt
 
 port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 log="$(mktemp -t moto.XXXXXX.log)"
