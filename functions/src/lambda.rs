@@ -19,6 +19,9 @@ pub async fn run() -> Result<(), Error> {
     let first = *mine.first().ok_or_else(|| format!("no function named {function}"))?;
     let app = Arc::new(App::build(Config::from_env()?).await?);
     app.warm().await;
+    if matches!(function.as_str(), "auth-login" | "users-update") {
+        chat::auth::prepare_login();
+    }
     match first.handler {
         Handler::Http(_) => {
             lambda_http::run(service_fn(move |req: Request| {

@@ -25,13 +25,23 @@ pub fn hash_password(password: &Password) -> Result<String, AppError> {
         .map_err(|e| AppError::internal(e.to_string()))
 }
 
+/// The hash an unknown user's password is checked against, so that both cases cost one hash.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        Password::parse("dummy-password-for-timing").ok().and_then(|p| hash_password(&p).ok()).unwrap_or_default()
+    })
+}
+
+/// Computes the dummy hash during init (functions that log users in), so the first login of an
+/// unknown user does not cost two hashes.
+pub fn prepare_login() {
+    dummy_hash();
+}
+
 /// Constant work whether or not the user exists: a missing user is checked against a dummy hash.
 pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| {
-        Password::parse("dummy-password-for-timing").ok().and_then(|p| hash_password(&p).ok()).unwrap_or_default()
-    });
-    let Ok(parsed) = PasswordHash::new(hash.unwrap_or(dummy)) else { return false };
+    let Ok(parsed) = PasswordHash::new(hash.unwrap_or(dummy_hash())) else { return false };
     argon2().verify_password(password.as_bytes(), &parsed).is_ok() && hash.is_some()
 }
 
