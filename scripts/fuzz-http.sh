@@ -97,8 +97,9 @@ run() {
   shift
   echo "== schemathesis: $name"
   set -o pipefail
-  timeout --kill-after=10 "$hard_timeout" "$venv/bin/schemathesis" run "$base/openapi.json" "${common[@]}" \
-    --report junit --report-junit-path "$report_dir/$name.xml" "$@" | tee "$report_dir/$name.log"
+  # From the report directory: schemathesis keeps its cache (.schemathesis/) in the current one.
+  (cd "$report_dir" && timeout --kill-after=10 "$hard_timeout" "$venv/bin/schemathesis" run "$base/openapi.json" "${common[@]}" \
+    --report junit --report-junit-path "$report_dir/$name.xml" "$@") | tee "$report_dir/$name.log"
 }
 
 status=0
