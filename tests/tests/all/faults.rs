@@ -94,6 +94,17 @@ async fn gateway_over(table: Arc<dyn Table>) -> Gateway {
     Gateway::from_running(running)
 }
 
+/// `Gateway::call` with an owned path, so a closure can return the request as a future.
+fn call<'a>(
+    gw: &'a Gateway,
+    method: Method,
+    path: String,
+    token: &'a str,
+    body: Option<Value>,
+) -> impl std::future::Future<Output = (StatusCode, Value)> + 'a {
+    async move { gw.call(method, &path, Some(token), body).await }
+}
+
 fn unavailable(status: StatusCode, body: &Value) -> bool {
     status == StatusCode::SERVICE_UNAVAILABLE && body["error"]["code"] == "UNAVAILABLE" && body["success"] == false
 }
@@ -296,6 +307,79 @@ async fn a_fault_at_any_store_call_of_an_operation_leaves_nothing_half_done() {
                     "/api/conversations/start",
                     &alice.token,
                     json!({ "participants": [alice.id, partners[20 + k].id] }),
+                )
+            },
+            |_, retried| assert!(retried.0.is_success(), "{}", retried.1),
+        )
+        .await;
+
+    // Marking read, deleting a message, adding a group member, changing a profile: after a
+    // fault the retry completes it, and the effect is there once.
+    let (_, first) =
+        gw.post("/api/messages", &partners[25].token, json!({ "receiverId": alice.id, "content": "read me" })).await;
+    let conv = first["data"]["conversationId"].as_str().expect("conversation").to_owned();
+    sweep
+        .run(
+            "mark read",
+            |_| call(gw, Method::POST, format!("/api/conversations/{conv}/read"), &alice.token, Some(json!({}))),
+            |_, retried| assert_eq!(retried.1["data"]["unreadCount"], 0, "{}", retried.1),
+        )
+        .await;
+    let mut doomed = Vec::new();
+    for i in 0..12 {
+        let (_, m) = gw
+            .post("/api/messages", &alice.token, json!({ "receiverId": conv, "content": format!("doomed {i}") }))
+            .await;
+        doomed.push(m["data"]["id"].as_str().expect("message").to_owned());
+    }
+    let doomed = &doomed;
+    sweep
+        .run(
+            "delete message",
+            |k| call(gw, Method::DELETE, format!("/api/messages/{}", doomed[k]), &alice.token, None),
+            |_, retried| assert!(retried.0.is_success(), "{}", retried.1),
+        )
+        .await;
+    let (_, history) = gw.get(&format!("/api/messages/{conv}?limit=100"), &alice.token).await;
+    let deleted = history["data"].as_array().expect("history").iter().filter(|m| m["deleted"] == true).count();
+    assert!(deleted >= 2, "the deletions happened: {deleted}");
+    let (status, group) = gw.post("/api/groups", &alice.token, json!({ "name": "sweep" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let group = group["data"]["id"].as_str().expect("group").to_owned();
+    sweep
+        .run(
+            "add group member",
+            |k| {
+                call(
+                    gw,
+                    Method::PUT,
+                    format!("/api/groups/{group}/members"),
+                    &alice.token,
+                    Some(json!({ "memberId": partners[k].id })),
+                )
+            },
+            |_, retried| assert!(retried.0.is_success(), "{}", retried.1),
+        )
+        .await;
+    let (_, g) = gw.get(&format!("/api/groups/{group}"), &alice.token).await;
+    for m in g["data"]["members"].as_array().expect("members") {
+        let id = m["id"].as_str().expect("id");
+        if let Some(p) = partners.iter().find(|p| p.id == id) {
+            let (_, theirs) = gw.get("/api/groups", &p.token).await;
+            let listed = theirs["data"].as_array().is_some_and(|l| l.iter().any(|x| x["id"] == group));
+            assert!(listed, "{} is a member and lists the group", p.username);
+        }
+    }
+    sweep
+        .run(
+            "update profile",
+            |k| {
+                call(
+                    gw,
+                    Method::PUT,
+                    format!("/api/users/{}", alice.id),
+                    &alice.token,
+                    Some(json!({ "company": format!("c{k}") })),
                 )
             },
             |_, retried| assert!(retried.0.is_success(), "{}", retried.1),
