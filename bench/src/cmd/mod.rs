@@ -1,0 +1,5 @@
+pub mod cold_start;
+pub mod cost;
+pub mod fanout;
+pub mod handlers;
+pub mod load;
