@@ -19,13 +19,9 @@ hard_timeout="${FUZZ_TIMEOUT:-600}"
 seed="${FUZZ_SEED:-}"
 
 venv="$root/.venv"
-[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-stamp="$venv/.requirements-dev.sha256"
-wanted="$(sha256sum requirements-dev.txt | cut -d' ' -f1)"
-if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]]; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt
-  echo "$wanted" >"$stamp"
-fi
+# shellcheck source=scripts/venv.sh
+source "$root/scripts/venv.sh"
+ensure_venv "$venv" requirements-dev.txt
 py="$venv/bin/python"
 
 cargo build --quiet -p local-gateway --bin local-gateway
