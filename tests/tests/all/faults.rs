@@ -95,14 +95,8 @@ async fn gateway_over(table: Arc<dyn Table>) -> Gateway {
 }
 
 /// `Gateway::call` with an owned path, so a closure can return the request as a future.
-fn call<'a>(
-    gw: &'a Gateway,
-    method: Method,
-    path: String,
-    token: &'a str,
-    body: Option<Value>,
-) -> impl std::future::Future<Output = (StatusCode, Value)> + 'a {
-    async move { gw.call(method, &path, Some(token), body).await }
+async fn call(gw: &Gateway, method: Method, path: String, token: &str, body: Option<Value>) -> (StatusCode, Value) {
+    gw.call(method, &path, Some(token), body).await
 }
 
 fn unavailable(status: StatusCode, body: &Value) -> bool {
