@@ -64,7 +64,7 @@ struct LoginBody {
 /// Seed 001 answers 404 to any failed login.
 pub async fn login(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: LoginBody = body(&req)?;
-    match users::login(app, &b.email, b.password).await {
+    match users::login_from(app, &b.email, b.password, super::auth::source_ip(&req).as_deref()).await {
         Ok(session) => Ok(session_reply(app, &session, false)),
         Err(AppError::Unauthorized(_)) => Err(AppError::NotFound("invalid email or password".into())),
         Err(e) => Err(e),

@@ -15,16 +15,13 @@ fn membership(c: &ConversationId, user: &UserId, now: &str) -> Membership {
     Membership { conversation_id: c.clone(), user_id: user.clone(), read_seq: 0, joined_at: now.to_owned() }
 }
 
-/// Creates the group: `META` with the owner's membership in one transaction, then the other
-/// memberships in transactions of up to 100 (idempotent puts: `META` already grants access).
+/// Creates the group: the members' memberships first (transactions of up to 100, idempotent
+/// puts), then `META` with the owner's membership in one transaction. Until that last write the
+/// group does not exist (lists skip memberships without a `META`), so a fault part-way leaves no
+/// half-created group, and a retry of the last transaction whose answer was lost finds its own
+/// `META`.
 pub async fn create(table: &dyn Table, c: &Conversation, now: &str) -> Result<(), AppError> {
     let owner = c.owner_id.as_ref().ok_or_else(|| AppError::internal("a group has an owner"))?;
-    table
-        .transact(vec![
-            WriteOp::Put { item: conversation_item(c)?, cond: Some(Condition::NotExists) },
-            WriteOp::Put { item: membership_item(&membership(&c.id, owner, now))?, cond: None },
-        ])
-        .await?;
     let others: Vec<_> = c.member_set.iter().filter(|m| *m != owner).collect();
     for chunk in others.chunks(TRANSACT_MAX) {
         let ops = chunk
@@ -33,7 +30,20 @@ pub async fn create(table: &dyn Table, c: &Conversation, now: &str) -> Result<()
             .collect::<Result<Vec<_>, AppError>>()?;
         table.transact(ops).await?;
     }
-    Ok(())
+    let last = table
+        .transact(vec![
+            WriteOp::Put { item: conversation_item(c)?, cond: Some(Condition::NotExists) },
+            WriteOp::Put { item: membership_item(&membership(&c.id, owner, now))?, cond: None },
+        ])
+        .await;
+    match last {
+        Err(StoreError::TransactionCancelled { .. })
+            if table.get(&keys::conversation(&c.id), true).await?.is_some() =>
+        {
+            Ok(())
+        }
+        other => Ok(other?),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

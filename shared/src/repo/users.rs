@@ -43,7 +43,13 @@ pub async fn create(table: &dyn Table, user: &User) -> Result<(), AppError> {
             cond: Some(Condition::NotExists),
         });
     }
-    table.transact(ops).await.map_err(taken)
+    match table.transact(ops).await {
+        // A retry of a transaction whose answer was lost finds its own writes: that is success.
+        Err(StoreError::TransactionCancelled { .. }) if table.get(&keys::user(&user.id), true).await?.is_some() => {
+            Ok(())
+        }
+        other => other.map_err(taken),
+    }
 }
 
 /// One `GetItem`.

@@ -52,7 +52,7 @@ pub fn parse_client_message_id(s: Option<String>) -> Result<Option<String>, AppE
 }
 
 /// Concurrent sends to one conversation serialize on its summary; a loser re-reads and retries.
-const SEND_ATTEMPTS: u32 = 8;
+const SEND_ATTEMPTS: u32 = 16;
 
 /// Stores a message durably, then pushes it (SPEC §5). `authenticate` runs concurrently with
 /// the first read, so a send costs two sequential round trips before the fan-out: one
@@ -139,8 +139,17 @@ where
                 return Ok((message, false));
             }
             Err(StoreError::TransactionCancelled { failed }) => {
+                // A retry of a transaction whose answer was lost finds its own message: stored.
+                if msgs::get(app.table(), &conversation_id, &message.id).await?.is_some() {
+                    if let Some(c) = &conversation {
+                        realtime::deliver_message(app, sender, c, &message, origin).await;
+                    }
+                    return Ok((message, false));
+                }
                 tracing::debug!(attempt, ?failed, "send raced; retrying");
-                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt + 1))).await;
+                // Back off with jitter so that racing senders spread out.
+                let jitter = u64::from(message.id.as_str().as_bytes().last().copied().unwrap_or(0) % 16);
+                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt + 1) + jitter)).await;
             }
             Err(e) => return Err(e.into()),
         }

@@ -383,12 +383,9 @@ async fn a_fault_at_any_store_call_of_an_operation_leaves_nothing_half_done() {
     println!("{} faults injected: {:?}", sweep.faults, sweep.outcomes);
 }
 
-/// The hole this sweep found: `repo::groups::create` writes the group with its owner's
-/// membership in one transaction and the other members' memberships in further ones, so a
-/// fault in between leaves a group whose members do not see it in their lists. Ignored until
-/// the fix described in docs/HARDENING.md (memberships first, the group last) lands.
+/// The hole this sweep found, now closed: `repo::groups::create` writes the members'
+/// memberships first and the group last, so a fault part-way leaves no group at all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known hole in repo::groups::create (docs/HARDENING.md, finding 4)"]
 async fn a_fault_while_creating_a_group_leaves_no_half_created_group() {
     let faulty = Arc::new(Faulty::new(Arc::new(crate::support::memory_table())));
     let gw = &gateway_over(faulty.clone()).await;
