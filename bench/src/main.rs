@@ -11,6 +11,9 @@
 //! perf load       --gateway PATH --node-server PATH [--clients K] [--messages M] [--group G]
 //!                                          K WebSocket clients against the local gateway and
 //!                                          against a Node.js Socket.IO server, same run
+//! perf load       ... --targets gateway,gateway-capped,node [--max-blocking-threads 8]
+//!                                          also the gateway library on a runtime whose
+//!                                          blocking pool is capped (`perf serve`)
 //! perf cost       [--handlers F] [--template template.yaml]
 //!                                          dollars per million messages, ours and the AWS sample
 //! ```
@@ -69,7 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::process::exit(2);
     };
     let args = Args::parse(&argv[1..]);
-    if command != "stub" {
+    if command != "stub" && command != "serve" {
         println!(
             "<!-- perf {} | {} | {} | load average {} -->",
             argv.join(" "),
@@ -90,6 +93,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "load" => cmd::load::run(&args),
         "cost" => cmd::cost::run(&args),
         "stub" => cmd::handlers::stub(),
+        "serve" => cmd::serve::run(&args),
+        "store-mem" => cmd::store_mem::run(&args),
         other => Err(format!("unknown subcommand {other}").into()),
     }
 }

@@ -32,6 +32,9 @@ const SECRET: &str = "perf-load-secret-0123456789abcdef-0123456789";
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
     Gateway,
+    /// The same gateway library served by `perf serve`, its tokio blocking pool capped
+    /// (`--max-blocking-threads`, default 8): how much of the gateway's cost is that pool.
+    GatewayCapped,
     Node,
 }
 
@@ -39,6 +42,7 @@ impl Kind {
     fn name(self) -> &'static str {
         match self {
             Kind::Gateway => "Rust local gateway",
+            Kind::GatewayCapped => "Rust local gateway, blocking pool capped",
             Kind::Node => "Node.js Socket.IO",
         }
     }
@@ -46,7 +50,7 @@ impl Kind {
     fn send_frame(self, conversation: &str, text: &str, cmid: &str) -> String {
         let data = json!({ "conversationId": conversation, "text": text, "clientMessageId": cmid });
         match self {
-            Kind::Gateway => {
+            Kind::Gateway | Kind::GatewayCapped => {
                 let mut d = data;
                 d["action"] = "sendMessage".into();
                 d.to_string()
@@ -58,7 +62,7 @@ impl Kind {
     /// `(event, data)` of a server frame; `None` for protocol frames.
     fn decode(self, text: &str) -> Option<(String, Value)> {
         match self {
-            Kind::Gateway => {
+            Kind::Gateway | Kind::GatewayCapped => {
                 let v: Value = serde_json::from_str(text).ok()?;
                 Some((v["event"].as_str()?.to_owned(), v["data"].clone()))
             }
@@ -90,8 +94,14 @@ fn free_port() -> Result<u16, Error> {
 async fn start(kind: Kind, args: &Args, group: usize) -> Result<Server, Error> {
     let port = free_port()?;
     let mut cmd = match kind {
-        Kind::Gateway => {
-            let mut c = Command::new(args.get("gateway").unwrap_or("target/release/local-gateway"));
+        Kind::Gateway | Kind::GatewayCapped => {
+            let mut c = if kind == Kind::GatewayCapped {
+                let mut c = Command::new(std::env::current_exe()?);
+                c.arg("serve").env("PERF_MAX_BLOCKING_THREADS", args.get("max-blocking-threads").unwrap_or("8"));
+                c
+            } else {
+                Command::new(args.get("gateway").unwrap_or("target/release/local-gateway"))
+            };
             c.env("CHAT_STORE", "memory")
                 .env("CHAT_ENV", "local")
                 .env("JWT_SECRET", SECRET)
@@ -163,7 +173,7 @@ async fn users(server: &Server, k: usize) -> Result<Vec<Client>, Error> {
                 })
                 .collect()
         }
-        Kind::Gateway => {
+        Kind::Gateway | Kind::GatewayCapped => {
             let http = reqwest::Client::new();
             let url = format!("http://127.0.0.1:{}/api/users/register", server.port);
             let sem = Arc::new(Semaphore::new(2));
@@ -207,7 +217,7 @@ async fn conversations(server: &Server, clients: &[Client], size: usize, tag: &s
         }
         let id = match server.kind {
             Kind::Node => format!("{tag}{g}"),
-            Kind::Gateway => {
+            Kind::Gateway | Kind::GatewayCapped => {
                 let (path, body) = if size == 2 {
                     ("/api/conversations/start", json!({ "participants": [chunk[0].id, chunk[1].id] }))
                 } else {
@@ -254,7 +264,7 @@ struct Conn {
 
 async fn connect(kind: Kind, port: u16, client: &Client, shared: Arc<Shared>) -> Result<Conn, Error> {
     let url = match kind {
-        Kind::Gateway => format!("ws://127.0.0.1:{port}/ws?token={}", client.token),
+        Kind::Gateway | Kind::GatewayCapped => format!("ws://127.0.0.1:{port}/ws?token={}", client.token),
         Kind::Node => format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"),
     };
     let (ws, _) = tokio_tungstenite::connect_async(&url).await?;
@@ -442,6 +452,7 @@ struct ServerResult {
     rss_connected_mb: f64,
     rss_end_mb: f64,
     hwm_mb: f64,
+    threads_end: u64,
     phases: Vec<PhaseResult>,
 }
 
@@ -491,6 +502,7 @@ async fn run_server(kind: Kind, args: &Args) -> Result<ServerResult, Error> {
     phases.push(phase(&server, &mut conns, &pairs, &shared, "1:1", 2, m, rate, limit).await);
     phases.push(phase(&server, &mut conns, &groups, &shared, &format!("group of {g}"), g, m, rate, limit).await);
     let (rss_end, hwm) = (mb("VmRSS"), mb("VmHWM"));
+    let threads_end = proc_status_kb(pid, "Threads").unwrap_or(0);
     drop(conns);
     Ok(ServerResult {
         kind,
@@ -499,6 +511,7 @@ async fn run_server(kind: Kind, args: &Args) -> Result<ServerResult, Error> {
         rss_connected_mb: rss_connected,
         rss_end_mb: rss_end,
         hwm_mb: hwm,
+        threads_end,
         phases,
     })
 }
@@ -515,7 +528,11 @@ pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let results: Vec<ServerResult> = rt.block_on(async {
         let mut out = Vec::new();
         for t in targets.split(',') {
-            let kind = if t == "node" { Kind::Node } else { Kind::Gateway };
+            let kind = match t {
+                "node" => Kind::Node,
+                "gateway-capped" => Kind::GatewayCapped,
+                _ => Kind::Gateway,
+            };
             eprintln!("load: {} ...", kind.name());
             out.push(run_server(kind, args).await.map_err(|e| e.to_string())?);
         }
@@ -555,20 +572,21 @@ pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             }));
         }
     }
-    println!("\n| server | setup s | RSS before clients MB | RSS with {k} clients MB | RSS at end MB | peak RSS MB |");
-    println!("|---|---|---|---|---|---|");
+    println!("\n| server | setup s | RSS before clients MB | RSS with {k} clients MB | RSS at end MB | peak RSS MB | threads at end |");
+    println!("|---|---|---|---|---|---|---|");
     let mut mem = Vec::new();
     for r in &results {
         println!(
-            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
             r.kind.name(),
             r.setup_s,
             r.rss_start_mb,
             r.rss_connected_mb,
             r.rss_end_mb,
-            r.hwm_mb
+            r.hwm_mb,
+            r.threads_end
         );
-        mem.push(json!({ "server": r.kind.name(), "rss_start_mb": r.rss_start_mb, "rss_connected_mb": r.rss_connected_mb, "rss_end_mb": r.rss_end_mb, "hwm_mb": r.hwm_mb }));
+        mem.push(json!({ "server": r.kind.name(), "rss_start_mb": r.rss_start_mb, "rss_connected_mb": r.rss_connected_mb, "rss_end_mb": r.rss_end_mb, "hwm_mb": r.hwm_mb, "threads_end": r.threads_end }));
     }
     if let (Some(a), Some(b)) =
         (results.iter().find(|r| r.kind == Kind::Gateway), results.iter().find(|r| r.kind == Kind::Node))

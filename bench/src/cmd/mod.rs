@@ -3,3 +3,5 @@ pub mod cost;
 pub mod fanout;
 pub mod handlers;
 pub mod load;
+pub mod serve;
+pub mod store_mem;
