@@ -225,18 +225,7 @@ async fn a_connection_that_answers_410_is_removed_and_the_others_still_get_the_m
     let mut bob_ws = gw.connect(&bob).await;
     // A connection the store believes in but API Gateway no longer has (its $disconnect was lost).
     let bob_id = chat::ids::UserId::parse(&bob.id).unwrap();
-    let ghost = chat::repo::connections::Connection {
-        connection_id: "GhostConnection0=".into(),
-        user_id: bob_id.clone(),
-        role: chat::models::Role::User,
-        connected_at: 0,
-        viewing: None,
-        typing_in: None,
-        typing_until: None,
-    };
-    chat::repo::connections::connect(gw.app().table(), &ghost, "2026-01-01T00:00:00Z", chat::clock::now_secs())
-        .await
-        .unwrap();
+    crate::harness::ghost_connection(&gw, &bob_id, "GhostConnection0=").await;
     let presence = chat::repo::connections::presence(gw.app().table(), &bob_id).await.unwrap();
     assert_eq!(presence.conn_set.len(), 2);
 

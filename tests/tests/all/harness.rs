@@ -233,6 +233,23 @@ impl Ws {
     }
 }
 
+/// Registers a connection the store believes in but API Gateway no longer has (its
+/// `$disconnect` was lost): pushing to it answers 410.
+pub async fn ghost_connection(gw: &Gateway, user: &chat::ids::UserId, connection_id: &str) {
+    let ghost = chat::repo::connections::Connection {
+        connection_id: connection_id.to_owned(),
+        user_id: user.clone(),
+        role: chat::models::Role::User,
+        connected_at: 0,
+        viewing: None,
+        typing_in: None,
+        typing_until: None,
+    };
+    chat::repo::connections::connect(gw.app().table(), &ghost, "2026-01-01T00:00:00Z", chat::clock::now_secs())
+        .await
+        .expect("the ghost connection is stored");
+}
+
 /// Polls until `f` holds (state reached through another path, e.g. a `$disconnect`).
 pub async fn eventually<F, Fut>(what: &str, mut f: F)
 where

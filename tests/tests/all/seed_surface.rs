@@ -259,18 +259,7 @@ async fn a_message_to_300_members_costs_a_batch_read_per_100_and_survives_gone_c
         sockets.push(Ws::connect(&format!("{}?token={token}", gw.ws)).await.unwrap());
     }
     for id in ids.iter().skip(20).take(30) {
-        let ghost = chat::repo::connections::Connection {
-            connection_id: format!("Ghost{}=", ulid::Ulid::generate()),
-            user_id: id.clone(),
-            role: chat::models::Role::User,
-            connected_at: 0,
-            viewing: None,
-            typing_in: None,
-            typing_until: None,
-        };
-        chat::repo::connections::connect(gw.app().table(), &ghost, "2026-01-01T00:00:00Z", chat::clock::now_secs())
-            .await
-            .unwrap();
+        crate::harness::ghost_connection(&gw, id, &format!("Ghost{}=", ulid::Ulid::generate())).await;
     }
     table.take();
     let (status, _) =
