@@ -112,7 +112,7 @@ async fn start(kind: Kind, args: &Args, group: usize) -> Result<Server, Error> {
                 .env("CHAT_RATE_USER_BURST", "inf")
                 .env("CHAT_RATE_CONNECTION_PER_SEC", "inf")
                 .env("CHAT_RATE_CONNECTION_BURST", "inf")
-                .env("RUST_LOG", "error");
+                .env("RUST_LOG", std::env::var("PERF_GATEWAY_LOG").unwrap_or_else(|_| "error".into()));
             c
         }
         Kind::Node => {
@@ -252,6 +252,8 @@ struct Shared {
     delivered: AtomicUsize,
     errors: AtomicUsize,
     last_delivery_us: AtomicUsize,
+    /// Client connections that ended (closed or failed) before the end of the run.
+    lost: AtomicUsize,
     /// Deliveries of the current phase carry this prefix.
     phase: Mutex<String>,
 }
@@ -327,6 +329,7 @@ async fn connect(kind: Kind, port: u16, client: &Client, shared: Arc<Shared>) ->
                 _ => {}
             }
         }
+        shared.lost.fetch_add(1, Ordering::Relaxed);
     });
     Ok(Conn { out: out_tx, acks: ack_rx })
 }
@@ -453,6 +456,7 @@ struct ServerResult {
     rss_end_mb: f64,
     hwm_mb: f64,
     threads_end: u64,
+    lost: usize,
     phases: Vec<PhaseResult>,
 }
 
@@ -477,6 +481,7 @@ async fn run_server(kind: Kind, args: &Args) -> Result<ServerResult, Error> {
         delivered: AtomicUsize::new(0),
         errors: AtomicUsize::new(0),
         last_delivery_us: AtomicUsize::new(0),
+        lost: AtomicUsize::new(0),
         phase: Mutex::default(),
     });
     let sem = Arc::new(Semaphore::new(32));
@@ -503,6 +508,7 @@ async fn run_server(kind: Kind, args: &Args) -> Result<ServerResult, Error> {
     phases.push(phase(&server, &mut conns, &groups, &shared, &format!("group of {g}"), g, m, rate, limit).await);
     let (rss_end, hwm) = (mb("VmRSS"), mb("VmHWM"));
     let threads_end = proc_status_kb(pid, "Threads").unwrap_or(0);
+    let lost = shared.lost.load(Ordering::SeqCst);
     drop(conns);
     Ok(ServerResult {
         kind,
@@ -512,6 +518,7 @@ async fn run_server(kind: Kind, args: &Args) -> Result<ServerResult, Error> {
         rss_end_mb: rss_end,
         hwm_mb: hwm,
         threads_end,
+        lost,
         phases,
     })
 }
@@ -572,21 +579,22 @@ pub fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             }));
         }
     }
-    println!("\n| server | setup s | RSS before clients MB | RSS with {k} clients MB | RSS at end MB | peak RSS MB | threads at end |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("\n| server | setup s | RSS before clients MB | RSS with {k} clients MB | RSS at end MB | peak RSS MB | threads at end | connections lost |");
+    println!("|---|---|---|---|---|---|---|---|");
     let mut mem = Vec::new();
     for r in &results {
         println!(
-            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |",
             r.kind.name(),
             r.setup_s,
             r.rss_start_mb,
             r.rss_connected_mb,
             r.rss_end_mb,
             r.hwm_mb,
-            r.threads_end
+            r.threads_end,
+            r.lost
         );
-        mem.push(json!({ "server": r.kind.name(), "rss_start_mb": r.rss_start_mb, "rss_connected_mb": r.rss_connected_mb, "rss_end_mb": r.rss_end_mb, "hwm_mb": r.hwm_mb, "threads_end": r.threads_end }));
+        mem.push(json!({ "server": r.kind.name(), "rss_start_mb": r.rss_start_mb, "rss_connected_mb": r.rss_connected_mb, "rss_end_mb": r.rss_end_mb, "hwm_mb": r.hwm_mb, "threads_end": r.threads_end, "lost": r.lost }));
     }
     if let (Some(a), Some(b)) =
         (results.iter().find(|r| r.kind == Kind::Gateway), results.iter().find(|r| r.kind == Kind::Node))
