@@ -9,5 +9,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 start=$SECONDS
-cargo test -p chat-bench --test counts -- --nocapture "$@"
+cargo test --workspace --test counts -- --nocapture "$@"
 echo "perf-quick: OK in $((SECONDS - start)) s"
