@@ -7,7 +7,6 @@ pub mod events;
 
 use std::time::Duration;
 
-use chat::ids::UserId;
 use chat::models::{Role, User};
 use chat::store::Table;
 
@@ -83,23 +82,8 @@ pub async fn seed_user(table: &dyn Table, prefix: &str) -> User {
 }
 
 pub async fn seed_user_with_role(table: &dyn Table, prefix: &str, role: Role) -> User {
-    let user = User {
-        id: UserId::generate(),
-        username: format!("{prefix}-{}", &ulid::Ulid::generate().to_string()[16..]).to_lowercase(),
-        email: None,
-        first_name: None,
-        last_name: None,
-        company: None,
-        phone: None,
-        profile_picture: None,
-        gender: None,
-        is_onboarding_completed: false,
-        role,
-        created_at: chat::clock::iso(0),
-        updated_at: chat::clock::iso(0),
-        password_hash: "unused".into(),
-        tokens_valid_after: None,
-    };
+    let name = format!("{prefix}-{}", &ulid::Ulid::generate().to_string()[16..]).to_lowercase();
+    let user = User::new(&name, "unused".into(), role, &chat::clock::iso(0));
     chat::repo::users::create(table, &user).await.expect("seeding a user");
     user
 }

@@ -151,23 +151,7 @@ async fn users(server: &Server, k: usize) -> Result<Vec<Client>, Error> {
             let tokens = Tokens::new(&Config { jwt_secret: SECRET.as_bytes().to_vec(), ..Config::for_tests() });
             (0..k)
                 .map(|i| {
-                    let user = User {
-                        id: chat::ids::UserId::generate(),
-                        username: format!("load{i}"),
-                        email: None,
-                        first_name: None,
-                        last_name: None,
-                        company: None,
-                        phone: None,
-                        profile_picture: None,
-                        gender: None,
-                        is_onboarding_completed: false,
-                        role: Role::User,
-                        created_at: String::new(),
-                        updated_at: String::new(),
-                        password_hash: String::new(),
-                        tokens_valid_after: None,
-                    };
+                    let user = User::new(&format!("load{i}"), String::new(), Role::User, "");
                     let token = tokens.issue(&user).map_err(|e| e.to_string())?.0;
                     Ok(Client { id: user.id.to_string(), token })
                 })

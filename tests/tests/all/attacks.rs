@@ -3,8 +3,6 @@
 //! assignment; no user enumeration through login or registration answers; login brute force
 //! slowed down (ASVS 6.3.1) without locking the real user out for good.
 
-use std::net::{Ipv4Addr, SocketAddr};
-
 use chat::clock::now_secs;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode};
@@ -347,10 +345,7 @@ async fn throttled_gateway(free: u32, free_per_ip: u32) -> Gateway {
     config.login_free_failures_per_ip = free_per_ip;
     // Long enough that the block outlasts a debug build's argon2; the real default is 1 s.
     config.login_base_delay_ms = 600_000;
-    let running = local_gateway::start_with_table(config, None, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .await
-        .expect("the gateway starts");
-    Gateway::from_running(running)
+    Gateway::spawn(config, None).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

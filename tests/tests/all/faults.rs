@@ -4,7 +4,6 @@
 //! other deliveries go on, the send is acknowledged). The crash test (`kill -9` during a load
 //! of sends) is in `infra/local-gateway/tests/crash.rs`: it needs the gateway binary.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -84,14 +83,7 @@ impl Table for Faulty {
 }
 
 async fn gateway_over(table: Arc<dyn Table>) -> Gateway {
-    let running = local_gateway::start_with_table(
-        crate::harness::config(Store::Memory),
-        Some(table),
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-    )
-    .await
-    .expect("the gateway starts");
-    Gateway::from_running(running)
+    Gateway::spawn(crate::harness::config(Store::Memory), Some(table)).await
 }
 
 /// `Gateway::call` with an owned path, so a closure can return the request as a future.

@@ -10,7 +10,7 @@ use chat::config::StoreKind;
 use chat::store::{Counted, DynamoTable, Table};
 use chat::Config;
 use futures::{SinkExt, StreamExt};
-use local_gateway::Running;
+use local_gateway::{Limits, Rate, Running};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -82,9 +82,17 @@ impl Gateway {
     }
 
     pub async fn with_table(store: Store, table: Option<Arc<dyn Table>>) -> Self {
-        let running = local_gateway::start_with_table(config(store), table, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-            .await
-            .expect("the local gateway starts");
+        Self::spawn(config(store), table).await
+    }
+
+    /// A gateway on a free port without rate limits: a test's own pace must not decide its
+    /// outcome (a fast machine would hit the per-user limit); `limits.rs` tests the limits.
+    pub async fn spawn(config: Config, table: Option<Arc<dyn Table>>) -> Self {
+        let limits = Limits { per_user: Rate::UNLIMITED, per_connection: Rate::UNLIMITED, ..Limits::default() };
+        let running =
+            local_gateway::start_with_options(config, table, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), limits)
+                .await
+                .expect("the local gateway starts");
         Self::from_running(running)
     }
 

@@ -4,10 +4,8 @@
 //! `pong`), and the server never falls over: a message above API Gateway's 128 KB ends that
 //! connection only, and a new connection and HTTP still work.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use local_gateway::{Limits, Rate};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -127,17 +125,7 @@ fn bad_frame(rng: &mut Rng) -> (&'static str, Message) {
 }
 
 async fn fuzz_gateway() -> Gateway {
-    // Unlimited rates: this test is about parsing, the limits have their own tests.
-    let limits = Limits { per_user: Rate::UNLIMITED, per_connection: Rate::UNLIMITED, ..Limits::default() };
-    let running = local_gateway::start_with_options(
-        crate::harness::config(Store::Memory),
-        None,
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-        limits,
-    )
-    .await
-    .expect("the gateway starts");
-    Gateway::from_running(running)
+    Gateway::spawn(crate::harness::config(Store::Memory), None).await
 }
 
 /// Reads events until `n` `error` events came; returns them (panics after a long quiet).
