@@ -76,6 +76,11 @@ pub async fn counted(store: Store) -> (Gateway, Arc<Counted<Arc<dyn Table>>>) {
     (gw, counted)
 }
 
+/// The default limits without the rate limits (the idle timeout stays).
+pub fn unlimited_rates() -> Limits {
+    Limits { per_user: Rate::UNLIMITED, per_connection: Rate::UNLIMITED, ..Limits::default() }
+}
+
 impl Gateway {
     pub async fn start(store: Store) -> Self {
         Self::with_table(store, None).await
@@ -88,7 +93,10 @@ impl Gateway {
     /// A gateway on a free port without rate limits: a test's own pace must not decide its
     /// outcome (a fast machine would hit the per-user limit); `limits.rs` tests the limits.
     pub async fn spawn(config: Config, table: Option<Arc<dyn Table>>) -> Self {
-        let limits = Limits { per_user: Rate::UNLIMITED, per_connection: Rate::UNLIMITED, ..Limits::default() };
+        Self::spawn_with_limits(config, table, unlimited_rates()).await
+    }
+
+    pub async fn spawn_with_limits(config: Config, table: Option<Arc<dyn Table>>, limits: Limits) -> Self {
         let running =
             local_gateway::start_with_options(config, table, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), limits)
                 .await

@@ -2,7 +2,6 @@
 //! size, WebSocket frame size; the local gateway's per-user and per-connection rate limits
 //! (429 `RATE_LIMITED` over HTTP, an `error` event over WebSocket); the idle timeout.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use chat::Config;
@@ -10,24 +9,17 @@ use local_gateway::{Limits, Rate};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::{Gateway, Store};
+use crate::harness::{unlimited_rates, Gateway, Store};
 
 async fn gateway(config: Config, limits: Limits) -> Gateway {
-    let running = local_gateway::start_with_options(config, None, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), limits)
-        .await
-        .expect("the gateway starts");
-    Gateway::from_running(running)
-}
-
-fn unlimited() -> Limits {
-    Limits { per_user: Rate::UNLIMITED, per_connection: Rate::UNLIMITED, ..Limits::default() }
+    Gateway::spawn_with_limits(config, None, limits).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sizes_and_lengths_are_enforced_with_413_and_400_at_their_boundaries() {
     let mut config = crate::harness::config(Store::Memory);
     config.max_group_members = 3;
-    let gw = gateway(config, unlimited()).await;
+    let gw = gateway(config, unlimited_rates()).await;
     let (alice, bob, carol, dave) =
         (gw.user("alice").await, gw.user("bob").await, gw.user("carol").await, gw.user("dave").await);
     let big = "x".repeat(64 * 1024 + 1);
@@ -120,7 +112,7 @@ async fn sizes_and_lengths_are_enforced_with_413_and_400_at_their_boundaries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_frame_above_32_kb_is_an_error_event_and_the_connection_stays_usable() {
-    let gw = gateway(crate::harness::config(Store::Memory), unlimited()).await;
+    let gw = gateway(crate::harness::config(Store::Memory), unlimited_rates()).await;
     let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
     let mut ws = gw.connect(&alice).await;
     let text = "y".repeat(32 * 1024);
@@ -135,7 +127,7 @@ async fn a_websocket_frame_above_32_kb_is_an_error_event_and_the_connection_stay
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_requests_beyond_a_users_rate_get_429_rate_limited_and_others_are_not_affected() {
     // A refill too slow to matter within the test.
-    let limits = Limits { per_user: Rate::new(0.001, 5.0), ..unlimited() };
+    let limits = Limits { per_user: Rate::new(0.001, 5.0), ..unlimited_rates() };
     let gw = gateway(crate::harness::config(Store::Memory), limits).await;
     // Registration is anonymous: it draws from the address's bucket (5 here), so register
     // the users directly.
@@ -196,7 +188,7 @@ async fn websocket_frames_beyond_a_connections_rate_get_a_rate_limited_error_eve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_websocket_is_closed_and_an_active_one_is_not() {
-    let limits = Limits { idle_timeout: Duration::from_millis(600), ..unlimited() };
+    let limits = Limits { idle_timeout: Duration::from_millis(600), ..unlimited_rates() };
     let gw = gateway(crate::harness::config(Store::Memory), limits).await;
     let alice = gw.user("alice").await;
     let mut idle = gw.connect(&alice).await;
