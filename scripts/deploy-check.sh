@@ -17,8 +17,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 venv="$root/.venv-deploy"
-# shellcheck source=scripts/venv.sh
-source "$root/scripts/venv.sh"
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
 ensure_venv "$venv" requirements-deploy.txt
 export PATH="$venv/bin:$PATH"
 export SAM_CLI_TELEMETRY=0
@@ -27,18 +27,7 @@ export SAM_CLI_TELEMETRY=0
 # rustup downloads. Where that download is impossible, the build step says so loudly and the
 # checks that need no arm64 standard library still run.
 arm64=yes
-if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
-  rustup target add aarch64-unknown-linux-gnu || arm64=no
-fi
-
-step() {
-  local name="$1"
-  shift
-  local start=$SECONDS
-  echo "==> $name"
-  "$@"
-  echo "    $name: $((SECONDS - start)) s"
-}
+ensure_arm64_std || arm64=no
 
 step "cfn-lint" cfn-lint template.yaml
 step "sam validate --lint" sam validate --lint

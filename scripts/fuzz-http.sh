@@ -19,8 +19,8 @@ hard_timeout="${FUZZ_TIMEOUT:-600}"
 seed="${FUZZ_SEED:-}"
 
 venv="$root/.venv"
-# shellcheck source=scripts/venv.sh
-source "$root/scripts/venv.sh"
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
 ensure_venv "$venv" requirements-dev.txt
 py="$venv/bin/python"
 
@@ -34,7 +34,7 @@ report_dir="$target_dir/fuzz-http"
 rm -rf "$report_dir" && mkdir -p "$report_dir"
 data="$(mktemp -d -t fuzz-http.XXXXXX)"
 log="$report_dir/gateway.log"
-port="$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 base="http://127.0.0.1:$port"
 
 # Generous local rate limits: the fuzzer is one user sending as fast as it can, and what is
@@ -52,15 +52,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for ((i = 0; ; i++)); do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
-  if ! kill -0 "$gateway" 2>/dev/null || ((i >= 300)); then
-    echo "fuzz-http: the gateway did not start; its log:" >&2
-    cat "$log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
+wait_for_port "$port" "$gateway" "$log" "fuzz-http: the gateway"
 
 # A user with a conversation, and an admin, so that authenticated routes get past 401.
 eval "$("$py" - "$base" <<'PY'

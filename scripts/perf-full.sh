@@ -16,14 +16,8 @@ out=target/perf
 mkdir -p "$out"
 clients="${PERF_CLIENTS:-1000}" messages="${PERF_MESSAGES:-20}" group="${PERF_GROUP:-10}" runs="${PERF_RUNS:-20}"
 
-step() {
-  local name="$1"
-  shift
-  local start=$SECONDS
-  echo "==> $name" >&2
-  "$@"
-  echo "    $name: $((SECONDS - start)) s" >&2
-}
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
 
 # Release builds: the bootstrap and the gateway as deployment selects them (default members),
 # then the harness.
@@ -32,23 +26,9 @@ step "build perf" cargo build --release -p chat-bench
 [[ -d bench/node/node_modules ]] || step "npm ci" npm ci --prefix bench/node --no-audit --no-fund
 
 # A local DynamoDB-compatible server for the cold starts (the same as scripts/test.sh).
-venv="$root/.venv"
-[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-stamp="$venv/.requirements-dev.sha256"
-wanted="$(sha256sum requirements-dev.txt | cut -d' ' -f1)"
-if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]]; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt
-  echo "$wanted" >"$stamp"
-fi
-port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$out/moto.log" 2>&1 &
-moto_pid=$!
-trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
-for ((i = 0; ; i++)); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  ((i < 300)) || { echo "moto_server did not start" >&2; exit 1; }
-  sleep 0.1
-done
+ensure_venv "$root/.venv" requirements-dev.txt
+trap 'kill "${moto_pid:-}" 2>/dev/null || true' EXIT
+start_moto "$root/.venv" "$out/moto.log"
 
 perf=target/release/perf
 # run <report name> <perf subcommand> [options]
@@ -59,7 +39,7 @@ run() {
   cat "$out/$name.md"
 }
 run handlers handlers
-run cold-start cold-start --bootstrap target/release/bootstrap --dynamodb "http://127.0.0.1:$port" --runs "$runs"
+run cold-start cold-start --bootstrap target/release/bootstrap --dynamodb "$DYNAMODB_ENDPOINT" --runs "$runs"
 run fanout fanout --sizes 1,10,100,1000 --runs 5
 run load load --gateway target/release/local-gateway --node-server bench/node/server.js \
   --clients "$clients" --messages "$messages" --group "$group"

@@ -13,18 +13,12 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 limit="${PERF_ZIP_LIMIT:-4000000}"
 
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
 venv="$root/.venv-deploy"
-[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-stamp="$venv/.requirements-deploy.sha256"
-wanted="$(sha256sum requirements-deploy.txt | cut -d' ' -f1)"
-if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]]; then
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r requirements-deploy.txt
-  echo "$wanted" >"$stamp"
-fi
+ensure_venv "$venv" requirements-deploy.txt
 export PATH="$venv/bin:$PATH"
-if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
-  rustup target add aarch64-unknown-linux-gnu
-fi
+ensure_arm64_std
 
 start=$SECONDS
 cargo lambda build --release --arm64 --output-format zip --bin bootstrap
