@@ -79,8 +79,17 @@ impl App {
     /// A valid token of a live user, not revoked, not older than the user's last password
     /// change: one `BatchGetItem`. The role is the stored one, not the token's.
     pub async fn authenticate(&self, token: Option<&str>) -> Result<Caller, AppError> {
+        self.session(self.verify(token)?).await
+    }
+
+    /// The token's signature and claims, without the store (the first half of `authenticate`).
+    pub fn verify(&self, token: Option<&str>) -> Result<Claims, AppError> {
         let token = token.ok_or_else(|| AppError::Unauthorized("authentication required".into()))?;
-        let claims = self.tokens.verify(token)?;
+        self.tokens.verify(token)
+    }
+
+    /// The second half of `authenticate`: the verified claims' user, live and not revoked.
+    pub async fn session(&self, claims: Claims) -> Result<Caller, AppError> {
         let (user, revoked) = repo::users::session(self.table(), &claims.sub, &claims.jti).await?;
         let invalid = || AppError::Unauthorized("invalid or expired token".into());
         let user = user.ok_or_else(invalid)?;

@@ -11,6 +11,12 @@ pub const MAX_MESSAGE_CHARS: usize = 4000;
 pub const MAX_PAGE: u32 = 100;
 pub const DEFAULT_PAGE: u32 = 50;
 
+/// A `?limit=` page size: 1 to `MAX_PAGE`, or none given.
+pub fn parse_limit(limit: Option<&str>) -> Result<Option<u32>, AppError> {
+    let valid = |l: &str| l.parse().ok().filter(|n| (1..=MAX_PAGE).contains(n));
+    limit.map(|l| valid(l).ok_or_else(|| AppError::field("limit", format!("1 to {MAX_PAGE}")))).transpose()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Username(String);
 
@@ -106,6 +112,56 @@ pub fn bounded(field: &str, value: Option<String>, max: usize) -> Result<Option<
     }
 }
 
+/// The optional profile fields, as stored and as given at registration or in an update (where
+/// `None` leaves a field as it is).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub company: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub profile_picture: Option<String>,
+    #[serde(default)]
+    pub gender: Option<String>,
+}
+
+impl Profile {
+    /// Every field within its length bound (and trimmed), or a 400 naming the field.
+    pub fn parse(self) -> Result<Self, AppError> {
+        Ok(Self {
+            first_name: bounded("firstName", self.first_name, 64)?,
+            last_name: bounded("lastName", self.last_name, 64)?,
+            company: bounded("company", self.company, 100)?,
+            phone: bounded("phone", self.phone, 32)?,
+            profile_picture: bounded("profilePicture", self.profile_picture, 2048)?,
+            gender: bounded("gender", self.gender, 32)?,
+        })
+    }
+
+    /// The fields `patch` sets replace these.
+    pub fn apply(&mut self, patch: Profile) {
+        let Profile { first_name, last_name, company, phone, profile_picture, gender } = patch;
+        for (field, value) in [
+            (&mut self.first_name, first_name),
+            (&mut self.last_name, last_name),
+            (&mut self.company, company),
+            (&mut self.phone, phone),
+            (&mut self.profile_picture, profile_picture),
+            (&mut self.gender, gender),
+        ] {
+            if value.is_some() {
+                *field = value;
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -123,18 +179,8 @@ pub struct User {
     pub username: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    #[serde(default)]
-    pub first_name: Option<String>,
-    #[serde(default)]
-    pub last_name: Option<String>,
-    #[serde(default)]
-    pub company: Option<String>,
-    #[serde(default)]
-    pub phone: Option<String>,
-    #[serde(default)]
-    pub profile_picture: Option<String>,
-    #[serde(default)]
-    pub gender: Option<String>,
+    #[serde(flatten)]
+    pub profile: Profile,
     #[serde(default)]
     pub is_onboarding_completed: bool,
     pub role: Role,
@@ -153,12 +199,7 @@ impl User {
             id: UserId::generate(),
             username: username.to_owned(),
             email: None,
-            first_name: None,
-            last_name: None,
-            company: None,
-            phone: None,
-            profile_picture: None,
-            gender: None,
+            profile: Profile::default(),
             is_onboarding_completed: false,
             role,
             created_at: now.to_owned(),
@@ -183,16 +224,16 @@ impl User {
         let mut v = json!({
             "id": self.id,
             "username": self.username,
-            "firstName": self.first_name,
-            "lastName": self.last_name,
-            "profilePicture": self.profile_picture,
+            "firstName": self.profile.first_name,
+            "lastName": self.profile.last_name,
+            "profilePicture": self.profile.profile_picture,
         });
         if visibility == Visibility::Private {
             let extra = json!({
                 "email": self.email,
-                "company": self.company,
-                "phone": self.phone,
-                "gender": self.gender,
+                "company": self.profile.company,
+                "phone": self.profile.phone,
+                "gender": self.profile.gender,
                 "isOnboardingCompleted": self.is_onboarding_completed,
                 "role": self.role,
                 "createdAt": self.created_at,

@@ -1,7 +1,7 @@
 //! `POST /api/users/register` + `/api/auth/signup`, login (both paths), logout, refresh.
 
 use chat::auth::{clear_cookie, session_cookie};
-use chat::models::{bounded, Email, Password, Role, Username, Visibility};
+use chat::models::{bounded, Email, Password, Profile, Role, Username, Visibility};
 use chat::service::users::{self, Registration, Session};
 use chat::{App, AppError};
 use lambda_http::request::RequestContext;
@@ -55,12 +55,15 @@ impl RegisterBody {
             username: Username::parse(&self.username)?,
             email: self.email.as_deref().map(Email::parse).transpose()?,
             password: Password::parse(&self.password)?,
-            first_name: bounded("firstName", first, 64)?,
-            last_name: bounded("lastName", last, 64)?,
-            company: bounded("company", self.company, 100)?,
-            phone: bounded("phone", self.phone, 32)?,
-            profile_picture: bounded("profilePicture", self.profile_picture, 2048)?,
-            gender: bounded("gender", self.gender, 32)?,
+            profile: Profile {
+                first_name: first,
+                last_name: last,
+                company: self.company,
+                phone: self.phone,
+                profile_picture: self.profile_picture,
+                gender: self.gender,
+            }
+            .parse()?,
             role: self.role.unwrap_or_default(),
         })
     }
@@ -101,10 +104,7 @@ pub async fn login(app: &App, req: Request) -> Result<Reply, AppError> {
         .or(b.username)
         .or(b.email)
         .ok_or_else(|| AppError::field("username", "username or email is required"))?;
-    if login.len() > 254 || b.password.len() > 1024 {
-        return Err(AppError::Unauthorized("invalid credentials".into()));
-    }
-    let session = users::login_from(app, &login, b.password, source_ip(&req).as_deref()).await?;
+    let session = users::login(app, &login, b.password, source_ip(&req).as_deref()).await?;
     Ok(session_reply(app, &session, false))
 }
 

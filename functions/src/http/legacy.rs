@@ -2,7 +2,7 @@
 //! `/chat/conversation/:senderId/:receiverId`.
 
 use chat::ids::UserId;
-use chat::models::{bounded, Email, MessageText, Password, Role, Username};
+use chat::models::{Email, Password, Profile, Role, Username};
 use chat::service::messages::{self, Outgoing, PageRequest, Target};
 use chat::service::users::{self, Registration};
 use chat::{App, AppError};
@@ -44,9 +44,9 @@ fn username_for(email: &Email) -> Result<Username, AppError> {
 pub async fn create(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: CreateBody = body(&req)?;
     let email = Email::parse(&b.email)?;
+    let profile = Profile { first_name: Some(b.first_name), last_name: Some(b.last_name), ..Profile::default() };
     let reg = Registration {
-        first_name: bounded("firstName", Some(b.first_name), 64)?,
-        last_name: bounded("lastName", Some(b.last_name), 64)?,
+        profile: profile.parse()?,
         ..Registration::minimal(username_for(&email)?, Password::parse(&b.password)?, Role::User)
     };
     let reg = Registration { email: Some(email), ..reg };
@@ -64,7 +64,7 @@ struct LoginBody {
 /// Seed 001 answers 404 to any failed login.
 pub async fn login(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: LoginBody = body(&req)?;
-    match users::login_from(app, &b.email, b.password, super::auth::source_ip(&req).as_deref()).await {
+    match users::login(app, &b.email, b.password, super::auth::source_ip(&req).as_deref()).await {
         Ok(session) => Ok(session_reply(app, &session, false)),
         Err(AppError::Unauthorized(_)) => Err(AppError::NotFound("invalid email or password".into())),
         Err(e) => Err(e),
@@ -90,11 +90,7 @@ struct ChatBody {
 
 pub async fn chat(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ChatBody = body(&req)?;
-    let out = Outgoing {
-        target: Target::parse(&b.receiver)?,
-        text: MessageText::parse(&b.message_details.text)?,
-        client_message_id: messages::parse_client_message_id(b.client_message_id)?,
-    };
+    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.message_details.text, b.client_message_id)?;
     super::messages::send(app, &req, b.sender, out).await
 }
 

@@ -1,8 +1,7 @@
 //! `/api/messages`: the three send forms of the seeds, the history, delete.
 
 use chat::ids::MessageId;
-use chat::models::MessageText;
-use chat::service::messages::{self, parse_client_message_id, Outgoing, PageRequest, Target};
+use chat::service::messages::{self, Outgoing, PageRequest, Target};
 use chat::{App, AppError};
 use lambda_http::Request;
 use serde::Deserialize;
@@ -12,16 +11,14 @@ use super::{body, path_id, path_param, query_param, token, Reply};
 
 /// Authenticates concurrently with the send's first read (SPEC §6: two round trips).
 pub async fn send(app: &App, req: &Request, sender: Option<String>, out: Outgoing) -> Result<Reply, AppError> {
-    let claims = app
-        .tokens
-        .verify(token(req).as_deref().ok_or_else(|| AppError::Unauthorized("authentication required".into()))?)?;
+    let claims = app.verify(token(req).as_deref())?;
     if sender.is_some_and(|s| s != claims.sub.as_str()) {
         return Err(AppError::Forbidden("sender must be the caller".into()));
     }
     let actor =
         chat::service::Actor { user_id: claims.sub.clone(), username: claims.username.clone(), role: claims.role };
     let session = async {
-        let caller = app.authenticate(token(req).as_deref()).await?;
+        let caller = app.session(claims.clone()).await?;
         if caller.user.role != actor.role {
             return Err(AppError::Unauthorized("token out of date; log in again".into()));
         }
@@ -45,11 +42,7 @@ struct Send000 {
 
 pub async fn send_000(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: Send000 = body(&req)?;
-    let out = Outgoing {
-        target: Target::parse(&b.receiver)?,
-        text: MessageText::parse(&b.text)?,
-        client_message_id: parse_client_message_id(b.client_message_id)?,
-    };
+    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.text, b.client_message_id)?;
     send(app, &req, b.sender, out).await
 }
 
@@ -67,11 +60,7 @@ struct Send002 {
 
 pub async fn send_002(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: Send002 = body(&req)?;
-    let out = Outgoing {
-        target: Target::parse(&b.receiver_id)?,
-        text: MessageText::parse(&b.content)?,
-        client_message_id: parse_client_message_id(b.client_message_id)?,
-    };
+    let out = Outgoing::parse(Target::parse(&b.receiver_id)?, &b.content, b.client_message_id)?;
     send(app, &req, b.sender_id, out).await
 }
 
@@ -86,11 +75,7 @@ struct Send003 {
 
 pub async fn send_003(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: Send003 = body(&req)?;
-    let out = Outgoing {
-        target: Target::parse(&path_param(&req, "id")?)?,
-        text: MessageText::parse(&b.message)?,
-        client_message_id: parse_client_message_id(b.client_message_id)?,
-    };
+    let out = Outgoing::parse(Target::parse(&path_param(&req, "id")?)?, &b.message, b.client_message_id)?;
     send(app, &req, None, out).await
 }
 

@@ -1,7 +1,7 @@
 //! `/api/notifications`: admins send; users list theirs and mark them read.
 
 use chat::ids::{NotificationId, UserId};
-use chat::models::{DEFAULT_PAGE, MAX_PAGE};
+use chat::models::{parse_limit, DEFAULT_PAGE};
 use chat::service::notifications;
 use chat::{repo, App, AppError};
 use lambda_http::Request;
@@ -27,14 +27,7 @@ pub async fn create(app: &App, req: Request) -> Result<Reply, AppError> {
 /// Mine, newest first; `?unread=true`, `?limit=`, `?cursor=` (the last id of the previous page).
 pub async fn list(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
-    let limit = match query_param(&req, "limit") {
-        None => DEFAULT_PAGE,
-        Some(l) => l
-            .parse()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| AppError::field("limit", format!("1 to {MAX_PAGE}")))?,
-    };
+    let limit = parse_limit(query_param(&req, "limit").as_deref())?.unwrap_or(DEFAULT_PAGE);
     let cursor = query_param(&req, "cursor")
         .map(|c| NotificationId::parse(&c).ok_or_else(|| AppError::field("cursor", "invalid cursor")))
         .transpose()?;

@@ -1,9 +1,8 @@
 //! `/api/users`: directory, me, get, update, delete.
 
 use chat::ids::UserId;
-use chat::models::{bounded, Email, Password, Role, Username, Visibility, DEFAULT_PAGE, MAX_PAGE};
+use chat::models::{parse_limit, Email, Password, Profile, Role, Username, Visibility, DEFAULT_PAGE};
 use chat::service::users::{self, ProfileUpdate};
-use chat::store::Item;
 use chat::{repo, App, AppError};
 use lambda_http::Request;
 use serde::Deserialize;
@@ -12,31 +11,19 @@ use serde_json::json;
 use super::{body, caller, path_id, query_param, Reply};
 
 fn limit(req: &Request) -> Result<u32, AppError> {
-    match query_param(req, "limit") {
-        None => Ok(DEFAULT_PAGE),
-        Some(l) => l
-            .parse()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| AppError::field("limit", format!("1 to {MAX_PAGE}"))),
-    }
-}
-
-/// The cursor is the last user id of the previous page (GSI1 is sorted by user id).
-fn start_key(cursor: Option<String>) -> Result<Option<Item>, AppError> {
-    let Some(cursor) = cursor else { return Ok(None) };
-    let id = UserId::parse(&cursor).ok_or_else(|| AppError::field("cursor", "invalid cursor"))?;
-    let key = repo::keys::user(&id);
-    let item = json!({ "pk": key.pk, "sk": key.sk, "gsi1pk": repo::keys::USERS_GSI, "gsi1sk": id });
-    Ok(item.as_object().cloned())
+    Ok(parse_limit(query_param(req, "limit").as_deref())?.unwrap_or(DEFAULT_PAGE))
 }
 
 /// Admins: every user, every field. Others: the other users' public fields (the sidebar).
 pub async fn list(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
-    let (users, next) = repo::users::list(app.table(), limit(&req)?, start_key(query_param(&req, "cursor"))?).await?;
+    // The cursor is the last user id of the previous page.
+    let after = query_param(&req, "cursor")
+        .map(|c| UserId::parse(&c).ok_or_else(|| AppError::field("cursor", "invalid cursor")))
+        .transpose()?;
+    let (users, next) = repo::users::list(app.table(), limit(&req)?, after.as_ref()).await?;
     let visibility = if caller.is_admin() { Visibility::Private } else { Visibility::Public };
-    let cursor = next.as_ref().and_then(|_| users.last()).map(|u| u.id.to_string());
+    let cursor = next.map(|id| id.to_string());
     let data = users.iter().filter(|u| caller.is_admin() || u.id != *caller.id()).map(|u| u.view(visibility)).collect();
     Ok(Reply::page(data, cursor))
 }
@@ -78,12 +65,15 @@ impl UpdateBody {
             email: self.email.as_deref().map(Email::parse).transpose()?,
             password: self.password.as_deref().map(Password::parse).transpose()?,
             current_password: self.current_password,
-            first_name: bounded("firstName", self.first_name, 64)?,
-            last_name: bounded("lastName", self.last_name, 64)?,
-            company: bounded("company", self.company, 100)?,
-            phone: bounded("phone", self.phone, 32)?,
-            profile_picture: bounded("profilePicture", self.profile_picture, 2048)?,
-            gender: bounded("gender", self.gender, 32)?,
+            profile: Profile {
+                first_name: self.first_name,
+                last_name: self.last_name,
+                company: self.company,
+                phone: self.phone,
+                profile_picture: self.profile_picture,
+                gender: self.gender,
+            }
+            .parse()?,
             is_onboarding_completed: self.is_onboarding_completed,
             role: self.role,
         })

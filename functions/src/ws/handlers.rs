@@ -2,8 +2,7 @@
 
 use chat::events;
 use chat::ids::{ConversationId, MessageId};
-use chat::models::MessageText;
-use chat::service::messages::{self, parse_client_message_id, Outgoing, Target};
+use chat::service::messages::{self, Outgoing, Target};
 use chat::service::{conversations, presence, realtime};
 use chat::{App, AppError};
 use serde::Deserialize;
@@ -55,11 +54,7 @@ pub async fn send_message(app: &App, req: WsRequest) -> Result<(), AppError> {
         (None, Some(r)) => Target::parse(&r)?,
         (None, None) => return Err(AppError::field("conversationId", "conversationId or receiverId is required")),
     };
-    let out = Outgoing {
-        target,
-        text: MessageText::parse(&b.text)?,
-        client_message_id: parse_client_message_id(b.client_message_id)?,
-    };
+    let out = Outgoing::parse(target, &b.text, b.client_message_id)?;
     let (message, duplicate) = messages::send(app, actor, async { Ok(()) }, out, Some(&req.connection_id)).await?;
     if duplicate {
         let ack = json!({ "message": message, "clientMessageId": message.client_message_id, "duplicate": true });

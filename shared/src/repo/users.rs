@@ -10,9 +10,13 @@ use crate::store::{Condition, Index, Item, Page, Query, SortCond, StoreError, Ta
 
 fn user_item(user: &User) -> Result<Item, AppError> {
     let mut item = to_item(&keys::user(&user.id), user)?;
-    item.insert("gsi1pk".into(), keys::USERS_GSI.into());
-    item.insert("gsi1sk".into(), user.id.as_str().into());
+    item.extend(directory_keys(&user.id));
     Ok(item)
+}
+
+/// The user's place in the directory (GSI1, sorted by user id).
+fn directory_keys(id: &UserId) -> [(String, serde_json::Value); 2] {
+    [("gsi1pk".into(), keys::USERS_GSI.into()), ("gsi1sk".into(), id.as_str().into())]
 }
 
 fn lock(key: crate::store::Key, user: &UserId) -> Result<Item, AppError> {
@@ -63,10 +67,19 @@ pub async fn get_many(table: &dyn Table, ids: &[UserId]) -> Result<Vec<User>, Ap
     table.batch_get(&keys).await?.into_iter().map(from_item).collect()
 }
 
+/// The lock item a normalized login name (`login_guard::normalize`) points at: the email's when
+/// it has an `@`, else the username's.
+pub fn login_lock(normalized: &str) -> crate::store::Key {
+    if normalized.contains('@') {
+        keys::email(normalized)
+    } else {
+        keys::username(normalized)
+    }
+}
+
 /// Login by username or email: `GetItem` on the lock, then `GetItem` on the user.
 pub async fn find_by_login(table: &dyn Table, login: &str) -> Result<Option<User>, AppError> {
-    let login = login.trim().to_lowercase();
-    let key = if login.contains('@') { keys::email(&login) } else { keys::username(&login) };
+    let key = login_lock(&crate::login_guard::normalize(login));
     let Some(lock) = table.get(&key, false).await? else { return Ok(None) };
     let Some(id) = string_field(&lock, "userId").and_then(|s| UserId::parse(&s)) else { return Ok(None) };
     get(table, &id).await
@@ -121,11 +134,24 @@ pub async fn delete(table: &dyn Table, user: &User) -> Result<(), AppError> {
 }
 
 /// One `Query` on GSI1: every user, oldest first, a page at a time.
-pub async fn list(table: &dyn Table, limit: u32, start: Option<Item>) -> Result<(Vec<User>, Option<Item>), AppError> {
+/// A page of the directory after the user `after`, and the cursor of the next page (its last
+/// user's id) when there is more: one `Query` on GSI1.
+pub async fn list(
+    table: &dyn Table,
+    limit: u32,
+    after: Option<&UserId>,
+) -> Result<(Vec<User>, Option<UserId>), AppError> {
+    let start = after.map(|id| {
+        let key = keys::user(id);
+        let mut item: Item = [("pk".to_owned(), key.pk.into()), ("sk".to_owned(), key.sk.into())].into_iter().collect();
+        item.extend(directory_keys(id));
+        item
+    });
     let Page { items, next } =
         table.query(&Query::new(Index::Gsi1, keys::USERS_GSI, SortCond::All).limit(limit).start(start)).await?;
-    let users = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
-    Ok((users, next))
+    let users: Vec<User> = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
+    let cursor = next.and_then(|_| users.last()).map(|u| u.id.clone());
+    Ok((users, cursor))
 }
 
 /// The user and whether the token `jti` was revoked, in one `BatchGetItem`.

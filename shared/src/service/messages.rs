@@ -10,7 +10,7 @@ use crate::app::App;
 use crate::clock::{iso, now_ms, now_secs};
 use crate::error::AppError;
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::models::{Message, MessageText, DEFAULT_PAGE, MAX_PAGE};
+use crate::models::{parse_limit, Message, MessageText, DEFAULT_PAGE};
 use crate::repo::{self, conversations, keys, messages as msgs};
 use crate::store::StoreError;
 
@@ -41,8 +41,19 @@ pub struct Outgoing {
     pub client_message_id: Option<String>,
 }
 
+impl Outgoing {
+    /// A message to `target`: its text and its optional `clientMessageId`, parsed.
+    pub fn parse(target: Target, text: &str, client_message_id: Option<String>) -> Result<Self, AppError> {
+        Ok(Self {
+            target,
+            text: MessageText::parse(text)?,
+            client_message_id: parse_client_message_id(client_message_id)?,
+        })
+    }
+}
+
 /// Parses a `clientMessageId`: 1..=64 printable characters.
-pub fn parse_client_message_id(s: Option<String>) -> Result<Option<String>, AppError> {
+fn parse_client_message_id(s: Option<String>) -> Result<Option<String>, AppError> {
     match s {
         Some(id) if id.is_empty() || id.len() > 64 || id.chars().any(char::is_control) => {
             Err(AppError::field("clientMessageId", "1 to 64 printable characters"))
@@ -177,15 +188,7 @@ impl PageRequest {
         let id = |field: &str, v: Option<&str>| -> Result<Option<MessageId>, AppError> {
             v.map(|s| MessageId::parse(s).ok_or_else(|| AppError::field(field, "not a message id"))).transpose()
         };
-        let limit = limit
-            .map(|l| {
-                l.parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=MAX_PAGE).contains(n))
-                    .ok_or_else(|| AppError::field("limit", format!("1 to {MAX_PAGE}")))
-            })
-            .transpose()?;
-        Ok(Self { before: id("before", before)?, after: id("after", after)?, limit })
+        Ok(Self { before: id("before", before)?, after: id("after", after)?, limit: parse_limit(limit)? })
     }
 }
 

@@ -6,8 +6,8 @@ use crate::clock::{iso, now_ms};
 use crate::error::AppError;
 use crate::ids::{TokenId, UserId};
 use crate::login_guard::{self, Counter, Policy};
-use crate::models::{Email, Password, Role, User, Username};
-use crate::repo::{self, keys};
+use crate::models::{Email, Password, Profile, Role, User, Username};
+use crate::repo;
 use crate::service::realtime;
 use crate::store::Key;
 
@@ -17,30 +17,14 @@ pub struct Registration {
     pub username: Username,
     pub email: Option<Email>,
     pub password: Password,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub company: Option<String>,
-    pub phone: Option<String>,
-    pub profile_picture: Option<String>,
-    pub gender: Option<String>,
+    pub profile: Profile,
     pub role: Role,
 }
 
 impl Registration {
     /// Just the credentials and the role; the profile fields start empty.
     pub fn minimal(username: Username, password: Password, role: Role) -> Self {
-        Self {
-            username,
-            email: None,
-            password,
-            first_name: None,
-            last_name: None,
-            company: None,
-            phone: None,
-            profile_picture: None,
-            gender: None,
-            role,
-        }
+        Self { username, email: None, password, profile: Profile::default(), role }
     }
 }
 
@@ -66,12 +50,7 @@ async fn new_user(reg: Registration) -> Result<User, AppError> {
     let hash = hash_password_blocking(reg.password).await?;
     Ok(User {
         email: reg.email.map(|e| e.as_str().to_owned()),
-        first_name: reg.first_name,
-        last_name: reg.last_name,
-        company: reg.company,
-        phone: reg.phone,
-        profile_picture: reg.profile_picture,
-        gender: reg.gender,
+        profile: reg.profile,
         ..User::new(reg.username.as_str(), hash, reg.role, &iso(now_ms()))
     })
 }
@@ -91,11 +70,6 @@ pub async fn ensure_admin(app: &App, username: Username, password: Password) -> 
     }
 }
 
-/// As `login_from`, without a source address: only the login name is throttled.
-pub async fn login(app: &App, login: &str, password: String) -> Result<Session, AppError> {
-    login_from(app, login, password, None).await
-}
-
 /// The same answer, after the same work, for an unknown user and a wrong password; slowed down
 /// after repeated failures of the name or the address (`login_guard`).
 ///
@@ -103,21 +77,21 @@ pub async fn login(app: &App, login: &str, password: String) -> Result<Session, 
 /// attempt's reservation (`GetItem` ‖ `UpdateItem`) → argon2 → the name's reset on success or
 /// the address's failure on failure (one write).
 #[tracing::instrument(skip_all)]
-pub async fn login_from(
-    app: &App,
-    login: &str,
-    password: String,
-    source_ip: Option<&str>,
-) -> Result<Session, AppError> {
+pub async fn login(app: &App, login: &str, password: String, source_ip: Option<&str>) -> Result<Session, AppError> {
     let (table, config, now) = (app.table(), &app.config, now_ms());
     // The lock that `repo::users::find_by_login` reads, fetched here with the counters.
     let normalized = login_guard::normalize(login);
-    // No account's name has control characters (nor could its counter be stored): the answer
-    // of an unknown user, without touching the store; it says nothing about who exists.
-    if normalized.is_empty() || normalized.chars().any(char::is_control) {
+    // No account's name is this long or has control characters (nor could its counter be
+    // stored), and no password is this long: the answer of an unknown user, without touching the
+    // store or hashing; it says nothing about who exists.
+    if normalized.is_empty()
+        || normalized.len() > 254
+        || password.len() > 1024
+        || normalized.chars().any(char::is_control)
+    {
         return Err(AppError::Unauthorized("invalid credentials".into()));
     }
-    let lock_key = if normalized.contains('@') { keys::email(&normalized) } else { keys::username(&normalized) };
+    let lock_key = repo::users::login_lock(&normalized);
     let name_key = login_guard::name_key(login);
     let ip_key = source_ip.map(login_guard::ip_key);
     let mut wanted = vec![lock_key.clone(), name_key.clone()];
@@ -180,12 +154,7 @@ pub struct ProfileUpdate {
     pub email: Option<Email>,
     pub password: Option<Password>,
     pub current_password: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub company: Option<String>,
-    pub phone: Option<String>,
-    pub profile_picture: Option<String>,
-    pub gender: Option<String>,
+    pub profile: Profile,
     pub is_onboarding_completed: Option<bool>,
     pub role: Option<Role>,
 }
@@ -227,10 +196,7 @@ pub async fn update(
     if let Some(e) = patch.email {
         after.email = Some(e.as_str().to_owned());
     }
-    macro_rules! set {
-        ($($f:ident),*) => { $( if let Some(v) = patch.$f { after.$f = Some(v); } )* };
-    }
-    set!(first_name, last_name, company, phone, profile_picture, gender);
+    after.profile.apply(patch.profile);
     if let Some(done) = patch.is_onboarding_completed {
         after.is_onboarding_completed = done;
     }
