@@ -15,7 +15,8 @@ use crate::routes::{routes, Handler, Route};
 pub async fn run() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let function = std::env::var("_HANDLER").map_err(|_| "_HANDLER is not set")?;
-    let mine: Vec<Route> = routes().into_iter().filter(|r| r.function == function).collect();
+    // Shared, not copied, by every invocation.
+    let mine: Arc<[Route]> = routes().into_iter().filter(|r| r.function == function).collect();
     let first = *mine.first().ok_or_else(|| format!("no function named {function}"))?;
     let app = Arc::new(App::build(Config::from_env()?).await?);
     app.warm().await;

@@ -68,7 +68,7 @@ async fn one_size(n: usize, runs: usize) -> Result<Row, Error> {
     let mut config = Config::for_tests();
     config.max_group_members = n.max(2);
     let limits = Limits { per_user: Rate::UNLIMITED, per_connection: Rate::UNLIMITED, ..Limits::default() };
-    let running = local_gateway::start_with_options(
+    let running = local_gateway::start(
         config,
         Some(counted.clone() as Arc<dyn Table>),
         SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),

@@ -15,9 +15,7 @@ pub fn run(_args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(4000);
         let config = local_gateway::local_config()?;
         let limits = local_gateway::Limits::from_env()?;
-        let running =
-            local_gateway::start_with_options(config, None, SocketAddr::from((Ipv4Addr::LOCALHOST, port)), limits)
-                .await?;
+        let running = local_gateway::start(config, None, SocketAddr::from((Ipv4Addr::LOCALHOST, port)), limits).await?;
         running.task.await?;
         Ok(())
     })

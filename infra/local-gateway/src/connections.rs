@@ -45,12 +45,6 @@ impl Registry {
     pub fn get(&self, id: &str) -> Option<Arc<Live>> {
         self.lock().get(id).cloned()
     }
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Live>>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }

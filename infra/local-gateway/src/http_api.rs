@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::Response;
 use chat::AppError;
 use functions::routes::{http_parts, Handler};
 use serde_json::{Map, Value};
@@ -98,15 +98,17 @@ pub async fn dispatch(
         Ok(r) => r,
         Err(e) => return error(AppError::internal(format!("event did not deserialize: {e}"))),
     };
-    let response = functions::http::respond(gw.app.clone(), handler, request).await;
-    let (parts, body) = response.into_parts();
-    Response::from_parts(parts, Body::from(body.to_vec()))
+    to_axum(functions::http::respond(gw.app.clone(), handler, request).await)
 }
 
-fn error(e: AppError) -> Response {
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    e.log();
-    (status, axum::Json(e.envelope())).into_response()
+/// The functions' error response (one mapping, one log line), for what fails in the gateway.
+pub fn error(e: AppError) -> Response {
+    to_axum(functions::http::error_response(&e))
+}
+
+fn to_axum(response: lambda_http::Response<lambda_http::Body>) -> Response {
+    let (parts, body) = response.into_parts();
+    Response::from_parts(parts, Body::from(body.to_vec()))
 }
 
 #[cfg(test)]

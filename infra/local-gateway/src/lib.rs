@@ -34,7 +34,6 @@ pub struct Gateway {
     pub app: Arc<App>,
     pub routes: Vec<Route>,
     pub connections: Registry,
-    pub addr: SocketAddr,
     pub limits: Limits,
     pub limiter: RateLimiter,
 }
@@ -84,22 +83,9 @@ pub struct Running {
 }
 
 /// Binds `addr` (port 0: any free port), builds the app against the gateway's own
-/// `@connections`, and serves until the task is dropped or aborted.
-pub async fn start(config: Config, addr: SocketAddr) -> Result<Running, StartError> {
-    start_with_table(config, None, addr).await
-}
-
-/// As `start`, over a given table (tests wrap it to count requests), with the default limits.
-pub async fn start_with_table(
-    config: Config,
-    table: Option<Arc<dyn Table>>,
-    addr: SocketAddr,
-) -> Result<Running, StartError> {
-    start_with_options(config, table, addr, Limits::default()).await
-}
-
-/// As `start_with_table`, with given rate limits and idle timeout.
-pub async fn start_with_options(
+/// `@connections` (over `table` when given: tests wrap one to count requests), and serves with
+/// these rate limits and idle timeout until the task is dropped or aborted.
+pub async fn start(
     mut config: Config,
     table: Option<Arc<dyn Table>>,
     addr: SocketAddr,
@@ -123,7 +109,6 @@ pub async fn start_with_options(
         app,
         routes: routes(),
         connections: Registry::default(),
-        addr,
         limits,
         limiter: RateLimiter::default(),
     });

@@ -12,7 +12,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = format!("{:?}", config.store);
     let limits = local_gateway::Limits::from_env()?;
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let running = local_gateway::start_with_options(config, None, addr, limits).await?;
+    let running = local_gateway::start(config, None, addr, limits).await?;
     let addr = running.addr;
     tracing::info!(%store, "local gateway listening: HTTP http://{addr}/api, WebSocket ws://{addr}/ws, @connections http://{addr}/@connections");
     tokio::select! {

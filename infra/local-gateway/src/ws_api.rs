@@ -19,16 +19,12 @@ use tokio::sync::mpsc;
 
 use crate::connections::{Live, Outbound};
 use crate::events::WsContext;
+use crate::http_api::error;
 use crate::Gateway;
 
 /// API Gateway's limit of 128 KB per message (a bigger one ends the connection); the idle
 /// timeout is `Limits::idle_timeout`.
 const MAX_MESSAGE_BYTES: usize = 128 * 1024;
-
-fn refuse(e: &AppError) -> Response {
-    e.log();
-    (StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED), Json(e.envelope())).into_response()
-}
 
 fn ws_handler(gw: &Gateway, key: &str) -> Option<functions::ws::WsHandler> {
     gw.routes.iter().find(|r| r.key == key).and_then(|r| match r.handler {
@@ -37,16 +33,24 @@ fn ws_handler(gw: &Gateway, key: &str) -> Option<functions::ws::WsHandler> {
     })
 }
 
-async fn invoke(gw: &Gateway, key: &str, event: Value) -> Result<(), AppError> {
-    let handler = ws_handler(gw, key).ok_or_else(|| AppError::internal(format!("no WebSocket route {key}")))?;
-    let event: ApiGatewayWebsocketProxyRequest = serde_json::from_value(event)?;
+/// Runs a route as API Gateway does; an answer other than 200 comes back as the HTTP response
+/// API Gateway makes of it (at `$connect`, the handshake's refusal, with the function's status
+/// and envelope: the function has logged the cause).
+async fn invoke(gw: &Gateway, key: &str, event: Value) -> Result<(), Response> {
+    let handler = ws_handler(gw, key).ok_or_else(|| error(AppError::internal(format!("no WebSocket route {key}"))))?;
+    let event: ApiGatewayWebsocketProxyRequest =
+        serde_json::from_value(event).map_err(|e| error(AppError::internal(e)))?;
     let res = functions::ws::respond(gw.app.clone(), handler, event).await;
-    match res.status_code {
-        200 => Ok(()),
-        401 => Err(AppError::Unauthorized("connection refused".into())),
-        403 => Err(AppError::Forbidden("connection refused".into())),
-        _ => Err(AppError::internal(format!("{key} answered {}", res.status_code))),
+    if res.status_code == 200 {
+        return Ok(());
     }
+    let status = u16::try_from(res.status_code).ok().and_then(|s| StatusCode::from_u16(s).ok());
+    let body = match res.body {
+        Some(aws_lambda_events::encodings::Body::Text(text)) => text,
+        _ => String::new(),
+    };
+    Err((status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), [(header::CONTENT_TYPE, "application/json")], body)
+        .into_response())
 }
 
 pub async fn upgrade(
@@ -85,10 +89,10 @@ pub async fn upgrade(
         Ok(policy) => ctx.authorizer = policy.get("context").and_then(Value::as_object).cloned().unwrap_or_default(),
         // A bad token is a 401; a failure to check it (the store down) keeps its own status
         // (503), so that clients retry instead of dropping valid credentials.
-        Err(e) => return refuse(&e),
+        Err(e) => return error(e),
     }
-    if let Err(e) = invoke(&gw, "$connect", ctx.connect(&headers, &query)).await {
-        return refuse(&e);
+    if let Err(refused) = invoke(&gw, "$connect", ctx.connect(&headers, &query)).await {
+        return refused;
     }
     ws.max_message_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| session(gw, ctx, socket))
 }
@@ -162,8 +166,8 @@ async fn session(gw: Arc<Gateway>, ctx: WsContext, socket: WebSocket) {
         };
         if let Err(wait) = frame_allowed(&gw, &conn_key, &user_key) {
             let e = AppError::RateLimited(format!("too many messages; retry in {} ms", wait.as_millis().max(1)));
-            let _ =
-                live.tx.send(Outbound::Frame(json!({ "event": chat::events::ERROR, "data": e.body() }).to_string()));
+            let frame = String::from_utf8_lossy(&chat::events::frame(chat::events::ERROR, e.body())).into_owned();
+            let _ = live.tx.send(Outbound::Frame(frame));
             continue;
         }
         let action = serde_json::from_str::<Value>(&body)
@@ -173,16 +177,16 @@ async fn session(gw: Arc<Gateway>, ctx: WsContext, socket: WebSocket) {
         let (gw, ctx) = (gw.clone(), ctx.clone());
         // Like API Gateway, each frame is its own invocation: a slow one does not hold the next.
         tokio::spawn(async move {
-            if let Err(e) = invoke(&gw, key, ctx.message(key, &body)).await {
-                tracing::warn!(error = %e, route = key, "route failed");
+            if let Err(res) = invoke(&gw, key, ctx.message(key, &body)).await {
+                tracing::warn!(status = %res.status(), route = key, "route failed");
             }
         });
     }
     gw.connections.remove(&ctx.connection_id);
     gw.limiter.forget(&conn_key);
     writer.abort();
-    if let Err(e) = invoke(&gw, "$disconnect", ctx.disconnect(close.0, &close.1)).await {
-        tracing::warn!(error = %e, "$disconnect failed");
+    if let Err(res) = invoke(&gw, "$disconnect", ctx.disconnect(close.0, &close.1)).await {
+        tracing::warn!(status = %res.status(), "$disconnect failed");
     }
 }
 

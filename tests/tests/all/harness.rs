@@ -97,10 +97,9 @@ impl Gateway {
     }
 
     pub async fn spawn_with_limits(config: Config, table: Option<Arc<dyn Table>>, limits: Limits) -> Self {
-        let running =
-            local_gateway::start_with_options(config, table, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), limits)
-                .await
-                .expect("the local gateway starts");
+        let running = local_gateway::start(config, table, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), limits)
+            .await
+            .expect("the local gateway starts");
         Self::from_running(running)
     }
 
