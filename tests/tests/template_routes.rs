@@ -110,10 +110,6 @@ impl Template {
     }
 }
 
-fn table() -> Vec<Route> {
-    routes()
-}
-
 fn is_http(r: &Route) -> bool {
     matches!(r.handler, Handler::Http(_))
 }
@@ -129,7 +125,7 @@ struct Expected {
 fn expected() -> Expected {
     let mut e =
         Expected { http: BTreeMap::new(), ws: BTreeMap::new(), authorizer: String::new(), functions: BTreeSet::new() };
-    for r in table() {
+    for r in routes() {
         e.functions.insert(r.function.to_owned());
         let previous = match r.handler {
             Handler::Http(_) => e.http.insert(r.key.to_owned(), r.function.to_owned()),
@@ -307,7 +303,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// that a route added or retargeted renames the resource and CloudFormation deploys the stage again.
 fn expected_deployment_id() -> String {
     let mut lines: Vec<String> =
-        table().iter().filter(|r| !is_http(r)).map(|r| format!("{}={}\n", r.key, r.function)).collect();
+        routes().iter().filter(|r| !is_http(r)).map(|r| format!("{}={}\n", r.key, r.function)).collect();
     lines.sort();
     format!("WsDeployment{}", &format!("{:016X}", fnv1a(lines.concat().as_bytes()))[..8])
 }

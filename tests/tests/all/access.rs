@@ -13,12 +13,12 @@ use std::fmt;
 use std::time::Duration;
 
 use chat::clock::{iso, now_ms};
-use chat::ids::UserId;
 use chat::models::{Password, Role as UserRole, User as StoredUser};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::harness::{eventually, Gateway, Store, Ws};
+use crate::support::unique_username;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Role {
@@ -87,10 +87,6 @@ const fn s(code: u16) -> Option<u16> {
     Some(code)
 }
 
-fn unique(prefix: &str) -> String {
-    format!("{prefix}{}", &ulid::Ulid::generate().to_string()[14..]).to_lowercase()
-}
-
 fn no_body(_: &Fx, _: Option<&str>) -> Option<Value> {
     None
 }
@@ -106,13 +102,13 @@ fn http_rows() -> Vec<Row> {
     //                                                                                          anon     stranger member   owner    g.admin  admin
     vec![
         r("POST /api/users/register", "register", Method::POST, |_| "/api/users/register".into(),
-          |_, _| Some(json!({ "username": unique("r"), "password": "password 123" })), Alice,   [s(201), s(201), X, X, X, s(201)]),
+          |_, _| Some(json!({ "username": unique_username("r"), "password": "password 123" })), Alice,   [s(201), s(201), X, X, X, s(201)]),
         r("POST /api/users/register", "register an admin", Method::POST, |_| "/api/users/register".into(),
-          |_, _| Some(json!({ "username": unique("r"), "password": "password 123", "role": "admin" })), Alice, [s(403), s(403), s(403), X, X, s(201)]),
+          |_, _| Some(json!({ "username": unique_username("r"), "password": "password 123", "role": "admin" })), Alice, [s(403), s(403), s(403), X, X, s(201)]),
         r("POST /api/auth/signup", "signup", Method::POST, |_| "/api/auth/signup".into(),
-          |_, _| Some(json!({ "username": unique("s"), "password": "password 123", "confirmPassword": "password 123" })), Alice, [s(201), s(201), X, X, X, s(201)]),
+          |_, _| Some(json!({ "username": unique_username("s"), "password": "password 123", "confirmPassword": "password 123" })), Alice, [s(201), s(201), X, X, X, s(201)]),
         r("POST /api/auth/signup", "signup an admin", Method::POST, |_| "/api/auth/signup".into(),
-          |_, _| Some(json!({ "username": unique("s"), "password": "password 123", "role": "admin" })), Alice, [s(403), s(403), X, X, X, s(201)]),
+          |_, _| Some(json!({ "username": unique_username("s"), "password": "password 123", "role": "admin" })), Alice, [s(403), s(403), X, X, X, s(201)]),
         r("POST /api/users/login", "login", Method::POST, |_| "/api/users/login".into(),
           |f, _| Some(json!({ "username": f.alice_email, "password": PASSWORD })), Alice,       [s(200), X, X, X, X, X]),
         r("POST /api/auth/login", "login", Method::POST, |_| "/api/auth/login".into(),
@@ -213,7 +209,7 @@ fn http_rows() -> Vec<Row> {
         r("POST /api/notifications/read", "read all mine", Method::POST, |_| "/api/notifications/read".into(), empty, Alice,
                                                                                                   [s(401), s(200), s(200), s(200), s(200), s(200)]),
         r("POST /users/auth/create", "create (seed 001)", Method::POST, |_| "/users/auth/create".into(),
-          |_, _| Some(json!({ "firstName": "A", "lastName": "B", "email": format!("{}@example.com", unique("e")), "password": "password 123" })), Alice,
+          |_, _| Some(json!({ "firstName": "A", "lastName": "B", "email": format!("{}@example.com", unique_username("e")), "password": "password 123" })), Alice,
                                                                                                   [s(201), X, X, X, X, X]),
         r("POST /users/auth/login", "login (seed 001)", Method::POST, |_| "/users/auth/login".into(),
           |f, _| Some(json!({ "email": f.alice_email, "password": PASSWORD })), Alice,          [s(200), X, X, X, X, X]),
@@ -247,7 +243,7 @@ struct World {
 
 /// Stores a user directly (no argon2 per user: every one shares `hash`).
 async fn store_user(gw: &Gateway, hash: &str, prefix: &str, role: UserRole, with_email: bool) -> Principal {
-    let mut user = StoredUser::new(&unique(prefix), hash.to_owned(), role, &iso(now_ms()));
+    let mut user = StoredUser::new(&unique_username(prefix), hash.to_owned(), role, &iso(now_ms()));
     if with_email {
         user.email = Some(format!("{}@example.com", user.username));
     }
@@ -481,7 +477,7 @@ async fn every_websocket_action_answers_each_kind_of_caller_as_the_matrix_says()
             let expected = row.expect[i];
             let (fx, partner, victim) = w.fixture().await;
             let who = w.principal(*role, Owner::Alice, &partner, &victim).expect("a connected role");
-            let mut ws = Ws::connect(&format!("{}?token={}", w.gw.ws, w.token(who))).await.expect("$connect");
+            let mut ws = w.gw.connect_token(&w.token(who)).await;
             ws.send((row.frame)(&fx)).await;
             cells += 1;
             let outcome = match expected {
@@ -502,10 +498,9 @@ async fn every_websocket_action_answers_each_kind_of_caller_as_the_matrix_says()
             }
             if expected == Outcome::Quiet && row.action == "joinConversation" {
                 let conv = (row.frame)(&fx)["conversationId"].as_str().unwrap_or_default().to_owned();
-                let user = UserId::parse(&who.user.id.to_string()).expect("id");
+                let user = &who.user.id;
                 eventually("the connection views the conversation", || async {
-                    let presence =
-                        chat::repo::connections::presence(w.gw.app().table(), &user).await.expect("presence");
+                    let presence = chat::repo::connections::presence(w.gw.app().table(), user).await.expect("presence");
                     let mut viewing = false;
                     for conn in &presence.conn_set {
                         let c = chat::repo::connections::get(w.gw.app().table(), conn).await.expect("connection");

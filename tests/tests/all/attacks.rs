@@ -155,8 +155,7 @@ impl Forge<'_> {
 }
 
 async fn refused_at_connect(gw: &Gateway, token: &str) -> bool {
-    let url = format!("{}?token={}", gw.ws, urlencode(token));
-    matches!(Ws::connect(&url).await, Err(tungstenite::Error::Http(r)) if r.status() == 401)
+    matches!(Ws::connect(&gw.ws_url(&urlencode(token))).await, Err(tungstenite::Error::Http(r)) if r.status() == 401)
 }
 
 fn urlencode(s: &str) -> String {
@@ -213,7 +212,7 @@ async fn tokens_die_with_logout_a_password_change_and_the_account() {
     let (t1, t2, t3) = (forge.hs256(&forge.claims()), forge.hs256(&forge.claims()), forge.hs256(&forge.claims()));
     assert_eq!(gw.post("/api/auth/logout", &t1, json!({})).await.0, StatusCode::OK);
     let change = json!({ "password": "a new password", "currentPassword": "correct horse battery" });
-    let (status, changed) = gw.call(Method::PUT, &format!("/api/users/{}", alice.id), Some(&t2), Some(change)).await;
+    let (status, changed) = gw.put(format!("/api/users/{}", alice.id), &t2, change).await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     let after_change = changed["data"]["token"].as_str().expect("a new token").to_owned();
     for (what, token) in [("after logout", &t1), ("after a password change", &t2), ("an older one", &t3)] {
@@ -221,7 +220,7 @@ async fn tokens_die_with_logout_a_password_change_and_the_account() {
         assert!(refused_at_connect(&gw, token).await, "{what}: connect");
     }
     assert_eq!(gw.get("/api/users/me", &after_change).await.0, StatusCode::OK);
-    let (status, _) = gw.call(Method::DELETE, &format!("/api/users/{}", alice.id), Some(&after_change), None).await;
+    let (status, _) = gw.delete(format!("/api/users/{}", alice.id), &after_change).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(gw.get("/api/users/me", &after_change).await.0, StatusCode::UNAUTHORIZED, "after deletion");
     assert!(refused_at_connect(&gw, &after_change).await, "after deletion: connect");
@@ -245,16 +244,14 @@ async fn self_promotion_and_mass_assignment_are_refused_and_change_nothing() {
     ];
     let mut attempts = 0;
     for (field, value) in &fields {
-        let mut reg = json!({ "username": format!("m{}", &ulid::Ulid::generate().to_string()[16..]).to_lowercase(), "password": "password 123" });
+        let mut reg = json!({ "username": crate::support::unique_username("m"), "password": "password 123" });
         reg[*field] = value.clone();
         for path in ["/api/users/register", "/api/auth/signup"] {
-            let (status, body) = gw.call(Method::POST, path, None, Some(reg.clone())).await;
+            let (status, body) = gw.post_anon(path, reg.clone()).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{path} with {field}: {body}");
             attempts += 1;
         }
-        let (status, body) = gw
-            .call(Method::PUT, &format!("/api/users/{}", alice.id), Some(&alice.token), Some(json!({ *field: value })))
-            .await;
+        let (status, body) = gw.put(format!("/api/users/{}", alice.id), &alice.token, json!({ *field: value })).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "update with {field}: {body}");
         attempts += 1;
     }
@@ -268,10 +265,7 @@ async fn self_promotion_and_mass_assignment_are_refused_and_change_nothing() {
         attempts += 1;
     }
     let me = format!("/api/users/{}", alice.id);
-    assert_eq!(
-        gw.call(Method::PUT, &me, Some(&alice.token), Some(json!({ "role": "admin" }))).await.0,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(gw.put(&me, &alice.token, json!({ "role": "admin" })).await.0, StatusCode::FORBIDDEN);
     // A duplicate key cannot smuggle a second value past the check.
     let raw = r#"{"username":"dupe-key","password":"password 123","role":"user","role":"admin"}"#;
     let res = reqwest::Client::new()
@@ -289,20 +283,13 @@ async fn self_promotion_and_mass_assignment_are_refused_and_change_nothing() {
     println!("{attempts} mass-assignment and promotion attempts refused");
 }
 
-async fn login(gw: &Gateway, path: &str, body: Value) -> (StatusCode, Value) {
-    gw.call(Method::POST, path, None, Some(body)).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_and_registration_answers_do_not_tell_who_exists() {
     let gw = Gateway::start(Store::Memory).await;
     let alice = gw.user("alice").await;
     let email = format!("{}@example.com", alice.username);
     let update = json!({ "email": email });
-    assert_eq!(
-        gw.call(Method::PUT, &format!("/api/users/{}", alice.id), Some(&alice.token), Some(update)).await.0,
-        200
-    );
+    assert_eq!(gw.put(format!("/api/users/{}", alice.id), &alice.token, update).await.0, 200);
     for (path, known, unknown) in [
         (
             "/api/users/login",
@@ -325,7 +312,7 @@ async fn login_and_registration_answers_do_not_tell_who_exists() {
             json!({ "email": "nobody@example.com", "password": "wrong password" }),
         ),
     ] {
-        let (a, b) = (login(&gw, path, known).await, login(&gw, path, unknown).await);
+        let (a, b) = (gw.post_anon(path, known).await, gw.post_anon(path, unknown).await);
         assert_eq!(a, b, "{path}: a wrong password and an unknown user answer alike");
         assert!(a.0.is_client_error());
     }
@@ -333,7 +320,7 @@ async fn login_and_registration_answers_do_not_tell_who_exists() {
     let taken_name = json!({ "username": alice.username, "email": "fresh@example.com", "password": "password 123" });
     let taken_email = json!({ "username": "fresh-name", "email": email, "password": "password 123" });
     let (a, b) =
-        (login(&gw, "/api/users/register", taken_name).await, login(&gw, "/api/users/register", taken_email).await);
+        (gw.post_anon("/api/users/register", taken_name).await, gw.post_anon("/api/users/register", taken_email).await);
     assert_eq!((a.0, b.0), (StatusCode::CONFLICT, StatusCode::CONFLICT));
     assert_eq!(a.1, b.1, "the same answer for a taken username and a taken email");
 }
@@ -356,27 +343,27 @@ async fn repeated_login_failures_are_slowed_down_and_the_real_user_gets_back_in(
     let right = json!({ "username": alice.username, "password": "correct horse battery" });
     let ghost = json!({ "username": "nobody-here", "password": "wrong password" });
     for _ in 0..3 {
-        assert_eq!(login(&gw, "/api/auth/login", wrong.clone()).await.0, StatusCode::UNAUTHORIZED);
-        assert_eq!(login(&gw, "/api/auth/login", ghost.clone()).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(gw.post_anon("/api/auth/login", wrong.clone()).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(gw.post_anon("/api/auth/login", ghost.clone()).await.0, StatusCode::UNAUTHORIZED);
     }
     // Blocked now: even the right password waits, and a real name looks like an unknown one.
-    let (status, blocked) = login(&gw, "/api/auth/login", right.clone()).await;
+    let (status, blocked) = gw.post_anon("/api/auth/login", right.clone()).await;
     assert_eq!((status, blocked["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("RATE_LIMITED")));
-    let (ghost_status, ghost_blocked) = login(&gw, "/api/auth/login", ghost.clone()).await;
+    let (ghost_status, ghost_blocked) = gw.post_anon("/api/auth/login", ghost.clone()).await;
     assert_eq!(ghost_status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(blocked["error"]["code"], ghost_blocked["error"]["code"]);
     // The same name in another case, on the other route, is the same counter.
     let shout = json!({ "username": alice.username.to_uppercase(), "password": "correct horse battery" });
-    assert_eq!(login(&gw, "/api/users/login", shout).await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(gw.post_anon("/api/users/login", shout).await.0, StatusCode::TOO_MANY_REQUESTS);
     // Never for good: once the delay has passed (moved into the past here rather than waited
     // for), the real user gets in, which resets the counter.
     let key = chat::login_guard::name_key(&alice.username);
     let table = gw.app().table();
     let past = chat::clock::now_ms() - 1;
     table.update(&key, vec![chat::store::Update::Set("until".into(), past.into())], None).await.expect("rewind");
-    assert_eq!(login(&gw, "/api/auth/login", right.clone()).await.0, StatusCode::OK);
+    assert_eq!(gw.post_anon("/api/auth/login", right.clone()).await.0, StatusCode::OK);
     assert!(table.get(&key, true).await.expect("read").is_none(), "a success resets the counter");
-    assert_eq!(login(&gw, "/api/auth/login", wrong.clone()).await.0, StatusCode::UNAUTHORIZED, "free failures again");
+    assert_eq!(gw.post_anon("/api/auth/login", wrong.clone()).await.0, StatusCode::UNAUTHORIZED, "free failures again");
     // The counter expires by itself too (its TTL ends the window).
     let counter = table.get(&key, true).await.expect("read").expect("a failure is counted");
     assert!(counter["ttl"].as_i64().expect("ttl") > now_secs(), "{counter:?}");
@@ -387,7 +374,7 @@ async fn a_burst_of_parallel_guesses_gets_no_more_tries_than_a_sequence() {
     let gw = throttled_gateway(3, 1000).await;
     let alice = gw.user("alice").await;
     let wrong = json!({ "username": alice.username, "password": "wrong password" });
-    let statuses = futures::future::join_all((0..20).map(|_| login(&gw, "/api/auth/login", wrong.clone()))).await;
+    let statuses = futures::future::join_all((0..20).map(|_| gw.post_anon("/api/auth/login", wrong.clone()))).await;
     let checked = statuses.iter().filter(|(s, _)| *s == StatusCode::UNAUTHORIZED).count();
     let limited = statuses.iter().filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS).count();
     assert_eq!(checked + limited, 20, "{statuses:?}");
@@ -399,8 +386,8 @@ async fn password_spraying_from_one_address_is_slowed_down() {
     let gw = throttled_gateway(1000, 3).await;
     for i in 0..3 {
         let body = json!({ "username": format!("sprayed-{i}"), "password": "Summer2026!" });
-        assert_eq!(login(&gw, "/api/auth/login", body).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(gw.post_anon("/api/auth/login", body).await.0, StatusCode::UNAUTHORIZED);
     }
     let body = json!({ "username": "sprayed-next", "password": "Summer2026!" });
-    assert_eq!(login(&gw, "/api/auth/login", body).await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(gw.post_anon("/api/auth/login", body).await.0, StatusCode::TOO_MANY_REQUESTS);
 }

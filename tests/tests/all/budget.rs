@@ -34,7 +34,7 @@ struct Bench {
     table: Arc<Counted<Arc<dyn Table>>>,
     alice: User,
     bob: User,
-    admin_token: String,
+    admin: User,
     conv: String,
     message: String,
     alice_ws: Ws,
@@ -44,23 +44,9 @@ struct Bench {
 
 impl Bench {
     async fn new(store: Store) -> Self {
+        // Nothing of the setup is counted: the table is cleared at its end.
         let (gw, table) = counted(store).await;
-        chat::service::users::ensure_admin(
-            gw.app(),
-            chat::models::Username::parse("budget-admin").unwrap(),
-            chat::models::Password::parse("admin password").unwrap(),
-        )
-        .await
-        .unwrap();
-        let (_, login) = gw
-            .call(
-                Method::POST,
-                "/api/users/login",
-                None,
-                Some(json!({ "username": "budget-admin", "password": "admin password" })),
-            )
-            .await;
-        let admin_token = login["data"]["token"].as_str().unwrap().to_owned();
+        let admin = gw.admin("budget-admin").await;
         let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
         let (_, sent) =
             gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "hello" })).await;
@@ -72,10 +58,10 @@ impl Bench {
         let mut bob_ws = gw.connect(&bob).await;
         // Bob views the conversation, so he is in its room for typing events.
         bob_ws.send(json!({ "action": "joinConversation", "conversationId": conv })).await;
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let _admin_ws = Ws::connect(&format!("{}?token={admin_token}", gw.ws)).await.unwrap();
+        gw.wait_room(&conv, 1).await;
+        let _admin_ws = gw.connect(&admin).await;
         table.take();
-        Self { gw, table, alice, bob, admin_token, conv, message, alice_ws, bob_ws, _admin_ws }
+        Self { gw, table, alice, bob, admin, conv, message, alice_ws, bob_ws, _admin_ws }
     }
 
     async fn http(&mut self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Vec<OpRecord> {
@@ -107,8 +93,8 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
     let mut m = BTreeMap::new();
     let (a, bob, conv, msg) = (b.alice.clone(), b.bob.clone(), b.conv.clone(), b.message.clone());
     let t = Some(a.token.as_str());
-    let admin = b.admin_token.clone();
-    let unique = || format!("u{}", &ulid::Ulid::generate().to_string()[18..]).to_lowercase();
+    let admin = b.admin.token.clone();
+    let unique = || crate::support::unique_username("u");
 
     let reg = json!({ "username": unique(), "email": format!("{}@example.com", unique()), "password": "password 123" });
     m.insert("POST /api/users/register", b.http(Method::POST, "/api/users/register", None, Some(reg)).await);
@@ -249,13 +235,8 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
         b.http(Method::POST, "/api/auth/refresh", Some(&bob.token), Some(json!({}))).await,
     );
     let (_, fresh) =
-        b.gw.call(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({ "username": bob.username, "password": "correct horse battery" })),
-        )
-        .await;
+        b.gw.post_anon("/api/auth/login", json!({ "username": bob.username, "password": "correct horse battery" }))
+            .await;
     let fresh = fresh["data"]["token"].as_str().unwrap().to_owned();
     m.insert("POST /api/auth/logout", b.http(Method::POST, "/api/auth/logout", Some(&fresh), Some(json!({}))).await);
     let doomed = b.gw.user("doomed").await;

@@ -31,12 +31,7 @@ async fn two_users_chat_live_over_rest_and_websocket_on_every_device(store: Stor
 
     // Login works by username, and sets the HttpOnly cookie.
     let (status, body) = gw
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({ "username": alice.username, "password": "correct horse battery" })),
-        )
+        .post_anon("/api/auth/login", json!({ "username": alice.username, "password": "correct horse battery" }))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
@@ -165,11 +160,7 @@ async fn typing_starts_and_stops_and_ends_on_disconnect(store: Store) {
     alice_ws.send(json!({ "action": "typing", "conversationId": conv_id, "isTyping": true })).await;
     assert!(bob_ws.try_event("typingStatus", Duration::from_millis(500)).await.is_none(), "bob is not viewing it");
     bob_ws.send(json!({ "action": "joinConversation", "conversationId": conv_id })).await;
-    crate::harness::eventually("bob is in the room", || async {
-        let conv = chat::ids::ConversationId::parse(conv_id.as_str().unwrap()).unwrap();
-        !chat::repo::connections::room(gw.app().table(), &conv, chat::clock::now_secs()).await.unwrap().is_empty()
-    })
-    .await;
+    gw.wait_room(conv_id.as_str().unwrap(), 1).await;
     alice_ws.send(json!({ "action": "typing", "conversationId": conv_id, "isTyping": true })).await;
     let ev = bob_ws.event("typingStatus").await;
     assert_eq!((ev["userId"].as_str(), ev["isTyping"].as_bool()), (Some(alice.id.as_str()), Some(true)));
@@ -225,7 +216,7 @@ async fn a_connection_that_answers_410_is_removed_and_the_others_still_get_the_m
     let mut bob_ws = gw.connect(&bob).await;
     // A connection the store believes in but API Gateway no longer has (its $disconnect was lost).
     let bob_id = chat::ids::UserId::parse(&bob.id).unwrap();
-    crate::harness::ghost_connection(&gw, &bob_id, "GhostConnection0=").await;
+    crate::harness::ghost_connection(gw.app().table(), &bob_id, "GhostConnection0=").await;
     let presence = chat::repo::connections::presence(gw.app().table(), &bob_id).await.unwrap();
     assert_eq!(presence.conn_set.len(), 2);
 
@@ -245,7 +236,7 @@ async fn a_bad_token_is_refused_at_connect(store: Store) {
     let mut tampered = alice.token.clone();
     tampered.pop();
     tampered.push(if alice.token.ends_with('A') { 'B' } else { 'A' });
-    for url in [gw.ws.clone(), format!("{}?token=garbage", gw.ws), format!("{}?token={tampered}", gw.ws)] {
+    for url in [gw.ws.clone(), gw.ws_url("garbage"), gw.ws_url(&tampered)] {
         match crate::harness::Ws::connect(&url).await {
             Err(tungstenite::Error::Http(res)) => assert_eq!(res.status(), 401, "{url}"),
             Err(e) => panic!("{url}: unexpected error {e}"),
@@ -316,49 +307,31 @@ async fn a_stranger_is_refused_on_every_route(store: Store) {
 
 async fn connected_admins_get_new_message_events(store: Store) {
     let gw = Gateway::start(store).await;
-    let admin = chat::service::users::ensure_admin(
-        gw.app(),
-        chat::models::Username::parse("root-admin").unwrap(),
-        chat::models::Password::parse("admin password 1").unwrap(),
-    )
-    .await
-    .unwrap();
-    assert!(admin);
-    let (_, login) = gw
-        .call(
-            Method::POST,
-            "/api/users/login",
-            None,
-            Some(json!({ "username": "root-admin", "password": "admin password 1" })),
-        )
-        .await;
-    let admin_token = login["data"]["token"].as_str().unwrap().to_owned();
-    assert_eq!(login["data"]["user"]["role"], "admin");
-    let mut admin_ws = crate::harness::Ws::connect(&format!("{}?token={admin_token}", gw.ws)).await.unwrap();
+    // `Gateway::admin` asserts that the admin is new and that its login says role admin.
+    let admin = gw.admin("root-admin").await;
+    let mut admin_ws = gw.connect(&admin).await;
     let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
     gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "watched" })).await;
     let ev = admin_ws.event("newMessage").await;
     assert_eq!(ev["message"]["text"], "watched");
     // Admins read every conversation; they alone may delete one.
-    let (status, all) = gw.get("/api/conversations?all=true", &admin_token).await;
+    let (status, all) = gw.get("/api/conversations?all=true", &admin.token).await;
     assert_eq!(status, StatusCode::OK);
     let conv_id = ev["message"]["conversationId"].as_str().unwrap();
     assert!(all["data"].as_array().unwrap().iter().any(|c| c["id"] == conv_id));
-    let (status, _) = gw.get(&format!("/api/messages/{conv_id}"), &admin_token).await;
+    let (status, _) = gw.get(&format!("/api/messages/{conv_id}"), &admin.token).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = gw.call(Method::DELETE, &format!("/api/conversations/{conv_id}"), Some(&admin_token), None).await;
+    let (status, _) = gw.delete(format!("/api/conversations/{conv_id}"), &admin.token).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = gw.get(&format!("/api/conversations/{conv_id}"), &alice.token).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // A user cannot promote themselves.
-    let (status, _) = gw
-        .call(Method::PUT, &format!("/api/users/{}", alice.id), Some(&alice.token), Some(json!({ "role": "admin" })))
-        .await;
+    let (status, _) = gw.put(format!("/api/users/{}", alice.id), &alice.token, json!({ "role": "admin" })).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let body = json!({ "username": "wannabe", "password": "password 123", "role": "admin" });
-    let (status, _) = gw.call(Method::POST, "/api/users/register", Some(&alice.token), Some(body.clone())).await;
+    let (status, _) = gw.post("/api/users/register", &alice.token, body.clone()).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, created) = gw.call(Method::POST, "/api/users/register", Some(&admin_token), Some(body)).await;
+    let (status, created) = gw.post("/api/users/register", &admin.token, body).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(created["data"]["user"]["role"], "admin");
 }
@@ -392,26 +365,21 @@ async fn logout_revokes_the_token_and_a_password_change_invalidates_older_tokens
     let (status, _) = gw.get("/api/users/me", &fresh).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a logged-out token is revoked");
     assert!(
-        matches!(crate::harness::Ws::connect(&format!("{}?token={fresh}", gw.ws)).await, Err(tungstenite::Error::Http(r)) if r.status() == 401)
+        matches!(crate::harness::Ws::connect(&gw.ws_url(&fresh)).await, Err(tungstenite::Error::Http(r)) if r.status() == 401)
     );
 
     let login = |password: &'static str| {
-        let gw = &gw;
-        let username = alice.username.clone();
-        async move {
-            gw.call(Method::POST, "/api/auth/login", None, Some(json!({ "username": username, "password": password })))
-                .await
-        }
+        gw.post_anon("/api/auth/login", json!({ "username": alice.username, "password": password }))
     };
     let (_, a) = login("correct horse battery").await;
     let (_, b) = login("correct horse battery").await;
     let (old1, old2) =
         (a["data"]["token"].as_str().unwrap().to_owned(), b["data"]["token"].as_str().unwrap().to_owned());
     let change = json!({ "password": "new password 42", "currentPassword": "wrong" });
-    let (status, _) = gw.call(Method::PUT, &format!("/api/users/{}", alice.id), Some(&old1), Some(change)).await;
+    let (status, _) = gw.put(format!("/api/users/{}", alice.id), &old1, change).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "the current password is required");
     let change = json!({ "password": "new password 42", "currentPassword": "correct horse battery" });
-    let (status, changed) = gw.call(Method::PUT, &format!("/api/users/{}", alice.id), Some(&old1), Some(change)).await;
+    let (status, changed) = gw.put(format!("/api/users/{}", alice.id), &old1, change).await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     let new_token = changed["data"]["token"].as_str().unwrap();
     for old in [&old1, &old2] {
@@ -427,7 +395,7 @@ async fn a_deleted_user_loses_access_and_their_connections_and_keeps_their_messa
     let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
     gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "remember me" })).await;
     let mut alice_ws = gw.connect(&alice).await;
-    let (status, _) = gw.call(Method::DELETE, &format!("/api/users/{}", alice.id), Some(&alice.token), None).await;
+    let (status, _) = gw.delete(format!("/api/users/{}", alice.id), &alice.token).await;
     assert_eq!(status, StatusCode::OK);
     assert!(alice_ws.closed(Duration::from_secs(5)).await, "live connections are closed");
     assert_eq!(gw.get("/api/users/me", &alice.token).await.0, StatusCode::UNAUTHORIZED);
@@ -437,14 +405,8 @@ async fn a_deleted_user_loses_access_and_their_connections_and_keeps_their_messa
     let members = list["data"][0]["members"].as_array().unwrap();
     assert!(members.iter().any(|m| m["deleted"] == true), "attributed to a deleted user: {members:?}");
     // The name is free again.
-    let (status, _) = gw
-        .call(
-            Method::POST,
-            "/api/users/register",
-            None,
-            Some(json!({ "username": alice.username, "password": "another one 1" })),
-        )
-        .await;
+    let (status, _) =
+        gw.post_anon("/api/users/register", json!({ "username": alice.username, "password": "another one 1" })).await;
     assert_eq!(status, StatusCode::CREATED);
 }
 

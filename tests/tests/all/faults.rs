@@ -82,15 +82,6 @@ impl Table for Faulty {
     }
 }
 
-async fn gateway_over(table: Arc<dyn Table>) -> Gateway {
-    Gateway::spawn(crate::harness::config(Store::Memory), Some(table)).await
-}
-
-/// `Gateway::call` with an owned path, so a closure can return the request as a future.
-async fn call(gw: &Gateway, method: Method, path: String, token: &str, body: Option<Value>) -> (StatusCode, Value) {
-    gw.call(method, &path, Some(token), body).await
-}
-
 fn unavailable(status: StatusCode, body: &Value) -> bool {
     status == StatusCode::SERVICE_UNAVAILABLE && body["error"]["code"] == "UNAVAILABLE" && body["success"] == false
 }
@@ -119,7 +110,7 @@ async fn every_route_answers_503(gw: &Gateway, what: &str) {
         assert!(unavailable(status, &res), "{what}: {method} {path} answered {status} {res}");
     }
     // At the handshake too: not a 401, which would tell the client its token is bad.
-    match crate::harness::Ws::connect(&format!("{}?token={token}", gw.ws)).await {
+    match crate::harness::Ws::connect(&gw.ws_url(&token)).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 503, "{what}: connect"),
         other => panic!("{what}: connect: {:?}", other.map(|_| "connected")),
     }
@@ -129,7 +120,7 @@ async fn every_route_answers_503(gw: &Gateway, what: &str) {
 async fn with_the_dynamodb_endpoint_down_every_route_answers_503_unavailable() {
     // A port that was free a moment ago: connections are refused.
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let gw = gateway_over(dynamo_at(&format!("http://127.0.0.1:{port}")).await).await;
+    let gw = Gateway::with_table(Store::Memory, Some(dynamo_at(&format!("http://127.0.0.1:{port}")).await)).await;
     every_route_answers_503(&gw, "endpoint down").await;
 }
 
@@ -145,17 +136,11 @@ async fn with_a_dynamodb_endpoint_that_never_answers_routes_answer_503_instead_o
             keep.lock().unwrap_or_else(|e| e.into_inner()).push(socket);
         }
     });
-    let gw = gateway_over(dynamo_at(&endpoint).await).await;
+    let gw = Gateway::with_table(Store::Memory, Some(dynamo_at(&endpoint).await)).await;
     // The guard only turns a hang into a failure; the client's own timeouts answer first.
     let answered = tokio::time::timeout(Duration::from_secs(120), async {
-        let (status, res) = gw
-            .call(
-                Method::POST,
-                "/api/users/register",
-                None,
-                Some(json!({ "username": "patient", "password": "password 123" })),
-            )
-            .await;
+        let (status, res) =
+            gw.post_anon("/api/users/register", json!({ "username": "patient", "password": "password 123" })).await;
         assert!(unavailable(status, &res), "{status} {res}");
     })
     .await;
@@ -166,7 +151,7 @@ async fn with_a_dynamodb_endpoint_that_never_answers_routes_answer_503_instead_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_on_every_route_answers_503_unavailable() {
     let faulty = Arc::new(Faulty::new(Arc::new(crate::support::memory_table())));
-    let gw = gateway_over(faulty.clone()).await;
+    let gw = Gateway::with_table(Store::Memory, Some(faulty.clone())).await;
     let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
     for (method, path, body) in [
         (Method::GET, "/api/users/me", None),
@@ -223,7 +208,7 @@ impl Sweep {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fault_at_any_store_call_of_an_operation_leaves_nothing_half_done() {
     let faulty = Arc::new(Faulty::new(Arc::new(crate::support::memory_table())));
-    let gw = &gateway_over(faulty.clone()).await;
+    let gw = &Gateway::with_table(Store::Memory, Some(faulty.clone())).await;
     let mut sweep = Sweep { faulty, faults: 0, outcomes: Default::default() };
     let alice = gw.user("alice").await;
     let mut partners = Vec::new();
@@ -239,7 +224,7 @@ async fn a_fault_at_any_store_call_of_an_operation_leaves_nothing_half_done() {
             "register",
             |k| {
                 let body = json!({ "username": format!("reg-{k}"), "email": format!("reg-{k}@example.com"), "password": "password 123" });
-                gw.call(Method::POST, "/api/users/register", None, Some(body))
+                gw.post_anon("/api/users/register", body)
             },
             |faulted, retried| {
                 if faulted.0.is_success() {
@@ -307,7 +292,7 @@ async fn a_fault_at_any_store_call_of_an_operation_leaves_nothing_half_done() {
     sweep
         .run(
             "mark read",
-            |_| call(gw, Method::POST, format!("/api/conversations/{conv}/read"), &alice.token, Some(json!({}))),
+            |_| gw.post(format!("/api/conversations/{conv}/read"), &alice.token, json!({})),
             |_, retried| assert_eq!(retried.1["data"]["unreadCount"], 0, "{}", retried.1),
         )
         .await;
@@ -322,7 +307,7 @@ async fn a_fault_at_any_store_call_of_an_operation_leaves_nothing_half_done() {
     sweep
         .run(
             "delete message",
-            |k| call(gw, Method::DELETE, format!("/api/messages/{}", doomed[k]), &alice.token, None),
+            |k| gw.delete(format!("/api/messages/{}", doomed[k]), &alice.token),
             |_, retried| assert!(retried.0.is_success(), "{}", retried.1),
         )
         .await;
@@ -335,15 +320,7 @@ async fn a_fault_at_any_store_call_of_an_operation_leaves_nothing_half_done() {
     sweep
         .run(
             "add group member",
-            |k| {
-                call(
-                    gw,
-                    Method::PUT,
-                    format!("/api/groups/{group}/members"),
-                    &alice.token,
-                    Some(json!({ "memberId": partners[k].id })),
-                )
-            },
+            |k| gw.put(format!("/api/groups/{group}/members"), &alice.token, json!({ "memberId": partners[k].id })),
             |_, retried| assert!(retried.0.is_success(), "{}", retried.1),
         )
         .await;
@@ -359,15 +336,7 @@ async fn a_fault_at_any_store_call_of_an_operation_leaves_nothing_half_done() {
     sweep
         .run(
             "update profile",
-            |k| {
-                call(
-                    gw,
-                    Method::PUT,
-                    format!("/api/users/{}", alice.id),
-                    &alice.token,
-                    Some(json!({ "company": format!("c{k}") })),
-                )
-            },
+            |k| gw.put(format!("/api/users/{}", alice.id), &alice.token, json!({ "company": format!("c{k}") })),
             |_, retried| assert!(retried.0.is_success(), "{}", retried.1),
         )
         .await;
@@ -380,7 +349,7 @@ async fn a_fault_at_any_store_call_of_an_operation_leaves_nothing_half_done() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fault_while_creating_a_group_leaves_no_half_created_group() {
     let faulty = Arc::new(Faulty::new(Arc::new(crate::support::memory_table())));
-    let gw = &gateway_over(faulty.clone()).await;
+    let gw = &Gateway::with_table(Store::Memory, Some(faulty.clone())).await;
     let mut sweep = Sweep { faulty, faults: 0, outcomes: Default::default() };
     let (owner, member) = (gw.user("owner").await, gw.user("member").await);
     sweep
@@ -435,8 +404,8 @@ async fn fan_out_reports_gone_connections_and_delivers_to_the_others_despite_500
         .iter()
         .map(|c| (c.to_string(), c.as_bytes().to_vec()))
         .collect();
-    let gone = tokio::time::timeout(Duration::from_secs(60), fan_out(&push, deliveries)).await.expect("fan-out ends");
-    let mut gone = gone;
+    let mut gone =
+        tokio::time::timeout(Duration::from_secs(60), fan_out(&push, deliveries)).await.expect("fan-out ends");
     gone.sort();
     assert_eq!(gone, ["gone-1", "gone-2"]);
     let delivered: Vec<_> =
@@ -448,7 +417,7 @@ async fn fan_out_reports_gone_connections_and_delivers_to_the_others_despite_500
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_is_acknowledged_and_delivered_while_some_connections_are_gone_broken_or_silent() {
     use chat::ids::UserId;
-    use chat::repo::connections::{self, Connection};
+    use chat::repo::connections;
     let fake = Arc::new(FakePush::default());
     let table: Arc<dyn Table> = Arc::new(crate::support::memory_table());
     let app = chat::App::with_parts(chat::Config::for_tests(), table.clone(), fake.clone());
@@ -459,16 +428,7 @@ async fn a_send_is_acknowledged_and_delivered_while_some_connections_are_gone_br
         chat::repo::users::create(app.table(), &u).await.expect("user");
     }
     for conn in ["ok-bob", "gone-bob", "broken-bob", "silent-bob"] {
-        let c = Connection {
-            connection_id: conn.into(),
-            user_id: bob.clone(),
-            role: chat::models::Role::User,
-            connected_at: 0,
-            viewing: None,
-            typing_in: None,
-            typing_until: None,
-        };
-        connections::connect(app.table(), &c, "2026-01-01T00:00:00Z", chat::clock::now_secs()).await.expect("connect");
+        crate::harness::ghost_connection(app.table(), &bob, conn).await;
     }
     let actor =
         chat::service::Actor { user_id: alice.clone(), username: "alice".into(), role: chat::models::Role::User };

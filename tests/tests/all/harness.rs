@@ -2,12 +2,13 @@
 //! (tokio-tungstenite) and `@connections` (the AWS SDK).
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chat::config::StoreKind;
-use chat::store::{Counted, DynamoTable, Table};
+use chat::store::{Counted, Table};
 use chat::Config;
 use futures::{SinkExt, StreamExt};
 use local_gateway::{Limits, Rate, Running};
@@ -116,11 +117,11 @@ impl Gateway {
     pub async fn call(
         &self,
         method: Method,
-        path: &str,
+        path: impl AsRef<str>,
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = self.client.request(method, format!("{}{path}", self.http));
+        let mut req = self.client.request(method, format!("{}{}", self.http, path.as_ref()));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -133,24 +134,35 @@ impl Gateway {
         (status, body)
     }
 
-    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+    // The shorthands take the path by value too (`impl AsRef<str>`), so a closure may return
+    // the request for a path it formats as a future.
+
+    pub async fn get(&self, path: impl AsRef<str>, token: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, Some(token), None).await
     }
 
-    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+    pub async fn post(&self, path: impl AsRef<str>, token: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// A POST without a token (registration, login).
+    pub async fn post_anon(&self, path: impl AsRef<str>, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, None, Some(body)).await
+    }
+
+    pub async fn put(&self, path: impl AsRef<str>, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: impl AsRef<str>, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
     }
 
     /// Registers a user with a unique name; returns who they are and their token.
     pub async fn user(&self, prefix: &str) -> User {
-        let username = format!("{prefix}{}", &ulid::Ulid::generate().to_string()[16..]).to_lowercase();
+        let username = support::unique_username(prefix);
         let (status, body) = self
-            .call(
-                Method::POST,
-                "/api/users/register",
-                None,
-                Some(json!({ "username": username, "password": "correct horse battery" })),
-            )
+            .post_anon("/api/users/register", json!({ "username": username, "password": "correct horse battery" }))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         User {
@@ -160,8 +172,51 @@ impl Gateway {
         }
     }
 
+    /// A system admin with a unique name, created as at deploy time (`ensure_admin`), logged in.
+    pub async fn admin(&self, prefix: &str) -> User {
+        const PASSWORD: &str = "admin password";
+        let username = support::unique_username(prefix);
+        let created = chat::service::users::ensure_admin(
+            self.app(),
+            chat::models::Username::parse(&username).unwrap(),
+            chat::models::Password::parse(PASSWORD).unwrap(),
+        )
+        .await
+        .unwrap();
+        assert!(created, "{username} is a new admin");
+        let (status, login) =
+            self.post_anon("/api/users/login", json!({ "username": username, "password": PASSWORD })).await;
+        assert_eq!(status, StatusCode::OK, "{login}");
+        assert_eq!(login["data"]["user"]["role"], "admin");
+        User {
+            id: login["data"]["user"]["id"].as_str().unwrap().to_owned(),
+            username,
+            token: login["data"]["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// The WebSocket URL with `token` in the query (as the browser client sends it).
+    pub fn ws_url(&self, token: &str) -> String {
+        format!("{}?token={token}", self.ws)
+    }
+
+    /// A WebSocket of whoever `token` is.
+    pub async fn connect_token(&self, token: &str) -> Ws {
+        Ws::connect(&self.ws_url(token)).await.expect("the WebSocket connects")
+    }
+
     pub async fn connect(&self, user: &User) -> Ws {
-        Ws::connect(&format!("{}?token={}", self.ws, user.token)).await.expect("the WebSocket connects")
+        self.connect_token(&user.token).await
+    }
+
+    /// Waits until exactly `n` connections view the conversation `conv` (are in its room):
+    /// `joinConversation` and `leaveConversation` send no answer to wait for.
+    pub async fn wait_room(&self, conv: &str, n: usize) {
+        let conv = chat::ids::ConversationId::parse(conv).expect("a conversation id");
+        eventually(&format!("{n} connections viewing {conv}"), || async {
+            chat::repo::connections::room(self.app().table(), &conv, chat::clock::now_secs()).await.unwrap().len() == n
+        })
+        .await;
     }
 }
 
@@ -226,6 +281,24 @@ impl Ws {
         }
     }
 
+    /// The events named in `names`, whatever their order, skipping others: name → data (the
+    /// first of each name). Panics after `EVENT_TIMEOUT`.
+    pub async fn events(&mut self, names: &[&str]) -> HashMap<String, Value> {
+        let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+        let mut seen = HashMap::new();
+        while !names.iter().all(|n| seen.contains_key(*n)) {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_event(left).await {
+                Some((name, data)) if names.contains(&name.as_str()) => {
+                    seen.entry(name).or_insert(data);
+                }
+                Some(_) => {}
+                None => panic!("not all of {names:?} within {EVENT_TIMEOUT:?}: got {:?}", seen.keys()),
+            }
+        }
+        seen
+    }
+
     /// Discards the events already sent (reads until the socket is quiet for `quiet`).
     pub async fn drain(&mut self, quiet: Duration) {
         while let Ok(Some(_)) = tokio::time::timeout(quiet, self.stream.next()).await {}
@@ -248,9 +321,9 @@ impl Ws {
     }
 }
 
-/// Registers a connection the store believes in but API Gateway no longer has (its
-/// `$disconnect` was lost): pushing to it answers 410.
-pub async fn ghost_connection(gw: &Gateway, user: &chat::ids::UserId, connection_id: &str) {
+/// Stores a connection that no socket of the gateway is behind: one API Gateway no longer has
+/// (its `$disconnect` was lost), to which a push answers 410; or one that a fake `Push` serves.
+pub async fn ghost_connection(table: &dyn Table, user: &chat::ids::UserId, connection_id: &str) {
     let ghost = chat::repo::connections::Connection {
         connection_id: connection_id.to_owned(),
         user_id: user.clone(),
@@ -260,7 +333,7 @@ pub async fn ghost_connection(gw: &Gateway, user: &chat::ids::UserId, connection
         typing_in: None,
         typing_until: None,
     };
-    chat::repo::connections::connect(gw.app().table(), &ghost, "2026-01-01T00:00:00Z", chat::clock::now_secs())
+    chat::repo::connections::connect(table, &ghost, "2026-01-01T00:00:00Z", chat::clock::now_secs())
         .await
         .expect("the ghost connection is stored");
 }
@@ -279,6 +352,3 @@ where
     }
     panic!("{what}: not reached within 5 s");
 }
-
-/// Keeps the DynamoTable type in use for modules that build one directly.
-pub type Dynamo = DynamoTable;

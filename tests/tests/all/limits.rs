@@ -4,22 +4,17 @@
 
 use std::time::Duration;
 
-use chat::Config;
 use local_gateway::{Limits, Rate};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::harness::{unlimited_rates, Gateway, Store};
 
-async fn gateway(config: Config, limits: Limits) -> Gateway {
-    Gateway::spawn_with_limits(config, None, limits).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sizes_and_lengths_are_enforced_with_413_and_400_at_their_boundaries() {
     let mut config = crate::harness::config(Store::Memory);
     config.max_group_members = 3;
-    let gw = gateway(config, unlimited_rates()).await;
+    let gw = Gateway::spawn_with_limits(config, None, unlimited_rates()).await;
     let (alice, bob, carol, dave) =
         (gw.user("alice").await, gw.user("bob").await, gw.user("carol").await, gw.user("dave").await);
     let big = "x".repeat(64 * 1024 + 1);
@@ -28,7 +23,7 @@ async fn sizes_and_lengths_are_enforced_with_413_and_400_at_their_boundaries() {
         gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "hi" })).await;
     assert_eq!(conv_status, StatusCode::CREATED);
     let conv = conv["data"]["conversationId"].as_str().expect("conversation").to_owned();
-    let unique = || format!("u{}", &ulid::Ulid::generate().to_string()[16..]).to_lowercase();
+    let unique = || crate::support::unique_username("u");
     #[rustfmt::skip]
     let cases: Vec<(Method, String, Value, u16)> = vec![
         // Bodies above 64 KB: 413 on every kind of route.
@@ -79,14 +74,8 @@ async fn sizes_and_lengths_are_enforced_with_413_and_400_at_their_boundaries() {
         }
     }
     let group = full_group.expect("the full group was created");
-    let (status, res) = gw
-        .call(
-            Method::PUT,
-            &format!("/api/groups/{group}/members"),
-            Some(&alice.token),
-            Some(json!({ "memberId": dave.id })),
-        )
-        .await;
+    let (status, res) =
+        gw.put(format!("/api/groups/{group}/members"), &alice.token, json!({ "memberId": dave.id })).await;
     if status != StatusCode::BAD_REQUEST {
         failures.push(format!("adding a member past the group size: {status} {res}"));
     }
@@ -112,7 +101,7 @@ async fn sizes_and_lengths_are_enforced_with_413_and_400_at_their_boundaries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_frame_above_32_kb_is_an_error_event_and_the_connection_stays_usable() {
-    let gw = gateway(crate::harness::config(Store::Memory), unlimited_rates()).await;
+    let gw = Gateway::start(Store::Memory).await;
     let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
     let mut ws = gw.connect(&alice).await;
     let text = "y".repeat(32 * 1024);
@@ -128,7 +117,7 @@ async fn a_websocket_frame_above_32_kb_is_an_error_event_and_the_connection_stay
 async fn http_requests_beyond_a_users_rate_get_429_rate_limited_and_others_are_not_affected() {
     // A refill too slow to matter within the test.
     let limits = Limits { per_user: Rate::new(0.001, 5.0), ..unlimited_rates() };
-    let gw = gateway(crate::harness::config(Store::Memory), limits).await;
+    let gw = Gateway::spawn_with_limits(crate::harness::config(Store::Memory), None, limits).await;
     // Registration is anonymous: it draws from the address's bucket (5 here), so register
     // the users directly.
     let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
@@ -151,13 +140,13 @@ async fn http_requests_beyond_a_users_rate_get_429_rate_limited_and_others_are_n
     // Bob has a bucket of his own.
     assert_eq!(gw.get("/api/users/me", &bob.token).await.0, StatusCode::OK);
     // A WebSocket handshake draws from the same bucket: alice cannot open one now.
-    assert!(crate::harness::Ws::connect(&format!("{}?token={}", gw.ws, alice.token)).await.is_err());
+    assert!(crate::harness::Ws::connect(&gw.ws_url(&alice.token)).await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_frames_beyond_a_connections_rate_get_a_rate_limited_error_event() {
     let limits = Limits { per_connection: Rate::new(1.0, 3.0), per_user: Rate::UNLIMITED, ..Limits::default() };
-    let gw = gateway(crate::harness::config(Store::Memory), limits).await;
+    let gw = Gateway::spawn_with_limits(crate::harness::config(Store::Memory), None, limits).await;
     let alice = gw.user("alice").await;
     let mut ws = gw.connect(&alice).await;
     for _ in 0..5 {
@@ -189,7 +178,7 @@ async fn websocket_frames_beyond_a_connections_rate_get_a_rate_limited_error_eve
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_websocket_is_closed_and_an_active_one_is_not() {
     let limits = Limits { idle_timeout: Duration::from_millis(600), ..unlimited_rates() };
-    let gw = gateway(crate::harness::config(Store::Memory), limits).await;
+    let gw = Gateway::spawn_with_limits(crate::harness::config(Store::Memory), None, limits).await;
     let alice = gw.user("alice").await;
     let mut idle = gw.connect(&alice).await;
     let mut active = gw.connect(&alice).await;

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use futures::future::join_all;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::harness::{both_stores, Gateway, Store};
@@ -22,16 +22,11 @@ both_stores!(
 
 async fn concurrent_registrations_of_one_username_let_exactly_one_win(store: Store) {
     let gw = Gateway::start(store).await;
-    let name = format!("race{}", &ulid::Ulid::generate().to_string()[18..]).to_lowercase();
+    let name = crate::support::unique_username("race");
     // Case variants of one name are one name.
     let attempts = (0..N).map(|i| {
         let username = if i % 2 == 0 { name.clone() } else { name.to_uppercase() };
-        gw.call(
-            Method::POST,
-            "/api/users/register",
-            None,
-            Some(json!({ "username": username, "password": "password 123" })),
-        )
+        gw.post_anon("/api/users/register", json!({ "username": username, "password": "password 123" }))
     });
     let results = join_all(attempts).await;
     let created = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
@@ -143,8 +138,7 @@ async fn concurrent_member_changes_leave_a_consistent_group(store: Store) {
     changes.push(json!({ "memberId": users[0].id, "action": "remove" }));
     changes.push(json!({ "memberId": users[0].id, "action": "add" }));
     changes.push(json!({ "memberId": users[0].id, "action": "remove" }));
-    let results =
-        join_all(changes.iter().map(|c| gw.call(Method::PUT, &path, Some(&owner.token), Some(c.clone())))).await;
+    let results = join_all(changes.iter().map(|c| gw.put(&path, &owner.token, c.clone()))).await;
     assert!(results.iter().all(|(s, _)| s.is_success() || *s == StatusCode::CONFLICT), "{results:?}");
     let (_, after) = gw.get(&format!("/api/groups/{id}"), &owner.token).await;
     let members: BTreeSet<String> = after["data"]["members"]

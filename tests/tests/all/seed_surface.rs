@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::{both_stores, counted, eventually, Gateway, Store, User, Ws};
+use crate::harness::{both_stores, counted, Gateway, Store, User};
 
 both_stores!(
     a_group_gets_messages_from_every_send_form_live_and_in_history,
@@ -21,21 +21,6 @@ both_stores!(
     the_users_directory_shows_others_public_fields_and_admins_everything,
 );
 
-async fn admin(gw: &Gateway) -> String {
-    let name = format!("admin{}", &ulid::Ulid::generate().to_string()[20..]).to_lowercase();
-    chat::service::users::ensure_admin(
-        gw.app(),
-        chat::models::Username::parse(&name).unwrap(),
-        chat::models::Password::parse("admin password").unwrap(),
-    )
-    .await
-    .unwrap();
-    let (_, login) = gw
-        .call(Method::POST, "/api/users/login", None, Some(json!({ "username": name, "password": "admin password" })))
-        .await;
-    login["data"]["token"].as_str().unwrap().to_owned()
-}
-
 async fn group(gw: &Gateway, owner: &User, members: Value) -> String {
     let (status, g) = gw.post("/api/groups", &owner.token, json!({ "name": "Team", "members": members })).await;
     assert_eq!(status, StatusCode::CREATED, "{g}");
@@ -49,11 +34,7 @@ async fn a_group_gets_messages_from_every_send_form_live_and_in_history(store: S
     // Members by id and by username.
     let gid = group(&gw, &owner, json!([ann.id, ben.username])).await;
     // The membership event and the notification go out concurrently: take them in either order.
-    let mut seen = std::collections::HashMap::new();
-    while seen.len() < 2 {
-        let (name, data) = ann_ws.next_event(crate::harness::EVENT_TIMEOUT).await.expect("membership and notification");
-        seen.insert(name, data);
-    }
+    let seen = ann_ws.events(&["membership", "notification"]).await;
     let added = &seen["membership"];
     assert_eq!((added["conversationId"].as_str(), added["action"].as_str()), (Some(gid.as_str()), Some("added")));
     assert_eq!(seen["notification"]["type"], "addedToGroup");
@@ -93,12 +74,7 @@ async fn removing_a_member_takes_their_access_away_at_once(store: Store) {
     let mut ben_ws = gw.connect(&ben).await;
     let mut ann_ws = gw.connect(&ann).await;
     let (status, res) = gw
-        .call(
-            Method::PUT,
-            &format!("/api/groups/{gid}/members"),
-            Some(&owner.token),
-            Some(json!({ "memberId": ben.id, "action": "remove" })),
-        )
+        .put(format!("/api/groups/{gid}/members"), &owner.token, json!({ "memberId": ben.id, "action": "remove" }))
         .await;
     assert_eq!(status, StatusCode::OK, "{res}");
     assert_eq!(res["data"]["memberCount"], 2);
@@ -115,21 +91,11 @@ async fn removing_a_member_takes_their_access_away_at_once(store: Store) {
     assert!(ben_ws.try_event("chatMessage", Duration::from_millis(500)).await.is_none());
     // A member may leave on their own; a member may not remove others.
     let (status, _) = gw
-        .call(
-            Method::PUT,
-            &format!("/api/groups/{gid}/members"),
-            Some(&ann.token),
-            Some(json!({ "memberId": owner.id, "action": "remove" })),
-        )
+        .put(format!("/api/groups/{gid}/members"), &ann.token, json!({ "memberId": owner.id, "action": "remove" }))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = gw
-        .call(
-            Method::PUT,
-            &format!("/api/groups/{gid}/members"),
-            Some(&ann.token),
-            Some(json!({ "memberId": ann.id, "action": "remove" })),
-        )
+        .put(format!("/api/groups/{gid}/members"), &ann.token, json!({ "memberId": ann.id, "action": "remove" }))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(gw.get(&format!("/api/groups/{gid}"), &ann.token).await.0, StatusCode::FORBIDDEN);
@@ -147,8 +113,7 @@ async fn channels_are_public_and_anyone_may_join_or_leave_them(store: Store) {
     assert_eq!((status, details["data"]["isMember"].clone()), (StatusCode::OK, json!(false)));
     assert_eq!(gw.get(&format!("/api/messages/{cid}"), &walker.token).await.0, StatusCode::FORBIDDEN, "join first");
     let join = json!({ "memberId": walker.id });
-    let (status, _) =
-        gw.call(Method::PUT, &format!("/api/channels/{cid}/members"), Some(&walker.token), Some(join)).await;
+    let (status, _) = gw.put(format!("/api/channels/{cid}/members"), &walker.token, join).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         gw.post("/api/messages", &walker.token, json!({ "receiverId": cid, "content": "hi all" })).await.0,
@@ -158,19 +123,12 @@ async fn channels_are_public_and_anyone_may_join_or_leave_them(store: Store) {
     assert_eq!(mine["data"].as_array().unwrap().len(), 1);
     // A group is not a channel: it cannot be joined, nor seen, by a stranger.
     let gid = group(&gw, &owner, json!([])).await;
-    let (status, _) = gw
-        .call(
-            Method::PUT,
-            &format!("/api/groups/{gid}/members"),
-            Some(&walker.token),
-            Some(json!({ "memberId": walker.id })),
-        )
-        .await;
+    let (status, _) =
+        gw.put(format!("/api/groups/{gid}/members"), &walker.token, json!({ "memberId": walker.id })).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(gw.get(&format!("/api/channels/{gid}"), &owner.token).await.0, StatusCode::NOT_FOUND);
     let leave = json!({ "memberId": walker.id, "action": "remove" });
-    let (status, _) =
-        gw.call(Method::PUT, &format!("/api/channels/{cid}/members"), Some(&walker.token), Some(leave)).await;
+    let (status, _) = gw.put(format!("/api/channels/{cid}/members"), &walker.token, leave).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         gw.post("/api/messages", &walker.token, json!({ "receiverId": cid, "content": "bye" })).await.0,
@@ -187,11 +145,10 @@ async fn group_routes_follow_the_access_matrix(store: Store) {
         gw.user("stranger").await,
         gw.user("extra").await,
     );
-    let admin = admin(&gw).await;
+    let admin = gw.admin("admin").await.token;
     let gid = group(&gw, &owner, json!([member.id, helper.id])).await;
     let promote = json!({ "memberId": helper.id, "action": "promote" });
-    let (status, _) =
-        gw.call(Method::PUT, &format!("/api/groups/{gid}/members"), Some(&owner.token), Some(promote)).await;
+    let (status, _) = gw.put(format!("/api/groups/{gid}/members"), &owner.token, promote).await;
     assert_eq!(status, StatusCode::OK);
     let add = |who: &User| json!({ "memberId": who.id });
     // (caller, method, path, body, expected)
@@ -251,7 +208,7 @@ async fn a_message_to_300_members_costs_a_batch_read_per_100_and_survives_gone_c
     // Members are created straight in the store: 300 argon2 hashes would only test argon2.
     let mut ids = Vec::new();
     for i in 0..300 {
-        let name = format!("m{i}-{}", &ulid::Ulid::generate().to_string()[20..]).to_lowercase();
+        let name = crate::support::unique_username(&format!("m{i}-"));
         let user = chat::models::User::new(&name, "unused".into(), chat::models::Role::User, &chat::clock::iso(0));
         chat::repo::users::create(gw.app().table(), &user).await.unwrap();
         ids.push(user.id);
@@ -262,10 +219,10 @@ async fn a_message_to_300_members_costs_a_batch_read_per_100_and_survives_gone_c
     for id in ids.iter().take(20) {
         let user = chat::repo::users::get(gw.app().table(), id).await.unwrap().unwrap();
         let (token, _) = gw.app().tokens.issue(&user).unwrap();
-        sockets.push(Ws::connect(&format!("{}?token={token}", gw.ws)).await.unwrap());
+        sockets.push(gw.connect_token(&token).await);
     }
     for id in ids.iter().skip(20).take(30) {
-        crate::harness::ghost_connection(&gw, id, &format!("Ghost{}=", ulid::Ulid::generate())).await;
+        crate::harness::ghost_connection(gw.app().table(), id, &format!("Ghost{}=", ulid::Ulid::generate())).await;
     }
     table.take();
     let (status, _) =
@@ -293,9 +250,7 @@ async fn status_changes_reach_contacts_and_busy_users_catch_up_when_back(store: 
     let online = alice_ws.event("presence").await;
     assert_eq!((online["userId"].as_str(), online["online"].as_bool()), (Some(bob.id.as_str()), Some(true)));
 
-    let (status, res) = gw
-        .call(Method::PUT, "/api/status", Some(&bob.token), Some(json!({ "status": "away", "activity": "playing" })))
-        .await;
+    let (status, res) = gw.put("/api/status", &bob.token, json!({ "status": "away", "activity": "playing" })).await;
     assert_eq!(status, StatusCode::OK, "{res}");
     let ev = alice_ws.event("presence").await;
     assert_eq!((ev["status"].as_str(), ev["activity"].as_str()), (Some("away"), Some("playing")));
@@ -312,10 +267,10 @@ async fn status_changes_reach_contacts_and_busy_users_catch_up_when_back(store: 
 
     // Busy: stored, not pushed; back online, a hint lists what was missed.
     let busy = json!({ "status": "busy" });
-    assert_eq!(gw.call(Method::PUT, "/api/status", Some(&bob.token), Some(busy)).await.0, StatusCode::OK);
+    assert_eq!(gw.put("/api/status", &bob.token, busy).await.0, StatusCode::OK);
     gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "urgent" })).await;
     assert!(bob_ws.try_event("chatMessage", Duration::from_millis(500)).await.is_none());
-    gw.call(Method::PUT, "/api/status", Some(&bob.token), Some(json!({ "status": "available" }))).await;
+    gw.put("/api/status", &bob.token, json!({ "status": "available" })).await;
     let hint = bob_ws.event("notification").await;
     assert_eq!(hint["type"], "missedMessages");
     assert_eq!(hint["conversations"][0]["unreadCount"], 2);
@@ -323,11 +278,8 @@ async fn status_changes_reach_contacts_and_busy_users_catch_up_when_back(store: 
 
     // Others cannot set your status; bad values are 400.
     let spoof = json!({ "status": "busy", "userId": bob.id });
-    assert_eq!(gw.call(Method::PUT, "/api/status", Some(&alice.token), Some(spoof)).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(
-        gw.call(Method::PUT, "/api/status", Some(&alice.token), Some(json!({ "status": "asleep" }))).await.0,
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(gw.put("/api/status", &alice.token, spoof).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(gw.put("/api/status", &alice.token, json!({ "status": "asleep" })).await.0, StatusCode::BAD_REQUEST);
     assert_eq!(gw.get("/api/status/usr_01JAAAAAAAAAAAAAAAAAAAAAAA", &alice.token).await.0, StatusCode::NOT_FOUND);
 
     // The last connection going takes bob offline for alice.
@@ -342,7 +294,7 @@ async fn status_changes_reach_contacts_and_busy_users_catch_up_when_back(store: 
 
 async fn notifications_are_sent_listed_and_marked_read(store: Store) {
     let gw = Gateway::start(store).await;
-    let admin = admin(&gw).await;
+    let admin = gw.admin("admin").await.token;
     let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
     let mut alice_ws = gw.connect(&alice).await;
     let (status, _) =
@@ -387,46 +339,31 @@ async fn typing_reaches_only_the_connections_viewing_the_conversation(store: Sto
     let mut owner_ws = gw.connect(&owner).await;
     let mut ann_ws = gw.connect(&ann).await;
     let mut ben_ws = gw.connect(&ben).await;
-    let room_size = |n: usize| {
-        let gw = &gw;
-        let conv = chat::ids::ConversationId::parse(&gid).unwrap();
-        move || {
-            let conv = conv.clone();
-            async move {
-                chat::repo::connections::room(gw.app().table(), &conv, chat::clock::now_secs()).await.unwrap().len()
-                    == n
-            }
-        }
-    };
     ann_ws.send(json!({ "action": "joinConversation", "conversationId": gid })).await;
     owner_ws.send(json!({ "action": "joinConversation", "conversationId": gid })).await;
-    eventually("two viewers", room_size(2)).await;
+    gw.wait_room(&gid, 2).await;
     ben_ws.send(json!({ "action": "typing", "conversationId": gid, "isTyping": true })).await;
     assert_eq!(ann_ws.event("typingStatus").await["userId"], ben.id.as_str());
     assert_eq!(owner_ws.event("typingStatus").await["userId"], ben.id.as_str());
     ann_ws.send(json!({ "action": "leaveConversation", "conversationId": gid })).await;
-    eventually("one viewer", room_size(1)).await;
+    gw.wait_room(&gid, 1).await;
     ben_ws.send(json!({ "action": "typing", "conversationId": gid, "isTyping": false })).await;
     assert_eq!(owner_ws.event("typingStatus").await["isTyping"], false);
     assert!(ann_ws.try_event("typingStatus", Duration::from_millis(400)).await.is_none(), "ann left the room");
     owner_ws.close().await;
-    eventually("no viewers after disconnect", room_size(0)).await;
+    gw.wait_room(&gid, 0).await;
 }
 
 async fn seed_001_routes_create_log_in_and_chat(store: Store) {
     let gw = Gateway::start(store).await;
     let email = format!("{}@example.com", ulid::Ulid::generate().to_string().to_lowercase());
     let create = json!({ "firstName": "Ann", "lastName": "Lee", "email": email, "password": "password 123" });
-    let (status, created) = gw.call(Method::POST, "/users/auth/create", None, Some(create.clone())).await;
+    let (status, created) = gw.post_anon("/users/auth/create", create.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["data"]["user"]["firstName"], "Ann");
-    assert_eq!(gw.call(Method::POST, "/users/auth/create", None, Some(create)).await.0, StatusCode::CONFLICT);
+    assert_eq!(gw.post_anon("/users/auth/create", create).await.0, StatusCode::CONFLICT);
     let login = |email: String, password: &'static str| {
-        let gw = &gw;
-        async move {
-            gw.call(Method::POST, "/users/auth/login", None, Some(json!({ "email": email, "password": password })))
-                .await
-        }
+        gw.post_anon("/users/auth/login", json!({ "email": email, "password": password }))
     };
     let (status, ok) = login(email.clone(), "password 123").await;
     assert_eq!(status, StatusCode::OK);
@@ -450,7 +387,7 @@ async fn seed_001_routes_create_log_in_and_chat(store: Store) {
 
 async fn the_users_directory_shows_others_public_fields_and_admins_everything(store: Store) {
     let gw = Gateway::start(store).await;
-    let admin = admin(&gw).await;
+    let admin = gw.admin("admin").await.token;
     let (alice, _bob, _carol) = (gw.user("alice").await, gw.user("bob").await, gw.user("carol").await);
     let (_, dir) = gw.get("/api/users", &alice.token).await;
     let dir = dir["data"].as_array().unwrap().clone();

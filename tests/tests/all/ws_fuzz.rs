@@ -124,10 +124,6 @@ fn bad_frame(rng: &mut Rng) -> (&'static str, Message) {
     }
 }
 
-async fn fuzz_gateway() -> Gateway {
-    Gateway::spawn(crate::harness::config(Store::Memory), None).await
-}
-
 /// Reads events until `n` `error` events came; returns them (panics after a long quiet).
 async fn errors(ws: &mut Ws, n: usize) -> Vec<Value> {
     let mut out = Vec::with_capacity(n);
@@ -148,7 +144,7 @@ async fn every_malformed_frame_gets_an_error_event_and_the_connection_stays_usab
     let seed = std::env::var("WS_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5EED_CAFE_F00D_u64);
     println!("ws fuzz seed {seed} (replay with WS_FUZZ_SEED={seed})");
     let mut rng = Rng(seed.max(1));
-    let gw = fuzz_gateway().await;
+    let gw = Gateway::start(Store::Memory).await;
     let alice = gw.user("alice").await;
     let mut ws = gw.connect(&alice).await;
     let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
@@ -181,7 +177,7 @@ async fn every_malformed_frame_gets_an_error_event_and_the_connection_stays_usab
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_above_128_kb_ends_that_connection_only() {
-    let gw = fuzz_gateway().await;
+    let gw = Gateway::start(Store::Memory).await;
     let alice = gw.user("alice").await;
     let mut doomed = gw.connect(&alice).await;
     let mut other = gw.connect(&alice).await;

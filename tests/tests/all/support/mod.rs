@@ -35,6 +35,12 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", ulid::Ulid::generate()).to_lowercase()
 }
 
+/// A user name no other test uses: `prefix` and the random end of a fresh ULID, lowercase
+/// (usernames are 3 to 32 characters).
+pub fn unique_username(prefix: &str) -> String {
+    format!("{prefix}{}", &ulid::Ulid::generate().to_string()[16..]).to_lowercase()
+}
+
 /// A new, empty table of its own on the local server.
 pub async fn dynamo_table() -> DynamoTable {
     let table = DynamoTable::new(dynamo_client().await, unique_name("test"));
