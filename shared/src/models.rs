@@ -272,6 +272,17 @@ pub enum ConversationKind {
     Channel,
 }
 
+impl ConversationKind {
+    /// The serde name (`direct`, `group`, `channel`), also used in keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Group => "group",
+            Self::Channel => "channel",
+        }
+    }
+}
+
 /// A user's availability (SPEC §3 `PUT /api/status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

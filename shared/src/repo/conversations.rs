@@ -80,18 +80,42 @@ pub fn load_keys(id: &ConversationId) -> [Key; 2] {
 /// Picks a conversation out of batch-get results (see `load_keys`).
 pub fn from_items(items: &[Item], id: &ConversationId) -> Result<Option<Loaded>, AppError> {
     let Some(meta) = pick(items, &keys::conversation(id)) else { return Ok(None) };
-    let summary_item = pick(items, &keys::summary(id));
-    Ok(Some(Loaded {
-        conversation: from_item(meta)?,
+    with_summary(from_item(meta)?, items).map(Some)
+}
+
+/// `c` with its summary picked out of batch-get results.
+fn with_summary(conversation: Conversation, items: &[Item]) -> Result<Loaded, AppError> {
+    let summary_item = pick(items, &keys::summary(&conversation.id));
+    Ok(Loaded {
         summary_exists: summary_item.is_some(),
         summary: summary_item.map(from_item).transpose()?.unwrap_or_default(),
-    }))
+        conversation,
+    })
 }
 
 /// One `BatchGetItem`.
 pub async fn load(table: &dyn Table, id: &ConversationId) -> Result<Option<Loaded>, AppError> {
     let items = table.batch_get(&load_keys(id)).await?;
     from_items(&items, id)
+}
+
+/// Several conversations with their summaries, those that exist: one `BatchGetItem` per 50.
+pub async fn load_many(table: &dyn Table, ids: &[ConversationId]) -> Result<Vec<Loaded>, AppError> {
+    let keys: Vec<Key> = ids.iter().flat_map(load_keys).collect();
+    let items = table.batch_get(&keys).await?;
+    let mut out = Vec::new();
+    for id in ids {
+        out.extend(from_items(&items, id)?);
+    }
+    Ok(out)
+}
+
+/// Conversations already read (as `list_all` returns them: GSI1 holds the whole `META`) with
+/// their summaries: one `BatchGetItem` per 100.
+pub async fn with_summaries(table: &dyn Table, conversations: Vec<Conversation>) -> Result<Vec<Loaded>, AppError> {
+    let keys: Vec<Key> = conversations.iter().map(|c| keys::summary(&c.id)).collect();
+    let items = table.batch_get(&keys).await?;
+    conversations.into_iter().map(|c| with_summary(c, &items)).collect()
 }
 
 /// One `GetItem` (members only, without the summary).
@@ -104,16 +128,8 @@ pub async fn get(table: &dyn Table, id: &ConversationId) -> Result<Option<Conver
 pub fn conversation_item(c: &Conversation) -> Result<Item, AppError> {
     let mut item = to_item(&keys::conversation(&c.id), c)?;
     item.insert("gsi1pk".into(), keys::CONVERSATIONS_GSI.into());
-    item.insert("gsi1sk".into(), format!("{}#{}", kind_name(c.kind), c.id).into());
+    item.insert("gsi1sk".into(), format!("{}#{}", c.kind.as_str(), c.id).into());
     Ok(item)
-}
-
-fn kind_name(kind: ConversationKind) -> &'static str {
-    match kind {
-        ConversationKind::Direct => "direct",
-        ConversationKind::Group => "group",
-        ConversationKind::Channel => "channel",
-    }
 }
 
 /// Conversations, a page at a time, optionally of one kind: one `Query` on GSI1.
@@ -123,7 +139,7 @@ pub async fn list_all(
     limit: u32,
     start: Option<Item>,
 ) -> Result<(Vec<Conversation>, Option<Item>), AppError> {
-    let sort = kind.map_or(SortCond::All, |k| SortCond::BeginsWith(format!("{}#", kind_name(k))));
+    let sort = kind.map_or(SortCond::All, |k| SortCond::BeginsWith(format!("{}#", k.as_str())));
     let q = Query::new(crate::store::Index::Gsi1, keys::CONVERSATIONS_GSI, sort).limit(limit).start(start);
     let page = table.query(&q).await?;
     Ok((page.items.into_iter().map(from_item).collect::<Result<_, _>>()?, page.next))

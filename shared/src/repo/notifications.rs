@@ -27,6 +27,21 @@ pub struct Notification {
     pub created_at: String,
 }
 
+impl Notification {
+    /// A new, unread notification.
+    pub fn new(user: &UserId, kind: &str, message: &str, data: Value, created_at: String) -> Self {
+        Self {
+            id: NotificationId::generate(),
+            user_id: user.clone(),
+            kind: kind.to_owned(),
+            message: message.to_owned(),
+            data,
+            read: false,
+            created_at,
+        }
+    }
+}
+
 pub fn key(user: &UserId, id: &NotificationId) -> Key {
     Key::new(format!("USER#{user}"), format!("NOTIF#{id}"))
 }
@@ -86,23 +101,81 @@ pub async fn mark_read(table: &dyn Table, user: &UserId, id: &NotificationId) ->
     }
 }
 
-/// Marks every unread notification read: a page query, then transactions of up to 100 updates.
+/// Marks every unread notification read in one pass over the user's notifications: one `Query`
+/// per page of up to 100, and one transaction of that page's unread ones, written while the next
+/// page is read.
 pub async fn mark_all_read(table: &dyn Table, user: &UserId) -> Result<usize, AppError> {
+    let page = |start: Option<Item>| {
+        let q = Query::new(Index::Table, format!("USER#{user}"), SortCond::BeginsWith("NOTIF#".into()))
+            .limit(TRANSACT_MAX as u32)
+            .backward()
+            .start(start);
+        async move { table.query(&q).await }
+    };
     let mut marked = 0;
+    let mut current = page(None).await?;
     loop {
-        let (unread, _) = list(table, user, TRANSACT_MAX as u32, None, true).await?;
-        if unread.is_empty() {
-            return Ok(marked);
+        let mut ops = Vec::new();
+        for item in current.items {
+            let n: Notification = from_item(item)?;
+            if !n.read {
+                ops.push(WriteOp::Update {
+                    key: key(user, &n.id),
+                    updates: vec![Update::Set("read".into(), true.into())],
+                    cond: Some(Condition::Exists),
+                });
+            }
         }
-        let ops = unread
-            .iter()
-            .map(|n| WriteOp::Update {
-                key: key(user, &n.id),
-                updates: vec![Update::Set("read".into(), true.into())],
-                cond: Some(Condition::Exists),
-            })
-            .collect();
-        table.transact(ops).await?;
-        marked += unread.len();
+        marked += ops.len();
+        let write = async {
+            match ops.is_empty() {
+                true => Ok(()),
+                false => table.transact(ops).await,
+            }
+        };
+        let read = async {
+            match current.next {
+                Some(next) => page(Some(next)).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        match tokio::try_join!(write, read)? {
+            ((), Some(next)) => current = next,
+            ((), None) => return Ok(marked),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{embedded::EmbeddedTable, Counted};
+
+    #[tokio::test]
+    async fn mark_all_read_reaches_unread_ones_behind_more_than_ten_pages_of_read_ones() {
+        let table = Counted::new(EmbeddedTable::in_memory().expect("store"));
+        let user = UserId::generate();
+        // Oldest first: 3 unread, then 1,050 read ones in front of them (newest first).
+        for i in 0..1053 {
+            let mut n = Notification::new(&user, "admin", "hi", Value::Null, "2026-01-01T00:00:00Z".into());
+            n.read = i >= 3;
+            create(&table, &n, 0).await.expect("create");
+        }
+        table.take();
+        assert_eq!(mark_all_read(&table, &user).await.expect("mark"), 3);
+        let ops = table.take();
+        let count = |op: &str| ops.iter().filter(|r| r.op == op).count();
+        assert_eq!((count("Query"), count("TransactWriteItems")), (11, 1), "one pass, one write per page");
+        let (mut unread, mut start) = (0, None);
+        loop {
+            let q = Query::new(Index::Table, format!("USER#{user}"), SortCond::All).start(start);
+            let page = table.query(&q).await.expect("query");
+            unread += page.items.iter().filter(|i| i.get("read") != Some(&Value::Bool(true))).count();
+            match page.next {
+                Some(next) => start = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(unread, 0);
     }
 }

@@ -166,3 +166,12 @@ pub async fn session(
     let revoked = pick(&items, &revoked_key).is_some_and(|i| !crate::store::is_expired(&i, crate::clock::now_secs()));
     Ok((user, revoked))
 }
+
+/// A user by username only (a name with an `@` would be looked up as an email: none, without a
+/// read): as `find_by_login`.
+pub async fn find_by_username(table: &dyn Table, name: &str) -> Result<Option<User>, AppError> {
+    if name.contains('@') {
+        return Ok(None);
+    }
+    find_by_login(table, name).await
+}

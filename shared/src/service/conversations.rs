@@ -11,13 +11,12 @@ use crate::error::AppError;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::models::{ConversationKind, User, Visibility};
 use crate::repo::{self, conversations::Conversation, conversations::Summary};
-use crate::store::Key;
 
 /// Resolves a participant given as a user id or a username: one `GetItem`, two for a username.
 pub async fn resolve_user(app: &App, who: &str) -> Result<User, AppError> {
     let user = match UserId::parse(who) {
         Some(id) => repo::users::get(app.table(), &id).await?,
-        None => repo::users::find_by_login(app.table(), who).await?.filter(|_| !who.contains('@')),
+        None => repo::users::find_by_username(app.table(), who).await?,
     };
     user.ok_or_else(|| AppError::not_found("user"))
 }
@@ -84,28 +83,37 @@ pub fn check_access(actor: &Actor, conversation: Option<&Conversation>) -> Resul
 /// `BatchGetItem` per 50 conversations, one per 100 members shown.
 #[tracing::instrument(skip_all, fields(actor = %actor.user_id))]
 pub async fn list(app: &App, actor: &Actor) -> Result<Vec<Value>, AppError> {
-    let memberships = repo::conversations::memberships_of(app.table(), &actor.user_id).await?;
-    let reads: HashMap<_, _> = memberships.iter().map(|m| (m.conversation_id.clone(), m.read_seq)).collect();
-    views(app, reads.keys().cloned().collect(), |id| reads.get(id).copied()).await
+    list_of(app, actor, None).await
 }
 
-/// Every conversation (admin), first 100 by id, most recent activity first.
+/// My conversations of one kind (`None`: all), as `list`. A direct conversation is told by its
+/// id, so the other kind is never read.
+pub async fn list_of(app: &App, actor: &Actor, kind: Option<ConversationKind>) -> Result<Vec<Value>, AppError> {
+    let memberships = repo::conversations::memberships_of(app.table(), &actor.user_id).await?;
+    let wanted = |id: &ConversationId| kind.is_none_or(|k| (k == ConversationKind::Direct) == id.is_direct());
+    let reads: HashMap<_, _> = memberships
+        .iter()
+        .filter(|m| wanted(&m.conversation_id))
+        .map(|m| (m.conversation_id.clone(), m.read_seq))
+        .collect();
+    let ids: Vec<ConversationId> = reads.keys().cloned().collect();
+    let mut loaded = repo::conversations::load_many(app.table(), &ids).await?;
+    loaded.retain(|l| kind.is_none_or(|k| l.conversation.kind == k));
+    views(app, loaded, |id| reads.get(id).copied()).await
+}
+
+/// Every conversation (admin), first 100 by id, most recent activity first: one GSI1 `Query`
+/// (whole `META`s), then their summaries only.
 pub async fn list_all(app: &App) -> Result<Vec<Value>, AppError> {
     let (all, _) = repo::conversations::list_all(app.table(), None, crate::models::MAX_PAGE, None).await?;
-    views(app, all.into_iter().map(|c| c.id).collect(), |_| None).await
+    views(app, repo::conversations::with_summaries(app.table(), all).await?, |_| None).await
 }
 
 async fn views(
     app: &App,
-    ids: Vec<ConversationId>,
+    mut loaded: Vec<repo::conversations::Loaded>,
     read: impl Fn(&ConversationId) -> Option<i64>,
 ) -> Result<Vec<Value>, AppError> {
-    let keys: Vec<Key> = ids.iter().flat_map(repo::conversations::load_keys).collect();
-    let items = app.table().batch_get(&keys).await?;
-    let mut loaded = Vec::new();
-    for id in &ids {
-        loaded.extend(repo::conversations::from_items(&items, id)?);
-    }
     let mut members: Vec<UserId> = loaded
         .iter()
         .filter(|l| l.conversation.kind == ConversationKind::Direct)
@@ -113,8 +121,12 @@ async fn views(
         .collect();
     members.sort();
     members.dedup();
-    let users: HashMap<_, _> =
-        repo::users::get_many(app.table(), &members).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
+    // Without a direct conversation no member is shown in full: no read.
+    let users: HashMap<_, _> = if members.is_empty() {
+        HashMap::new()
+    } else {
+        repo::users::get_many(app.table(), &members).await?.into_iter().map(|u| (u.id.clone(), u)).collect()
+    };
     let activity = |l: &repo::conversations::Loaded| {
         l.summary.last_message_time.clone().unwrap_or_else(|| l.conversation.created_at.clone())
     };

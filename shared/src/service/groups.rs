@@ -3,16 +3,18 @@
 use std::collections::{BTreeSet, HashMap};
 
 use futures::future::join_all;
+use futures::{stream, StreamExt};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{conversations, notifications, realtime, Actor};
+use super::{conversations, realtime, Actor};
 use crate::app::App;
-use crate::clock::{iso, now_ms};
+use crate::clock::{iso, now_ms, now_secs};
 use crate::error::AppError;
-use crate::events;
+use crate::events::{self, frame};
 use crate::ids::{ConversationId, GroupId, UserId};
 use crate::models::{ConversationKind, Visibility};
-use crate::repo::{self, conversations::Conversation, groups::Change};
+use crate::repo::{self, conversations::Conversation, groups::Change, notifications::Notification};
 
 /// Concurrent notifications written when many members are added at once.
 const NOTIFY_CONCURRENCY: usize = 16;
@@ -57,12 +59,16 @@ async fn resolve(app: &App, who: &[String]) -> Result<Vec<UserId>, AppError> {
 }
 
 async fn lookup(app: &App, name: &str) -> Result<(String, Option<UserId>), AppError> {
-    let user = repo::users::find_by_login(app.table(), name).await?.filter(|_| !name.contains('@'));
+    let user = repo::users::find_by_username(app.table(), name).await?;
     Ok((name.to_owned(), user.map(|u| u.id)))
 }
 
 fn not_this_kind(kind: ConversationKind) -> AppError {
-    AppError::not_found(if kind == ConversationKind::Channel { "channel" } else { "group" })
+    AppError::not_found(kind.as_str())
+}
+
+fn too_many_members(app: &App) -> AppError {
+    AppError::field("members", format!("at most {} members", app.config.max_group_members))
 }
 
 /// Creates a group or channel owned by the caller, with `members` (ids or usernames).
@@ -76,12 +82,12 @@ pub async fn create(
 ) -> Result<Value, AppError> {
     let name = parse_name(name)?;
     if members.len() > app.config.max_group_members {
-        return Err(AppError::field("members", format!("at most {} members", app.config.max_group_members)));
+        return Err(too_many_members(app));
     }
     let mut member_set: BTreeSet<UserId> = resolve(app, members).await?.into_iter().collect();
     member_set.insert(actor.user_id.clone());
     if member_set.len() > app.config.max_group_members {
-        return Err(AppError::field("members", format!("at most {} members", app.config.max_group_members)));
+        return Err(too_many_members(app));
     }
     let now = iso(now_ms());
     let c = Conversation {
@@ -101,35 +107,53 @@ pub async fn create(
 }
 
 /// Tells the members concerned: one `membership` event to the members and the affected users,
-/// and a stored notification (pushed live) to each affected user but the actor.
+/// and a stored notification, pushed live with it, to each affected user but the actor. The
+/// notifications are written while the audience's presence is read (once, for both events).
 async fn announce(app: &App, actor: &Actor, c: &Conversation, affected: &[UserId], action: &str) {
     let data = json!({
         "conversationId": c.id, "type": c.kind, "name": c.name, "action": action, "by": actor.user_id,
         "userId": affected.first(), "userIds": affected,
     });
-    let mut audience = c.clone();
-    audience.member_set.extend(affected.iter().filter(|u| !c.is_member(u)).cloned());
-    let event = async {
-        if let Err(e) = realtime::to_members(app, &audience, None, events::MEMBERSHIP, &data).await {
-            tracing::warn!(error = %e, "membership event not pushed");
-        }
-    };
+    let mut audience = c.member_set.clone();
+    audience.extend(affected.iter().filter(|u| !c.is_member(u)).cloned());
     let kind = if action == "added" { "addedToGroup" } else { "removedFromGroup" };
     let preposition = if action == "added" { "to" } else { "from" };
     let text = format!("{} {action} you {preposition} {}", actor.username, c.name.as_deref().unwrap_or_default());
     let note = json!({ "conversationId": c.id, "by": actor.user_id });
-    let others: Vec<&UserId> = affected.iter().filter(|u| **u != actor.user_id).collect();
-    let notes = async {
-        for chunk in others.chunks(NOTIFY_CONCURRENCY) {
-            let writes = chunk.iter().map(|user| notifications::notify(app, user, kind, &text, note.clone(), true));
-            for result in join_all(writes).await {
-                if let Err(e) = result {
-                    tracing::warn!(error = %e, "membership notification not stored");
-                }
-            }
+    let (created_at, secs) = (iso(now_ms()), now_secs());
+    let notes: Vec<Notification> = affected
+        .iter()
+        .filter(|u| **u != actor.user_id)
+        .map(|u| Notification::new(u, kind, &text, note.clone(), created_at.clone()))
+        .collect();
+    let writes = stream::iter(notes)
+        .map(|n| async move {
+            let stored = repo::notifications::create(app.table(), &n, secs).await;
+            (n, stored)
+        })
+        .buffer_unordered(NOTIFY_CONCURRENCY)
+        .collect::<Vec<_>>();
+    let (written, connections) = tokio::join!(writes, realtime::connections(app, &audience));
+    // Only a stored notification is pushed (it can be marked read).
+    let mut pushed: HashMap<UserId, Vec<u8>> = HashMap::new();
+    for (n, stored) in written {
+        match stored {
+            Ok(()) => _ = pushed.insert(n.user_id.clone(), frame(events::NOTIFICATION, json!(n))),
+            Err(e) => tracing::warn!(error = %e, "membership notification not stored"),
+        }
+    }
+    let connections = match connections {
+        Ok(connections) => connections,
+        Err(e) => {
+            tracing::warn!(error = %e, "membership event and notifications not pushed");
+            return;
         }
     };
-    tokio::join!(event, notes);
+    let event = frame(events::MEMBERSHIP, data);
+    realtime::push_each(app, connections, |user| {
+        std::iter::once(event.clone()).chain(pushed.get(user).cloned()).collect()
+    })
+    .await;
 }
 
 /// Details with members: members of a group (and admins); anyone for a channel.
@@ -196,11 +220,12 @@ pub async fn list(app: &App, actor: &Actor, kind: ConversationKind, discover: bo
             })
             .collect());
     }
-    let all = conversations::list(app, actor).await?;
-    Ok(all.into_iter().filter(|c| c["type"] == json!(kind)).collect())
+    conversations::list_of(app, actor, Some(kind)).await
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The `action` of a member change, as the API spells it (`add`, `remove`, `promote`, `demote`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum MemberAction {
     Add,
     Remove,
@@ -250,13 +275,11 @@ pub async fn change_member(
             MemberAction::Add if c.is_member(&member) => return view(app, actor, &c).await,
             MemberAction::Remove if !c.is_member(&member) => return view(app, actor, &c).await,
             MemberAction::Add if c.member_set.len() >= app.config.max_group_members => {
-                return Err(AppError::field("members", format!("at most {} members", app.config.max_group_members)));
+                return Err(too_many_members(app));
             }
-            MemberAction::Add => {
-                repo::groups::change_member(app.table(), &c, &member, Change::Add, &iso(now_ms())).await?
-            }
-            MemberAction::Remove => {
-                repo::groups::change_member(app.table(), &c, &member, Change::Remove, &iso(now_ms())).await?
+            MemberAction::Add | MemberAction::Remove => {
+                let change = if action == MemberAction::Add { Change::Add } else { Change::Remove };
+                repo::groups::change_member(app.table(), &c, &member, change, &iso(now_ms())).await?
             }
             MemberAction::Promote | MemberAction::Demote if !c.is_member(&member) => {
                 return Err(AppError::not_found("member"));
@@ -303,4 +326,22 @@ fn applied(mut c: Conversation, member: &UserId, action: MemberAction) -> Conver
         MemberAction::Demote => c.admin_set.retain(|m| m != member),
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemberAction;
+
+    #[test]
+    fn member_actions_read_as_the_api_spells_them() {
+        for (s, a) in [
+            ("add", MemberAction::Add),
+            ("remove", MemberAction::Remove),
+            ("promote", MemberAction::Promote),
+            ("demote", MemberAction::Demote),
+        ] {
+            assert_eq!(serde_json::from_value::<MemberAction>(s.into()).unwrap(), a);
+        }
+        assert!(serde_json::from_value::<MemberAction>("Add".into()).is_err());
+    }
 }

@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::clock::{iso, now_ms, now_secs};
 use crate::error::AppError;
 use crate::events;
-use crate::ids::{NotificationId, UserId};
+use crate::ids::UserId;
 use crate::repo::{self, notifications::Notification};
 
 /// Stores a notification and, when `live`, pushes it as a `notification` event.
@@ -20,15 +20,7 @@ pub async fn notify(
     data: Value,
     live: bool,
 ) -> Result<Notification, AppError> {
-    let n = Notification {
-        id: NotificationId::generate(),
-        user_id: user.clone(),
-        kind: kind.to_owned(),
-        message: message.to_owned(),
-        data,
-        read: false,
-        created_at: iso(now_ms()),
-    };
+    let n = Notification::new(user, kind, message, data, iso(now_ms()));
     repo::notifications::create(app.table(), &n, now_secs()).await?;
     if live {
         realtime::to_user(app, user, events::NOTIFICATION, &json!(n)).await?;

@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::events::{self, frame};
 use crate::ids::UserId;
 use crate::models::Status;
-use crate::repo::{self, connections::Presence, keys};
+use crate::repo::{self, connections::Presence, conversations::Membership, keys};
 
 /// `online` (alias `available`), `away`, `busy` (alias `dnd`), `offline` (alias `invisible`).
 pub fn parse_status(s: &str) -> Result<Status, AppError> {
@@ -60,9 +60,9 @@ pub async fn get(app: &App, user: &UserId) -> Result<Value, AppError> {
     Ok(view(user, &p))
 }
 
-/// Everyone who shares a conversation with `user`: one `Query` of memberships, one
-/// `BatchGetItem` per 100 conversations.
-pub async fn contacts(app: &App, user: &UserId) -> Result<Vec<UserId>, AppError> {
+/// Everyone who shares a conversation with `user`, with the memberships that say so: one
+/// `Query` of memberships, one `BatchGetItem` per 100 conversations.
+pub async fn contacts(app: &App, user: &UserId) -> Result<(Vec<UserId>, Vec<Membership>), AppError> {
     let memberships = repo::conversations::memberships_of(app.table(), user).await?;
     let keys: Vec<_> = memberships.iter().map(|m| keys::conversation(&m.conversation_id)).collect();
     let mut out = BTreeSet::new();
@@ -70,19 +70,21 @@ pub async fn contacts(app: &App, user: &UserId) -> Result<Vec<UserId>, AppError>
         let c: repo::conversations::Conversation = repo::from_item(item)?;
         out.extend(c.member_set.into_iter().filter(|m| m != user));
     }
-    Ok(out.into_iter().collect())
+    Ok((out.into_iter().collect(), memberships))
 }
 
 /// Who hears about a user's presence: their contacts and the admin room.
 pub struct Audience {
     contacts: Vec<UserId>,
     admins: Vec<String>,
+    /// The user's memberships, read to find the contacts (and reused by `set`).
+    memberships: Vec<Membership>,
 }
 
 pub async fn audience(app: &App, user: &UserId) -> Result<Audience, AppError> {
-    let (contacts, admins) =
+    let ((contacts, memberships), admins) =
         tokio::try_join!(contacts(app, user), repo::connections::admin_connections(app.table(), now_secs()))?;
-    Ok(Audience { contacts, admins: admins.into_iter().map(|(c, _)| c).collect() })
+    Ok(Audience { contacts, admins: admins.into_iter().map(|(c, _)| c).collect(), memberships })
 }
 
 /// A `presence` event to every contact of `user` and to the admin room.
@@ -117,10 +119,11 @@ pub async fn set(app: &App, actor: &Actor, status: Status, activity: Option<Stri
                 .await?;
         Ok::<_, AppError>((before, after))
     };
-    let ((before, after), audience) = tokio::try_join!(change, audience(app, &actor.user_id))?;
+    let ((before, after), mut audience) = tokio::try_join!(change, audience(app, &actor.user_id))?;
+    let memberships = std::mem::take(&mut audience.memberships);
     broadcast_to(app, audience, &actor.user_id, &after).await?;
     if before.status == Status::Busy && matches!(status, Status::Online | Status::Away) {
-        let missed = missed(app, &actor.user_id).await?;
+        let missed = missed(app, memberships).await?;
         if !missed.is_empty() {
             let data = json!({ "type": "missedMessages", "conversations": missed });
             super::realtime::to_user(app, &actor.user_id, events::NOTIFICATION, &data).await?;
@@ -129,9 +132,8 @@ pub async fn set(app: &App, actor: &Actor, status: Status, activity: Option<Stri
     Ok(view(&actor.user_id, &after))
 }
 
-/// Conversations with unread messages: memberships, then their summaries.
-async fn missed(app: &App, user: &UserId) -> Result<Vec<Value>, AppError> {
-    let memberships = repo::conversations::memberships_of(app.table(), user).await?;
+/// Conversations with unread messages: the summaries of the memberships (read by `audience`).
+async fn missed(app: &App, memberships: Vec<Membership>) -> Result<Vec<Value>, AppError> {
     let keys: Vec<_> = memberships.iter().map(|m| keys::summary(&m.conversation_id)).collect();
     let items = app.table().batch_get(&keys).await?;
     let mut out = Vec::new();

@@ -1,9 +1,11 @@
 //! WebSocket connections and every push: rooms are the user room (a user's connections, from
 //! their `PRESENCE` item), the admin room (`ROOM#admin`) and conversation rooms (connections
-//! viewing a conversation). Pushes are best effort; a 410 removes that connection only.
+//! viewing a conversation). Pushes are best effort; a 410 removes that connection
+//! (`remove_connection`).
 
 use std::collections::HashMap;
 
+use futures::future::{BoxFuture, FutureExt};
 use serde_json::{json, Value};
 
 use super::Actor;
@@ -44,12 +46,31 @@ pub async fn connect(app: &App, actor: &Actor, connection_id: &str) -> Result<()
 /// Removes the connection; a typing indicator it held ends now, and the last connection takes
 /// the user offline.
 pub async fn disconnect(app: &App, actor: &Actor, connection_id: &str) -> Result<(), AppError> {
-    let removed = repo::connections::remove(app.table(), connection_id, &actor.user_id, &iso(now_ms())).await?;
-    end_typing(app, &actor.user_id, removed.connection.as_ref()).await?;
-    if let Some(p) = removed.presence.filter(|p| p.conn_set.is_empty() && p.status != Status::Offline) {
+    if let Some(p) = remove_connection(app, connection_id, &actor.user_id).await? {
         presence::broadcast(app, &actor.user_id, &p).await?;
     }
     Ok(())
+}
+
+/// Every removal of a connection (disconnect, 410, account deleted): the typing indicator it
+/// held ends. Returns the user's presence when that was their last connection (now offline), for
+/// the caller to announce: a disconnect or a deletion tells the contacts; a fan-out that finds
+/// connections gone does not (a `presence` broadcast per gone user would make a send's cost
+/// unbounded; the stored presence is offline, which is what clients read).
+/// Only the call that deleted the connection item sees its typing, so the recursion (the typing
+/// stop's fan-out finding another gone connection) ends: each level deletes another item. Boxed,
+/// as it is recursive through `deliver`.
+fn remove_connection<'a>(
+    app: &'a App,
+    connection_id: &'a str,
+    user: &'a UserId,
+) -> BoxFuture<'a, Result<Option<Presence>, AppError>> {
+    async move {
+        let removed = repo::connections::remove(app.table(), connection_id, user, &iso(now_ms())).await?;
+        end_typing(app, user, removed.connection.as_ref()).await?;
+        Ok(removed.presence.filter(|p| p.conn_set.is_empty() && p.status != Status::Offline))
+    }
+    .boxed()
 }
 
 async fn end_typing(app: &App, user: &UserId, gone: Option<&Connection>) -> Result<(), AppError> {
@@ -72,6 +93,7 @@ pub async fn reply(app: &App, connection_id: &str, event: &str, data: Value) {
 }
 
 /// One target of a fan-out: a connection and whose it is.
+#[derive(Clone)]
 struct Target {
     connection: String,
     user: UserId,
@@ -92,16 +114,15 @@ async fn connections_of(app: &App, users: &[UserId], keep: Option<&UserId>) -> R
     Ok(targets_of(repo::connections::presences(app.table(), users).await?, keep))
 }
 
-/// Pushes, then removes the connections that answered 410 Gone.
+/// Pushes, then removes the connections that answered 410 Gone (see `remove_connection`).
 async fn deliver(app: &App, deliveries: Vec<(Target, Vec<u8>)>) {
     let owners: HashMap<String, UserId> =
         deliveries.iter().map(|(t, _)| (t.connection.clone(), t.user.clone())).collect();
     let gone = fan_out(&app.push, deliveries.into_iter().map(|(t, p)| (t.connection, p)).collect()).await;
-    let now = iso(now_ms());
     let cleanups = gone.iter().filter_map(|conn| {
         let user = owners.get(conn)?;
         tracing::info!(connection = %conn, user = %user, "removing gone connection");
-        Some(repo::connections::remove(app.table(), conn, user, &now))
+        Some(remove_connection(app, conn, user))
     });
     for result in futures::future::join_all(cleanups).await {
         if let Err(e) = result {
@@ -130,10 +151,11 @@ pub async fn deliver_message(app: &App, sender: &Actor, c: &Conversation, m: &Me
             frame(events::MESSAGE_RECEIVED, ack),
         ));
     }
+    let mut absent = Vec::new();
     match presences {
         Ok(presences) => {
             if c.kind == ConversationKind::Direct {
-                notify_absent(app, sender, c, m, &presences).await;
+                absent = absent_members(sender, c, &presences);
             }
             let targets = targets_of(presences, Some(&sender.user_id));
             deliveries.extend(
@@ -148,20 +170,28 @@ pub async fn deliver_message(app: &App, sender: &Actor, c: &Conversation, m: &Me
             .extend(admins.into_iter().map(|(connection, user)| (Target { connection, user }, new_message.clone()))),
         Err(e) => tracing::warn!(error = %e, "admin room lookup failed"),
     }
-    deliver(app, deliveries).await;
+    tokio::join!(notify_absent(app, sender, c, m, &absent), deliver(app, deliveries));
+}
+
+/// The members other than the sender who will not see a message live: busy or not connected.
+fn absent_members<'a>(sender: &Actor, c: &'a Conversation, presences: &[Presence]) -> Vec<&'a UserId> {
+    c.member_set
+        .iter()
+        .filter(|u| **u != sender.user_id)
+        .filter(|u| {
+            let p = presences.iter().find(|p| p.user_id.as_ref() == Some(*u));
+            p.is_none_or(|p| p.conn_set.is_empty() || p.status == Status::Busy)
+        })
+        .collect()
 }
 
 /// The recipient of a direct message who will not see it live gets a notification.
-async fn notify_absent(app: &App, sender: &Actor, c: &Conversation, m: &Message, presences: &[Presence]) {
-    for user in c.member_set.iter().filter(|u| **u != sender.user_id) {
-        let p = presences.iter().find(|p| p.user_id.as_ref() == Some(user));
-        let absent = p.is_none_or(|p| p.conn_set.is_empty() || p.status == Status::Busy);
-        if absent {
-            let data = json!({ "conversationId": c.id, "messageId": m.id, "senderId": sender.user_id });
-            let text = format!("New message from {}", sender.username);
-            if let Err(e) = notifications::notify(app, user, "message", &text, data, false).await {
-                tracing::warn!(error = %e, "could not store a message notification");
-            }
+async fn notify_absent(app: &App, sender: &Actor, c: &Conversation, m: &Message, absent: &[&UserId]) {
+    for user in absent {
+        let data = json!({ "conversationId": c.id, "messageId": m.id, "senderId": sender.user_id });
+        let text = format!("New message from {}", sender.username);
+        if let Err(e) = notifications::notify(app, user, "message", &text, data, false).await {
+            tracing::warn!(error = %e, "could not store a message notification");
         }
     }
 }
@@ -179,6 +209,23 @@ pub async fn to_members(
     let targets = connections_of(app, &members, None).await?;
     deliver(app, targets.into_iter().map(|t| (t, payload.clone())).collect()).await;
     Ok(())
+}
+
+/// The live connections of some users, read once for several events (`push_each`).
+pub struct Connections(Vec<Target>);
+
+/// One `BatchGetItem` per 100 users.
+pub async fn connections(app: &App, users: &[UserId]) -> Result<Connections, AppError> {
+    Ok(Connections(connections_of(app, users, None).await?))
+}
+
+/// Pushes to each connection the events `frames` gives for its user, in one fan-out.
+pub async fn push_each(app: &App, to: Connections, frames: impl Fn(&UserId) -> Vec<Vec<u8>>) {
+    let mut deliveries = Vec::new();
+    for t in to.0 {
+        deliveries.extend(frames(&t.user).into_iter().map(|f| (t.clone(), f)));
+    }
+    deliver(app, deliveries).await;
 }
 
 /// An event to every connection of one user.
@@ -282,19 +329,133 @@ async fn member_conversation(app: &App, actor: &Actor, conv: &ConversationId) ->
     }
 }
 
-/// Closes every live connection of a user (account deleted).
+/// Closes every live connection of a user (account deleted). Their contacts see them go
+/// offline, as on any last disconnect (their memberships, hence contacts, outlive the account).
 pub async fn close_all(app: &App, user: &UserId) -> Result<(), AppError> {
     let presence = repo::connections::presence(app.table(), user).await?;
-    let now = iso(now_ms());
-    let now = &now;
     let closes = presence.conn_set.iter().map(|conn| async move {
         if let Err(e) = app.push.close(conn).await {
             tracing::warn!(connection = %conn, error = %e, "close failed");
         }
-        repo::connections::remove(app.table(), conn, user, now).await.map(|_| ())
+        match remove_connection(app, conn, user).await? {
+            Some(p) => presence::broadcast(app, user, &p).await,
+            None => Ok(()),
+        }
     });
     for r in futures::future::join_all(closes).await {
         r?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::models::Role;
+    use crate::push::{Push, PushError};
+    use crate::store::EmbeddedTable;
+
+    /// Answers 410 for connections named `gone…`, records what the others get.
+    #[derive(Default)]
+    struct FakePush {
+        posted: Mutex<Vec<(String, Value)>>,
+    }
+
+    #[async_trait]
+    impl Push for FakePush {
+        async fn post(&self, connection_id: &str, payload: Vec<u8>) -> Result<(), PushError> {
+            if connection_id.starts_with("gone") {
+                return Err(PushError::Gone);
+            }
+            let frame = serde_json::from_slice(&payload).expect("JSON");
+            self.posted.lock().unwrap().push((connection_id.to_owned(), frame));
+            Ok(())
+        }
+        async fn close(&self, _: &str) -> Result<(), PushError> {
+            Ok(())
+        }
+    }
+
+    impl FakePush {
+        fn events(&self, connection_id: &str, event: &str) -> Vec<Value> {
+            let posted = self.posted.lock().unwrap();
+            posted
+                .iter()
+                .filter(|(c, f)| c == connection_id && f["event"] == event)
+                .map(|(_, f)| f["data"].clone())
+                .collect()
+        }
+    }
+
+    struct World {
+        app: App,
+        push: Arc<FakePush>,
+        c: Conversation,
+        bob: UserId,
+    }
+
+    /// Alice (connection `ok-alice`, viewing their conversation) and Bob, with one connection
+    /// `bob_conn` that is typing in it.
+    async fn world(bob_conn: &str) -> World {
+        let push = Arc::new(FakePush::default());
+        let table = Arc::new(EmbeddedTable::in_memory().expect("store"));
+        let app = App::with_parts(Config::for_tests(), table, push.clone());
+        let (alice, bob) = (UserId::generate(), UserId::generate());
+        let (c, ops) = repo::conversations::create_direct_ops(&alice, &bob, "2026-01-01T00:00:00Z", None).expect("ops");
+        app.table().transact(ops).await.expect("conversation");
+        for (user, conn) in [(&alice, "ok-alice"), (&bob, bob_conn)] {
+            let connection = Connection {
+                connection_id: conn.to_owned(),
+                user_id: user.clone(),
+                role: Role::User,
+                connected_at: now_ms(),
+                viewing: None,
+                typing_in: None,
+                typing_until: None,
+            };
+            repo::connections::connect(app.table(), &connection, &iso(now_ms()), now_secs()).await.expect("connect");
+            if user == &alice {
+                repo::connections::join_room(app.table(), &connection, &c.id, now_secs()).await.expect("join");
+            }
+        }
+        let typing = vec![
+            Update::Set("typingIn".into(), json!(c.id)),
+            Update::Set("typingUntil".into(), (now_ms() + TYPING_TTL_MS).into()),
+        ];
+        repo::connections::update(app.table(), bob_conn, typing).await.expect("typing");
+        World { app, push, c, bob }
+    }
+
+    #[tokio::test]
+    async fn a_last_connection_found_gone_leaves_its_user_offline_and_ends_their_typing() {
+        let w = world("gone-bob").await;
+        to_members(&w.app, &w.c, None, "x", &json!({})).await.expect("push");
+        assert!(repo::connections::presence(w.app.table(), &w.bob).await.expect("presence").conn_set.is_empty());
+        assert!(w.push.events("ok-alice", events::PRESENCE).is_empty(), "a fan-out broadcasts no presence");
+        let typing = w.push.events("ok-alice", events::TYPING_STATUS);
+        assert_eq!(typing.len(), 1, "{typing:?}");
+        assert_eq!(typing[0]["isTyping"], false);
+        // Found gone again (a concurrent fan-out): the typing already ended.
+        remove_connection(&w.app, "gone-bob", &w.bob).await.expect("again");
+        assert_eq!(w.push.events("ok-alice", events::TYPING_STATUS).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn closing_a_deleted_users_connections_tells_their_contacts() {
+        let w = world("bob-1").await;
+        close_all(&w.app, &w.bob).await.expect("close");
+        let presence = w.push.events("ok-alice", events::PRESENCE);
+        assert_eq!(presence.len(), 1, "{presence:?}");
+        assert_eq!(presence[0]["online"], false);
+        assert_eq!(w.push.events("ok-alice", events::TYPING_STATUS)[0]["isTyping"], false);
+        // The `$disconnect` that the close causes: the typing already ended.
+        let bob = Actor { user_id: w.bob.clone(), username: "bob".into(), role: Role::User };
+        disconnect(&w.app, &bob, "bob-1").await.expect("disconnect");
+        assert_eq!(w.push.events("ok-alice", events::TYPING_STATUS).len(), 1);
+    }
 }
