@@ -5,6 +5,7 @@
 use crate::http::{self, HttpHandler};
 use crate::ws::{handlers as ws, WsHandler};
 use crate::{http_handler, ws_handler};
+use chat::models::ConversationKind::{Channel, Group};
 
 #[derive(Clone, Copy)]
 pub enum Handler {
@@ -58,14 +59,14 @@ pub fn routes() -> Vec<Route> {
         h("messages-send", "POST /api/messages/send/{id}", http_handler!(msg::send_003)),
         h("messages-list", "GET /api/messages/{id}", http_handler!(msg::list)),
         h("messages-delete", "DELETE /api/messages/{messageId}", http_handler!(msg::delete)),
-        h("groups-create", "POST /api/groups", http_handler!(groups::create_group)),
-        h("groups-create", "POST /api/channels", http_handler!(groups::create_channel)),
-        h("groups-members", "PUT /api/groups/{id}/members", http_handler!(groups::group_members)),
-        h("groups-members", "PUT /api/channels/{id}/members", http_handler!(groups::channel_members)),
-        h("groups-get", "GET /api/groups/{id}", http_handler!(groups::get_group)),
-        h("groups-get", "GET /api/channels/{id}", http_handler!(groups::get_channel)),
-        h("groups-list", "GET /api/groups", http_handler!(groups::list_groups)),
-        h("groups-list", "GET /api/channels", http_handler!(groups::list_channels)),
+        h("groups-create", "POST /api/groups", http_handler!(groups::create, Group)),
+        h("groups-create", "POST /api/channels", http_handler!(groups::create, Channel)),
+        h("groups-members", "PUT /api/groups/{id}/members", http_handler!(groups::members, Group)),
+        h("groups-members", "PUT /api/channels/{id}/members", http_handler!(groups::members, Channel)),
+        h("groups-get", "GET /api/groups/{id}", http_handler!(groups::get, Group)),
+        h("groups-get", "GET /api/channels/{id}", http_handler!(groups::get, Channel)),
+        h("groups-list", "GET /api/groups", http_handler!(groups::list, Group)),
+        h("groups-list", "GET /api/channels", http_handler!(groups::list, Channel)),
         h("status-set", "PUT /api/status", http_handler!(status::set)),
         h("status-get", "GET /api/status/{userId}", http_handler!(status::get)),
         h("notifications-create", "POST /api/notifications", http_handler!(notif::create)),

@@ -135,9 +135,9 @@ pub fn path_id<T>(req: &Request, name: &str, parse: impl Fn(&str) -> Option<T>, 
 /// Adapts `async fn(&App, Request) -> Result<Reply, AppError>` to an `HttpHandler`.
 #[macro_export]
 macro_rules! http_handler {
-    ($f:path) => {
+    ($f:path $(, $arg:expr)*) => {
         (|app: std::sync::Arc<chat::App>, req: lambda_http::Request| -> $crate::http::HttpFuture {
-            Box::pin(async move { $f(&app, req).await })
+            Box::pin(async move { $f(&app, req $(, $arg)*).await })
         }) as $crate::http::HttpHandler
     };
 }
