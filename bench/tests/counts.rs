@@ -60,15 +60,8 @@ async fn send_to_group_of(n: usize) -> Sent {
     }
     let mut connections = Vec::with_capacity(n);
     for m in &members {
-        let c = Connection {
-            connection_id: format!("{}=", ulid::Ulid::generate()),
-            user_id: m.id.clone(),
-            role: Role::User,
-            connected_at: chat::clock::now_ms(),
-            viewing: None,
-            typing_in: None,
-            typing_until: None,
-        };
+        let c =
+            Connection::new(format!("{}=", ulid::Ulid::generate()), m.id.clone(), Role::User, chat::clock::now_ms());
         chat::repo::connections::connect(app.table(), &c, &chat::clock::iso(0), chat::clock::now_secs()).await.unwrap();
         connections.push(c.connection_id);
     }

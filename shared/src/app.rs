@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
 
-use crate::auth::{Claims, Tokens};
+use crate::auth::{Claims, Hasher, Tokens};
 use crate::config::{Config, StoreKind};
 use crate::error::AppError;
 use crate::models::{Role, User};
@@ -16,6 +16,7 @@ pub struct App {
     pub config: Config,
     pub table: Arc<dyn Table>,
     pub tokens: Tokens,
+    pub hasher: Hasher,
     pub push: Arc<dyn Push>,
 }
 
@@ -60,8 +61,8 @@ impl App {
     }
 
     pub fn with_parts(config: Config, table: Arc<dyn Table>, push: Arc<dyn Push>) -> Self {
-        let tokens = Tokens::new(&config);
-        Self { config, table, tokens, push }
+        let (tokens, hasher) = (Tokens::new(&config), Hasher::new(config.hash_queue));
+        Self { config, table, tokens, hasher, push }
     }
 
     pub fn table(&self) -> &dyn Table {

@@ -45,13 +45,55 @@ pub fn verify_password(password: &str, hash: Option<&str>) -> bool {
     argon2().verify_password(password.as_bytes(), &parsed).is_ok() && hash.is_some()
 }
 
-/// Argon2 is deliberately slow: run it off the async workers.
-pub async fn hash_password_blocking(password: Password) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(AppError::internal)?
+/// Bounds argon2 work in one process: a hash takes 19 MiB and tens of milliseconds of a core,
+/// so unbounded concurrent logins (the local gateway serves many at once; a Lambda instance
+/// serves one) would take the memory and the latency of every request with them. At most one
+/// hash per core runs; up to `Config::hash_queue` run or wait; past that the answer is 503 with
+/// `Retry-After`. Built once per `App`.
+pub struct Hasher {
+    running: tokio::sync::Semaphore,
+    /// Hashes running or waiting.
+    pending: std::sync::atomic::AtomicUsize,
+    max_pending: usize,
 }
 
-pub async fn verify_password_blocking(password: String, hash: Option<String>) -> Result<bool, AppError> {
-    tokio::task::spawn_blocking(move || verify_password(&password, hash.as_deref())).await.map_err(AppError::internal)
+/// Counts a hash as pending for as long as it lives (also when its request is dropped).
+struct Pending<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Hasher {
+    pub fn new(max_pending: usize) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            running: tokio::sync::Semaphore::new(cores),
+            pending: std::sync::atomic::AtomicUsize::new(0),
+            max_pending: max_pending.max(1),
+        }
+    }
+
+    /// Runs argon2 off the async workers, through the gate.
+    async fn gated<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+        let _pending = Pending(&self.pending);
+        if self.pending.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= self.max_pending {
+            return Err(AppError::Overloaded);
+        }
+        let _permit = self.running.acquire().await.map_err(AppError::internal)?;
+        tokio::task::spawn_blocking(work).await.map_err(AppError::internal)
+    }
+
+    pub async fn hash(&self, password: Password) -> Result<String, AppError> {
+        self.gated(move || hash_password(&password)).await?
+    }
+
+    /// Constant work whether or not the user exists (`verify_password`).
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, AppError> {
+        self.gated(move || verify_password(&password, hash.as_deref())).await
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -210,6 +252,18 @@ mod tests {
         assert_eq!(token_from(None, Some("x=1; jwt=def"), Some("ghi")).as_deref(), Some("def"));
         assert_eq!(token_from(Some("Basic xyz"), None, Some("ghi")).as_deref(), Some("ghi"));
         assert_eq!(token_from(None, Some("jwt="), None), None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashing_past_the_queue_is_refused_with_a_retryable_503_instead_of_piling_up() {
+        let hasher = Hasher::new(4);
+        let burst = (0..10).map(|_| hasher.gated(|| std::thread::sleep(std::time::Duration::from_millis(300))));
+        let results = futures::future::join_all(burst).await;
+        let refused: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert_eq!(refused.len(), 6, "4 run or wait, the rest are refused");
+        assert!(refused.iter().all(|e| e.status() == 503 && e.retry_after() == Some(1)));
+        assert_eq!(hasher.pending.load(std::sync::atomic::Ordering::SeqCst), 0, "every slot given back");
+        assert!(hasher.gated(|| ()).await.is_ok(), "and the gate opens again");
     }
 
     #[test]

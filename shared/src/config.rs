@@ -31,6 +31,9 @@ pub struct Config {
     pub login_free_failures_per_ip: u32,
     /// The block after the first failure beyond the allowance (then doubling).
     pub login_base_delay_ms: i64,
+    /// Password hashes (argon2) running or waiting in one process before more are refused with
+    /// 503 (`auth::Hasher`): bounds memory and latency under a burst of logins.
+    pub hash_queue: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +87,7 @@ impl Config {
             login_free_failures: number("CHAT_LOGIN_FREE_FAILURES", 5)?.clamp(1, 1000) as u32,
             login_free_failures_per_ip: number("CHAT_LOGIN_FREE_FAILURES_PER_IP", 50)?.clamp(1, 100_000) as u32,
             login_base_delay_ms: number("CHAT_LOGIN_BASE_DELAY_MS", 1000)?.clamp(1, 900_000),
+            hash_queue: number("CHAT_HASH_QUEUE", 16)?.clamp(1, 10_000) as usize,
         })
     }
 
@@ -101,6 +105,8 @@ impl Config {
             login_free_failures: 5,
             login_free_failures_per_ip: 50,
             login_base_delay_ms: 1000,
+            // Many test gateways share one test process: the gate has its own test.
+            hash_queue: 10_000,
         }
     }
 }

@@ -23,6 +23,9 @@ pub enum AppError {
     /// The store is down or throttling: the client may retry.
     #[error("service temporarily unavailable")]
     Unavailable(#[source] StoreError),
+    /// Too much work queued in this process (password hashing): the client may retry shortly.
+    #[error("too busy; retry shortly")]
+    Overloaded,
     /// Anything unexpected. The cause is logged once, never sent to the client.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -43,6 +46,19 @@ impl AppError {
         }
     }
 
+    /// A request body (`what`: "body", "message") that did not parse. The message says where
+    /// and what was expected, never what was sent: serde's own text quotes the submitted value
+    /// (`invalid type: integer `98765432123``), which may be a password.
+    pub fn bad_json(what: &str, e: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        let at = format!("at line {} column {}", e.line(), e.column());
+        let message = match e.classify() {
+            Category::Syntax | Category::Eof | Category::Io => format!("invalid {what}: malformed JSON {at}"),
+            Category::Data => format!("invalid {what}: {} {at}", describe_data_error(&e.to_string())),
+        };
+        Self::Validation { message, details: None }
+    }
+
     pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(e.into())
     }
@@ -60,7 +76,7 @@ impl AppError {
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge => 413,
             Self::RateLimited(_) => 429,
-            Self::Unavailable(_) => 503,
+            Self::Unavailable(_) | Self::Overloaded => 503,
             Self::Internal(_) => 500,
         }
     }
@@ -74,8 +90,16 @@ impl AppError {
             Self::Conflict(_) => "CONFLICT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::RateLimited(_) => "RATE_LIMITED",
-            Self::Unavailable(_) => "UNAVAILABLE",
+            Self::Unavailable(_) | Self::Overloaded => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// Seconds a client should wait before retrying (`Retry-After`), for the errors that say so.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Unavailable(_) | Self::Overloaded => Some(1),
+            _ => None,
         }
     }
 
@@ -110,6 +134,40 @@ impl AppError {
     }
 }
 
+/// serde's data error without the submitted value: "invalid type: integer `5`, expected a
+/// string" → "wrong type, expected a string"; a field name is echoed only when it is one of
+/// ours (`missing field`) or a plain identifier (`unknown field`).
+fn describe_data_error(serde_message: &str) -> String {
+    let message = serde_message.split(" at line ").next().unwrap_or_default();
+    let expected = message.split_once(", expected ").map(|(_, e)| e);
+    let quoted = message
+        .split('`')
+        .nth(1)
+        .filter(|n| !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    let with_expected = |what: &str| match expected {
+        Some(e) => format!("{what}, expected {e}"),
+        None => what.to_owned(),
+    };
+    if message.starts_with("missing field") || message.starts_with("duplicate field") {
+        let kind = if message.starts_with("missing") { "missing field" } else { "duplicate field" };
+        return quoted.map_or_else(|| kind.to_owned(), |n| format!("{kind} `{n}`"));
+    }
+    if message.starts_with("unknown field") {
+        return quoted
+            .map_or_else(|| with_expected("unknown field"), |n| with_expected(&format!("unknown field `{n}`")));
+    }
+    if message.starts_with("invalid type") {
+        return with_expected("wrong type");
+    }
+    if message.starts_with("unknown variant") || message.starts_with("invalid value") {
+        return with_expected("invalid value");
+    }
+    if message.starts_with("invalid length") {
+        return with_expected("wrong number of elements");
+    }
+    "wrong shape".to_owned()
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -122,5 +180,42 @@ impl From<StoreError> for AppError {
 impl From<serde_json::Error> for AppError {
     fn from(e: serde_json::Error) -> Self {
         Self::internal(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Login {
+        username: String,
+        password: String,
+        role: Option<crate::models::Role>,
+    }
+
+    fn error_of(body: &str) -> String {
+        let e = serde_json::from_str::<Login>(body).unwrap_err();
+        AppError::bad_json("body", &e).to_string()
+    }
+
+    #[test]
+    fn a_type_error_says_what_was_expected_without_the_submitted_value() {
+        let m = error_of(r#"{"username":"a","password":98765432123}"#);
+        assert!(!m.contains("98765432123"), "{m}");
+        assert!(m.contains("wrong type, expected a string"), "{m}");
+    }
+
+    #[test]
+    fn an_unknown_enum_value_or_a_strange_field_name_is_not_echoed() {
+        let m = error_of(r#"{"username":"a","password":"b","role":"s3cr3t-value"}"#);
+        assert!(!m.contains("s3cr3t"), "{m}");
+        let m = error_of(r#"{"username":"a","password":"b","<img src=x>":1}"#);
+        assert!(!m.contains("img"), "{m}");
+        assert!(error_of(r#"{"username":"a","password":"b","extra":1}"#).contains("unknown field `extra`"));
+        assert!(error_of(r#"{"username":"a"}"#).contains("missing field `password`"));
+        assert!(error_of(r#"{"username":"a""#).contains("malformed JSON"));
     }
 }

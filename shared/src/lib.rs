@@ -14,6 +14,7 @@ pub mod push;
 pub mod repo;
 pub mod service;
 pub mod store;
+pub mod text;
 
 pub use app::App;
 pub use config::Config;

@@ -16,7 +16,11 @@
 //! Concurrency: every attempt on a name reserves its slot with a compare-and-set on the
 //! counter, recording a failure before the password is checked (undone by the reset on
 //! success). A burst of parallel guesses therefore gets one through, the others 429, instead
-//! of all of them being checked before the first failure is counted.
+//! of all of them being checked before the first failure is counted. An address counts its
+//! attempts with an atomic `ADD` (every concurrent attempt counts; the window runs from its
+//! first failure), and the attempt that reaches the allowance blocks the address with a
+//! compare-and-set before its password is checked, so a burst from one address gets no more
+//! password checks than a sequence would.
 
 use serde_json::Value;
 
@@ -69,6 +73,8 @@ pub struct Counter {
     pub until_ms: i64,
     /// The stored `failures`, expired or not: what a compare-and-set must find.
     stored: Option<i64>,
+    /// The stored counter's window has ended (DynamoDB deletes expired items lazily).
+    expired: bool,
 }
 
 impl Counter {
@@ -76,10 +82,10 @@ impl Counter {
         let Some(item) = item else { return Self::default() };
         let stored = item.get("failures").and_then(Value::as_i64);
         if is_expired(item, now_ms / 1000) {
-            return Self { stored, ..Self::default() };
+            return Self { stored, expired: true, ..Self::default() };
         }
         let until_ms = item.get("until").and_then(Value::as_i64).unwrap_or(0);
-        Self { failures: stored.unwrap_or(0), until_ms, stored }
+        Self { failures: stored.unwrap_or(0), until_ms, stored, expired: false }
     }
 
     /// `Err(RATE_LIMITED)` while blocked.
@@ -126,15 +132,48 @@ pub async fn reserve(
     }
 }
 
-/// Records a failure from an address (one `UpdateItem`). Not a compare-and-set: an address's
-/// successes do not reset it, and concurrent failures all count.
-pub async fn record(table: &dyn Table, key: &Key, read: &Counter, now_ms: i64, policy: Policy) -> Result<(), AppError> {
-    let mut updates = read.failure_updates(now_ms, policy);
-    if read.stored.is_some() && read.failures > 0 {
-        // Concurrent failures must add up rather than overwrite each other.
-        updates[0] = Update::Add("failures".into(), 1);
+/// Counts an attempt from an address before its password is checked: one `UpdateItem` (`ADD`,
+/// so concurrent attempts all count), after a `DeleteItem` when the stored window has ended.
+/// Within the allowance the attempt goes ahead. The attempt that reaches it goes ahead only if
+/// it is the one that blocks the address (a compare-and-set on `until`, one more `UpdateItem`);
+/// the others are refused with 429. A correct password gives the attempt back (`release_ip`).
+pub async fn reserve_ip(
+    table: &dyn Table,
+    key: &Key,
+    read: &Counter,
+    now_ms: i64,
+    policy: Policy,
+) -> Result<(), AppError> {
+    if read.expired {
+        let cond = read.stored.map(|v| Condition::Equals("failures".into(), v.into()));
+        match table.delete(key, cond).await {
+            Ok(_) | Err(StoreError::ConditionFailed) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
-    table.update(key, updates, None).await?;
+    let counted = Update::Add("failures".into(), 1);
+    let window = Update::SetIfAbsent("ttl".into(), (now_ms / 1000 + WINDOW_SECS).into());
+    let after = Counter::from_item(Some(&table.update(key, vec![counted, window], None).await?), now_ms);
+    after.check(now_ms)?;
+    let delay = delay_ms(after.failures, policy);
+    if delay == 0 {
+        return Ok(());
+    }
+    let until = now_ms + delay;
+    let block =
+        vec![Update::Set("until".into(), until.into()), Update::Set("ttl".into(), (until / 1000 + WINDOW_SECS).into())];
+    match table.update(key, block, Some(Condition::AbsentOrLessThan("until".into(), (now_ms + 1).into()))).await {
+        Ok(_) => Ok(()),
+        Err(StoreError::ConditionFailed) => {
+            Err(AppError::RateLimited("too many failed login attempts; retry in 1 s".into()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A correct password was not a failure of its address (one `UpdateItem`).
+pub async fn release_ip(table: &dyn Table, key: &Key) -> Result<(), AppError> {
+    table.update(key, vec![Update::Add("failures".into(), -1)], Some(Condition::Exists)).await?;
     Ok(())
 }
 

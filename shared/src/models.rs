@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::error::AppError;
 use crate::ids::{ConversationId, MessageId, UserId};
+use crate::text::{self, Lines};
 
 pub const MAX_MESSAGE_CHARS: usize = 4000;
 pub const MAX_PAGE: u32 = 100;
@@ -27,6 +28,10 @@ impl Username {
         let ok_chars = s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if !ok_len || !ok_chars {
             return Err(AppError::field("username", "3 to 32 letters, digits, '_', '.' or '-'"));
+        }
+        // Requests name users by id or by username (seed 000), ids first: no name may read as one.
+        if UserId::parse(s).is_some() || ConversationId::parse(s).is_some() {
+            return Err(AppError::field("username", "must not be shaped like an id"));
         }
         Ok(Self(s.to_owned()))
     }
@@ -92,24 +97,16 @@ pub struct MessageText(String);
 
 impl MessageText {
     pub fn parse(s: &str) -> Result<Self, AppError> {
-        let n = s.chars().count();
-        if s.trim().is_empty() || n > MAX_MESSAGE_CHARS {
-            return Err(AppError::field("text", format!("must be 1 to {MAX_MESSAGE_CHARS} characters")));
-        }
-        Ok(Self(s.to_owned()))
+        text::parse("text", s, 1, MAX_MESSAGE_CHARS, Lines::Multi).map(Self)
     }
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
-/// A free-text profile field with a length bound.
+/// A free-text profile field with a length bound (`crate::text`: single line, trimmed, visible).
 pub fn bounded(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, AppError> {
-    match value {
-        Some(v) if v.chars().count() > max => Err(AppError::field(field, format!("at most {max} characters"))),
-        Some(v) => Ok(Some(v.trim().to_owned())),
-        None => Ok(None),
-    }
+    value.map(|v| text::parse(field, &v, 0, max, Lines::Single)).transpose()
 }
 
 /// The optional profile fields, as stored and as given at registration or in an update (where
@@ -310,6 +307,15 @@ mod tests {
         for bad in ["ab", "has space", "", "x".repeat(33).as_str(), "emoji😀x"] {
             assert!(Username::parse(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn a_username_shaped_like_an_id_is_rejected_so_a_reference_is_never_ambiguous() {
+        let (user, group) = (UserId::generate().to_string(), crate::ids::GroupId::generate().to_string());
+        for bad in [user.as_str(), &user.to_lowercase(), group.as_str()] {
+            assert!(Username::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(Username::parse("usr_alice").is_ok());
     }
 
     #[test]

@@ -348,15 +348,12 @@ async fn setup() -> Result<Ctx, Error> {
     let mut members = Vec::new();
     for i in 0..99 {
         let u = seed_user(ctx.app.table(), &format!("member{i}")).await;
-        let c = chat::repo::connections::Connection {
-            connection_id: format!("{}=", ulid::Ulid::generate()),
-            user_id: u.id.clone(),
-            role: Role::User,
-            connected_at: chat::clock::now_ms(),
-            viewing: None,
-            typing_in: None,
-            typing_until: None,
-        };
+        let c = chat::repo::connections::Connection::new(
+            format!("{}=", ulid::Ulid::generate()),
+            u.id.clone(),
+            Role::User,
+            chat::clock::now_ms(),
+        );
         chat::repo::connections::connect(
             ctx.app.table(),
             &c,

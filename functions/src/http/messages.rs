@@ -9,18 +9,20 @@ use serde_json::json;
 
 use super::{body, path_id, path_param, query_param, token, Reply};
 
-/// Authenticates concurrently with the send's first read (SPEC §6: two round trips).
+/// Authenticates concurrently with the send's first read (SPEC §6: two round trips). `sender`,
+/// if given, must name the caller, by id or by username: checked against the stored user the
+/// session reads anyway (a token's username may predate a rename).
 pub async fn send(app: &App, req: &Request, sender: Option<String>, out: Outgoing) -> Result<Reply, AppError> {
     let claims = app.verify(token(req).as_deref())?;
-    if sender.is_some_and(|s| s != claims.sub.as_str()) {
-        return Err(AppError::Forbidden("sender must be the caller".into()));
-    }
     let actor =
         chat::service::Actor { user_id: claims.sub.clone(), username: claims.username.clone(), role: claims.role };
     let session = async {
         let caller = app.session(claims.clone()).await?;
         if caller.user.role != actor.role {
             return Err(AppError::Unauthorized("token out of date; log in again".into()));
+        }
+        if sender.as_deref().is_some_and(|s| !messages::names_user(s, &caller.user)) {
+            return Err(AppError::Forbidden("sender must be the caller".into()));
         }
         Ok(())
     };

@@ -83,7 +83,11 @@ pub async fn respond(app: Arc<App>, handler: HttpHandler, req: Request) -> Respo
 pub fn error_response(e: &AppError) -> Response<Body> {
     e.log();
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json_response(status, &e.envelope(), &[])
+    let mut res = json_response(status, &e.envelope(), &[]);
+    if let Some(secs) = e.retry_after() {
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    res
 }
 
 /// The JSON body as `T`: 413 when too large, 400 when missing, malformed or of the wrong shape.
@@ -95,8 +99,7 @@ pub fn body<T: DeserializeOwned>(req: &Request) -> Result<T, AppError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(AppError::validation("a JSON body is required"));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| AppError::Validation { message: format!("invalid body: {e}"), details: None })
+    serde_json::from_slice(bytes).map_err(|e| AppError::bad_json("body", &e))
 }
 
 pub fn token(req: &Request) -> Option<String> {

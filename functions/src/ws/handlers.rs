@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::WsRequest;
 
 pub async fn connect(app: &App, req: WsRequest) -> Result<(), AppError> {
-    realtime::connect(app, req.actor()?, &req.connection_id).await
+    realtime::connect(app, req.actor()?, req.token_id.as_ref(), &req.connection_id).await
 }
 
 pub async fn disconnect(app: &App, req: WsRequest) -> Result<(), AppError> {
@@ -22,7 +22,8 @@ pub async fn disconnect(app: &App, req: WsRequest) -> Result<(), AppError> {
 pub async fn default(_: &App, req: WsRequest) -> Result<(), AppError> {
     let action = req.body::<Value>()?.get("action").cloned();
     Err(match action {
-        Some(Value::String(a)) => AppError::field("action", format!("unknown action {a:?}")),
+        // The action is not echoed: no submitted value goes into an error or a log line.
+        Some(Value::String(_)) => AppError::field("action", "unknown action"),
         _ => AppError::field("action", "a string `action` is required"),
     })
 }
@@ -45,7 +46,8 @@ struct SendBody {
 
 /// `sendMessage` / `chatMessage`: stored, then `messageReceived` to this connection and
 /// `chatMessage` to everyone else concerned. A retried `clientMessageId` is acknowledged again
-/// with the stored message and pushed to nobody else.
+/// with the stored message and pushed to nobody else. The connection is checked open alongside
+/// the send's first read, as HTTP checks the session.
 pub async fn send_message(app: &App, req: WsRequest) -> Result<(), AppError> {
     let actor = req.actor()?;
     let b: SendBody = req.body()?;
@@ -55,7 +57,8 @@ pub async fn send_message(app: &App, req: WsRequest) -> Result<(), AppError> {
         (None, None) => return Err(AppError::field("conversationId", "conversationId or receiverId is required")),
     };
     let out = Outgoing::parse(target, &b.text, b.client_message_id)?;
-    let (message, duplicate) = messages::send(app, actor, async { Ok(()) }, out, Some(&req.connection_id)).await?;
+    let open = realtime::check_open(app, actor, &req.connection_id);
+    let (message, duplicate) = messages::send(app, actor, open, out, Some(&req.connection_id)).await?;
     if duplicate {
         let ack = json!({ "message": message, "clientMessageId": message.client_message_id, "duplicate": true });
         realtime::reply(app, &req.connection_id, events::MESSAGE_RECEIVED, ack).await;
@@ -89,7 +92,8 @@ pub async fn mark_as_read(app: &App, req: WsRequest) -> Result<(), AppError> {
         .up_to_message_id
         .map(|m| MessageId::parse(&m).ok_or_else(|| AppError::field("upToMessageId", "not a message id")))
         .transpose()?;
-    conversations::mark_read(app, req.actor()?, &conversation(&b.conversation_id)?, up_to.as_ref()).await?;
+    let conv = conversation(&b.conversation_id)?;
+    conversations::mark_read(app, req.open_actor(app).await?, &conv, up_to.as_ref()).await?;
     Ok(())
 }
 
@@ -111,7 +115,9 @@ pub async fn leave_conversation(app: &App, req: WsRequest) -> Result<(), AppErro
     Ok(())
 }
 
+/// `pong`, on an open connection only: a closed one's keep-alive must not look answered.
 pub async fn ping(app: &App, req: WsRequest) -> Result<(), AppError> {
+    req.open_actor(app).await?;
     realtime::reply(app, &req.connection_id, events::PONG, json!({ "time": chat::clock::iso(chat::clock::now_ms()) }))
         .await;
     Ok(())
@@ -129,7 +135,7 @@ struct StatusBody {
 pub async fn set_status(app: &App, req: WsRequest) -> Result<(), AppError> {
     let b: StatusBody = req.body()?;
     let (status, activity) = (presence::parse_status(&b.status)?, presence::parse_activity(b.activity)?);
-    let view = presence::set(app, req.actor()?, status, activity).await?;
+    let view = presence::set(app, req.open_actor(app).await?, status, activity).await?;
     realtime::reply(app, &req.connection_id, events::PRESENCE, view).await;
     Ok(())
 }

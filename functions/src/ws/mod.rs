@@ -11,6 +11,7 @@ use aws_lambda_events::apigw::{
 };
 use aws_lambda_events::encodings::Body;
 use chat::events;
+use chat::ids::TokenId;
 use chat::service::{realtime, Actor};
 use chat::{App, AppError};
 use serde::de::DeserializeOwned;
@@ -23,24 +24,30 @@ pub type WsFuture = Pin<Box<dyn Future<Output = Result<(), AppError>> + Send>>;
 pub type WsHandler = fn(Arc<App>, WsRequest) -> WsFuture;
 
 /// What a WebSocket route handler gets: the connection, the route, the frame, and who the
-/// `$connect` authorizer said the user is.
+/// `$connect` authorizer said the user is, with which token. That context is fixed for the
+/// connection's life: a route serves a frame only once `open_actor` (or `realtime::check_open`,
+/// run alongside the route's first read) found the connection still open.
 #[derive(Debug, Clone)]
 pub struct WsRequest {
     pub connection_id: String,
     pub route_key: String,
     pub body: Option<String>,
     pub actor: Option<Actor>,
+    pub token_id: Option<TokenId>,
 }
 
 impl WsRequest {
     pub fn from_event(ev: &ApiGatewayWebsocketProxyRequest) -> Self {
         let ctx = &ev.request_context;
-        let actor = serde_json::from_value(Value::Object(ctx.authorizer.fields.clone().into_iter().collect())).ok();
+        let fields = &ctx.authorizer.fields;
+        let actor = serde_json::from_value(Value::Object(fields.clone().into_iter().collect())).ok();
+        let token_id = fields.get("tokenId").and_then(Value::as_str).and_then(TokenId::parse);
         Self {
             connection_id: ctx.connection_id.clone().unwrap_or_default(),
             route_key: ctx.route_key.clone().unwrap_or_default(),
             body: ev.body.clone(),
             actor,
+            token_id,
         }
     }
 
@@ -49,14 +56,21 @@ impl WsRequest {
         self.actor.as_ref().ok_or_else(|| AppError::Unauthorized("not authenticated".into()))
     }
 
+    /// The authorizer's identity, once the connection is known to be still open (one `GetItem`,
+    /// before the route's own reads): for routes that cannot run the check alongside them.
+    pub async fn open_actor(&self, app: &App) -> Result<&Actor, AppError> {
+        let actor = self.actor()?;
+        realtime::check_open(app, actor, &self.connection_id).await?;
+        Ok(actor)
+    }
+
     /// The frame as `T`: an oversize or malformed frame is a 4xx `error` event.
     pub fn body<T: DeserializeOwned>(&self) -> Result<T, AppError> {
         let body = self.body.as_deref().unwrap_or_default();
         if body.len() > MAX_FRAME_BYTES {
             return Err(AppError::PayloadTooLarge);
         }
-        serde_json::from_str(body)
-            .map_err(|e| AppError::Validation { message: format!("invalid message: {e}"), details: None })
+        serde_json::from_str(body).map_err(|e| AppError::bad_json("message", &e))
     }
 }
 
@@ -107,7 +121,8 @@ pub async fn authorize(app: &App, ev: &ApiGatewayCustomAuthorizerRequestTypeRequ
             "Version": "2012-10-17",
             "Statement": [{ "Action": "execute-api:Invoke", "Effect": "Allow", "Resource": ev.method_arn.clone().unwrap_or_else(|| "*".into()) }]
         },
-        "context": { "userId": actor.user_id, "username": actor.username, "role": actor.role }
+        // The token id lets the token's end (logout, refresh) find the connections it opened.
+        "context": { "userId": actor.user_id, "username": actor.username, "role": actor.role, "tokenId": caller.claims.jti }
     }))
 }
 

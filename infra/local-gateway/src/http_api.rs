@@ -85,7 +85,7 @@ pub async fn dispatch(
         .collect();
     candidates.sort_by_key(|(same_method, n, ..)| (!same_method, *n));
     let Some((true, _, key, handler, params)) = candidates.into_iter().next() else {
-        return error(AppError::NotFound(format!("no route for {method} {path}")));
+        return error(AppError::NotFound("no route for this method and path".into()));
     };
     let Ok(bytes) = to_bytes(body, MAX_READ_BYTES).await else {
         return error(AppError::PayloadTooLarge);

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{from_item, keys, to_item};
 use crate::error::AppError;
-use crate::ids::{ConversationId, UserId};
+use crate::ids::{ConversationId, TokenId, UserId};
 use crate::models::{Role, Status};
 use crate::store::{Condition, Index, Query, SortCond, StoreError, Table, Update, WriteOp};
 
@@ -20,6 +20,10 @@ pub struct Connection {
     pub connection_id: String,
     pub user_id: UserId,
     pub role: Role,
+    /// The token (`jti`) the connection was opened with: its end (logout, refresh) ends the
+    /// connection. Absent on items written before it was recorded.
+    #[serde(default)]
+    pub token_id: Option<TokenId>,
     pub connected_at: i64,
     #[serde(default)]
     pub viewing: Option<ConversationId>,
@@ -27,6 +31,14 @@ pub struct Connection {
     pub typing_in: Option<ConversationId>,
     #[serde(default)]
     pub typing_until: Option<i64>,
+}
+
+impl Connection {
+    /// A connection just opened, token not recorded: viewing nothing, typing nowhere.
+    pub fn new(connection_id: String, user_id: UserId, role: Role, connected_at: i64) -> Self {
+        let (viewing, typing_in, typing_until) = (None, None, None);
+        Self { connection_id, user_id, role, token_id: None, connected_at, viewing, typing_in, typing_until }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -42,6 +54,13 @@ pub struct Presence {
     pub activity: Option<String>,
     #[serde(default)]
     pub last_seen: Option<String>,
+    /// The user chose `status` (`PUT /api/status`); otherwise it is derived from liveness.
+    #[serde(default)]
+    pub status_chosen: bool,
+    /// When the user started to appear offline: the `lastSeen` others see meanwhile, which
+    /// must not move with their hidden activity.
+    #[serde(default)]
+    pub hidden_since: Option<String>,
 }
 
 /// Registers a connection: the connection item, the user's presence (returned as it is after),
@@ -104,6 +123,7 @@ pub async fn remove(table: &dyn Table, connection_id: &str, user: &UserId, now_i
 }
 
 /// Sets a user's status (and activity), returning the presence after: one `UpdateItem`.
+/// Appearing offline freezes the `lastSeen` others see at the moment it starts.
 pub async fn set_status(
     table: &dyn Table,
     user: &UserId,
@@ -113,8 +133,13 @@ pub async fn set_status(
 ) -> Result<Presence, AppError> {
     let mut updates = vec![
         Update::Set("status".into(), json!(status)),
+        Update::Set("statusChosen".into(), true.into()),
         Update::Set("userId".into(), json!(user)),
         Update::Set("lastSeen".into(), now_iso.into()),
+        match status {
+            Status::Offline => Update::SetIfAbsent("hiddenSince".into(), now_iso.into()),
+            _ => Update::Remove("hiddenSince".into()),
+        },
     ];
     updates.push(match activity {
         Some(a) => Update::Set("activity".into(), a.into()),
@@ -168,6 +193,16 @@ pub async fn room(table: &dyn Table, conv: &ConversationId, now_secs: i64) -> Re
 /// One `GetItem`.
 pub async fn get(table: &dyn Table, connection_id: &str) -> Result<Option<Connection>, AppError> {
     table.get(&keys::connection(connection_id), false).await?.map(from_item).transpose()
+}
+
+/// The connections of these ids that are still stored: one `BatchGetItem` per 100, none for
+/// no ids.
+pub async fn get_many(table: &dyn Table, connection_ids: &[String]) -> Result<Vec<Connection>, AppError> {
+    if connection_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<_> = connection_ids.iter().map(|c| keys::connection(c)).collect();
+    table.batch_get(&keys).await?.into_iter().map(from_item).collect()
 }
 
 /// One `BatchGetItem` per 100 users.

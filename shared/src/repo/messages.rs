@@ -7,7 +7,7 @@ use super::{from_item, keys, string_field, to_item};
 use crate::error::AppError;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::models::Message;
-use crate::store::{Condition, Index, Item, Query, SortCond, Table, Update, WriteOp};
+use crate::store::{Condition, Index, Item, Query, SortCond, StoreError, Table, Update, WriteOp};
 
 /// How long a `clientMessageId` is remembered.
 pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
@@ -45,9 +45,11 @@ pub fn send_ops(
         },
     ];
     if let Some(client_id) = &m.client_message_id {
+        // The text's digest, not the text: a copy of the text would outlive its edits and delete.
         let item = to_item(
             &keys::idempotency(&m.sender_id, client_id),
-            &json!({ "messageId": m.id, "conversationId": m.conversation_id, "ttl": now_secs + IDEMPOTENCY_TTL_SECS }),
+            &json!({ "messageId": m.id, "conversationId": m.conversation_id, "textDigest": text_digest(&m.text),
+                     "ttl": now_secs + IDEMPOTENCY_TTL_SECS }),
         )?;
         ops.push(WriteOp::Put { item, cond: Some(Condition::NotExists) });
     }
@@ -66,12 +68,23 @@ pub const IDEMPOTENCY_OP: usize = 2;
 /// Index of the summary update in `send_ops` (its condition failing means a concurrent send).
 pub const SUMMARY_OP: usize = 1;
 
-/// The message a `clientMessageId` already produced, from the idempotency item: one `GetItem`.
-pub async fn by_idempotency_item(table: &dyn Table, idem: &Item) -> Result<Option<Message>, AppError> {
-    let conv = string_field(idem, "conversationId").and_then(|s| ConversationId::parse(&s));
+fn text_digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(text.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The message a `clientMessageId` already produced (one `GetItem`), when `conv` and `text` are
+/// those it was first sent with: a retry. Any other reuse of the key is a 409, never a message
+/// silently dropped (SPEC §7).
+pub async fn replay(table: &dyn Table, idem: &Item, conv: &ConversationId, text: &str) -> Result<Message, AppError> {
+    let reused = || AppError::Conflict("clientMessageId was already used for another message".into());
+    let stored_conv = string_field(idem, "conversationId").and_then(|s| ConversationId::parse(&s));
     let msg = string_field(idem, "messageId").and_then(|s| MessageId::parse(&s));
-    let (Some(conv), Some(msg)) = (conv, msg) else { return Ok(None) };
-    table.get(&keys::message(&conv, &msg), true).await?.map(from_item).transpose()
+    let (Some(stored_conv), Some(msg)) = (stored_conv, msg) else { return Err(reused()) };
+    if stored_conv != *conv || string_field(idem, "textDigest").is_some_and(|d| d != text_digest(text)) {
+        return Err(reused());
+    }
+    table.get(&keys::message(conv, &msg), true).await?.map(from_item).transpose()?.ok_or_else(reused)
 }
 
 /// A page of a conversation, oldest first, and the cursor for the next page:
@@ -125,11 +138,37 @@ pub async fn get(table: &dyn Table, conv: &ConversationId, id: &MessageId) -> Re
     table.get(&keys::message(conv, id), false).await?.map(from_item).transpose()
 }
 
-/// Tombstones the message (one `UpdateItem`): the text is erased, the place kept.
-pub async fn tombstone(table: &dyn Table, m: &Message) -> Result<(), AppError> {
-    let updates = vec![Update::Set("deleted".into(), true.into()), Update::Set("text".into(), "".into())];
-    table.update(&keys::message(&m.conversation_id, &m.id), updates, Some(Condition::Exists)).await?;
+/// Rewrites a stored message (delete, edit) and every copy of it (SPEC §7): the conversation's
+/// `lastMessage` when it is this message (the summary's `seq` is still the message's). One
+/// `TransactWriteItems`, or one `UpdateItem` when the message is not the last; a send racing
+/// the rewrite makes it retry once without the summary, since a message that stopped being the
+/// last never becomes it again.
+pub async fn rewrite(table: &dyn Table, m: &Message, summary_seq: i64, updates: Vec<Update>) -> Result<(), AppError> {
+    let key = keys::message(&m.conversation_id, &m.id);
+    if summary_seq == m.seq {
+        let ops = vec![
+            WriteOp::Update { key: key.clone(), updates: updates.clone(), cond: Some(Condition::Exists) },
+            WriteOp::Update {
+                key: keys::summary(&m.conversation_id),
+                updates: vec![Update::Set("lastMessage".into(), serde_json::to_value(redact(m))?)],
+                cond: Some(Condition::Equals("seq".into(), m.seq.into())),
+            },
+        ];
+        match table.transact(ops).await {
+            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&1) => {}
+            other => return Ok(other?),
+        }
+    }
+    table.update(&key, updates, Some(Condition::Exists)).await?;
     Ok(())
+}
+
+/// Tombstones the message: the text is erased everywhere, the place kept (`rewrite`).
+pub async fn tombstone(table: &dyn Table, m: &Message, summary_seq: i64) -> Result<Message, AppError> {
+    let gone = Message { deleted: true, text: String::new(), ..m.clone() };
+    let updates = vec![Update::Set("deleted".into(), true.into()), Update::Set("text".into(), "".into())];
+    rewrite(table, &gone, summary_seq, updates).await?;
+    Ok(gone)
 }
 
 /// Messages of a deleted sender stay; this is who they are attributed to.

@@ -5,7 +5,7 @@ use serde_json::json;
 use super::{from_item, keys, pick, string_field, to_item};
 use crate::error::AppError;
 use crate::ids::UserId;
-use crate::models::User;
+use crate::models::{User, Username};
 use crate::store::{Condition, Index, Item, Page, Query, SortCond, StoreError, Table, WriteOp};
 
 fn user_item(user: &User) -> Result<Item, AppError> {
@@ -75,6 +75,13 @@ pub fn login_lock(normalized: &str) -> crate::store::Key {
     } else {
         keys::username(normalized)
     }
+}
+
+/// The id a username points at, from its lock alone (one `GetItem`): enough to address a user
+/// a request names; whoever needs the user reads it (a send reads it in its first batch).
+pub async fn id_by_username(table: &dyn Table, name: &Username) -> Result<Option<UserId>, AppError> {
+    let lock = table.get(&keys::username(&name.key()), false).await?;
+    Ok(lock.and_then(|l| string_field(&l, "userId")).and_then(|s| UserId::parse(&s)))
 }
 
 /// Login by username or email: `GetItem` on the lock, then `GetItem` on the user.

@@ -70,12 +70,32 @@ pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, unread
     v
 }
 
-/// Member or admin; 404 when it does not exist, 403 when it is not yours.
+/// Member or admin. A non-member gets the 404 of a conversation that does not exist (SPEC §7):
+/// a direct conversation's id is derived from its two users, so a 403 would tell anyone who
+/// talks to whom. Public channels excepted.
 pub fn check_access(actor: &Actor, conversation: Option<&Conversation>) -> Result<(), AppError> {
     match conversation {
-        None => Err(AppError::not_found("conversation")),
         Some(c) if c.is_member(&actor.user_id) || actor.is_admin() => Ok(()),
-        Some(_) => Err(AppError::Forbidden("you are not a member of this conversation".into())),
+        Some(c) if c.kind == ConversationKind::Channel => Err(join_first()),
+        _ => Err(AppError::not_found("conversation")),
+    }
+}
+
+/// A public channel's existence is no secret: a non-member is told to join it.
+fn join_first() -> AppError {
+    AppError::Forbidden("join the channel first".into())
+}
+
+/// Members only. An admin, who may read every conversation (so its existence is no secret to
+/// them), is told it is not theirs to write to; anyone else gets the 404 of a missing one.
+pub fn check_member(actor: &Actor, conversation: Option<&Conversation>) -> Result<(), AppError> {
+    match conversation {
+        Some(c) if c.is_member(&actor.user_id) => Ok(()),
+        Some(_) if actor.is_admin() => {
+            Err(AppError::Forbidden("admins may read this conversation, not act in it".into()))
+        }
+        Some(c) if c.kind == ConversationKind::Channel => Err(join_first()),
+        _ => Err(AppError::not_found("conversation")),
     }
 }
 
@@ -183,10 +203,8 @@ pub async fn mark_read(
         }
     };
     let (loaded, message) = tokio::try_join!(repo::conversations::load(app.table(), id), message)?;
+    check_member(actor, loaded.as_ref().map(|l| &l.conversation))?;
     let Some(l) = loaded else { return Err(AppError::not_found("conversation")) };
-    if !l.conversation.is_member(&actor.user_id) {
-        return Err(AppError::Forbidden("you are not a member of this conversation".into()));
-    }
     let seq = match (up_to, message) {
         (Some(_), None) => return Err(AppError::not_found("message")),
         (Some(_), Some(m)) => m.seq,

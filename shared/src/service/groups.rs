@@ -22,11 +22,7 @@ const NOTIFY_CONCURRENCY: usize = 16;
 const CHANGE_ATTEMPTS: u32 = 8;
 
 pub fn parse_name(name: &str) -> Result<String, AppError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(AppError::field("name", "1 to 100 printable characters"));
-    }
-    Ok(name.to_owned())
+    crate::text::parse("name", name, 1, 100, crate::text::Lines::Single)
 }
 
 /// Resolves members given as ids or usernames: one `BatchGetItem` per 100 ids, one lookup per
@@ -46,7 +42,10 @@ async fn resolve(app: &App, who: &[String]) -> Result<Vec<UserId>, AppError> {
     for (name, id) in by_name {
         match id {
             Some(id) => out.push(id),
-            None => missing.push(name),
+            // Named back only when it could be a username: no arbitrary submitted text echoed.
+            None => {
+                missing.push(crate::models::Username::parse(&name).map_or_else(|_| "(not a username)".into(), |_| name))
+            }
         }
     }
     if !missing.is_empty() {
@@ -167,11 +166,12 @@ async fn load(app: &App, id: &ConversationId, kind: ConversationKind) -> Result<
     repo::conversations::get(app.table(), id).await?.filter(|c| c.kind == kind).ok_or_else(|| not_this_kind(kind))
 }
 
+/// A private group is invisible to non-members: the same 404 as a group that does not exist.
 fn check_can_see(actor: &Actor, c: &Conversation) -> Result<(), AppError> {
     if c.kind == ConversationKind::Channel || c.is_member(&actor.user_id) || actor.is_admin() {
         Ok(())
     } else {
-        Err(AppError::Forbidden("you are not a member of this group".into()))
+        Err(not_this_kind(c.kind))
     }
 }
 
@@ -245,10 +245,17 @@ pub async fn change_member(
     member: &str,
     action: MemberAction,
 ) -> Result<Value, AppError> {
-    // The member and the group do not depend on each other: read both at once.
+    // The member and the group do not depend on each other: read both at once. An unknown
+    // member is seed 002's 404, told only to whoever may see the group (after its own 404).
     let wanted = [member.to_owned()];
-    let (mut member, first) = tokio::try_join!(resolve(app, &wanted), load(app, id, kind))?;
-    let member = member.remove(0);
+    let (member, first) = tokio::join!(resolve(app, &wanted), load(app, id, kind));
+    let first = first?;
+    check_can_see(actor, &first)?;
+    let member = match member {
+        Ok(mut found) => found.remove(0),
+        Err(AppError::Validation { .. }) => return Err(AppError::not_found("member")),
+        Err(e) => return Err(e),
+    };
     let mut loaded = Some(first);
     for _ in 0..CHANGE_ATTEMPTS {
         let c = match loaded.take() {

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{conversations::check_access, realtime, Actor};
+use super::{conversations::check_access, conversations::check_member, realtime, Actor};
 use crate::app::App;
 use crate::clock::{iso, now_ms, now_secs};
 use crate::error::AppError;
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::models::{parse_limit, Message, MessageText, DEFAULT_PAGE};
+use crate::models::{parse_limit, Message, MessageText, User, Username, DEFAULT_PAGE};
 use crate::repo::{self, conversations, keys, messages as msgs};
 use crate::store::StoreError;
 
@@ -20,18 +20,46 @@ pub enum Target {
     Conversation(ConversationId),
     /// The direct conversation with this user (created on the first message).
     User(UserId),
+    /// The same, the user named by username as seed 000 does (`"receiver": "bob"`). Resolved
+    /// by the service (`locate`), after the token is verified, for every send and read form.
+    Username(Username),
 }
 
 impl Target {
-    /// A conversation id or a user id; anything else is a 400.
+    /// A user id, a conversation id or a username; anything else is a 400. Ids are tried first
+    /// (no username can be shaped like an id: `Username::parse`).
     pub fn parse(s: &str) -> Result<Self, AppError> {
         if let Some(user) = UserId::parse(s) {
             return Ok(Self::User(user));
         }
-        ConversationId::parse(s)
-            .map(Self::Conversation)
-            .ok_or_else(|| AppError::field("receiver", "not a user or conversation id"))
+        if let Some(conversation) = ConversationId::parse(s) {
+            return Ok(Self::Conversation(conversation));
+        }
+        Username::parse(s)
+            .map(Self::Username)
+            .map_err(|_| AppError::field("receiver", "not a user id, username or conversation id"))
     }
+
+    /// The conversation this target names for `me`, and the other user when it is a direct one
+    /// named by its user; `None` when no user has that username (a name costs one `GetItem`,
+    /// its lock, before the rest: one more sequential round trip than an id).
+    async fn locate(&self, app: &App, me: &UserId) -> Result<Option<(ConversationId, Option<UserId>)>, AppError> {
+        let user = match self {
+            Self::Conversation(c) => return Ok(Some((c.clone(), None))),
+            Self::User(u) => u.clone(),
+            Self::Username(name) => match repo::users::id_by_username(app.table(), name).await? {
+                Some(id) => id,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some((ConversationId::direct(me, &user), Some(user))))
+    }
+}
+
+/// Whether `claimed` (a request's `sender`/`senderId`) names `user`: by id, or by username as
+/// seed 000 does (case-insensitive, as usernames are unique).
+pub fn names_user(claimed: &str, user: &User) -> bool {
+    claimed == user.id.as_str() || claimed.eq_ignore_ascii_case(&user.username)
 }
 
 #[derive(Debug)]
@@ -68,7 +96,8 @@ const SEND_ATTEMPTS: u32 = 16;
 /// Stores a message durably, then pushes it (SPEC §5). `authenticate` runs concurrently with
 /// the first read, so a send costs two sequential round trips before the fan-out: one
 /// `BatchGetItem` (conversation, summary, idempotency key, receiver) and one
-/// `TransactWriteItems` (message, summary, idempotency key, read marker).
+/// `TransactWriteItems` (message, summary, idempotency key, read marker). A receiver named by
+/// username first costs its lookup (`Target::locate`).
 ///
 /// A retry with the same `clientMessageId` returns the stored message and pushes nothing.
 /// `origin` is the sending WebSocket connection, which gets `messageReceived`.
@@ -83,16 +112,13 @@ pub async fn send<A>(
 where
     A: Future<Output = Result<(), AppError>>,
 {
-    let conversation_id = match &out.target {
-        Target::Conversation(c) => c.clone(),
-        Target::User(u) if *u == sender.user_id => return Err(AppError::field("receiver", "cannot message yourself")),
-        Target::User(u) => ConversationId::direct(&sender.user_id, u),
-    };
+    let (conversation_id, receiver) =
+        out.target.locate(app, &sender.user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
+    if receiver.as_ref() == Some(&sender.user_id) {
+        return Err(AppError::field("receiver", "cannot message yourself"));
+    }
     let idem_key = out.client_message_id.as_ref().map(|c| keys::idempotency(&sender.user_id, c));
-    let receiver_key = match &out.target {
-        Target::User(u) => Some(keys::user(u)),
-        Target::Conversation(_) => None,
-    };
+    let receiver_key = receiver.as_ref().map(keys::user);
     let mut keys: Vec<_> = conversations::load_keys(&conversation_id).into();
     keys.extend(idem_key.iter().cloned().chain(receiver_key.iter().cloned()));
 
@@ -104,14 +130,12 @@ where
             None => read.await?,
         };
         if let Some(idem) = idem_key.as_ref().and_then(|k| repo::pick(&items, k)) {
-            if let Some(existing) = msgs::by_idempotency_item(app.table(), &idem).await? {
-                return Ok((existing, true));
-            }
+            return Ok((msgs::replay(app.table(), &idem, &conversation_id, out.text.as_str()).await?, true));
         }
         let loaded = conversations::from_items(&items, &conversation_id)?;
         let creating = loaded.is_none();
         match (&loaded, &receiver_key) {
-            (Some(l), _) => check_member(sender, &l.conversation)?,
+            (Some(l), _) => check_member(sender, Some(&l.conversation))?,
             (None, Some(k)) if repo::pick(&items, k).is_some() => {}
             (None, Some(_)) => return Err(AppError::not_found("user")),
             (None, None) => return Err(AppError::not_found("conversation")),
@@ -130,7 +154,7 @@ where
         };
         let mut ops = msgs::send_ops(&message, previous, summary_exists, now_secs(), !creating)?;
         let mut conversation = loaded.map(|l| l.conversation);
-        if let Target::User(receiver) = &out.target {
+        if let Some(receiver) = &receiver {
             if creating {
                 let (c, create) = conversations::create_direct_ops(
                     &sender.user_id,
@@ -168,14 +192,6 @@ where
     Err(AppError::Conflict("the conversation is too busy; retry".into()))
 }
 
-fn check_member(actor: &Actor, c: &conversations::Conversation) -> Result<(), AppError> {
-    if c.is_member(&actor.user_id) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden("you are not a member of this conversation".into()))
-    }
-}
-
 #[derive(Debug, Default)]
 pub struct PageRequest {
     pub before: Option<MessageId>,
@@ -193,7 +209,8 @@ impl PageRequest {
 }
 
 /// Messages of a conversation (or of the direct conversation with user `id`), oldest first,
-/// with a cursor. Members and admins. One `GetItem` and one `Query`, concurrently.
+/// with a cursor. Members and admins. One `GetItem` and one `Query`, concurrently (after the
+/// lookup of a user named by username).
 #[tracing::instrument(skip_all, fields(actor = %actor.user_id))]
 pub async fn list(
     app: &App,
@@ -201,9 +218,9 @@ pub async fn list(
     target: &Target,
     page: &PageRequest,
 ) -> Result<(Vec<Message>, Option<String>), AppError> {
-    let conversation_id = match target {
-        Target::Conversation(c) => c.clone(),
-        Target::User(u) => ConversationId::direct(&actor.user_id, u),
+    // No user of that name: the 404 of a conversation that does not exist.
+    let Some((conversation_id, other)) = target.locate(app, &actor.user_id).await? else {
+        return Err(AppError::not_found("conversation"));
     };
     let limit = page.limit.unwrap_or(DEFAULT_PAGE);
     let (conversation, messages) = tokio::try_join!(
@@ -211,7 +228,7 @@ pub async fn list(
         msgs::page(app.table(), &conversation_id, page.before.as_ref(), page.after.as_ref(), limit),
     )?;
     if conversation.is_none() {
-        if let Target::User(u) = target {
+        if let Some(u) = &other {
             // No conversation with an existing user yet: nothing to show.
             if *u != actor.user_id && repo::users::get(app.table(), u).await?.is_some() {
                 return Ok((vec![], None));
@@ -226,9 +243,10 @@ pub async fn list(
 #[tracing::instrument(skip_all, fields(actor = %actor.user_id, message = %id))]
 pub async fn delete(app: &App, actor: &Actor, id: &MessageId) -> Result<Value, AppError> {
     let message = msgs::find(app.table(), id).await?.ok_or_else(|| AppError::not_found("message"))?;
-    let conversation = conversations::get(app.table(), &message.conversation_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("message"))?;
+    let conversations::Loaded { conversation, summary, .. } =
+        conversations::load(app.table(), &message.conversation_id)
+            .await?
+            .ok_or_else(|| AppError::not_found("message"))?;
     let allowed = message.sender_id == actor.user_id || conversation.is_admin(&actor.user_id) || actor.is_admin();
     if !allowed {
         return Err(if conversation.is_member(&actor.user_id) {
@@ -237,8 +255,10 @@ pub async fn delete(app: &App, actor: &Actor, id: &MessageId) -> Result<Value, A
             AppError::not_found("message")
         });
     }
-    if !message.deleted {
-        msgs::tombstone(app.table(), &message).await?;
+    // Also when already deleted but its text lingers in the summary (written before the fix).
+    let lingering = summary.last_message.as_ref().is_some_and(|l| l.id == message.id && !l.text.is_empty());
+    if !message.deleted || lingering {
+        msgs::tombstone(app.table(), &message, summary.seq).await?;
     }
     let data =
         json!({ "messageId": message.id, "conversationId": message.conversation_id, "deletedBy": actor.user_id });

@@ -33,9 +33,7 @@ pub async fn send(app: &App, actor: &Actor, user: &UserId, message: &str) -> Res
     if !actor.is_admin() {
         return Err(AppError::Forbidden("only an admin may send notifications".into()));
     }
-    if message.trim().is_empty() || message.chars().count() > 1000 {
-        return Err(AppError::field("message", "1 to 1000 characters"));
-    }
+    let message = crate::text::parse("message", message, 1, 1000, crate::text::Lines::Multi)?;
     repo::users::get(app.table(), user).await?.ok_or_else(|| AppError::not_found("user"))?;
-    notify(app, user, "admin", message, json!({ "from": actor.user_id }), true).await
+    notify(app, user, "admin", &message, json!({ "from": actor.user_id }), true).await
 }

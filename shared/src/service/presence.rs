@@ -27,25 +27,25 @@ pub fn parse_status(s: &str) -> Result<Status, AppError> {
 
 /// `typing`, `playing` or free text of at most 64 characters.
 pub fn parse_activity(s: Option<String>) -> Result<Option<String>, AppError> {
-    match s {
-        Some(a) if a.chars().count() > 64 || a.chars().any(char::is_control) => {
-            Err(AppError::field("activity", "at most 64 printable characters"))
-        }
-        Some(a) if a.trim().is_empty() => Ok(None),
-        other => Ok(other),
-    }
+    let activity = s.map(|a| crate::text::parse("activity", &a, 0, 64, crate::text::Lines::Single)).transpose()?;
+    Ok(activity.filter(|a| !a.is_empty()))
 }
 
-/// What others see. Appearing offline hides connections and activity.
+/// What others see: the status the user set (SPEC §7: it reads back as set), and beside it the
+/// derived liveness (`online`: a live connection; `lastSeen`). A user who never set a status
+/// shows `online` or `offline` by liveness. Appearing offline hides connections, activity and
+/// the movement of `lastSeen`.
 pub fn view(user: &UserId, p: &Presence) -> Value {
     let visible = p.status != Status::Offline;
     let online = visible && !p.conn_set.is_empty();
+    let status = if p.status_chosen || online { p.status } else { Status::Offline };
+    let last_seen = if visible { p.last_seen.as_ref() } else { p.hidden_since.as_ref().or(p.last_seen.as_ref()) };
     json!({
         "userId": user,
-        "status": if online { p.status } else { Status::Offline },
+        "status": status,
         "activity": if visible { p.activity.clone() } else { None },
         "online": online,
-        "lastSeen": p.last_seen,
+        "lastSeen": last_seen,
     })
 }
 

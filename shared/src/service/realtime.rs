@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::clock::{iso, now_ms, now_secs};
 use crate::error::AppError;
 use crate::events::{self, frame};
-use crate::ids::{ConversationId, UserId};
+use crate::ids::{ConversationId, TokenId, UserId};
 use crate::models::{ConversationKind, Message, Status};
 use crate::push::fan_out;
 use crate::repo::conversations::Conversation;
@@ -24,16 +24,13 @@ use crate::store::Update;
 /// How long a typing indicator lives without a refresh (SPEC §5: at most 10 s).
 pub const TYPING_TTL_MS: i64 = 8_000;
 
-pub async fn connect(app: &App, actor: &Actor, connection_id: &str) -> Result<(), AppError> {
+/// Registers a connection opened with the token `token` (its `jti`, from the authorizer), so
+/// that the token's end ends it (`end_connections`).
+pub async fn connect(app: &App, actor: &Actor, token: Option<&TokenId>, connection_id: &str) -> Result<(), AppError> {
     let now = now_ms();
     let c = Connection {
-        connection_id: connection_id.to_owned(),
-        user_id: actor.user_id.clone(),
-        role: actor.role,
-        connected_at: now,
-        viewing: None,
-        typing_in: None,
-        typing_until: None,
+        token_id: token.cloned(),
+        ..Connection::new(connection_id.to_owned(), actor.user_id.clone(), actor.role, now)
     };
     let p = repo::connections::connect(app.table(), &c, &iso(now), now_secs()).await?;
     // The first connection brings the user online.
@@ -41,6 +38,22 @@ pub async fn connect(app: &App, actor: &Actor, connection_id: &str) -> Result<()
         presence::broadcast(app, &actor.user_id, &p).await?;
     }
     Ok(())
+}
+
+/// Whether a frame may be served: its connection is still stored, as `actor`'s (one
+/// `GetItem`). The authorizer's context is fixed at `$connect`, so it cannot tell that the
+/// token has since ended or the role changed; those remove the connection before closing it
+/// (`end_connections`), and a frame that arrives meanwhile is refused here.
+pub async fn check_open(app: &App, actor: &Actor, connection_id: &str) -> Result<(), AppError> {
+    open_connection(app, actor, connection_id).await.map(drop)
+}
+
+/// The stored connection, as `check_open` requires it.
+async fn open_connection(app: &App, actor: &Actor, connection_id: &str) -> Result<Connection, AppError> {
+    repo::connections::get(app.table(), connection_id)
+        .await?
+        .filter(|c| c.user_id == actor.user_id)
+        .ok_or_else(|| AppError::Unauthorized("connection closed; reconnect".into()))
 }
 
 /// Removes the connection; a typing indicator it held ends now, and the last connection takes
@@ -52,9 +65,10 @@ pub async fn disconnect(app: &App, actor: &Actor, connection_id: &str) -> Result
     Ok(())
 }
 
-/// Every removal of a connection (disconnect, 410, account deleted): the typing indicator it
-/// held ends. Returns the user's presence when that was their last connection (now offline), for
-/// the caller to announce: a disconnect or a deletion tells the contacts; a fan-out that finds
+/// Every removal of a connection (disconnect, 410, the end of its token): the typing indicator
+/// it held ends. Returns the user's presence when that was their last connection (now offline)
+/// and this call removed it (so a `$disconnect` after `end_connections` announces nothing twice),
+/// for the caller to announce: a disconnect or a deletion tells the contacts; a fan-out that finds
 /// connections gone does not (a `presence` broadcast per gone user would make a send's cost
 /// unbounded; the stored presence is offline, which is what clients read).
 /// Only the call that deleted the connection item sees its typing, so the recursion (the typing
@@ -68,7 +82,8 @@ fn remove_connection<'a>(
     async move {
         let removed = repo::connections::remove(app.table(), connection_id, user, &iso(now_ms())).await?;
         end_typing(app, user, removed.connection.as_ref()).await?;
-        Ok(removed.presence.filter(|p| p.conn_set.is_empty() && p.status != Status::Offline))
+        let removed_here = removed.connection.is_some();
+        Ok(removed.presence.filter(|p| removed_here && p.conn_set.is_empty() && p.status != Status::Offline))
     }
     .boxed()
 }
@@ -259,7 +274,8 @@ fn typing_data(conv: &ConversationId, user: &UserId, is_typing: bool, now: i64) 
 }
 
 /// Starts or stops a typing indicator: remembered on the connection (so a disconnect ends it)
-/// and pushed to the other connections viewing the conversation (its room). Members only.
+/// and pushed to the other connections viewing the conversation (its room). Members only, on an
+/// open connection (checked while the conversation is read).
 pub async fn typing(
     app: &App,
     actor: &Actor,
@@ -267,7 +283,7 @@ pub async fn typing(
     conv: &ConversationId,
     is_typing: bool,
 ) -> Result<(), AppError> {
-    let c = member_conversation(app, actor, conv).await?;
+    let (c, ()) = tokio::try_join!(member_conversation(app, actor, conv), check_open(app, actor, connection_id))?;
     let now = now_ms();
     let updates = if is_typing {
         vec![
@@ -299,7 +315,8 @@ pub async fn to_room(app: &App, c: &Conversation, except: &UserId, event: &str, 
     Ok(())
 }
 
-/// Joins (or leaves) a conversation room: the connection is viewing it.
+/// Joins (or leaves) a conversation room: the connection is viewing it. A closed connection is
+/// refused (leaving is checked alongside: a closed connection's room entries are gone anyway).
 pub async fn view(
     app: &App,
     actor: &Actor,
@@ -308,41 +325,63 @@ pub async fn view(
     join: bool,
 ) -> Result<Value, AppError> {
     if join {
-        let (c, connection) = tokio::try_join!(
-            member_conversation(app, actor, conv),
-            repo::connections::get(app.table(), connection_id),
-        )?;
-        let connection = connection.ok_or_else(|| AppError::not_found("connection"))?;
+        let (c, connection) =
+            tokio::try_join!(member_conversation(app, actor, conv), open_connection(app, actor, connection_id))?;
         repo::connections::join_room(app.table(), &connection, &c.id, now_secs()).await?;
     } else {
-        repo::connections::leave_room(app.table(), connection_id, conv).await?;
+        tokio::try_join!(
+            check_open(app, actor, connection_id),
+            repo::connections::leave_room(app.table(), connection_id, conv),
+        )?;
     }
     Ok(json!({ "conversationId": conv, "viewing": join }))
 }
 
 async fn member_conversation(app: &App, actor: &Actor, conv: &ConversationId) -> Result<Conversation, AppError> {
     let c = repo::conversations::get(app.table(), conv).await?;
-    match c {
-        Some(c) if c.is_member(&actor.user_id) => Ok(c),
-        Some(_) => Err(AppError::Forbidden("you are not a member of this conversation".into())),
-        None => Err(AppError::not_found("conversation")),
-    }
+    super::conversations::check_member(actor, c.as_ref())?;
+    c.ok_or_else(|| AppError::not_found("conversation"))
 }
 
-/// Closes every live connection of a user (account deleted). Their contacts see them go
-/// offline, as on any last disconnect (their memberships, hence contacts, outlive the account).
-pub async fn close_all(app: &App, user: &UserId) -> Result<(), AppError> {
-    let presence = repo::connections::presence(app.table(), user).await?;
-    let closes = presence.conn_set.iter().map(|conn| async move {
+/// Which of a user's connections end.
+#[derive(Debug, Clone, Copy)]
+pub enum Ending<'a> {
+    /// Every one: the password changed, the role changed, the account was deleted.
+    All,
+    /// Those opened with this token (logout, refresh). One whose token was not recorded ends
+    /// too: it cannot be told apart.
+    OpenedWith(&'a TokenId),
+}
+
+/// Ends connections of `user`: each is removed first (so a frame still in flight on it is
+/// refused by `check_open`), then closed (`DELETE @connections`); the `$disconnect` that follows
+/// finds nothing left to do. Their contacts see the user go offline when that was the last one
+/// (their memberships, hence contacts, outlive even a deleted account).
+/// Costs the presence `GetItem` (+ one `BatchGetItem` per 100 connections for `OpenedWith`),
+/// then a removal per ended connection, concurrently.
+#[tracing::instrument(skip_all, fields(user = %user))]
+pub async fn end_connections(app: &App, user: &UserId, which: Ending<'_>) -> Result<(), AppError> {
+    let open = repo::connections::presence(app.table(), user).await?.conn_set;
+    let ending: Vec<String> = match which {
+        Ending::All => open,
+        Ending::OpenedWith(token) => repo::connections::get_many(app.table(), &open)
+            .await?
+            .into_iter()
+            .filter(|c| c.token_id.as_ref().is_none_or(|t| t == token))
+            .map(|c| c.connection_id)
+            .collect(),
+    };
+    let ends = ending.iter().map(|conn| async move {
+        let offline = remove_connection(app, conn, user).await?;
         if let Err(e) = app.push.close(conn).await {
-            tracing::warn!(connection = %conn, error = %e, "close failed");
+            tracing::warn!(connection = %conn, error = %e, "close failed; the connection is already refused");
         }
-        match remove_connection(app, conn, user).await? {
+        match offline {
             Some(p) => presence::broadcast(app, user, &p).await,
             None => Ok(()),
         }
     });
-    for r in futures::future::join_all(closes).await {
+    for r in futures::future::join_all(ends).await {
         r?;
     }
     Ok(())
@@ -409,15 +448,7 @@ mod tests {
         let (c, ops) = repo::conversations::create_direct_ops(&alice, &bob, "2026-01-01T00:00:00Z", None).expect("ops");
         app.table().transact(ops).await.expect("conversation");
         for (user, conn) in [(&alice, "ok-alice"), (&bob, bob_conn)] {
-            let connection = Connection {
-                connection_id: conn.to_owned(),
-                user_id: user.clone(),
-                role: Role::User,
-                connected_at: now_ms(),
-                viewing: None,
-                typing_in: None,
-                typing_until: None,
-            };
+            let connection = Connection::new(conn.to_owned(), user.clone(), Role::User, now_ms());
             repo::connections::connect(app.table(), &connection, &iso(now_ms()), now_secs()).await.expect("connect");
             if user == &alice {
                 repo::connections::join_room(app.table(), &connection, &c.id, now_secs()).await.expect("join");
@@ -448,7 +479,7 @@ mod tests {
     #[tokio::test]
     async fn closing_a_deleted_users_connections_tells_their_contacts() {
         let w = world("bob-1").await;
-        close_all(&w.app, &w.bob).await.expect("close");
+        end_connections(&w.app, &w.bob, Ending::All).await.expect("close");
         let presence = w.push.events("ok-alice", events::PRESENCE);
         assert_eq!(presence.len(), 1, "{presence:?}");
         assert_eq!(presence[0]["online"], false);
@@ -457,5 +488,6 @@ mod tests {
         let bob = Actor { user_id: w.bob.clone(), username: "bob".into(), role: Role::User };
         disconnect(&w.app, &bob, "bob-1").await.expect("disconnect");
         assert_eq!(w.push.events("ok-alice", events::TYPING_STATUS).len(), 1);
+        assert_eq!(w.push.events("ok-alice", events::PRESENCE).len(), 1, "offline is announced once");
     }
 }

@@ -1,7 +1,7 @@
 //! Registration, login, profile updates and deletion.
 
 use crate::app::{App, Caller};
-use crate::auth::{hash_password_blocking, verify_password_blocking, Claims};
+use crate::auth::Claims;
 use crate::clock::{iso, now_ms};
 use crate::error::AppError;
 use crate::ids::{TokenId, UserId};
@@ -40,14 +40,14 @@ pub async fn register(app: &App, caller: Option<&Caller>, reg: Registration) -> 
     if reg.role == Role::Admin && !caller.is_some_and(Caller::is_admin) {
         return Err(AppError::Forbidden("only an admin may create an admin".into()));
     }
-    let user = new_user(reg).await?;
+    let user = new_user(app, reg).await?;
     repo::users::create(app.table(), &user).await?;
     let (token, claims) = app.tokens.issue(&user)?;
     Ok(Session { user, token, claims })
 }
 
-async fn new_user(reg: Registration) -> Result<User, AppError> {
-    let hash = hash_password_blocking(reg.password).await?;
+async fn new_user(app: &App, reg: Registration) -> Result<User, AppError> {
+    let hash = app.hasher.hash(reg.password).await?;
     Ok(User {
         email: reg.email.map(|e| e.as_str().to_owned()),
         profile: reg.profile,
@@ -62,7 +62,7 @@ pub async fn ensure_admin(app: &App, username: Username, password: Password) -> 
     if repo::users::find_by_login(app.table(), username.as_str()).await?.is_some() {
         return Ok(false);
     }
-    let user = new_user(Registration::minimal(username, password, Role::Admin)).await?;
+    let user = new_user(app, Registration::minimal(username, password, Role::Admin)).await?;
     match repo::users::create(app.table(), &user).await {
         Ok(()) => Ok(true),
         Err(AppError::Conflict(_)) => Ok(false),
@@ -74,8 +74,9 @@ pub async fn ensure_admin(app: &App, username: Username, password: Password) -> 
 /// after repeated failures of the name or the address (`login_guard`).
 ///
 /// DynamoDB: the login lock and both failure counters (one `BatchGetItem`) → the user ‖ the
-/// attempt's reservation (`GetItem` ‖ `UpdateItem`) → argon2 → the name's reset on success or
-/// the address's failure on failure (one write).
+/// attempt's reservations on the name and the address (`GetItem` ‖ `UpdateItem` ‖ `UpdateItem`,
+/// and the address's block once past its allowance) → argon2 → on success, both given back
+/// (`DeleteItem` ‖ `UpdateItem`); on failure nothing more (already counted).
 #[tracing::instrument(skip_all)]
 pub async fn login(app: &App, login: &str, password: String, source_ip: Option<&str>) -> Result<Session, AppError> {
     let (table, config, now) = (app.table(), &app.config, now_ms());
@@ -113,38 +114,59 @@ pub async fn login(app: &App, login: &str, password: String, source_ip: Option<&
     };
     let policy = |free| Policy { free, base_delay_ms: config.login_base_delay_ms };
     let reserve = login_guard::reserve(table, &name_key, &name, now, policy(config.login_free_failures));
-    let (user, ()) = tokio::try_join!(user, reserve)?;
-    let ok = verify_password_blocking(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let reserve_ip = async {
+        match &ip_key {
+            Some(key) => login_guard::reserve_ip(table, key, &ip, now, policy(config.login_free_failures_per_ip)).await,
+            None => Ok(()),
+        }
+    };
+    let (user, (), ()) = tokio::try_join!(user, reserve, reserve_ip)?;
+    let ok = app.hasher.verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     match user {
         Some(user) if ok => {
             // Not being able to forget the failures must not fail a correct login: the
-            // reservation expires with its window anyway.
-            if let Err(e) = login_guard::reset(table, &name_key).await {
-                tracing::warn!(error = %e, "could not reset the login failure counter");
+            // reservations expire with their windows anyway.
+            let release_ip = async {
+                match &ip_key {
+                    Some(key) => login_guard::release_ip(table, key).await,
+                    None => Ok(()),
+                }
+            };
+            let (reset, released) = tokio::join!(login_guard::reset(table, &name_key), release_ip);
+            if let Err(e) = reset.and(released) {
+                tracing::warn!(error = %e, "could not forget a login failure");
             }
             let (token, claims) = app.tokens.issue(&user)?;
             Ok(Session { user, token, claims })
         }
-        _ => {
-            if let Some(key) = &ip_key {
-                // The block runs from now, after argon2, not from the start of the attempt.
-                login_guard::record(table, key, &ip, now_ms(), policy(config.login_free_failures_per_ip)).await?;
-            }
-            Err(AppError::Unauthorized("invalid credentials".into()))
-        }
+        _ => Err(AppError::Unauthorized("invalid credentials".into())),
     }
 }
 
-/// Revokes the caller's token until it expires.
+/// Revokes the caller's token until it expires and ends the connections opened with it.
+#[tracing::instrument(skip_all, fields(user = %caller.id()))]
 pub async fn logout(app: &App, caller: &Caller) -> Result<(), AppError> {
-    repo::tokens::revoke(app.table(), &caller.claims).await
+    end_token(app, caller).await
 }
 
-/// A fresh token; the old one is revoked so a refresh cannot multiply live tokens.
+/// A fresh token; the old one is revoked (so a refresh cannot multiply live tokens) and its
+/// connections end: the client reconnects with the new one.
+#[tracing::instrument(skip_all, fields(user = %caller.id()))]
 pub async fn refresh(app: &App, caller: &Caller) -> Result<Session, AppError> {
     let (token, claims) = app.tokens.issue(&caller.user)?;
-    repo::tokens::revoke(app.table(), &caller.claims).await?;
+    end_token(app, caller).await?;
     Ok(Session { user: caller.user.clone(), token, claims })
+}
+
+/// The revocation and the end of the token's connections (SPEC §7), concurrently; both run to
+/// completion (a half-done removal would leave a connection open), then the first error counts.
+async fn end_token(app: &App, caller: &Caller) -> Result<(), AppError> {
+    let ending = realtime::Ending::OpenedWith(&caller.claims.jti);
+    let (revoked, ended) = tokio::join!(
+        repo::tokens::revoke(app.table(), &caller.claims),
+        realtime::end_connections(app, caller.id(), ending),
+    );
+    revoked.and(ended)
 }
 
 /// A parsed profile update; `None` leaves a field as it is.
@@ -164,7 +186,9 @@ pub fn may_manage(caller: &Caller, target: &UserId) -> bool {
 }
 
 /// Self or admin. Changing the password invalidates every older token; a user changing their
-/// own password must give the current one, and gets a new token back.
+/// own password must give the current one, and gets a new token back. A password or role change
+/// ends the user's connections: older tokens are dead, and a connection's role (the authorizer's
+/// context, the admin room) is fixed at `$connect`, so the client reconnects to get the new one.
 #[tracing::instrument(skip_all, fields(target = %target))]
 pub async fn update(
     app: &App,
@@ -183,11 +207,11 @@ pub async fn update(
     if let Some(password) = patch.password {
         if caller.id() == target {
             let current = patch.current_password.unwrap_or_default();
-            if !verify_password_blocking(current, Some(before.password_hash.clone())).await? {
+            if !app.hasher.verify(current, Some(before.password_hash.clone())).await? {
                 return Err(AppError::field("currentPassword", "does not match"));
             }
         }
-        after.password_hash = hash_password_blocking(password).await?;
+        after.password_hash = app.hasher.hash(password).await?;
         after.tokens_valid_after = Some(TokenId::generate().to_string());
     }
     if let Some(u) = patch.username {
@@ -205,6 +229,9 @@ pub async fn update(
     }
     after.updated_at = iso(now_ms());
     repo::users::update(app.table(), &before, &after).await?;
+    if after.tokens_valid_after != before.tokens_valid_after || after.role != before.role {
+        realtime::end_connections(app, target, realtime::Ending::All).await?;
+    }
     let session = if after.tokens_valid_after != before.tokens_valid_after && caller.id() == target {
         let (token, claims) = app.tokens.issue(&after)?;
         Some(Session { user: after.clone(), token, claims })
@@ -223,5 +250,5 @@ pub async fn delete(app: &App, caller: &Caller, target: &UserId) -> Result<(), A
     }
     let user = repo::users::get(app.table(), target).await?.ok_or_else(|| AppError::not_found("user"))?;
     repo::users::delete(app.table(), &user).await?;
-    realtime::close_all(app, target).await
+    realtime::end_connections(app, target, realtime::Ending::All).await
 }

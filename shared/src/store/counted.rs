@@ -46,9 +46,10 @@ pub fn requests(records: &[OpRecord]) -> usize {
     records.iter().map(|r| r.requests).sum()
 }
 
-/// Sequential round trips: calls that overlap in time ran concurrently and count once.
+/// Sequential round trips: calls that overlap in time ran concurrently and count once; a call
+/// that made no request (a batch read of no keys) is no round trip.
 pub fn round_trips(records: &[OpRecord]) -> usize {
-    let mut spans: Vec<_> = records.iter().map(|r| (r.started, r.ended)).collect();
+    let mut spans: Vec<_> = records.iter().filter(|r| r.requests > 0).map(|r| (r.started, r.ended)).collect();
     spans.sort();
     let mut rounds = 0;
     let mut current_end: Option<Instant> = None;

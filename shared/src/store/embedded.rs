@@ -30,10 +30,27 @@ pub struct EmbeddedTable {
 }
 
 impl EmbeddedTable {
-    /// Opens (or creates) `dir/chat.redb`. Every commit is durable (see `write`).
+    /// Opens (or creates) `dir/chat.redb`. Every commit is durable (see `write`). The folder is
+    /// the owner's only (0700) and the file too (0600): it holds password hashes and messages.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Other(format!("creating {}: {e}", dir.display())))?;
-        Self::init(Database::create(dir.join("chat.redb")).map_err(db_err)?)
+        let io = |what: &str, e: std::io::Error| StoreError::Other(format!("{what} {}: {e}", dir.display()));
+        std::fs::create_dir_all(dir).map_err(|e| io("creating", e))?;
+        let file = dir.join("chat.redb");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| io("securing", e))?;
+            // Created here with its mode, before redb opens it: never readable by others.
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&file)
+                .map_err(|e| io("creating the store in", e))?;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(|e| io("securing", e))?;
+        }
+        Self::init(Database::create(file).map_err(db_err)?)
     }
 
     /// A database that lives and dies with this value.
@@ -549,6 +566,18 @@ mod tests {
         assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
         assert_eq!(prefix_end(&[b'a', 0xff]), Some(b"b".to_vec()));
         assert_eq!(prefix_end(&[0xff]), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_folder_and_its_file_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("chat-perms-{}", ulid::Ulid::generate()));
+        let _table = EmbeddedTable::open(&dir).expect("open");
+        let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("chat.redb")), 0o600);
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

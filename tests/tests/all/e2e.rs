@@ -295,14 +295,14 @@ async fn a_stranger_is_refused_on_every_route(store: Store) {
     // Other users' private fields stay private.
     let (_, profile) = gw.get(&format!("/api/users/{}", alice.id), &eve.token).await;
     assert!(profile["data"].get("email").is_none() && profile["data"].get("role").is_none());
-    // And over the WebSocket.
+    // And over the WebSocket (a non-member is told it does not exist, SPEC §7).
     let mut eve_ws = gw.connect(&eve).await;
     eve_ws.send(json!({ "action": "sendMessage", "conversationId": conv_id, "text": "let me in" })).await;
-    assert_eq!(eve_ws.event("error").await["code"], "FORBIDDEN");
+    assert_eq!(eve_ws.event("error").await["code"], "NOT_FOUND");
     eve_ws.send(json!({ "action": "typing", "conversationId": conv_id, "isTyping": true })).await;
-    assert_eq!(eve_ws.event("error").await["code"], "FORBIDDEN");
+    assert_eq!(eve_ws.event("error").await["code"], "NOT_FOUND");
     eve_ws.send(json!({ "action": "joinConversation", "conversationId": conv_id })).await;
-    assert_eq!(eve_ws.event("error").await["code"], "FORBIDDEN");
+    assert_eq!(eve_ws.event("error").await["code"], "NOT_FOUND");
 }
 
 async fn connected_admins_get_new_message_events(store: Store) {
@@ -418,7 +418,9 @@ async fn bad_input_gets_a_4xx_envelope_and_changes_nothing(store: Store) {
         ("/api/messages", json!({ "receiverId": bob.id, "content": "" }), 400),
         ("/api/messages", json!({ "receiverId": bob.id, "content": "é".repeat(4001) }), 400),
         ("/api/messages", json!({ "receiverId": bob.id, "content": 42 }), 400),
-        ("/api/messages", json!({ "receiverId": "nobody", "content": "hi" }), 400),
+        // A username no one has is an unknown user (seed 000 names users); not a name at all: 400.
+        ("/api/messages", json!({ "receiverId": "nobody", "content": "hi" }), 404),
+        ("/api/messages", json!({ "receiverId": "no body!", "content": "hi" }), 400),
         ("/api/messages", json!({ "receiverId": bob.id, "content": big }), 413),
         ("/api/messages", json!({ "receiverId": alice.id, "content": "me" }), 400),
         ("/api/messages", json!({ "receiverId": "usr_01JAAAAAAAAAAAAAAAAAAAAAAA", "content": "ghost" }), 404),
@@ -454,7 +456,9 @@ async fn bad_input_gets_a_4xx_envelope_and_changes_nothing(store: Store) {
     ws.send_raw(tungstenite::Message::Text("{not json".into())).await;
     assert_eq!(ws.event("error").await["code"], "VALIDATION_ERROR");
     ws.send(json!({ "action": "fly" })).await;
-    assert!(ws.event("error").await["message"].as_str().unwrap().contains("fly"));
+    let unknown = ws.event("error").await;
+    assert_eq!(unknown["details"]["field"], "action");
+    assert!(!unknown.to_string().contains("fly"), "the submitted action is not echoed: {unknown}");
     ws.send(json!({ "action": "sendMessage", "conversationId": "nope", "text": "x" })).await;
     assert_eq!(ws.event("error").await["code"], "VALIDATION_ERROR");
     ws.send(json!({ "action": "sendMessage", "receiverId": bob.id, "text": "y".repeat(40_000) })).await;

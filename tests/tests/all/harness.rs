@@ -246,6 +246,11 @@ impl Ws {
         self.stream.send(Message::Text(frame.to_string().into())).await.expect("frame sent");
     }
 
+    /// Sends a frame on a socket the server may have closed: whether it went out.
+    pub async fn try_send(&mut self, frame: Value) -> bool {
+        self.stream.send(Message::Text(frame.to_string().into())).await.is_ok()
+    }
+
     pub async fn send_raw(&mut self, msg: Message) {
         self.stream.send(msg).await.expect("frame sent");
     }
@@ -324,15 +329,8 @@ impl Ws {
 /// Stores a connection that no socket of the gateway is behind: one API Gateway no longer has
 /// (its `$disconnect` was lost), to which a push answers 410; or one that a fake `Push` serves.
 pub async fn ghost_connection(table: &dyn Table, user: &chat::ids::UserId, connection_id: &str) {
-    let ghost = chat::repo::connections::Connection {
-        connection_id: connection_id.to_owned(),
-        user_id: user.clone(),
-        role: chat::models::Role::User,
-        connected_at: 0,
-        viewing: None,
-        typing_in: None,
-        typing_until: None,
-    };
+    let ghost =
+        chat::repo::connections::Connection::new(connection_id.to_owned(), user.clone(), chat::models::Role::User, 0);
     chat::repo::connections::connect(table, &ghost, "2026-01-01T00:00:00Z", chat::clock::now_secs())
         .await
         .expect("the ghost connection is stored");

@@ -80,11 +80,11 @@ async fn removing_a_member_takes_their_access_away_at_once(store: Store) {
     assert_eq!(res["data"]["memberCount"], 2);
     assert_eq!(ben_ws.event("membership").await["action"], "removed");
     assert_eq!(ann_ws.event("membership").await["userId"], ben.id.as_str());
-    // Reads, sends and live events: all gone.
-    assert_eq!(gw.get(&format!("/api/messages/{gid}"), &ben.token).await.0, StatusCode::FORBIDDEN);
+    // Reads, sends and live events: all gone (as for any non-member: the group is not found).
+    assert_eq!(gw.get(&format!("/api/messages/{gid}"), &ben.token).await.0, StatusCode::NOT_FOUND);
     assert_eq!(
         gw.post("/api/messages", &ben.token, json!({ "receiverId": gid, "content": "still here?" })).await.0,
-        StatusCode::FORBIDDEN
+        StatusCode::NOT_FOUND
     );
     gw.post("/api/messages", &owner.token, json!({ "receiverId": gid, "content": "after removal" })).await;
     assert_eq!(ann_ws.event("chatMessage").await["message"]["text"], "after removal");
@@ -98,7 +98,7 @@ async fn removing_a_member_takes_their_access_away_at_once(store: Store) {
         .put(format!("/api/groups/{gid}/members"), &ann.token, json!({ "memberId": ann.id, "action": "remove" }))
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(gw.get(&format!("/api/groups/{gid}"), &ann.token).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(gw.get(&format!("/api/groups/{gid}"), &ann.token).await.0, StatusCode::NOT_FOUND);
 }
 
 async fn channels_are_public_and_anyone_may_join_or_leave_them(store: Store) {
@@ -125,7 +125,7 @@ async fn channels_are_public_and_anyone_may_join_or_leave_them(store: Store) {
     let gid = group(&gw, &owner, json!([])).await;
     let (status, _) =
         gw.put(format!("/api/groups/{gid}/members"), &walker.token, json!({ "memberId": walker.id })).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(gw.get(&format!("/api/channels/{gid}"), &owner.token).await.0, StatusCode::NOT_FOUND);
     let leave = json!({ "memberId": walker.id, "action": "remove" });
     let (status, _) = gw.put(format!("/api/channels/{cid}/members"), &walker.token, leave).await;
@@ -155,11 +155,12 @@ async fn group_routes_follow_the_access_matrix(store: Store) {
     let members = format!("/api/groups/{gid}/members");
     let cases: Vec<(Option<&str>, Method, String, Option<Value>, u16)> = vec![
         (None, Method::GET, format!("/api/groups/{gid}"), None, 401),
-        (Some(&stranger.token), Method::GET, format!("/api/groups/{gid}"), None, 403),
+        // A private group is invisible to a stranger: the 404 of a missing one (SPEC §7).
+        (Some(&stranger.token), Method::GET, format!("/api/groups/{gid}"), None, 404),
         (Some(&member.token), Method::GET, format!("/api/groups/{gid}"), None, 200),
         (Some(&admin), Method::GET, format!("/api/groups/{gid}"), None, 200),
         (None, Method::PUT, members.clone(), Some(add(&extra)), 401),
-        (Some(&stranger.token), Method::PUT, members.clone(), Some(add(&extra)), 403),
+        (Some(&stranger.token), Method::PUT, members.clone(), Some(add(&extra)), 404),
         (Some(&member.token), Method::PUT, members.clone(), Some(add(&extra)), 403),
         (Some(&helper.token), Method::PUT, members.clone(), Some(add(&extra)), 200),
         (Some(&admin), Method::PUT, members.clone(), Some(json!({ "memberId": extra.id, "action": "remove" })), 200),
@@ -184,7 +185,7 @@ async fn group_routes_follow_the_access_matrix(store: Store) {
             Some(json!({ "memberId": extra.id, "action": "kick" })),
             400,
         ),
-        (Some(&stranger.token), Method::GET, format!("/api/messages/{gid}"), None, 403),
+        (Some(&stranger.token), Method::GET, format!("/api/messages/{gid}"), None, 404),
         (Some(&admin), Method::GET, format!("/api/messages/{gid}"), None, 200),
         (None, Method::POST, "/api/groups".into(), Some(json!({ "name": "x" })), 401),
         (Some(&stranger.token), Method::POST, "/api/groups".into(), Some(json!({ "name": "" })), 400),
