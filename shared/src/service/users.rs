@@ -229,7 +229,10 @@ pub async fn update(
     }
     after.updated_at = iso(now_ms());
     repo::users::update(app.table(), &before, &after).await?;
-    if after.tokens_valid_after != before.tokens_valid_after || after.role != before.role {
+    // The authorizer's context (role, username) is fixed at `$connect`: a socket must not carry
+    // an old role or name past the change (the name is the sender's in every push).
+    let context_changed = after.role != before.role || after.username != before.username;
+    if after.tokens_valid_after != before.tokens_valid_after || context_changed {
         realtime::end_connections(app, target, realtime::Ending::All).await?;
     }
     let session = if after.tokens_valid_after != before.tokens_valid_after && caller.id() == target {

@@ -18,6 +18,7 @@ both_stores!(
     a_demoted_admins_socket_stops_getting_new_message_immediately,
     a_promoted_users_socket_closes_and_after_reconnecting_gets_admin_room_events,
     a_frame_on_a_connection_whose_item_is_gone_is_refused_not_served,
+    a_renamed_users_socket_closes_so_no_push_carries_the_old_name,
 );
 
 /// How long a socket has to be closed by the server once the HTTP call that ends it returned.
@@ -191,4 +192,19 @@ async fn a_frame_on_a_connection_whose_item_is_gone_is_refused_not_served(store:
         assert_eq!(data["code"], "UNAUTHORIZED", "{data}");
     }
     assert!(!stored(&gw, &conv, &bob.token, "on a removed connection").await);
+}
+
+async fn a_renamed_users_socket_closes_so_no_push_carries_the_old_name(store: Store) {
+    let gw = Gateway::start(store).await;
+    let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
+    let conv = conversation(&gw, &alice, &bob).await;
+    let mut old = gw.connect(&alice).await;
+    let renamed = crate::support::unique_username("renamed");
+    let (status, body) = gw.put(format!("/api/users/{}", alice.id), &alice.token, json!({ "username": renamed })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(old.closed(CLOSE_WAIT).await, "the socket opened under the old name is closed");
+    let mut bob_ws = gw.connect(&bob).await;
+    let mut fresh = gw.connect(&alice).await;
+    assert!(answered(&mut fresh, send_frame(&conv, "new name"), "messageReceived", CLOSE_WAIT).await);
+    assert_eq!(bob_ws.event("chatMessage").await["sender"]["username"], renamed.as_str());
 }
