@@ -19,8 +19,12 @@ use crate::Gateway;
 #[derive(Debug)]
 pub enum Outbound {
     Frame(String),
-    Close,
+    /// Close with this code and reason (1000 for `DELETE @connections`, 1009 too big, …).
+    Close(u16, &'static str),
 }
+
+/// API Gateway's limit on a message, both ways (the client's and an `@connections` POST).
+pub const MAX_MESSAGE_BYTES: usize = 128 * 1024;
 
 pub struct Live {
     pub tx: mpsc::UnboundedSender<Outbound>,
@@ -64,11 +68,20 @@ pub async fn management(
 ) -> Response {
     let Some(live) = gw.connections.get(&id) else { return gone() };
     match method {
+        Method::POST if body.len() > MAX_MESSAGE_BYTES => {
+            let mut res =
+                (StatusCode::PAYLOAD_TOO_LARGE, Json(json!({ "message": "Message too long" }))).into_response();
+            res.headers_mut()
+                .insert("x-amzn-errortype", axum::http::HeaderValue::from_static("PayloadTooLargeException"));
+            res
+        }
         Method::POST => {
             let text = String::from_utf8_lossy(&body).into_owned();
             if live.tx.send(Outbound::Frame(text)).is_err() {
                 return gone();
             }
+            // A message either way counts as activity for the idle timeout.
+            live.last_active.store(chat::clock::now_ms(), Ordering::Relaxed);
             StatusCode::OK.into_response()
         }
         Method::GET => Json(json!({
@@ -79,7 +92,7 @@ pub async fn management(
         .into_response(),
         Method::DELETE => {
             // The socket task runs `$disconnect` and unregisters the connection.
-            let _ = live.tx.send(Outbound::Close);
+            let _ = live.tx.send(Outbound::Close(1000, "closed by the server"));
             StatusCode::NO_CONTENT.into_response()
         }
         _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),

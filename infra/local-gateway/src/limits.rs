@@ -1,6 +1,6 @@
 //! What API Gateway enforces in AWS, enforced locally so that clients meet the same behaviour
 //! on a laptop: request rates (per user over HTTP and WebSocket, per connection over
-//! WebSocket) and the WebSocket idle timeout.
+//! WebSocket), the WebSocket idle timeout and maximum lifetime.
 //!
 //! In AWS, stage and route throttling cover the rates (`template.yaml`); they are per stage,
 //! not per user, so the local limits are the stricter of the two on purpose: a client that
@@ -32,8 +32,11 @@ pub struct Limits {
     pub per_user: Rate,
     /// Frames of one WebSocket connection.
     pub per_connection: Rate,
-    /// A WebSocket connection with no frame from the client for this long is closed (AWS: 10 minutes).
+    /// A WebSocket connection with no data message either way for this long is closed with 1001
+    /// (AWS: 10 minutes; protocol pings and pongs do not count, as on AWS).
     pub idle_timeout: Duration,
+    /// A WebSocket connection is closed with 1001 after this long, active or not (AWS: 2 hours).
+    pub max_lifetime: Duration,
 }
 
 impl Default for Limits {
@@ -42,6 +45,7 @@ impl Default for Limits {
             per_user: Rate::new(100.0, 200.0),
             per_connection: Rate::new(20.0, 40.0),
             idle_timeout: Duration::from_secs(600),
+            max_lifetime: Duration::from_secs(2 * 3600),
         }
     }
 }
@@ -53,7 +57,7 @@ pub struct LimitsError(pub &'static str);
 impl Limits {
     /// The defaults, overridden by `CHAT_RATE_USER_PER_SEC`, `CHAT_RATE_USER_BURST`,
     /// `CHAT_RATE_CONNECTION_PER_SEC`, `CHAT_RATE_CONNECTION_BURST` and
-    /// `CHAT_WS_IDLE_TIMEOUT_SECS` (fractions allowed).
+    /// `CHAT_WS_IDLE_TIMEOUT_SECS`, `CHAT_WS_MAX_LIFETIME_SECS` (fractions allowed).
     pub fn from_env() -> Result<Self, LimitsError> {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
@@ -76,6 +80,7 @@ impl Limits {
                 number("CHAT_RATE_CONNECTION_BURST", d.per_connection.burst)?,
             ),
             idle_timeout: Duration::from_secs_f64(number("CHAT_WS_IDLE_TIMEOUT_SECS", d.idle_timeout.as_secs_f64())?),
+            max_lifetime: Duration::from_secs_f64(number("CHAT_WS_MAX_LIFETIME_SECS", d.max_lifetime.as_secs_f64())?),
         })
     }
 }

@@ -17,14 +17,15 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-use crate::connections::{Live, Outbound};
+use crate::connections::{Live, Outbound, MAX_MESSAGE_BYTES};
 use crate::events::WsContext;
 use crate::http_api::error;
 use crate::Gateway;
 
-/// API Gateway's limit of 128 KB per message (a bigger one ends the connection); the idle
-/// timeout is `Limits::idle_timeout`.
-const MAX_MESSAGE_BYTES: usize = 128 * 1024;
+/// API Gateway's limit of 32 KB per frame; a bigger frame, or a message above
+/// `MAX_MESSAGE_BYTES`, ends the connection with 1009 (the idle timeout and the maximum
+/// lifetime are in `Limits`).
+const MAX_FRAME_BYTES: usize = 32 * 1024;
 
 fn ws_handler(gw: &Gateway, key: &str) -> Option<functions::ws::WsHandler> {
     gw.routes.iter().find(|r| r.key == key).and_then(|r| match r.handler {
@@ -87,14 +88,21 @@ pub async fn upgrade(
     };
     match authorized {
         Ok(policy) => ctx.authorizer = policy.get("context").and_then(Value::as_object).cloned().unwrap_or_default(),
-        // A bad token is a 401; a failure to check it (the store down) keeps its own status
-        // (503), so that clients retry instead of dropping valid credentials.
-        Err(e) => return error(e),
+        // A bad token is a 401 (the authorizer's "Unauthorized"); any other failure of the
+        // authorizer (the store down) is, as on AWS, API Gateway's own 500.
+        Err(e) if e.status() == 401 => return error(e),
+        Err(e) => {
+            e.log();
+            return (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "message": "Internal server error" })))
+                .into_response();
+        }
     }
     if let Err(refused) = invoke(&gw, "$connect", ctx.connect(&headers, &query)).await {
         return refused;
     }
-    ws.max_message_size(MAX_MESSAGE_BYTES).on_upgrade(move |socket| session(gw, ctx, socket))
+    ws.max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| session(gw, ctx, socket))
 }
 
 async fn session(gw: Arc<Gateway>, ctx: WsContext, socket: WebSocket) {
@@ -113,10 +121,8 @@ async fn session(gw: Arc<Gateway>, ctx: WsContext, socket: WebSocket) {
         while let Some(out) = rx.recv().await {
             let sent = match out {
                 Outbound::Frame(text) => sink.send(Message::Text(text.into())).await,
-                Outbound::Close => {
-                    let _ = sink
-                        .send(Message::Close(Some(CloseFrame { code: 1000, reason: "closed by the server".into() })))
-                        .await;
+                Outbound::Close(code, reason) => {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
                     break;
                 }
             };
@@ -131,39 +137,63 @@ async fn session(gw: Arc<Gateway>, ctx: WsContext, socket: WebSocket) {
         Some(user) => format!("user:{user}"),
         None => format!("ip:{}", ctx.source_ip),
     };
-    let mut close = (1000u16, "client closed".to_owned());
+    // What `$disconnect` is told: the client's close code, 1005 for a close frame without one,
+    // 1006 for a socket that ended without a close frame, or the code the gateway closed with.
+    let mut close = (1006u16, String::new());
     let mut writer = writer;
+    let started = tokio::time::Instant::now();
+    let mut closed_here = false;
+    let mut closing = |live: &Live, code: u16, reason: &'static str| {
+        let _ = live.tx.send(Outbound::Close(code, reason));
+        closed_here = true;
+        (code, reason.to_owned())
+    };
     loop {
+        // Idle: no data message either way since `last_active` (pushes move it too).
+        let idle_ms = chat::clock::now_ms() - live.last_active.load(Ordering::Relaxed);
+        let idle_left = gw.limits.idle_timeout.saturating_sub(std::time::Duration::from_millis(idle_ms.max(0) as u64));
+        let deadline = (tokio::time::Instant::now() + idle_left).min(started + gw.limits.max_lifetime);
         let next = tokio::select! {
-            next = tokio::time::timeout(gw.limits.idle_timeout, stream.next()) => next,
+            next = tokio::time::timeout_at(deadline, stream.next()) => next,
             _ = &mut writer => { close = (1000, "closed by the server".into()); break; }
         };
         let frame = match next {
             Err(_) => {
-                close = (1001, "idle timeout".into());
-                let _ = live.tx.send(Outbound::Close);
-                break;
+                // The lifetime is up, or nothing moved `last_active` (a push may have) meanwhile.
+                let idle_ms = chat::clock::now_ms() - live.last_active.load(Ordering::Relaxed);
+                if started.elapsed() >= gw.limits.max_lifetime || idle_ms >= gw.limits.idle_timeout.as_millis() as i64 {
+                    close = closing(&live, 1001, "Going away");
+                    break;
+                }
+                continue;
             }
             Ok(None) => break,
+            // tungstenite's capacity error ("Message too long: …") for a frame above 32 KB or a
+            // message above 128 KB: API Gateway closes with 1009.
+            Ok(Some(Err(e))) if e.to_string().contains("too long") => {
+                close = closing(&live, 1009, "Message too big");
+                break;
+            }
             Ok(Some(Err(e))) => {
                 close = (1006, e.to_string());
                 break;
             }
             Ok(Some(Ok(frame))) => frame,
         };
-        live.last_active.store(chat::clock::now_ms(), Ordering::Relaxed);
         let body = match frame {
             Message::Text(t) => t.to_string(),
-            // API Gateway routes binary frames to `$default` too.
-            Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
-            Message::Close(frame) => {
-                if let Some(f) = frame {
-                    close = (f.code, f.reason.to_string());
-                }
+            Message::Binary(_) => {
+                close = closing(&live, 1003, "Unsupported data");
                 break;
             }
+            Message::Close(frame) => {
+                close = frame.map_or((1005, String::new()), |f| (f.code, f.reason.to_string()));
+                break;
+            }
+            // Protocol pings and pongs are not activity (API Gateway's idle timer ignores them).
             Message::Ping(_) | Message::Pong(_) => continue,
         };
+        live.last_active.store(chat::clock::now_ms(), Ordering::Relaxed);
         if let Err(wait) = frame_allowed(&gw, &conn_key, &user_key) {
             let e = AppError::RateLimited(format!("too many messages; retry in {} ms", wait.as_millis().max(1)));
             let frame = String::from_utf8_lossy(&chat::events::frame(chat::events::ERROR, e.body())).into_owned();
@@ -184,6 +214,10 @@ async fn session(gw: Arc<Gateway>, ctx: WsContext, socket: WebSocket) {
     }
     gw.connections.remove(&ctx.connection_id);
     gw.limiter.forget(&conn_key);
+    if closed_here {
+        // Let the writer send the close frame (and its code) before the socket goes.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), &mut writer).await;
+    }
     writer.abort();
     if let Err(res) = invoke(&gw, "$disconnect", ctx.disconnect(close.0, &close.1)).await {
         tracing::warn!(status = %res.status(), "$disconnect failed");

@@ -321,6 +321,19 @@ impl Ws {
         }
     }
 
+    /// Waits for the server's close frame: its code, or `None` when the socket ended without
+    /// one (or stayed open for `wait`).
+    pub async fn close_code(&mut self, wait: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+                Ok(Some(Ok(_))) => continue,
+                Err(_) | Ok(None) | Ok(Some(Err(_))) => return None,
+            }
+        }
+    }
+
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;
     }

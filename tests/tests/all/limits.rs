@@ -100,17 +100,23 @@ async fn sizes_and_lengths_are_enforced_with_413_and_400_at_their_boundaries() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_websocket_frame_above_32_kb_is_an_error_event_and_the_connection_stays_usable() {
+async fn a_websocket_frame_above_32_kb_closes_the_connection_with_1009_as_api_gateway_does() {
     let gw = Gateway::start(Store::Memory).await;
     let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
     let mut ws = gw.connect(&alice).await;
-    let text = "y".repeat(32 * 1024);
-    ws.send(json!({ "action": "sendMessage", "receiverId": bob.id, "text": text })).await;
-    assert_eq!(ws.event("error").await["code"], "PAYLOAD_TOO_LARGE");
+    // A text inside the 4,000-character limit is an error event; the connection stays.
     ws.send(json!({ "action": "sendMessage", "receiverId": bob.id, "text": "é".repeat(4001) })).await;
     assert_eq!(ws.event("error").await["code"], "VALIDATION_ERROR");
     ws.send(json!({ "action": "sendMessage", "receiverId": bob.id, "text": "fits" })).await;
     assert_eq!(ws.event("messageReceived").await["message"]["text"], "fits");
+    // A frame above API Gateway's 32 KB ends it with 1009, and its `$disconnect` runs.
+    ws.send(json!({ "action": "sendMessage", "receiverId": bob.id, "text": "y".repeat(32 * 1024) })).await;
+    assert_eq!(ws.close_code(Duration::from_secs(5)).await, Some(1009));
+    let id = chat::ids::UserId::parse(&alice.id).expect("id");
+    crate::harness::eventually("the closed connection is forgotten", || async {
+        chat::repo::connections::presence(gw.app().table(), &id).await.expect("presence").conn_set.is_empty()
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,11 +194,52 @@ async fn an_idle_websocket_is_closed_and_an_active_one_is_not() {
         active.send(json!({ "action": "ping" })).await;
         assert!(active.event("pong").await.is_object(), "an active connection stays open");
     }
-    assert!(idle.closed(Duration::from_secs(5)).await, "the idle connection was closed");
+    assert_eq!(idle.close_code(Duration::from_secs(5)).await, Some(1001), "the idle connection is closed, going away");
     // Its $disconnect ran: only the active connection is left.
     let id = chat::ids::UserId::parse(&alice.id).expect("id");
     crate::harness::eventually("the idle connection is forgotten", || async {
         chat::repo::connections::presence(gw.app().table(), &id).await.expect("presence").conn_set.len() == 1
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_pings_do_not_keep_a_websocket_open_and_pushes_do() {
+    let limits = Limits { idle_timeout: Duration::from_millis(1200), ..unlimited_rates() };
+    let gw = Gateway::spawn_with_limits(crate::harness::config(Store::Memory), None, limits).await;
+    let (alice, bob, carol) = (gw.user("alice").await, gw.user("bob").await, gw.user("carol").await);
+    let mut pinging = gw.connect(&alice).await;
+    let mut receiving = gw.connect(&bob).await;
+    for i in 0..6 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if i < 4 {
+            // A WebSocket ping frame is no activity for API Gateway's idle timer…
+            pinging.send_raw(tokio_tungstenite::tungstenite::Message::Ping(vec![1].into())).await;
+        }
+        // …a message pushed to the client is.
+        let text = format!("push {i}");
+        gw.post("/api/messages", &carol.token, json!({ "receiverId": bob.id, "content": text })).await;
+        assert_eq!(receiving.event("chatMessage").await["message"]["text"], text.as_str());
+    }
+    // 1.5 s in: closed at 1.2 s (pings counted, it would stay open until 2.2 s).
+    assert_eq!(pinging.close_code(Duration::from_millis(300)).await, Some(1001));
+    receiving.send(json!({ "action": "ping" })).await;
+    assert!(receiving.event("pong").await.is_object(), "kept open by what was pushed to it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_is_closed_at_its_maximum_lifetime_however_active() {
+    let limits = Limits { max_lifetime: Duration::from_millis(900), ..unlimited_rates() };
+    let gw = Gateway::spawn_with_limits(crate::harness::config(Store::Memory), None, limits).await;
+    let alice = gw.user("alice").await;
+    let mut ws = gw.connect(&alice).await;
+    let mut closed = None;
+    for _ in 0..40 {
+        let _ = ws.try_send(json!({ "action": "ping" })).await;
+        closed = ws.close_code(Duration::from_millis(100)).await;
+        if closed.is_some() {
+            break;
+        }
+    }
+    assert_eq!(closed, Some(1001), "closed, going away, at the end of its lifetime");
 }

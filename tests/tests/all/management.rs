@@ -76,3 +76,32 @@ async fn an_unknown_connection_answers_410_gone_to_the_sdk() {
     use chat::push::Push;
     assert!(matches!(push.post("NoSuchConnection=", b"x".to_vec()).await, Err(chat::push::PushError::Gone)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_above_128_kb_is_refused_with_payload_too_large_as_on_aws() {
+    let gw = Gateway::start(Store::Memory).await;
+    let alice = gw.user("alice").await;
+    let mut ws = gw.connect(&alice).await;
+    let conn = only_connection(&gw, &alice).await;
+    let sdk = client(&gw, None).await;
+    let err = sdk
+        .post_to_connection()
+        .connection_id(&conn)
+        .data(Blob::new(vec![b'x'; 128 * 1024 + 1]))
+        .send()
+        .await
+        .expect_err("a post above 128 KB is refused");
+    assert!(
+        matches!(err.as_service_error(), Some(aws_sdk_apigatewaymanagement::operation::post_to_connection::PostToConnectionError::PayloadTooLargeException(_))),
+        "{err:?}"
+    );
+    // Nothing was delivered, and the connection is fine.
+    sdk.post_to_connection()
+        .connection_id(&conn)
+        .data(Blob::new(r#"{"event":"x","data":{}}"#))
+        .send()
+        .await
+        .expect("post");
+    let (event, _) = ws.next_event(Duration::from_secs(5)).await.expect("an event");
+    assert_eq!(event, "x");
+}
