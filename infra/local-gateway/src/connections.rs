@@ -1,5 +1,6 @@
 //! The live sockets, and the `@connections` management API over them, answering like AWS:
-//! POST sends a frame, GET describes the connection, DELETE closes it; 410 Gone for unknown ids.
+//! POST sends a frame, GET describes the connection, DELETE closes it; 410 Gone for unknown ids,
+//! 403 for a call not signed (SigV4) with the gateway's credentials, 413 above 128 KB.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -7,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -60,12 +61,29 @@ fn gone() -> Response {
     res
 }
 
+/// API Gateway's 403 for an `@connections` call that is not signed by the right credentials.
+fn forbidden(headers: &HeaderMap) -> Response {
+    let (kind, message) = if headers.contains_key(header::AUTHORIZATION) {
+        ("InvalidSignatureException", "The request signature we calculated does not match the signature you provided.")
+    } else {
+        ("MissingAuthenticationTokenException", "Missing Authentication Token")
+    };
+    let mut res = (StatusCode::FORBIDDEN, Json(json!({ "message": message }))).into_response();
+    res.headers_mut().insert("x-amzn-errortype", axum::http::HeaderValue::from_static(kind));
+    res
+}
+
 pub async fn management(
     State(gw): State<Arc<Gateway>>,
     method: Method,
+    uri: Uri,
+    headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
+    if !crate::sigv4::verify(&gw.credentials, &method, &uri, &headers, &body) {
+        return forbidden(&headers);
+    }
     let Some(live) = gw.connections.get(&id) else { return gone() };
     match method {
         Method::POST if body.len() > MAX_MESSAGE_BYTES => {
@@ -103,8 +121,10 @@ pub async fn management(
 pub async fn management_staged(
     state: State<Arc<Gateway>>,
     method: Method,
+    uri: Uri,
+    headers: HeaderMap,
     Path((_stage, id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    management(state, method, Path(id), body).await
+    management(state, method, uri, headers, Path(id), body).await
 }

@@ -6,6 +6,7 @@ mod connections;
 mod events;
 mod http_api;
 mod limits;
+mod sigv4;
 mod ws_api;
 
 use std::net::SocketAddr;
@@ -36,10 +37,15 @@ pub struct Gateway {
     pub connections: Registry,
     pub limits: Limits,
     pub limiter: RateLimiter,
+    /// What `@connections` calls must be signed with (SigV4), as on AWS: the gateway's own
+    /// credentials, which the functions' SDK client signs with.
+    pub credentials: Credentials,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("credentials for @connections: {0}")]
+    Credentials(String),
     #[error("configuration: {0}")]
     Config(#[from] chat::config::ConfigError),
     #[error("store: {0}")]
@@ -96,6 +102,13 @@ pub async fn start(
     let endpoint = format!("http://{addr}");
     config.ws_endpoint = Some(endpoint.clone());
     let sdk = local_sdk_config().await;
+    let credentials = match sdk.credentials_provider() {
+        Some(provider) => {
+            use aws_credential_types::provider::ProvideCredentials;
+            provider.provide_credentials().await.map_err(|e| StartError::Credentials(e.to_string()))?
+        }
+        None => return Err(StartError::Credentials("no AWS credentials".into())),
+    };
     if let (StoreKind::Dynamo { table, endpoint }, None) = (&config.store, &table) {
         let client = DynamoTable::client_from_config(&sdk, endpoint.as_deref());
         DynamoTable::new(client, table.clone()).create_table_if_missing().await?;
@@ -111,6 +124,7 @@ pub async fn start(
         connections: Registry::default(),
         limits,
         limiter: RateLimiter::default(),
+        credentials,
     });
     let router = Router::new()
         .route("/openapi.json", get(openapi))

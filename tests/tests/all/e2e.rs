@@ -461,10 +461,13 @@ async fn bad_input_gets_a_4xx_envelope_and_changes_nothing(store: Store) {
     assert!(!unknown.to_string().contains("fly"), "the submitted action is not echoed: {unknown}");
     ws.send(json!({ "action": "sendMessage", "conversationId": "nope", "text": "x" })).await;
     assert_eq!(ws.event("error").await["code"], "VALIDATION_ERROR");
-    ws.send(json!({ "action": "sendMessage", "receiverId": bob.id, "text": "y".repeat(40_000) })).await;
-    assert_eq!(ws.event("error").await["code"], "PAYLOAD_TOO_LARGE");
+    ws.send(json!({ "action": "sendMessage", "receiverId": bob.id, "text": "y".repeat(4001) })).await;
+    assert_eq!(ws.event("error").await["code"], "VALIDATION_ERROR");
     ws.send(json!({ "action": "ping" })).await;
     assert!(ws.event("pong").await["time"].is_string());
+    // A frame above API Gateway's 32 KB ends the connection (1009), as it does on AWS.
+    ws.send(json!({ "action": "sendMessage", "receiverId": bob.id, "text": "y".repeat(40_000) })).await;
+    assert_eq!(ws.close_code(Duration::from_secs(5)).await, Some(1009));
 }
 
 async fn the_conversation_list_shows_the_latest_activity_first_with_unread_counts(store: Store) {

@@ -105,3 +105,53 @@ async fn a_post_above_128_kb_is_refused_with_payload_too_large_as_on_aws() {
     let (event, _) = ws.next_event(Duration::from_secs(5)).await.expect("an event");
     assert_eq!(event, "x");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_or_wrongly_signed_call_is_refused_with_403_and_touches_nothing() {
+    let gw = Gateway::start(Store::Memory).await;
+    let alice = gw.user("alice").await;
+    let mut ws = gw.connect(&alice).await;
+    let conn = only_connection(&gw, &alice).await;
+    let url = format!("{}/@connections/{}", gw.http, urlencode(&conn));
+    let plain = reqwest::Client::new();
+    for req in [plain.post(&url).body(r#"{"event":"forged","data":{}}"#), plain.delete(&url), plain.get(&url)] {
+        let res = req.send().await.expect("answers");
+        assert_eq!(res.status(), 403);
+        assert_eq!(res.headers()["x-amzn-errortype"], "MissingAuthenticationTokenException");
+    }
+    // Signed, but with credentials the gateway does not hold.
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new(
+            "intruder", "guess", None, None, "x",
+        ))
+        .endpoint_url(&gw.http)
+        .load()
+        .await;
+    let intruder = Client::new(&sdk);
+    let err = intruder.delete_connection().connection_id(&conn).send().await.expect_err("refused");
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403), "{err:?}");
+    // The socket is untouched, and the right credentials still work.
+    assert!(ws.try_event("forged", Duration::from_millis(300)).await.is_none());
+    let signed = client(&gw, None).await;
+    signed
+        .post_to_connection()
+        .connection_id(&conn)
+        .data(Blob::new(r#"{"event":"ok","data":{}}"#))
+        .send()
+        .await
+        .expect("post");
+    assert!(ws.try_event("ok", Duration::from_secs(5)).await.is_some());
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
