@@ -51,7 +51,7 @@ pub fn http_v2(
     raw_query: &str,
     h: &HeaderMap,
     path_params: Map<String, Value>,
-    body: &str,
+    body: &[u8],
     peer: SocketAddr,
     host: &str,
 ) -> Value {
@@ -81,9 +81,21 @@ pub fn http_v2(
             "time": clf_time(now),
             "timeEpoch": now,
         },
-        "body": body,
         "isBase64Encoded": false,
     });
+    // As API Gateway sends it: no `body` when there is none; a body that is not UTF-8 text, or
+    // is content-encoded, comes base64-encoded with `isBase64Encoded`.
+    if !body.is_empty() {
+        let encoded = h.contains_key(axum::http::header::CONTENT_ENCODING);
+        match std::str::from_utf8(body) {
+            Ok(text) if !encoded => ev["body"] = text.into(),
+            _ => {
+                use base64::Engine;
+                ev["body"] = base64::engine::general_purpose::STANDARD.encode(body).into();
+                ev["isBase64Encoded"] = true.into();
+            }
+        }
+    }
     if !cookies.is_empty() {
         ev["cookies"] = cookies.into();
     }
@@ -176,5 +188,38 @@ impl WsContext {
             "stageVariables": {},
             "requestContext": rc,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+
+    fn event(body: &[u8], headers: &[(&'static str, &'static str)]) -> Value {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(*k, axum::http::HeaderValue::from_static(v));
+        }
+        let peer = SocketAddr::from(([127, 0, 0, 1], 9));
+        http_v2("POST /x", "POST", "/x", "", &h, Map::new(), body, peer, "localhost")
+    }
+
+    #[test]
+    fn an_empty_body_is_absent_as_api_gateway_sends_it() {
+        let ev = event(b"", &[]);
+        assert!(ev.get("body").is_none(), "{ev}");
+        assert_eq!(ev["isBase64Encoded"], false);
+        serde_json::from_value::<ApiGatewayV2httpRequest>(ev).expect("an aws_lambda_events type");
+    }
+
+    #[test]
+    fn a_text_body_is_passed_as_text_and_a_binary_or_encoded_one_base64_encoded() {
+        assert_eq!(event(br#"{"a":1}"#, &[])["body"], r#"{"a":1}"#);
+        let binary = event(&[0xff, 0x00, 0x80], &[]);
+        assert_eq!((binary["body"].as_str(), binary["isBase64Encoded"].as_bool()), (Some("/wCA"), Some(true)));
+        let gzip = event(b"abc", &[("content-encoding", "gzip")]);
+        assert_eq!((gzip["body"].as_str(), gzip["isBase64Encoded"].as_bool()), (Some("YWJj"), Some(true)));
+        serde_json::from_value::<ApiGatewayV2httpRequest>(binary).expect("an aws_lambda_events type");
     }
 }

@@ -91,9 +91,8 @@ pub async fn dispatch(
         return error(AppError::PayloadTooLarge);
     };
     let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_owned();
-    let body = String::from_utf8_lossy(&bytes);
     let query = parts.uri.query().unwrap_or_default();
-    let event = events::http_v2(key, &method, &path, query, &parts.headers, params, &body, peer, &host);
+    let event = events::http_v2(key, &method, &path, query, &parts.headers, params, &bytes, peer, &host);
     let request = match lambda_http::request::from_str(&event.to_string()) {
         Ok(r) => r,
         Err(e) => return error(AppError::internal(format!("event did not deserialize: {e}"))),
