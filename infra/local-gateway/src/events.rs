@@ -223,3 +223,196 @@ mod tests {
         serde_json::from_value::<ApiGatewayV2httpRequest>(binary).expect("an aws_lambda_events type");
     }
 }
+
+/// Fidelity (issue 15): the events built here against the fixture events that ship with
+/// `aws_lambda_events` (captured from API Gateway). Every key built here must exist in AWS's
+/// events of that kind with the same JSON type (nothing invented, nothing mistyped), and every
+/// key API Gateway always sends must be built here. Free-form maps (headers, query, path and
+/// stage variables, the authorizer's context) are compared as maps, not key by key.
+#[cfg(test)]
+mod fidelity {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::path::PathBuf;
+
+    const FREE_FORM: [&str; 8] = [
+        "headers",
+        "multiValueHeaders",
+        "queryStringParameters",
+        "multiValueQueryStringParameters",
+        "pathParameters",
+        "stageVariables",
+        "authorizer",
+        "identity",
+    ];
+
+    /// The fixtures folder of the `aws_lambda_events` crate this workspace builds with.
+    fn fixtures() -> PathBuf {
+        let out = std::process::Command::new(env!("CARGO"))
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--manifest-path",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+            ])
+            .output()
+            .expect("cargo metadata runs");
+        let meta: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata is JSON");
+        let manifest = meta["packages"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["name"] == "aws_lambda_events"))
+            .and_then(|p| p["manifest_path"].as_str())
+            .expect("aws_lambda_events is a dependency");
+        PathBuf::from(manifest).parent().expect("crate folder").join("src/fixtures")
+    }
+
+    fn fixture(name: &str) -> Value {
+        let path = fixtures().join(name);
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+            .expect("fixture is JSON")
+    }
+
+    fn kind(v: &Value) -> &'static str {
+        match v {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        }
+    }
+
+    /// Every key path of `v` (objects only), with its value.
+    fn paths<'a>(v: &'a Value, prefix: &str, out: &mut Vec<(String, &'a Value)>) {
+        let Value::Object(map) = v else { return };
+        for (k, child) in map {
+            let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            out.push((path.clone(), child));
+            if !FREE_FORM.contains(&k.as_str()) {
+                paths(child, &path, out);
+            }
+        }
+    }
+
+    /// Keys built here that AWS's events of the kind (`fixtures`, merged) lack or type otherwise.
+    fn invented_or_mistyped(local: &Value, fixtures: &[Value]) -> Vec<String> {
+        let mut aws = Vec::new();
+        for f in fixtures {
+            paths(f, "", &mut aws);
+        }
+        let mut local_paths = Vec::new();
+        paths(local, "", &mut local_paths);
+        local_paths
+            .into_iter()
+            .filter(|(path, v)| {
+                !aws.iter().any(|(p, a)| p == path && (kind(a) == kind(v) || a.is_null() || v.is_null()))
+            })
+            .map(|(path, v)| format!("{path}: {}", kind(v)))
+            .collect()
+    }
+
+    fn missing(local: &Value, required: &[&str]) -> Vec<String> {
+        let mut have = Vec::new();
+        paths(local, "", &mut have);
+        let have: BTreeSet<_> = have.into_iter().map(|(p, _)| p).collect();
+        required.iter().filter(|r| !have.contains(**r)).map(|r| r.to_string()).collect()
+    }
+
+    fn ws() -> WsContext {
+        let mut authorizer = Map::new();
+        authorizer.insert("userId".into(), "usr_1".into());
+        WsContext {
+            connection_id: "abc=".into(),
+            connected_at: 1,
+            host: "localhost".into(),
+            source_ip: "127.0.0.1".into(),
+            user_agent: "test".into(),
+            authorizer,
+        }
+    }
+
+    fn headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("host", axum::http::HeaderValue::from_static("localhost"));
+        h
+    }
+
+    const WS_RC: [&str; 14] = [
+        "requestContext.routeKey",
+        "requestContext.eventType",
+        "requestContext.extendedRequestId",
+        "requestContext.requestTime",
+        "requestContext.messageDirection",
+        "requestContext.stage",
+        "requestContext.connectedAt",
+        "requestContext.requestTimeEpoch",
+        "requestContext.identity",
+        "requestContext.requestId",
+        "requestContext.domainName",
+        "requestContext.connectionId",
+        "requestContext.apiId",
+        "isBase64Encoded",
+    ];
+
+    #[test]
+    fn http_api_events_have_api_gateways_keys_and_types() {
+        let aws = [
+            fixture("example-apigw-v2-request-no-authorizer.json"),
+            fixture("example-apigw-v2-request-multi-value-parameters.json"),
+        ];
+        let peer = SocketAddr::from(([127, 0, 0, 1], 9));
+        let mut params = Map::new();
+        params.insert("id".into(), "1".into());
+        let mut h = headers();
+        h.insert("cookie", axum::http::HeaderValue::from_static("a=1; b=2"));
+        let local = http_v2("POST /x/{id}", "POST", "/x/1", "q=1", &h, params, b"{}", peer, "localhost");
+        assert_eq!(invented_or_mistyped(&local, &aws), Vec::<String>::new());
+        let mut required = vec!["version", "routeKey", "rawPath", "rawQueryString", "headers", "isBase64Encoded"];
+        let fixture_rc = aws[0]["requestContext"].as_object().expect("requestContext");
+        let rc: Vec<String> = fixture_rc
+            .keys()
+            .filter(|k| *k != "authentication") // mutual TLS only
+            .map(|k| format!("requestContext.{k}"))
+            .collect();
+        required.extend(rc.iter().map(String::as_str));
+        assert_eq!(missing(&local, &required), Vec::<String>::new());
+    }
+
+    #[test]
+    fn websocket_events_have_api_gateways_keys_and_types() {
+        let aws = [
+            fixture("example-apigw-websocket-request.json"),
+            fixture("example-apigw-websocket-request-without-method.json"),
+            fixture("example-apigw-websocket-request-disconnect-route.json"),
+        ];
+        let (ctx, h) = (ws(), headers());
+        let connect = ctx.connect(&h, "token=x");
+        let message = ctx.message("sendMessage", "{}");
+        let disconnect = ctx.disconnect(1005, "");
+        for (what, local) in [("$connect", &connect), ("message", &message), ("$disconnect", &disconnect)] {
+            assert_eq!(invented_or_mistyped(local, &aws), Vec::<String>::new(), "{what}");
+            assert_eq!(missing(local, &WS_RC), Vec::<String>::new(), "{what}");
+        }
+        assert_eq!(missing(&message, &["body", "requestContext.messageId"]), Vec::<String>::new());
+        let required: Vec<String> = aws[2]["requestContext"]
+            .as_object()
+            .expect("requestContext")
+            .keys()
+            .map(|k| format!("requestContext.{k}"))
+            .collect();
+        let required: Vec<&str> = required.iter().map(String::as_str).collect();
+        assert_eq!(missing(&disconnect, &required), Vec::<String>::new(), "$disconnect");
+    }
+
+    #[test]
+    fn the_connect_authorizers_event_has_api_gateways_keys_and_types() {
+        let aws = [fixture("example-apigw-v2-custom-authorizer-websocket-request.json")];
+        let local = ws().authorizer_request(&headers(), "token=x");
+        assert_eq!(invented_or_mistyped(&local, &aws), Vec::<String>::new());
+        let mut required = vec!["type", "methodArn", "headers", "queryStringParameters", "requestContext"];
+        required.extend(WS_RC.iter().filter(|k| **k != "isBase64Encoded"));
+        assert_eq!(missing(&local, &required), Vec::<String>::new());
+    }
+}
