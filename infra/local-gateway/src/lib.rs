@@ -3,6 +3,7 @@
 //! building API Gateway events and calling the very same handlers in-process.
 
 mod connections;
+pub mod cors;
 mod events;
 mod http_api;
 mod limits;
@@ -133,6 +134,7 @@ pub async fn start(
         .route("/@connections/{id}", any(connections::management))
         .route("/{stage}/@connections/{id}", any(connections::management_staged))
         .fallback(http_api::dispatch)
+        .layer(axum::middleware::from_fn_with_state(gateway.clone(), cors::layer))
         .with_state(gateway.clone());
     let task = tokio::spawn(async move {
         let service = router.into_make_service_with_connect_info::<SocketAddr>();

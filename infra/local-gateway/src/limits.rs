@@ -37,6 +37,8 @@ pub struct Limits {
     pub idle_timeout: Duration,
     /// A WebSocket connection is closed with 1001 after this long, active or not (AWS: 2 hours).
     pub max_lifetime: Duration,
+    /// The HTTP API's CORS configuration.
+    pub cors: crate::cors::Cors,
 }
 
 impl Default for Limits {
@@ -46,13 +48,18 @@ impl Default for Limits {
             per_connection: Rate::new(20.0, 40.0),
             idle_timeout: Duration::from_secs(600),
             max_lifetime: Duration::from_secs(2 * 3600),
+            cors: crate::cors::Cors::default(),
         }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{0} is not a valid number")]
-pub struct LimitsError(pub &'static str);
+pub enum LimitsError {
+    #[error("{0} is not a valid number")]
+    NotANumber(&'static str),
+    #[error(transparent)]
+    Cors(crate::cors::CorsError),
+}
 
 impl Limits {
     /// The defaults, overridden by `CHAT_RATE_USER_PER_SEC`, `CHAT_RATE_USER_BURST`,
@@ -67,7 +74,7 @@ impl Limits {
         let number = |key: &'static str, default: f64| -> Result<f64, LimitsError> {
             match get(key) {
                 None => Ok(default),
-                Some(v) => v.parse::<f64>().ok().filter(|n| *n > 0.0).ok_or(LimitsError(key)),
+                Some(v) => v.parse::<f64>().ok().filter(|n| *n > 0.0).ok_or(LimitsError::NotANumber(key)),
             }
         };
         Ok(Self {
@@ -81,6 +88,7 @@ impl Limits {
             ),
             idle_timeout: Duration::from_secs_f64(number("CHAT_WS_IDLE_TIMEOUT_SECS", d.idle_timeout.as_secs_f64())?),
             max_lifetime: Duration::from_secs_f64(number("CHAT_WS_MAX_LIFETIME_SECS", d.max_lifetime.as_secs_f64())?),
+            cors: crate::cors::Cors::from_lookup(&get).map_err(LimitsError::Cors)?,
         })
     }
 }

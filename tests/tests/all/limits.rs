@@ -243,3 +243,54 @@ async fn a_websocket_is_closed_at_its_maximum_lifetime_however_active() {
     }
     assert_eq!(closed, Some(1001), "closed, going away, at the end of its lifetime");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_preflights_and_responses_follow_the_templates_configuration() {
+    let client = reqwest::Client::new();
+    // The template's defaults: any origin, no credentials.
+    let gw = Gateway::start(Store::Memory).await;
+    let preflight = client
+        .request(Method::OPTIONS, format!("{}/api/users/register", gw.http))
+        .header("Origin", "https://app.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(preflight.status(), StatusCode::NO_CONTENT);
+    let h = preflight.headers();
+    assert_eq!(h["access-control-allow-origin"], "*");
+    assert_eq!(h["access-control-allow-methods"], local_gateway::cors::ALLOW_METHODS);
+    assert_eq!(h["access-control-allow-headers"], local_gateway::cors::ALLOW_HEADERS);
+    assert_eq!(h["access-control-max-age"], "600");
+    assert!(h.get("access-control-allow-credentials").is_none());
+    let res = client
+        .get(format!("{}/api/users/me", gw.http))
+        .header("Origin", "https://app.example")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["access-control-allow-origin"], "*", "errors carry CORS headers too");
+
+    // Explicit origins with credentials (the cookie cross-origin): only those origins.
+    let cors = local_gateway::cors::Cors {
+        allow_origins: vec!["https://app.example".into()],
+        allow_credentials: true,
+        max_age_secs: 60,
+    };
+    let limits = Limits { cors, ..unlimited_rates() };
+    let gw = Gateway::spawn_with_limits(crate::harness::config(Store::Memory), None, limits).await;
+    let ask = |origin: &'static str| {
+        client
+            .request(Method::OPTIONS, format!("{}/api/users/me", gw.http))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .send()
+    };
+    let ok = ask("https://app.example").await.expect("answers");
+    assert_eq!(ok.headers()["access-control-allow-origin"], "https://app.example");
+    assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
+    let other = ask("https://evil.example").await.expect("answers");
+    assert!(other.headers().get("access-control-allow-origin").is_none(), "another origin gets no CORS grant");
+}
