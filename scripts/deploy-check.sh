@@ -6,7 +6,7 @@
 #   4. sam build                               (cargo lambda build --release --arm64 of the one
 #                                               `bootstrap` binary, copied to every function)
 #   5. a look at the result: every function's bootstrap is an aarch64 ELF; zip size.
-# The route drift test (tests/tests/template_routes.rs) runs with the other tests.
+# template.yaml is generated (`cargo xtask generate`); its staleness check runs with the tests.
 #
 # Tools come from requirements-deploy.txt, installed into .venv-deploy/ (kept apart from the test
 # tooling of .venv/, whose boto3 the SAM CLI would downgrade). A cold release build of the arm64

@@ -21,4 +21,7 @@ cleanup() {
 trap cleanup EXIT
 start_moto "$venv" "$log"
 
+# Generated files first: a stale template.yaml or budget table fails in seconds, not after the
+# suite (the xtask crate's test checks the same inside `cargo test`).
+cargo xtask generate --check
 cargo test --workspace "$@"

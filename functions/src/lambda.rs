@@ -8,19 +8,21 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 
-use crate::routes::{routes, Handler, Route};
+use crate::routes::{routes, Function, Handler, Route};
 
 /// Builds the clients once (cold start), warms the store connection, then serves the routes of
 /// the function named by `_HANDLER`.
 pub async fn run() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let function = std::env::var("_HANDLER").map_err(|_| "_HANDLER is not set")?;
+    let name = std::env::var("_HANDLER").map_err(|_| "_HANDLER is not set")?;
+    let function = Function::from_name(&name).ok_or_else(|| format!("no function named {name}"))?;
+    let decl = function.decl().ok_or_else(|| format!("{name} is not declared"))?;
     // Shared, not copied, by every invocation.
     let mine: Arc<[Route]> = routes().into_iter().filter(|r| r.function == function).collect();
-    let first = *mine.first().ok_or_else(|| format!("no function named {function}"))?;
+    let first = *mine.first().ok_or_else(|| format!("{name} has no route"))?;
     let app = Arc::new(App::build(Config::from_env()?).await?);
     app.warm().await;
-    if matches!(function.as_str(), "auth-login" | "users-update") {
+    if decl.verifies_passwords {
         chat::auth::prepare_login();
     }
     match first.handler {

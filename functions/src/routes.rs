@@ -1,11 +1,89 @@
-//! The route table: every HTTP route and WebSocket route, and the Lambda function serving it.
-//! The local gateway serves exactly this table, and a test checks `template.yaml` against it,
-//! so adding a route is one handler plus one line here (and its function in the template).
+//! The declaration of every Lambda function, once: its routes and their handlers, memory and
+//! timeout, the AWS actions it may call (hence its IAM policy), who may call each route, and each
+//! route's DynamoDB budget. The Lambda entry point and the local gateway serve this table;
+//! `cargo xtask generate` writes `template.yaml` and the budget table of
+//! `docs/DYNAMODB_BUDGET.md` from it; tests hold the code to it (budget and IAM: `budget.rs`).
+//! Adding a route is its handler plus one `route(…)` line here (then regenerate).
+
+use chat::iam::Action::{self, *};
 
 use crate::http::{self, HttpHandler};
 use crate::ws::{handlers as ws, WsHandler};
 use crate::{http_handler, ws_handler};
 use chat::models::ConversationKind::{Channel, Group};
+use Access::*;
+use Function::*;
+use Memory::*;
+
+/// Declares the function enum with each function's name (the template's `Handler`, read back
+/// from `_HANDLER` at cold start): one place for the name.
+macro_rules! functions {
+    ($($variant:ident = $name:literal),* $(,)?) => {
+        /// A Lambda function of the stack.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Function { $($variant),* }
+
+        impl Function {
+            pub const ALL: &'static [Function] = &[$(Function::$variant),*];
+
+            pub const fn name(self) -> &'static str {
+                match self { $(Function::$variant => $name),* }
+            }
+        }
+    };
+}
+
+functions! {
+    AuthRegister = "auth-register",
+    AuthLogin = "auth-login",
+    AuthLogout = "auth-logout",
+    AuthRefresh = "auth-refresh",
+    UsersList = "users-list",
+    UsersMe = "users-me",
+    UsersGet = "users-get",
+    UsersUpdate = "users-update",
+    UsersDelete = "users-delete",
+    ConversationsStart = "conversations-start",
+    ConversationsList = "conversations-list",
+    ConversationsGet = "conversations-get",
+    ConversationsDelete = "conversations-delete",
+    ConversationsRead = "conversations-read",
+    MessagesSend = "messages-send",
+    MessagesList = "messages-list",
+    MessagesDelete = "messages-delete",
+    GroupsCreate = "groups-create",
+    GroupsMembers = "groups-members",
+    GroupsGet = "groups-get",
+    GroupsList = "groups-list",
+    StatusSet = "status-set",
+    StatusGet = "status-get",
+    NotificationsCreate = "notifications-create",
+    NotificationsList = "notifications-list",
+    NotificationsRead = "notifications-read",
+    WsAuthorizer = "ws-authorizer",
+    WsConnect = "ws-connect",
+    WsDisconnect = "ws-disconnect",
+    WsDefault = "ws-default",
+    WsSendMessage = "ws-send-message",
+    WsTyping = "ws-typing",
+    WsMarkAsRead = "ws-mark-as-read",
+    WsJoinConversation = "ws-join-conversation",
+    WsLeaveConversation = "ws-leave-conversation",
+    WsSetStatus = "ws-set-status",
+    WsPing = "ws-ping",
+}
+
+impl Function {
+    /// The function named by `_HANDLER`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|f| f.name() == name)
+    }
+
+    /// Its declaration (every function has one: `declarations_cover_every_function_once…`).
+    pub fn decl(self) -> Option<&'static Decl> {
+        FUNCTIONS.iter().find(|d| d.function == self)
+    }
+}
 
 #[derive(Clone, Copy)]
 pub enum Handler {
@@ -15,81 +93,130 @@ pub enum Handler {
     Authorizer,
 }
 
+/// Memory, as the template's parameters size it (Lambda gives CPU in proportion).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Memory {
+    /// `FunctionMemorySize` (the Globals' default): a few round trips, no fan-out.
+    Light,
+    /// `FanOutMemorySize`: concurrent signed posts to `@connections`.
+    FanOut,
+    /// `PasswordHashMemorySize`: argon2id.
+    PasswordHash,
+}
+
+/// Who may call a route (the least privileged caller it answers with success).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Anyone,
+    /// A signed-in user (a valid token; on WebSocket routes, an authorized connection).
+    User,
+    /// A system admin only.
+    Admin,
+}
+
+/// What one call of a route may cost in DynamoDB (`docs/DYNAMODB_BUDGET.md`): requests and
+/// sequential round trips are checked by `budget.rs`; capacity and the path are documentation.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub requests: usize,
+    pub rounds: usize,
+    pub rcu: &'static str,
+    pub wcu: &'static str,
+    pub what: &'static str,
+}
+
+const fn budget(requests: usize, rounds: usize, rcu: &'static str, wcu: &'static str, what: &'static str) -> Budget {
+    Budget { requests, rounds, rcu, wcu, what }
+}
+
+/// One route key of a function.
+#[derive(Clone, Copy)]
+pub struct RouteDecl {
+    /// API Gateway's route key: `POST /api/users/register`, `$connect`, `sendMessage`, …
+    pub key: &'static str,
+    pub handler: Handler,
+    pub access: Access,
+    pub budget: Budget,
+    /// Costlier cases of the route, measured and checked like it (`PUT /api/users/{id} password`).
+    pub variants: &'static [(&'static str, Budget)],
+}
+
+const fn route(key: &'static str, handler: Handler, access: Access, budget: Budget) -> RouteDecl {
+    RouteDecl { key, handler, access, budget, variants: &[] }
+}
+
+const fn http_route(key: &'static str, handler: HttpHandler, access: Access, budget: Budget) -> RouteDecl {
+    route(key, Handler::Http(handler), access, budget)
+}
+
+const fn ws_route(key: &'static str, handler: WsHandler, access: Access, budget: Budget) -> RouteDecl {
+    route(key, Handler::Ws(handler), access, budget)
+}
+
+impl RouteDecl {
+    const fn variants(self, variants: &'static [(&'static str, Budget)]) -> Self {
+        Self { variants, ..self }
+    }
+}
+
+/// A Lambda function: everything the template and the tests need to know about it.
+pub struct Decl {
+    pub function: Function,
+    pub memory: Memory,
+    /// Seconds; `None`: the Globals' 10 s.
+    pub timeout_s: Option<u16>,
+    /// Computes the dummy hash at cold start (see `chat::auth::prepare_login`).
+    pub verifies_passwords: bool,
+    /// What its code path calls. Every function reads one item at cold start (`App::warm`):
+    /// `GetItem` for all. The IAM test fails on a call outside this list.
+    pub actions: &'static [Action],
+    /// Why it needs those actions (the comment above it in the template).
+    pub why: &'static str,
+    pub routes: &'static [RouteDecl],
+}
+
+impl Decl {
+    const fn new(function: Function, memory: Memory) -> Self {
+        Self { function, memory, timeout_s: None, verifies_passwords: false, actions: &[], why: "", routes: &[] }
+    }
+    const fn timeout_s(self, seconds: u16) -> Self {
+        Self { timeout_s: Some(seconds), ..self }
+    }
+    const fn verifies_passwords(self) -> Self {
+        Self { verifies_passwords: true, ..self }
+    }
+    const fn actions(self, actions: &'static [Action]) -> Self {
+        Self { actions, ..self }
+    }
+    const fn why(self, why: &'static str) -> Self {
+        Self { why, ..self }
+    }
+    const fn routes(self, routes: &'static [RouteDecl]) -> Self {
+        Self { routes, ..self }
+    }
+
+    pub fn is_http(&self) -> bool {
+        self.routes.iter().any(|r| matches!(r.handler, Handler::Http(_)))
+    }
+}
+
+/// The `$connect` authorizer's route key (not an API route: API Gateway calls it at the handshake).
+pub const AUTHORIZER_KEY: &str = "$authorizer";
+
+/// A route with the function serving it: what the gateway and the entry point look up.
 #[derive(Clone, Copy)]
 pub struct Route {
-    /// The Lambda function (the template's `Handler`, the `_HANDLER` of its runtime).
-    pub function: &'static str,
-    /// API Gateway's route key: `POST /api/users/register`, `$connect`, `sendMessage`, …
+    pub function: Function,
     pub key: &'static str,
     pub handler: Handler,
 }
 
-const fn h(function: &'static str, key: &'static str, handler: HttpHandler) -> Route {
-    Route { function, key, handler: Handler::Http(handler) }
-}
-
-const fn w(function: &'static str, key: &'static str, handler: WsHandler) -> Route {
-    Route { function, key, handler: Handler::Ws(handler) }
-}
-
-/// The function name of the `$connect` authorizer.
-pub const AUTHORIZER: &str = "ws-authorizer";
-
+/// Every route of every function, in declaration order.
 pub fn routes() -> Vec<Route> {
-    use http::{auth, conversations as conv, groups, legacy, messages as msg, notifications as notif, status, users};
-    vec![
-        h("auth-register", "POST /api/users/register", http_handler!(auth::register)),
-        h("auth-register", "POST /api/auth/signup", http_handler!(auth::register)),
-        h("auth-login", "POST /api/users/login", http_handler!(auth::login)),
-        h("auth-login", "POST /api/auth/login", http_handler!(auth::login)),
-        h("auth-logout", "POST /api/auth/logout", http_handler!(auth::logout)),
-        h("auth-refresh", "POST /api/auth/refresh", http_handler!(auth::refresh)),
-        h("users-list", "GET /api/users", http_handler!(users::list)),
-        h("users-me", "GET /api/users/me", http_handler!(users::me)),
-        h("users-get", "GET /api/users/{id}", http_handler!(users::get)),
-        h("users-update", "PUT /api/users/{id}", http_handler!(users::update)),
-        h("users-delete", "DELETE /api/users/{id}", http_handler!(users::delete)),
-        h("conversations-start", "POST /api/conversations/start", http_handler!(conv::start)),
-        h("conversations-list", "GET /api/conversations", http_handler!(conv::list)),
-        h("conversations-get", "GET /api/conversations/{id}", http_handler!(conv::get)),
-        h("conversations-delete", "DELETE /api/conversations/{id}", http_handler!(conv::delete)),
-        h("conversations-read", "POST /api/conversations/{id}/read", http_handler!(conv::read)),
-        h("messages-send", "POST /api/messages/send", http_handler!(msg::send_000)),
-        h("messages-send", "POST /api/messages", http_handler!(msg::send_002)),
-        h("messages-send", "POST /api/messages/send/{id}", http_handler!(msg::send_003)),
-        h("messages-list", "GET /api/messages/{id}", http_handler!(msg::list)),
-        h("messages-delete", "DELETE /api/messages/{messageId}", http_handler!(msg::delete)),
-        h("groups-create", "POST /api/groups", http_handler!(groups::create, Group)),
-        h("groups-create", "POST /api/channels", http_handler!(groups::create, Channel)),
-        h("groups-members", "PUT /api/groups/{id}/members", http_handler!(groups::members, Group)),
-        h("groups-members", "PUT /api/channels/{id}/members", http_handler!(groups::members, Channel)),
-        h("groups-get", "GET /api/groups/{id}", http_handler!(groups::get, Group)),
-        h("groups-get", "GET /api/channels/{id}", http_handler!(groups::get, Channel)),
-        h("groups-list", "GET /api/groups", http_handler!(groups::list, Group)),
-        h("groups-list", "GET /api/channels", http_handler!(groups::list, Channel)),
-        h("status-set", "PUT /api/status", http_handler!(status::set)),
-        h("status-get", "GET /api/status/{userId}", http_handler!(status::get)),
-        h("notifications-create", "POST /api/notifications", http_handler!(notif::create)),
-        h("notifications-list", "GET /api/notifications", http_handler!(notif::list)),
-        h("notifications-read", "POST /api/notifications/{id}/read", http_handler!(notif::read_one)),
-        h("notifications-read", "POST /api/notifications/read", http_handler!(notif::read_all)),
-        h("auth-register", "POST /users/auth/create", http_handler!(legacy::create)),
-        h("auth-login", "POST /users/auth/login", http_handler!(legacy::login)),
-        h("messages-send", "POST /chat", http_handler!(legacy::chat)),
-        h("messages-list", "GET /chat/conversation/{senderId}/{receiverId}", http_handler!(legacy::conversation)),
-        Route { function: AUTHORIZER, key: "$authorizer", handler: Handler::Authorizer },
-        w("ws-connect", "$connect", ws_handler!(ws::connect)),
-        w("ws-disconnect", "$disconnect", ws_handler!(ws::disconnect)),
-        w("ws-default", "$default", ws_handler!(ws::default)),
-        w("ws-send-message", "sendMessage", ws_handler!(ws::send_message)),
-        w("ws-send-message", "chatMessage", ws_handler!(ws::send_message)),
-        w("ws-typing", "typing", ws_handler!(ws::typing)),
-        w("ws-mark-as-read", "markAsRead", ws_handler!(ws::mark_as_read)),
-        w("ws-join-conversation", "joinConversation", ws_handler!(ws::join_conversation)),
-        w("ws-leave-conversation", "leaveConversation", ws_handler!(ws::leave_conversation)),
-        w("ws-set-status", "setStatus", ws_handler!(ws::set_status)),
-        w("ws-ping", "ping", ws_handler!(ws::ping)),
-    ]
+    FUNCTIONS
+        .iter()
+        .flat_map(|d| d.routes.iter().map(|r| Route { function: d.function, key: r.key, handler: r.handler }))
+        .collect()
 }
 
 /// An HTTP route key split into method and path template.
@@ -104,4 +231,310 @@ pub fn ws_route_key(action: Option<&str>, routes: &[Route]) -> &'static str {
         .filter(|r| matches!(r.handler, Handler::Ws(_)) && !r.key.starts_with('$'))
         .find(|r| Some(r.key) == action)
         .map_or("$default", |r| r.key)
+}
+
+/// HTTP APIs refuse two routes whose paths put differently named variables at the same level
+/// under the same prefix (`/api/messages/{id}` and `/api/messages/{messageId}`): the first
+/// such pair, if any.
+pub fn conflicting_path_variables<'a>(paths: &[&'a str]) -> Option<(&'a str, &'a str)> {
+    fn var(segment: &str) -> Option<&str> {
+        segment.strip_prefix('{')?.strip_suffix('}')
+    }
+    paths.iter().enumerate().find_map(|(i, a)| {
+        paths[i + 1..].iter().find_map(|b| {
+            for (x, y) in a.split('/').zip(b.split('/')) {
+                match (var(x), var(y)) {
+                    (Some(v), Some(w)) if v != w => return Some((*a, *b)),
+                    (Some(_), Some(_)) => {}
+                    (None, None) if x == y => {}
+                    _ => return None,
+                }
+            }
+            None
+        })
+    })
+}
+
+#[rustfmt::skip]
+pub static FUNCTIONS: &[Decl] = {
+    use http::{auth, conversations as conv, groups, legacy, messages as msg, notifications as notif, status, users};
+    &[
+    Decl::new(AuthRegister, PasswordHash)
+        .actions(&[GetItem, BatchGetItem, PutItem])
+        .why("register (three shapes): authenticate only for a role:admin body (BatchGetItem); user + username/email locks in one transaction (PutItem). argon2id hash.")
+        .routes(&[
+            http_route("POST /api/users/register", http_handler!(auth::register), Anyone, budget(1, 1, "0", "6", "transaction: user + username lock + email lock")),
+            http_route("POST /api/auth/signup", http_handler!(auth::register), Anyone, budget(1, 1, "0", "6", "same function as register")),
+            http_route("POST /users/auth/create", http_handler!(legacy::create), Anyone, budget(1, 1, "0", "6", "as register")),
+        ]),
+    Decl::new(AuthLogin, PasswordHash)
+        .verifies_passwords()
+        .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem])
+        .why("login (username or email): lock + failure counters (BatchGetItem), the user (GetItem) and the attempt's reservation (UpdateItem), argon2id verify, then the name's counter reset (DeleteItem) or the address's failure (UpdateItem).")
+        .routes(&[
+            http_route("POST /api/users/login", http_handler!(auth::login), Anyone, budget(6, 3, "2", "4", "lock + failure counters (one batch) → user ‖ name reservation ‖ address count → argon2 → name reset ‖ address given back (see above)")),
+            http_route("POST /api/auth/login", http_handler!(auth::login), Anyone, budget(6, 3, "2", "4", "same function as login")),
+            http_route("POST /users/auth/login", http_handler!(legacy::login), Anyone, budget(6, 3, "1.5", "4", "as login")),
+        ]),
+    Decl::new(AuthLogout, Light)
+        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
+        .why("logout: authenticate (BatchGetItem), revoke the jti (PutItem); the connections the token opened: the presence (GetItem), their items (BatchGetItem); each removed (presence UpdateItem; connection, admin-room, room entries DeleteItem) and closed (DELETE @connections); the last one's `presence` event (Query, BatchGetItem, POST).")
+        .routes(&[
+            http_route("POST /api/auth/logout", http_handler!(auth::logout), User, budget(7, 4, "2 + 0.5 per connection", "1 + 3 per ended connection", "session → revocation put ‖ presence (`connSet`) → the connections' items (batch per 100; those of this token's `jti` end) → each removed (connection ‖ presence ‖ admin room), then `DELETE @connections`; measured: one of two connections ends; ending the user's last also broadcasts `presence` (as PUT /api/status)")),
+        ]),
+    Decl::new(AuthRefresh, Light)
+        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
+        .why("refresh: authenticate (BatchGetItem), revoke the old jti (PutItem); the connections the token opened: the presence (GetItem), their items (BatchGetItem); each removed (presence UpdateItem; connection, admin-room, room entries DeleteItem) and closed (DELETE @connections); the last one's `presence` event (Query, BatchGetItem, POST).")
+        .routes(&[
+            http_route("POST /api/auth/refresh", http_handler!(auth::refresh), User, budget(7, 4, "2 + 0.5 per connection", "1 + 3 per ended connection", "as logout, for the old token")),
+        ]),
+    Decl::new(UsersList, Light)
+        .actions(&[GetItem, BatchGetItem, QueryIndex])
+        .why("directory: authenticate (BatchGetItem), one page of GSI1 partition USERS (Query on the index).")
+        .routes(&[
+            http_route("GET /api/users", http_handler!(users::list), User, budget(2, 2, "1 + page", "0", "session → one GSI1 page")),
+        ]),
+    Decl::new(UsersMe, Light)
+        .actions(&[GetItem, BatchGetItem])
+        .why("me: the authentication read (BatchGetItem) is the answer.")
+        .routes(&[
+            http_route("GET /api/users/me", http_handler!(users::me), User, budget(1, 1, "1", "0", "the session check returns the user")),
+        ]),
+    Decl::new(UsersGet, Light)
+        .actions(&[GetItem, BatchGetItem])
+        .why("get: authenticate (BatchGetItem), the user (GetItem).")
+        .routes(&[
+            http_route("GET /api/users/{id}", http_handler!(users::get), User, budget(2, 2, "1.5", "0", "session → user")),
+        ]),
+    Decl::new(UsersUpdate, PasswordHash)
+        .verifies_passwords()
+        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
+        .why("update: authenticate (BatchGetItem), the user (GetItem), one transaction: the user (PutItem, conditional) and moved username/email locks (DeleteItem + PutItem). argon2id on a password change. A password or role change ends every connection of the user: the presence (GetItem), each removed (UpdateItem, DeleteItem) and closed (DELETE @connections); `presence` (Query, POST).")
+        .routes(&[
+            http_route("PUT /api/users/{id}", http_handler!(users::update), User, budget(3, 3, "1.5", "2–8", "session → user → transaction (user, moved locks); a profile change")).variants(&[
+                ("password", budget(9, 7, "2.5 + contacts'", "2–8 + 3 per connection", "as above, then every connection of the user ends: presence → each removed (connection ‖ presence ‖ admin room) and closed → `presence` broadcast (memberships ‖ admin room → contacts' presences); measured: one connection, no contacts")),
+                ("role", budget(9, 7, "2.5 + contacts'", "2–8 + 3 per connection", "as a password change: a connection's role (authorizer context, admin room) is fixed at `$connect`, so the client reconnects")),
+            ]),
+        ]),
+    Decl::new(UsersDelete, FanOut)
+        .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
+        .why("delete: authenticate (BatchGetItem), the user (GetItem), user + locks (DeleteItem, one transaction), then every live connection: removed (presence UpdateItem; connection, admin-room and room entries DeleteItem) and closed (DELETE @connections); the last one's `presence` event (Query, BatchGetItem, POST).")
+        .routes(&[
+            http_route("DELETE /api/users/{id}", http_handler!(users::delete), User, budget(9, 7, "2.5 + contacts'", "6 + 3 per connection", "session → user → transaction → presence → each connection removed and closed → `presence` broadcast; measured: one connection, no contacts")),
+        ]),
+    Decl::new(ConversationsStart, Light)
+        .actions(&[GetItem, BatchGetItem, PutItem])
+        .why("start: authenticate (BatchGetItem), both users (GetItem; two for a username), the conversation (GetItem), created with both memberships in one transaction (PutItem).")
+        .routes(&[
+            http_route("POST /api/conversations/start", http_handler!(conv::start), User, budget(5, 4, "2", "6", "session → both users (concurrently) → conversation → create transaction")),
+        ]),
+    Decl::new(ConversationsList, Light)
+        .actions(&[GetItem, BatchGetItem, Query, QueryIndex])
+        .why("list: authenticate (BatchGetItem), my memberships (Query on the table) or, admin ?all=true, GSI1 partition CONVS (Query on the index); conversations and members (BatchGetItem).")
+        .routes(&[
+            http_route("GET /api/conversations", http_handler!(conv::list), User, budget(4, 4, "1 + conversations + members", "0", "session → memberships query → conversations (batch) → members (batch)")),
+        ]),
+    Decl::new(ConversationsGet, Light)
+        .actions(&[GetItem, BatchGetItem])
+        .why("get: authenticate, conversation + summary, members (BatchGetItem), my read marker (GetItem).")
+        .routes(&[
+            http_route("GET /api/conversations/{id}", http_handler!(conv::get), User, budget(4, 3, "2.5", "0", "session → conversation + summary (batch) → members ‖ my read marker")),
+        ]),
+    Decl::new(ConversationsDelete, Light)
+        .timeout_s(29)
+        .actions(&[GetItem, BatchGetItem, Query, DeleteItem])
+        .why("delete (admin): authenticate (BatchGetItem), the conversation (GetItem), its messages (Query on the table), transactions of 100 deletes (DeleteItem). Not a hot path: longer timeout.")
+        .routes(&[
+            http_route("DELETE /api/conversations/{id}", http_handler!(conv::delete), Admin, budget(4, 4, "1.5 + messages", "2 per item", "admin only; session → conversation → messages query → delete transactions")),
+        ]),
+    Decl::new(ConversationsRead, FanOut)
+        .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, PostToConnection])
+        .why("read: authenticate, conversation + summary (BatchGetItem), the message (GetItem), the read marker (UpdateItem), receipts to the members' connections (BatchGetItem, POST @connections; a 410 Gone connection is removed: UpdateItem + DeleteItem).")
+        .routes(&[
+            http_route("POST /api/conversations/{id}/read", http_handler!(conv::read), User, budget(4, 4, "3", "1", "session → conversation ‖ message → marker → receipts fan-out (one presence batch for reader and others)")),
+        ]),
+    Decl::new(MessagesSend, FanOut)
+        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection])
+        .why("send (four seed shapes): authenticate + conversation, summary, idempotency key, receiver (BatchGetItem); a retried clientMessageId's message (GetItem); one transaction (message, idempotency key, new conversation and memberships: PutItem; summary, read marker: UpdateItem); fan-out: presences (BatchGetItem), admin room (Query on the table), a stored notification for an absent direct recipient (PutItem), POST @connections, 410 Gone cleanup (UpdateItem + DeleteItem).")
+        .routes(&[
+            http_route("POST /api/messages/send", http_handler!(msg::send_000), User, budget(5, 3, "2", "8", "session ‖ conversation + summary + idempotency key (one batch) → send transaction → fan-out (presences ‖ admin room)")).variants(&[
+                ("username", budget(6, 4, "2.5", "8", "seed 000's `\"receiver\": \"bob\"`: the username's lock (`GetItem`) → as above (a name's id is needed for the conversation's key; ids stay at 2 round trips before the fan-out). The sender's name is checked against the session's user, no read")),
+            ]),
+            http_route("POST /api/messages", http_handler!(msg::send_002), User, budget(5, 3, "2", "8", "same")),
+            http_route("POST /api/messages/send/{id}", http_handler!(msg::send_003), User, budget(5, 3, "2", "8", "same")),
+            http_route("POST /chat", http_handler!(legacy::chat), User, budget(5, 3, "2", "8", "as POST /api/messages")),
+        ]),
+    Decl::new(MessagesList, Light)
+        .actions(&[GetItem, BatchGetItem, Query])
+        .why("history: authenticate (BatchGetItem), the conversation (GetItem) and a page of messages (Query on the table) concurrently; the other user of a not-yet-started direct conversation (GetItem).")
+        .routes(&[
+            http_route("GET /api/messages/{id}", http_handler!(msg::list), User, budget(3, 2, "1 + page", "0", "session → conversation ‖ messages query")),
+            http_route("GET /chat/conversation/{senderId}/{receiverId}", http_handler!(legacy::conversation), User, budget(3, 2, "1 + page", "0", "as GET /api/messages/{id}")),
+        ]),
+    Decl::new(MessagesDelete, FanOut)
+        .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, QueryIndex, PostToConnection])
+        .why("delete: authenticate (BatchGetItem), the message by id (Query on GSI1), its conversation (GetItem), the tombstone (UpdateItem), messageDeleted to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem).")
+        .routes(&[
+            http_route("DELETE /api/messages/{id}", http_handler!(msg::delete), User, budget(5, 5, "3", "1–4", "session → message (GSI1) → conversation + summary (one batch) → tombstone, with the summary's `lastMessage` copy in one transaction when it is the last message → fan-out")),
+        ]),
+    Decl::new(GroupsCreate, FanOut)
+        .timeout_s(29)
+        .actions(&[GetItem, BatchGetItem, PutItem, UpdateItem, DeleteItem, PostToConnection])
+        .why("create group/channel: authenticate, members by id (BatchGetItem) or username (GetItem x2), META + memberships in transactions of 100 (PutItem), membership event (BatchGetItem, POST, 410 cleanup: UpdateItem + DeleteItem), a stored notification per member (PutItem). Up to MaxGroupMembers members: longer timeout.")
+        .routes(&[
+            http_route("POST /api/groups", http_handler!(groups::create, Group), User, budget(7, 7, "1.5 + members/2", "4 + 2 per member", "session → members (batch per 100) → META + owner transaction → memberships (transaction per 100) → `membership` event ‖ members view; each added member: a notification put, pushed with the event (the audience's presence read once; measured: 1 member)")),
+            http_route("POST /api/channels", http_handler!(groups::create, Channel), User, budget(7, 7, "same", "same", "same function as groups")),
+        ]),
+    Decl::new(GroupsMembers, FanOut)
+        .timeout_s(29)
+        .actions(&[GetItem, BatchGetItem, PutItem, UpdateItem, DeleteItem, PostToConnection])
+        .why("members: authenticate, the member (BatchGetItem or GetItem), the group (GetItem), one transaction: META version + set (UpdateItem) and the membership (PutItem or DeleteItem); promote/demote (UpdateItem); membership event and notification as groups-create.")
+        .routes(&[
+            http_route("PUT /api/groups/{id}/members", http_handler!(groups::members, Group), User, budget(7, 5, "3", "5", "session → member ‖ group → transaction (META conditional on its version + membership) → event and notification (one presence read) ‖ view")),
+            http_route("PUT /api/channels/{id}/members", http_handler!(groups::members, Channel), User, budget(6, 4, "3", "4", "a user joining a channel: no notification to themselves")),
+        ]),
+    Decl::new(GroupsGet, Light)
+        .actions(&[GetItem, BatchGetItem])
+        .why("get: authenticate (BatchGetItem), the group (GetItem), its members (BatchGetItem).")
+        .routes(&[
+            http_route("GET /api/groups/{id}", http_handler!(groups::get, Group), User, budget(3, 3, "1 + members/2", "0", "session → META → members (batch per 100)")),
+            http_route("GET /api/channels/{id}", http_handler!(groups::get, Channel), User, budget(3, 3, "same", "0", "")),
+        ]),
+    Decl::new(GroupsList, Light)
+        .actions(&[GetItem, BatchGetItem, Query, QueryIndex])
+        .why("list: authenticate, my memberships (Query on the table) and conversations (BatchGetItem); ?discover=true: public channels (Query on GSI1).")
+        .routes(&[
+            http_route("GET /api/groups", http_handler!(groups::list, Group), User, budget(3, 3, "as GET /api/conversations", "0", "my memberships of that kind (direct ones skipped by id), then their META + SUMMARY")),
+            http_route("GET /api/channels", http_handler!(groups::list, Channel), User, budget(2, 2, "1 + page", "0", "`?discover=true`: one GSI1 query of `channel#` (mine: as GET /api/groups)")),
+        ]),
+    Decl::new(StatusSet, FanOut)
+        .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection])
+        .why("status: authenticate (BatchGetItem), presence (GetItem), new status (UpdateItem), presence event to contacts (memberships: Query on the table; conversations, presences: BatchGetItem; admin room: Query) and, leaving busy, missed messages (Query, BatchGetItem) to my devices (POST @connections, 410 cleanup: UpdateItem + DeleteItem).")
+        .routes(&[
+            http_route("PUT /api/status", http_handler!(status::set), User, budget(7, 4, "2 + contacts' conversations", "1", "session → (presence → status update) ‖ (memberships → their conversations) ‖ admin room → contacts' presences → `presence` pushes")),
+        ]),
+    Decl::new(StatusGet, Light)
+        .actions(&[GetItem, BatchGetItem])
+        .why("status of a user: authenticate, user + presence (BatchGetItem).")
+        .routes(&[
+            http_route("GET /api/status/{userId}", http_handler!(status::get), User, budget(2, 2, "1", "0", "session → user + presence (one batch)")),
+        ]),
+    Decl::new(NotificationsCreate, FanOut)
+        .actions(&[GetItem, BatchGetItem, PutItem, UpdateItem, DeleteItem, PostToConnection])
+        .why("send (admin): authenticate (BatchGetItem), the user (GetItem), the notification (PutItem), pushed to the user's devices (BatchGetItem, POST, 410 cleanup: UpdateItem + DeleteItem).")
+        .routes(&[
+            http_route("POST /api/notifications", http_handler!(notif::create), Admin, budget(4, 4, "1.5", "1", "session → user → put → push lookup")),
+        ]),
+    Decl::new(NotificationsList, Light)
+        .actions(&[GetItem, BatchGetItem, Query])
+        .why("mine: authenticate (BatchGetItem), pages of my notifications (Query on the table).")
+        .routes(&[
+            http_route("GET /api/notifications", http_handler!(notif::list), User, budget(2, 2, "1 + page", "0", "session → one query page (`?unread=true` reads on, at most 10 pages)")),
+        ]),
+    Decl::new(NotificationsRead, Light)
+        .actions(&[GetItem, BatchGetItem, Query, UpdateItem])
+        .why("mark read: one (UpdateItem) or all (Query on the table, transactions of 100 UpdateItem).")
+        .routes(&[
+            http_route("POST /api/notifications/{id}/read", http_handler!(notif::read_one), User, budget(2, 2, "0.5", "1", "session → conditional update (404 when not yours)")),
+            http_route("POST /api/notifications/read", http_handler!(notif::read_all), User, budget(2, 2, "0.5 + page", "2 per unread", "session → unread page → a transaction per 100 unread")),
+        ]),
+    Decl::new(WsAuthorizer, Light)
+        .actions(&[GetItem, BatchGetItem])
+        .why("$connect authorizer: the token's user and revocation (BatchGetItem).")
+        .routes(&[
+            route(AUTHORIZER_KEY, Handler::Authorizer, Anyone, budget(1, 1, "1", "0", "session check at `$connect`")),
+        ]),
+    Decl::new(WsConnect, FanOut)
+        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, PostToConnection])
+        .why("$connect: connection + admin room (PutItem) and presence (UpdateItem) in one transaction; the first connection brings the user online: presence (GetItem), presence event to contacts (Query, BatchGetItem, POST). A refused $connect pushes nothing.")
+        .routes(&[
+            ws_route("$connect", ws_handler!(ws::connect), User, budget(2, 1, "0", "2–3", "connection ‖ presence (returned) ‖ admin room; the first connection also broadcasts `presence` (as PUT /api/status)")),
+        ]),
+    Decl::new(WsDisconnect, FanOut)
+        .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection])
+        .why("$disconnect: presence (UpdateItem), connection, admin-room and room entries (DeleteItem); a typing indicator it held ends (conversation: GetItem, room: Query, POST, 410 cleanup); the last connection takes the user offline (presence event: Query, BatchGetItem, POST).")
+        .routes(&[
+            ws_route("$disconnect", ws_handler!(ws::disconnect), User, budget(3, 1, "0", "3", "connection ‖ presence ‖ admin room (+ typing stop fan-out)")),
+        ]),
+    Decl::new(WsDefault, Light)
+        .actions(&[GetItem, PostToConnection])
+        .why("$default: an `error` event (POST) for an unknown or missing action.")
+        .routes(&[
+            ws_route("$default", ws_handler!(ws::default), User, budget(0, 0, "0", "0", "`error` event only")),
+        ]),
+    Decl::new(WsSendMessage, FanOut)
+        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection])
+        .why("sendMessage / chatMessage: as messages-send, the connection check (GetItem) in place of the authentication read.")
+        .routes(&[
+            ws_route("sendMessage", ws_handler!(ws::send_message), User, budget(5, 3, "2", "8", "conversation + summary + idempotency key (batch) ‖ the connection still open (`GetItem`) → send transaction → fan-out; a direct message to a user who is busy or not connected adds one notification put")),
+            ws_route("chatMessage", ws_handler!(ws::send_message), User, budget(5, 3, "2", "8", "alias of sendMessage")),
+        ]),
+    Decl::new(WsTyping, FanOut)
+        .actions(&[GetItem, Query, UpdateItem, DeleteItem, PostToConnection])
+        .why("typing: the conversation (GetItem), the connection's typing state (UpdateItem), its room (Query on the table), POST, 410 cleanup (UpdateItem + DeleteItem).")
+        .routes(&[
+            ws_route("typing", ws_handler!(ws::typing), User, budget(4, 2, "2", "1", "conversation ‖ connection open → connection update ‖ fan-out")),
+        ]),
+    Decl::new(WsMarkAsRead, FanOut)
+        .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, PostToConnection])
+        .why("markAsRead: as conversations-read, without the authentication read.")
+        .routes(&[
+            ws_route("markAsRead", ws_handler!(ws::mark_as_read), User, budget(4, 4, "2.5", "1", "connection open → conversation ‖ message → marker → receipts fan-out (as the HTTP route, the connection check in place of the session check)")),
+        ]),
+    Decl::new(WsJoinConversation, Light)
+        .actions(&[GetItem, PutItem, UpdateItem, DeleteItem, PostToConnection])
+        .why("joinConversation: conversation and connection (GetItem), one transaction: viewing (UpdateItem), room entry (PutItem), previous room entry (DeleteItem).")
+        .routes(&[
+            ws_route("joinConversation", ws_handler!(ws::join_conversation), User, budget(3, 2, "1", "4", "conversation ‖ connection (open, as the check) → transaction: viewing + room entry (+ leaving the previous room)")),
+        ]),
+    Decl::new(WsLeaveConversation, Light)
+        .actions(&[GetItem, UpdateItem, DeleteItem, PostToConnection])
+        .why("leaveConversation: room entry (DeleteItem) and viewing (UpdateItem).")
+        .routes(&[
+            ws_route("leaveConversation", ws_handler!(ws::leave_conversation), User, budget(3, 1, "0.5", "2", "room entry ‖ viewing ‖ connection open")),
+        ]),
+    Decl::new(WsSetStatus, FanOut)
+        .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection])
+        .why("setStatus: as status-set, without the authentication read; the presence back (POST).")
+        .routes(&[
+            ws_route("setStatus", ws_handler!(ws::set_status), User, budget(7, 4, "2.5 + contacts' conversations", "1", "as PUT /api/status, the connection check in place of the session check")),
+        ]),
+    Decl::new(WsPing, Light)
+        .actions(&[GetItem, PostToConnection])
+        .why("ping: `pong` (POST).")
+        .routes(&[
+            ws_route("ping", ws_handler!(ws::ping), User, budget(1, 1, "0.5", "0", "connection open → `pong`")),
+        ]),
+    ]
+};
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn declarations_cover_every_function_once_and_every_route_key_once() {
+        let declared: Vec<Function> = FUNCTIONS.iter().map(|d| d.function).collect();
+        assert_eq!(declared, Function::ALL, "one declaration per function, in the enum's order");
+        let mut keys = BTreeSet::new();
+        for r in routes() {
+            assert!(keys.insert(r.key), "route key {} declared twice", r.key);
+        }
+        for d in FUNCTIONS {
+            assert!(!d.routes.is_empty(), "{} has no route", d.function.name());
+            assert!(d.actions.contains(&GetItem), "{}: every function warms up with a GetItem", d.function.name());
+            assert_eq!(Function::from_name(d.function.name()), Some(d.function));
+        }
+    }
+
+    #[test]
+    fn no_two_http_routes_name_a_path_variable_differently_at_the_same_level() {
+        let paths: Vec<&str> = routes().iter().filter_map(|r| http_parts(r.key)).map(|(_, p)| p).collect();
+        assert_eq!(conflicting_path_variables(&paths), None);
+        let conflict = ["/api/messages/{id}", "/api/messages/send", "/api/messages/{messageId}"];
+        assert_eq!(conflicting_path_variables(&conflict), Some(("/api/messages/{id}", "/api/messages/{messageId}")));
+        assert_eq!(conflicting_path_variables(&["/a/{x}/b/{y}", "/a/{x}/c/{z}", "/b/{z}"]), None);
+    }
 }

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod iam;
 pub mod ids;
 pub mod login_guard;
 pub mod models;

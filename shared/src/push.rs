@@ -21,6 +21,16 @@ pub trait Push: Send + Sync + 'static {
     async fn close(&self, connection_id: &str) -> Result<(), PushError>;
 }
 
+#[async_trait]
+impl<T: Push + ?Sized> Push for Arc<T> {
+    async fn post(&self, connection_id: &str, payload: Vec<u8>) -> Result<(), PushError> {
+        (**self).post(connection_id, payload).await
+    }
+    async fn close(&self, connection_id: &str) -> Result<(), PushError> {
+        (**self).close(connection_id).await
+    }
+}
+
 /// The real client, built once per cold start.
 pub struct ApiGatewayPush {
     client: aws_sdk_apigatewaymanagement::Client,

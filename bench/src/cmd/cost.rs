@@ -4,7 +4,7 @@
 //! table and posts to what it finds), on one model with one set of published prices.
 //!
 //! What is measured comes from `perf handlers --json` (CPU per route, read/write request
-//! units, CPU of one `@connections` post) and `docs/DYNAMODB_BUDGET.md` (sequential round
+//! units, CPU of one `@connections` post) and the declared budgets (`functions/src/routes.rs`: round
 //! trips). What cannot be measured without an AWS account is an explicit, printed assumption:
 //! in-region DynamoDB and `@connections` latencies, the sample's Scan time.
 
@@ -61,12 +61,9 @@ fn memory_of(template: &str, function: &str) -> Option<f64> {
     })
 }
 
-/// Sequential round trips of a route in `docs/DYNAMODB_BUDGET.md`.
-fn rounds_of(budget: &str, route: &str) -> Option<f64> {
-    budget.lines().find_map(|line| {
-        let cells: Vec<_> = line.split('|').map(str::trim).collect();
-        (cells.get(1) == Some(&route)).then(|| cells.get(3)?.parse().ok()).flatten()
-    })
+/// Sequential round trips of a route, as declared (`functions/src/routes.rs`).
+fn rounds_of(route: &str) -> Option<f64> {
+    functions::routes::FUNCTIONS.iter().flat_map(|d| d.routes).find(|r| r.key == route).map(|r| r.budget.rounds as f64)
 }
 
 #[derive(Default, Clone)]
@@ -159,7 +156,6 @@ pub fn run(args: &Args) -> Result<(), Error> {
     let handlers: Value =
         serde_json::from_str(&std::fs::read_to_string(args.get("handlers").unwrap_or("target/perf/handlers.json"))?)?;
     let template = std::fs::read_to_string(args.get("template").unwrap_or("template.yaml"))?;
-    let budget = std::fs::read_to_string(args.get("budget").unwrap_or("docs/DYNAMODB_BUDGET.md"))?;
     let model = Model {
         ddb_ms: args.num("ddb-ms", 5.0),
         post_ms: args.num("post-ms", 10.0),
@@ -169,8 +165,8 @@ pub fn run(args: &Args) -> Result<(), Error> {
     let routes = &handlers["routes"];
     let ws_mb = memory_of(&template, "ws-send-message").ok_or("ws-send-message in template.yaml")?;
     let http_mb = memory_of(&template, "messages-send").ok_or("messages-send in template.yaml")?;
-    let ws_rounds = rounds_of(&budget, "sendMessage").unwrap_or(3.0);
-    let http_rounds = rounds_of(&budget, "POST /api/messages").unwrap_or(3.0);
+    let ws_rounds = rounds_of("sendMessage").unwrap_or(3.0);
+    let http_rounds = rounds_of("POST /api/messages").unwrap_or(3.0);
     let item_bytes: f64 = args.num("sample-item-bytes", 28.0);
 
     let mut lines = vec![

@@ -146,7 +146,7 @@ impl Ctx {
             "GET /api/messages/{id}" => {
                 http("GET /api/messages/{id}", &format!("/api/messages/{conv}"), "limit=50", t, None)
             }
-            "DELETE /api/messages/{messageId}" => {
+            "DELETE /api/messages/{id}" => {
                 let sent = self
                     .must(http(
                         "POST /api/messages",
@@ -157,7 +157,7 @@ impl Ctx {
                     ))
                     .await;
                 let id = sent["data"]["id"].as_str().unwrap_or_default().to_owned();
-                http("DELETE /api/messages/{messageId}", &format!("/api/messages/{id}"), "", t, None)
+                http("DELETE /api/messages/{id}", &format!("/api/messages/{id}"), "", t, None)
             }
             "POST /api/groups" => {
                 let body = json!({ "name": format!("g{i}"), "members": [self.erin.id] });
@@ -272,7 +272,7 @@ const ROUTES: &[&str] = &[
     "sendMessage",
     "sendMessage, group of 100",
     "POST /api/messages",
-    "DELETE /api/messages/{messageId}",
+    "DELETE /api/messages/{id}",
     "PUT /api/users/{id}",
     "PUT /api/status",
     "setStatus",
@@ -380,7 +380,7 @@ struct RouteFigures {
 
 async fn measure(ctx: &Ctx, route: &'static str, budget: Duration, max_iters: usize) -> RouteFigures {
     let key = route.split(',').next().unwrap_or(route);
-    let function = ctx.routes.iter().find(|r| r.key == key).map_or("?", |r| r.function);
+    let function = ctx.routes.iter().find(|r| r.key == key).map_or("?", |r| r.function.name());
     let mut i = 0;
     // Warm-up, then one accounting pass, then the timed iterations.
     for _ in 0..10 {

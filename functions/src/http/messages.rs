@@ -93,6 +93,6 @@ pub async fn list(app: &App, req: Request) -> Result<Reply, AppError> {
 
 pub async fn delete(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = super::caller(app, &req).await?;
-    let id = path_id(&req, "messageId", MessageId::parse, "message")?;
+    let id = path_id(&req, "id", MessageId::parse, "message")?;
     Ok(Reply::ok(messages::delete(app, &caller.actor(), &id).await?))
 }

@@ -19,7 +19,7 @@ use axum::routing::{any, get};
 use axum::Router;
 use chat::config::StoreKind;
 use chat::models::{Password, Username};
-use chat::push::ApiGatewayPush;
+use chat::push::{ApiGatewayPush, Push};
 use chat::store::{DynamoTable, Table};
 use chat::{App, Config};
 use functions::routes::{routes, Route};
@@ -93,10 +93,22 @@ pub struct Running {
 /// `@connections` (over `table` when given: tests wrap one to count requests), and serves with
 /// these rate limits and idle timeout until the task is dropped or aborted.
 pub async fn start(
+    config: Config,
+    table: Option<Arc<dyn Table>>,
+    addr: SocketAddr,
+    limits: Limits,
+) -> Result<Running, StartError> {
+    start_with_push(config, table, addr, limits, |push| push).await
+}
+
+/// As [`start`], the `@connections` client passed through `layer` when a table is given (tests
+/// wrap it to record which calls each route makes).
+pub async fn start_with_push(
     mut config: Config,
     table: Option<Arc<dyn Table>>,
     addr: SocketAddr,
     limits: Limits,
+    layer: impl FnOnce(Arc<dyn Push>) -> Arc<dyn Push>,
 ) -> Result<Running, StartError> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
@@ -115,7 +127,7 @@ pub async fn start(
         DynamoTable::new(client, table.clone()).create_table_if_missing().await?;
     }
     let app = Arc::new(match table {
-        Some(table) => App::with_parts(config, table, Arc::new(ApiGatewayPush::new(&sdk, &endpoint))),
+        Some(table) => App::with_parts(config, table, layer(Arc::new(ApiGatewayPush::new(&sdk, &endpoint)))),
         None => App::build_with_sdk(config, Some(sdk))?,
     });
     bootstrap_admin(&app).await?;

@@ -1,12 +1,15 @@
-//! A `Table` wrapper that records every request: the DynamoDB budget of a route is checked
-//! against these records (requests, and sequential round trips = groups of overlapping calls).
+//! A `Table` (or `Push`) wrapper that records every request: the DynamoDB budget of a route is
+//! checked against these records (requests, and sequential round trips = groups of overlapping
+//! calls), and a function's declared permissions against the IAM actions they needed.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
 
-use super::{Condition, Item, Key, Page, Query, StoreError, Table, Update, WriteOp, BATCH_GET_MAX};
+use super::{Condition, Index, Item, Key, Page, Query, StoreError, Table, Update, WriteOp, BATCH_GET_MAX};
+use crate::iam::Action;
+use crate::push::{Push, PushError};
 
 #[derive(Debug, Clone)]
 pub struct OpRecord {
@@ -15,6 +18,8 @@ pub struct OpRecord {
     pub requests: usize,
     pub started: Instant,
     pub ended: Instant,
+    /// The IAM actions the call needed (a transaction: those of its parts).
+    pub actions: Vec<Action>,
 }
 
 pub struct Counted<T> {
@@ -22,9 +27,14 @@ pub struct Counted<T> {
     log: Arc<Mutex<Vec<OpRecord>>>,
 }
 
-impl<T: Table> Counted<T> {
+impl<T> Counted<T> {
     pub fn new(inner: T) -> Self {
         Self { inner, log: Arc::default() }
+    }
+
+    /// Records into `other`'s log (an `@connections` client beside its table).
+    pub fn sharing_log<U>(inner: T, other: &Counted<U>) -> Self {
+        Self { inner, log: other.log.clone() }
     }
 
     /// Takes the records made so far, leaving the log empty.
@@ -32,10 +42,16 @@ impl<T: Table> Counted<T> {
         std::mem::take(&mut *self.log.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    async fn record<R>(&self, op: &'static str, requests: usize, fut: impl std::future::Future<Output = R>) -> R {
+    async fn record<R>(
+        &self,
+        op: &'static str,
+        requests: usize,
+        actions: Vec<Action>,
+        fut: impl std::future::Future<Output = R>,
+    ) -> R {
         let started = Instant::now();
         let out = fut.await;
-        let rec = OpRecord { op, requests, started, ended: Instant::now() };
+        let rec = OpRecord { op, requests, started, ended: Instant::now(), actions };
         self.log.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
         out
     }
@@ -68,25 +84,50 @@ pub fn round_trips(records: &[OpRecord]) -> usize {
 #[async_trait]
 impl<T: Table> Table for Counted<T> {
     async fn get(&self, key: &Key, consistent: bool) -> Result<Option<Item>, StoreError> {
-        self.record("GetItem", 1, self.inner.get(key, consistent)).await
+        self.record("GetItem", 1, vec![Action::GetItem], self.inner.get(key, consistent)).await
     }
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
         let n = keys.len().div_ceil(BATCH_GET_MAX);
-        self.record("BatchGetItem", n, self.inner.batch_get(keys)).await
+        self.record("BatchGetItem", n, vec![Action::BatchGetItem], self.inner.batch_get(keys)).await
     }
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        self.record("Query", 1, self.inner.query(query)).await
+        let action = match query.index {
+            Index::Table => Action::Query,
+            Index::Gsi1 => Action::QueryIndex,
+        };
+        self.record("Query", 1, vec![action], self.inner.query(query)).await
     }
     async fn put(&self, item: Item, cond: Option<Condition>) -> Result<(), StoreError> {
-        self.record("PutItem", 1, self.inner.put(item, cond)).await
+        self.record("PutItem", 1, vec![Action::PutItem], self.inner.put(item, cond)).await
     }
     async fn update(&self, key: &Key, updates: Vec<Update>, cond: Option<Condition>) -> Result<Item, StoreError> {
-        self.record("UpdateItem", 1, self.inner.update(key, updates, cond)).await
+        self.record("UpdateItem", 1, vec![Action::UpdateItem], self.inner.update(key, updates, cond)).await
     }
     async fn delete(&self, key: &Key, cond: Option<Condition>) -> Result<Option<Item>, StoreError> {
-        self.record("DeleteItem", 1, self.inner.delete(key, cond)).await
+        self.record("DeleteItem", 1, vec![Action::DeleteItem], self.inner.delete(key, cond)).await
     }
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        self.record("TransactWriteItems", 1, self.inner.transact(ops)).await
+        let actions = ops
+            .iter()
+            .map(|op| match op {
+                WriteOp::Put { .. } => Action::PutItem,
+                WriteOp::Update { .. } => Action::UpdateItem,
+                WriteOp::Delete { .. } => Action::DeleteItem,
+                WriteOp::Check { .. } => Action::ConditionCheckItem,
+            })
+            .collect();
+        self.record("TransactWriteItems", 1, actions, self.inner.transact(ops)).await
+    }
+}
+
+/// `@connections` calls: no DynamoDB request (`requests` 0), so they change no budget figure.
+#[async_trait]
+impl<T: Push> Push for Counted<T> {
+    async fn post(&self, connection_id: &str, payload: Vec<u8>) -> Result<(), PushError> {
+        self.record("POST @connections", 0, vec![Action::PostToConnection], self.inner.post(connection_id, payload))
+            .await
+    }
+    async fn close(&self, connection_id: &str) -> Result<(), PushError> {
+        self.record("DELETE @connections", 0, vec![Action::DeleteConnection], self.inner.close(connection_id)).await
     }
 }

@@ -157,9 +157,9 @@ fn http_rows() -> Vec<Row> {
                                                                                                   [s(401), s(404), s(200), s(200), s(404), s(200)]),
         r("GET /api/messages/{id}", "group history", Method::GET, |f| format!("/api/messages/{}", f.group), no_body, Alice,
                                                                                                   [s(401), s(404), s(200), s(200), s(200), s(200)]),
-        r("DELETE /api/messages/{messageId}", "delete alice's message", Method::DELETE, |f| format!("/api/messages/{}", f.msg), no_body, Alice,
+        r("DELETE /api/messages/{id}", "delete alice's message", Method::DELETE, |f| format!("/api/messages/{}", f.msg), no_body, Alice,
                                                                                                   [s(401), s(404), s(403), s(200), s(404), s(200)]),
-        r("DELETE /api/messages/{messageId}", "delete the partner's group message", Method::DELETE, |f| format!("/api/messages/{}", f.group_msg), no_body, Alice,
+        r("DELETE /api/messages/{id}", "delete the partner's group message", Method::DELETE, |f| format!("/api/messages/{}", f.group_msg), no_body, Alice,
                                                                                                   [s(401), s(404), s(200), s(200), s(200), s(200)]),
         r("POST /api/groups", "create a group", Method::POST, |_| "/api/groups".into(),
           |_, _| Some(json!({ "name": "g" })), Alice,                                          [s(401), s(201), s(201), s(201), s(201), s(201)]),
@@ -351,6 +351,30 @@ impl World {
 
 /// Secrets that no response may carry, whoever asks.
 const SECRETS: [&str; 4] = ["passwordHash", "tokensValidAfter", "$argon2", "password_hash"];
+
+/// The declared caller of each route (`functions/src/routes.rs`) agrees with the matrix: a route
+/// for anyone never answers an anonymous caller 401, any other always does, and an admin route
+/// refuses a plain user.
+#[test]
+fn every_http_route_is_declared_for_the_callers_the_matrix_lets_in() {
+    use functions::routes::{Access, FUNCTIONS};
+    let declared: std::collections::BTreeMap<&str, Access> =
+        FUNCTIONS.iter().flat_map(|d| d.routes.iter().map(|r| (r.key, r.access))).collect();
+    let mut wrong = Vec::new();
+    for row in http_rows() {
+        let [anon, stranger, ..] = row.expect;
+        let ok = match declared.get(row.key) {
+            Some(Access::Anyone) => anon != Some(401),
+            Some(Access::User) => anon.is_none_or(|s| s == 401),
+            Some(Access::Admin) => anon.is_none_or(|s| s == 401) && stranger.is_none_or(|s| s == 403),
+            None => false,
+        };
+        if !ok {
+            wrong.push(format!("{} [{}]: declared {:?}", row.key, row.label, declared.get(row.key)));
+        }
+    }
+    assert!(wrong.is_empty(), "declarations and the access matrix disagree:\n{}", wrong.join("\n"));
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_http_route_answers_each_kind_of_caller_as_the_matrix_says() {

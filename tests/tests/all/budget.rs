@@ -1,32 +1,35 @@
-//! Every route against its written DynamoDB budget (`docs/DYNAMODB_BUDGET.md`), counted at the
-//! store: requests and sequential round trips.
+//! Every route against its declared DynamoDB budget (`functions/src/routes.rs`, the table of
+//! `docs/DYNAMODB_BUDGET.md` is generated from it), counted at the store: requests and
+//! sequential round trips. The same records hold each function to its declared actions (its
+//! IAM policy): a DynamoDB or `@connections` call it is not granted fails the test.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chat::store::counted::{requests, round_trips};
 use chat::store::{Counted, OpRecord, Table};
+use functions::routes::{Budget, Decl, FUNCTIONS};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{counted, Gateway, Store, User, Ws};
+use crate::harness::{counted_with_push, Gateway, Store, User, Ws};
 
-#[derive(Debug, Clone, Copy)]
-struct Budget {
-    requests: usize,
-    rounds: usize,
+/// Every route key, and every variant as `key variant`, with its function and budget.
+fn declared() -> BTreeMap<String, (&'static Decl, Budget)> {
+    let mut out = BTreeMap::new();
+    for d in FUNCTIONS {
+        for r in d.routes {
+            out.insert(r.key.to_owned(), (d, r.budget));
+            for (variant, b) in r.variants {
+                out.insert(format!("{} {variant}", r.key), (d, *b));
+            }
+        }
+    }
+    out
 }
 
 fn written_budget() -> BTreeMap<String, Budget> {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/DYNAMODB_BUDGET.md"))
-        .expect("the budget document");
-    doc.lines()
-        .filter_map(|line| {
-            let cells: Vec<_> = line.split('|').map(str::trim).collect();
-            let (requests, rounds) = (cells.get(2)?.parse().ok()?, cells.get(3)?.parse().ok()?);
-            Some((cells[1].to_owned(), Budget { requests, rounds }))
-        })
-        .collect()
+    declared().into_iter().map(|(k, (_, b))| (k, b)).collect()
 }
 
 struct Bench {
@@ -44,8 +47,9 @@ struct Bench {
 
 impl Bench {
     async fn new(store: Store) -> Self {
-        // Nothing of the setup is counted: the table is cleared at its end.
-        let (gw, table) = counted(store).await;
+        // Nothing of the setup is counted: the table is cleared at its end. `@connections`
+        // calls are recorded beside the table's (as no DynamoDB request) for the IAM check.
+        let (gw, table) = counted_with_push(store).await;
         let admin = gw.admin("budget-admin").await;
         let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
         let (_, sent) =
@@ -135,10 +139,7 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
         b.http(Method::POST, &format!("/api/messages/send/{}", bob.id), t, Some(json!({ "message": "c" }))).await,
     );
     m.insert("GET /api/messages/{id}", b.http(Method::GET, &format!("/api/messages/{conv}?limit=10"), t, None).await);
-    m.insert(
-        "DELETE /api/messages/{messageId}",
-        b.http(Method::DELETE, &format!("/api/messages/{msg}"), t, None).await,
-    );
+    m.insert("DELETE /api/messages/{id}", b.http(Method::DELETE, &format!("/api/messages/{msg}"), t, None).await);
 
     let (_, g) = b.gw.post("/api/groups", &a.token, json!({ "name": "budget", "members": [bob.id] })).await;
     let gid = g["data"]["id"].as_str().unwrap().to_owned();
@@ -303,7 +304,7 @@ async fn every_route_stays_within_its_written_budget(store: Store) {
     let variants = measured.keys().copied().filter(|k| !routes.contains(k));
     for key in routes.iter().copied().chain(variants) {
         let Some(b) = budget.get(key) else {
-            failures.push(format!("{key}: no row in docs/DYNAMODB_BUDGET.md"));
+            failures.push(format!("{key}: no budget in functions/src/routes.rs"));
             continue;
         };
         let Some(records) = measured.get(key) else {
@@ -351,6 +352,27 @@ async fn every_route_stays_within_its_written_dynamodb_budget_on_dynamodb() {
     every_route_stays_within_its_written_budget(Store::Dynamo).await;
 }
 
+/// IAM matches the code: every call a route made is one its function's declaration grants.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_function_makes_only_the_calls_its_declaration_grants() {
+    let declared = declared();
+    let mut failures = Vec::new();
+    for (key, records) in measure_all(Store::Memory).await {
+        let Some((decl, _)) = declared.get(key) else {
+            failures.push(format!("{key}: measured but not declared"));
+            continue;
+        };
+        let mut missing: Vec<_> =
+            records.iter().flat_map(|r| r.actions.iter()).filter(|a| !decl.actions.contains(a)).collect();
+        missing.sort();
+        missing.dedup();
+        if !missing.is_empty() {
+            failures.push(format!("{key} ({}): calls {missing:?}, not in its declared actions", decl.function.name()));
+        }
+    }
+    assert!(failures.is_empty(), "calls AWS would refuse (AccessDenied / 403):\n{}", failures.join("\n"));
+}
+
 #[test]
 fn round_trips_count_overlapping_calls_once() {
     use std::time::{Duration, Instant};
@@ -360,6 +382,7 @@ fn round_trips_count_overlapping_calls_once() {
         requests: 1,
         started: t + Duration::from_millis(s),
         ended: t + Duration::from_millis(e),
+        actions: vec![],
     };
     assert_eq!(round_trips(&[rec(0, 10), rec(1, 12), rec(13, 20)]), 2);
     assert_eq!(round_trips(&[rec(0, 10), rec(10, 12)]), 2);

@@ -77,6 +77,17 @@ pub async fn counted(store: Store) -> (Gateway, Arc<Counted<Arc<dyn Table>>>) {
     (gw, counted)
 }
 
+/// As [`counted`], the `@connections` calls recorded in the same log (as no DynamoDB request).
+pub async fn counted_with_push(store: Store) -> (Gateway, Arc<Counted<Arc<dyn Table>>>) {
+    let counted = Arc::new(Counted::new(table(store).await));
+    let layer = |inner| Arc::new(Counted::sharing_log(inner, &counted)) as Arc<dyn chat::push::Push>;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let running = local_gateway::start_with_push(config(store), Some(counted.clone()), addr, unlimited_rates(), layer)
+        .await
+        .expect("the local gateway starts");
+    (Gateway::from_running(running), counted)
+}
+
 /// The default limits without the rate limits (the idle timeout stays).
 pub fn unlimited_rates() -> Limits {
     Limits { per_user: Rate::UNLIMITED, per_connection: Rate::UNLIMITED, ..Limits::default() }
