@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything about the AWS deployment that can be checked without an AWS account:
-#   1. cfn-lint template.yaml                  (CloudFormation and SAM rules)
+#   1. cfn-lint template.yaml                  (CloudFormation and SAM rules), and checkov
+#                                               (policies; reasoned skips in infra/checkov.yaml)
 #   2. sam validate --lint                     (SAM's own lint)
 #   3. sam validate (offline SAM transform)    (the template expands into a valid stack)
 #   4. sam build                               (cargo lambda build --release --arm64 of the one
@@ -30,6 +31,9 @@ arm64=yes
 ensure_arm64_std || arm64=no
 
 step "cfn-lint" cfn-lint template.yaml
+ensure_venv "$root/.venv-checkov" requirements-checkov.txt
+step "checkov (skips and their reasons: infra/checkov.yaml)" \
+  "$root/.venv-checkov/bin/checkov" --config-file infra/checkov.yaml -f template.yaml
 step "sam validate --lint" sam validate --lint
 # The full SAM transform runs locally; it needs a region and (unused) credentials.
 step "sam validate" env AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-offline}" \
