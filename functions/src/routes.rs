@@ -36,7 +36,7 @@ const fn w(function: &'static str, key: &'static str, handler: WsHandler) -> Rou
 pub const AUTHORIZER: &str = "ws-authorizer";
 
 pub fn routes() -> Vec<Route> {
-    use http::{auth, conversations as conv, groups, legacy, messages as msg, notifications as notif, status, users};
+    use http::{auth, conversations as conv, groups, messages as msg, notifications as notif, status, users};
     vec![
         h("auth-register", "POST /api/users/register", http_handler!(auth::register)),
         h("auth-register", "POST /api/auth/signup", http_handler!(auth::register)),
@@ -54,9 +54,9 @@ pub fn routes() -> Vec<Route> {
         h("conversations-get", "GET /api/conversations/{id}", http_handler!(conv::get)),
         h("conversations-delete", "DELETE /api/conversations/{id}", http_handler!(conv::delete)),
         h("conversations-read", "POST /api/conversations/{id}/read", http_handler!(conv::read)),
-        h("messages-send", "POST /api/messages/send", http_handler!(msg::send_000)),
-        h("messages-send", "POST /api/messages", http_handler!(msg::send_002)),
-        h("messages-send", "POST /api/messages/send/{id}", http_handler!(msg::send_003)),
+        h("messages-send", "POST /api/messages/send", http_handler!(msg::send_text_to_receiver)),
+        h("messages-send", "POST /api/messages", http_handler!(msg::send_content_to_receiver)),
+        h("messages-send", "POST /api/messages/send/{id}", http_handler!(msg::send_to_path_user)),
         h("messages-list", "GET /api/messages/{id}", http_handler!(msg::list)),
         h("messages-delete", "DELETE /api/messages/{messageId}", http_handler!(msg::delete)),
         h("groups-create", "POST /api/groups", http_handler!(groups::create, Group)),
@@ -73,10 +73,10 @@ pub fn routes() -> Vec<Route> {
         h("notifications-list", "GET /api/notifications", http_handler!(notif::list)),
         h("notifications-read", "POST /api/notifications/{id}/read", http_handler!(notif::read_one)),
         h("notifications-read", "POST /api/notifications/read", http_handler!(notif::read_all)),
-        h("auth-register", "POST /users/auth/create", http_handler!(legacy::create)),
-        h("auth-login", "POST /users/auth/login", http_handler!(legacy::login)),
-        h("messages-send", "POST /chat", http_handler!(legacy::chat)),
-        h("messages-list", "GET /chat/conversation/{senderId}/{receiverId}", http_handler!(legacy::conversation)),
+        h("auth-register", "POST /users/auth/create", http_handler!(auth::register_with_email)),
+        h("auth-login", "POST /users/auth/login", http_handler!(auth::login_with_email)),
+        h("messages-send", "POST /chat", http_handler!(msg::send_details_to_receiver)),
+        h("messages-list", "GET /chat/conversation/{senderId}/{receiverId}", http_handler!(msg::list_between)),
         Route { function: AUTHORIZER, key: "$authorizer", handler: Handler::Authorizer },
         w("ws-connect", "$connect", ws_handler!(ws::connect)),
         w("ws-disconnect", "$disconnect", ws_handler!(ws::disconnect)),

@@ -166,7 +166,7 @@ async fn session(gw: Arc<Gateway>, ctx: WsContext, socket: WebSocket) {
         };
         if let Err(wait) = frame_allowed(&gw, &conn_key, &user_key) {
             let e = AppError::RateLimited(format!("too many messages; retry in {} ms", wait.as_millis().max(1)));
-            let frame = String::from_utf8_lossy(&chat::events::frame(chat::events::ERROR, e.body())).into_owned();
+            let frame = String::from_utf8_lossy(&chat::events::Event::Error(e.body()).frame()).into_owned();
             let _ = live.tx.send(Outbound::Frame(frame));
             continue;
         }
