@@ -68,7 +68,7 @@ async fn send_to_group_of(n: usize) -> Sent {
     let sender = Actor { user_id: members[0].id.clone(), username: members[0].username.clone(), role: Role::User };
     let others: Vec<String> = members[1..].iter().map(|m| m.id.to_string()).collect();
     let group = chat::service::groups::create(&app, &sender, ConversationKind::Group, "perf", &others).await.unwrap();
-    let conversation = group["id"].as_str().unwrap().to_owned();
+    let conversation = group.id.to_string();
 
     counted.take();
     capacity.take();

@@ -257,7 +257,7 @@ pub fn conflicting_path_variables<'a>(paths: &[&'a str]) -> Option<(&'a str, &'a
 
 #[rustfmt::skip]
 pub static FUNCTIONS: &[Decl] = {
-    use http::{auth, conversations as conv, groups, legacy, messages as msg, notifications as notif, status, users};
+    use http::{auth, conversations as conv, groups, messages as msg, notifications as notif, status, users};
     &[
     Decl::new(AuthRegister, PasswordHash)
         .actions(&[GetItem, BatchGetItem, PutItem])
@@ -265,7 +265,7 @@ pub static FUNCTIONS: &[Decl] = {
         .routes(&[
             http_route("POST /api/users/register", http_handler!(auth::register), Anyone, budget(1, 1, "0", "6", "transaction: user + username lock + email lock")),
             http_route("POST /api/auth/signup", http_handler!(auth::register), Anyone, budget(1, 1, "0", "6", "same function as register")),
-            http_route("POST /users/auth/create", http_handler!(legacy::create), Anyone, budget(1, 1, "0", "6", "as register")),
+            http_route("POST /users/auth/create", http_handler!(auth::register_with_email), Anyone, budget(1, 1, "0", "6", "as register")),
         ]),
     Decl::new(AuthLogin, PasswordHash)
         .verifies_passwords()
@@ -274,7 +274,7 @@ pub static FUNCTIONS: &[Decl] = {
         .routes(&[
             http_route("POST /api/users/login", http_handler!(auth::login), Anyone, budget(6, 3, "2", "4", "lock + failure counters (one batch) → user ‖ name reservation ‖ address count → argon2 → name reset ‖ address given back (see above)")),
             http_route("POST /api/auth/login", http_handler!(auth::login), Anyone, budget(6, 3, "2", "4", "same function as login")),
-            http_route("POST /users/auth/login", http_handler!(legacy::login), Anyone, budget(6, 3, "1.5", "4", "as login")),
+            http_route("POST /users/auth/login", http_handler!(auth::login_with_email), Anyone, budget(6, 3, "1.5", "4", "as login")),
         ]),
     Decl::new(AuthLogout, Light)
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
@@ -357,19 +357,19 @@ pub static FUNCTIONS: &[Decl] = {
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection])
         .why("send (four seed shapes): authenticate + conversation, summary, idempotency key, receiver (BatchGetItem); a retried clientMessageId's message (GetItem); one transaction (message, idempotency key, new conversation and memberships: PutItem; summary, read marker: UpdateItem); fan-out: presences (BatchGetItem), admin room (Query on the table), a stored notification for an absent direct recipient (PutItem), POST @connections, 410 Gone cleanup (UpdateItem + DeleteItem).")
         .routes(&[
-            http_route("POST /api/messages/send", http_handler!(msg::send_000), User, budget(5, 3, "2", "8", "session ‖ conversation + summary + idempotency key (one batch) → send transaction → fan-out (presences ‖ admin room)")).variants(&[
+            http_route("POST /api/messages/send", http_handler!(msg::send_text_to_receiver), User, budget(5, 3, "2", "8", "session ‖ conversation + summary + idempotency key (one batch) → send transaction → fan-out (presences ‖ admin room)")).variants(&[
                 ("username", budget(6, 4, "2.5", "8", "seed 000's `\"receiver\": \"bob\"`: the username's lock (`GetItem`) → as above (a name's id is needed for the conversation's key; ids stay at 2 round trips before the fan-out). The sender's name is checked against the session's user, no read")),
             ]),
-            http_route("POST /api/messages", http_handler!(msg::send_002), User, budget(5, 3, "2", "8", "same")),
-            http_route("POST /api/messages/send/{id}", http_handler!(msg::send_003), User, budget(5, 3, "2", "8", "same")),
-            http_route("POST /chat", http_handler!(legacy::chat), User, budget(5, 3, "2", "8", "as POST /api/messages")),
+            http_route("POST /api/messages", http_handler!(msg::send_content_to_receiver), User, budget(5, 3, "2", "8", "same")),
+            http_route("POST /api/messages/send/{id}", http_handler!(msg::send_to_path_user), User, budget(5, 3, "2", "8", "same")),
+            http_route("POST /chat", http_handler!(msg::send_details_to_receiver), User, budget(5, 3, "2", "8", "as POST /api/messages")),
         ]),
     Decl::new(MessagesList, Light)
         .actions(&[GetItem, BatchGetItem, Query])
         .why("history: authenticate (BatchGetItem), the conversation (GetItem) and a page of messages (Query on the table) concurrently; the other user of a not-yet-started direct conversation (GetItem).")
         .routes(&[
             http_route("GET /api/messages/{id}", http_handler!(msg::list), User, budget(3, 2, "1 + page", "0", "session → conversation ‖ messages query")),
-            http_route("GET /chat/conversation/{senderId}/{receiverId}", http_handler!(legacy::conversation), User, budget(3, 2, "1 + page", "0", "as GET /api/messages/{id}")),
+            http_route("GET /chat/conversation/{senderId}/{receiverId}", http_handler!(msg::list_between), User, budget(3, 2, "1 + page", "0", "as GET /api/messages/{id}")),
         ]),
     Decl::new(MessagesDelete, FanOut)
         .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, QueryIndex, PostToConnection])

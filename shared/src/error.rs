@@ -1,8 +1,19 @@
 //! One error type for every route, mapped once to a status and the SPEC §3 envelope.
 
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::store::StoreError;
+
+/// An error as clients see it: the envelope's `error`, and the WebSocket `error` event's data.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorBody {
+    pub code: &'static str,
+    pub message: String,
+    /// For a validation error: the field and the issue, or the unknown members.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -51,10 +62,14 @@ impl AppError {
     /// (`invalid type: integer `98765432123``), which may be a password.
     pub fn bad_json(what: &str, e: &serde_json::Error) -> Self {
         use serde_json::error::Category;
-        let at = format!("at line {} column {}", e.line(), e.column());
+        // No position for an error found after the input was read (a tagged enum's fields).
+        let at = match e.line() {
+            0 => String::new(),
+            line => format!(" at line {line} column {}", e.column()),
+        };
         let message = match e.classify() {
-            Category::Syntax | Category::Eof | Category::Io => format!("invalid {what}: malformed JSON {at}"),
-            Category::Data => format!("invalid {what}: {} {at}", describe_data_error(&e.to_string())),
+            Category::Syntax | Category::Eof | Category::Io => format!("invalid {what}: malformed JSON{at}"),
+            Category::Data => format!("invalid {what}: {}{at}", describe_data_error(&e.to_string())),
         };
         Self::Validation { message, details: None }
     }
@@ -104,12 +119,12 @@ impl AppError {
     }
 
     /// `{"code", "message", "details"?}`: the body of an HTTP error and of a WebSocket `error` event.
-    pub fn body(&self) -> Value {
-        let mut body = json!({ "code": self.code(), "message": self.to_string() });
-        if let Self::Validation { details: Some(d), .. } = self {
-            body["details"] = d.clone();
-        }
-        body
+    pub fn body(&self) -> ErrorBody {
+        let details = match self {
+            Self::Validation { details, .. } => details.clone(),
+            _ => None,
+        };
+        ErrorBody { code: self.code(), message: self.to_string(), details }
     }
 
     /// The whole HTTP error envelope.

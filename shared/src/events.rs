@@ -1,10 +1,44 @@
-//! Server → client WebSocket events: `{"event": "...", "data": {...}}` (SPEC §4).
+//! Server → client WebSocket events: `{"event": "...", "data": {...}}` (SPEC §4). Every event
+//! is one variant of `Event`, every payload one type; nothing else goes out on a socket.
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
+use crate::error::ErrorBody;
+use crate::ids::{ConversationId, MessageId, UserId};
+use crate::models::{ConversationKind, Message, NotificationKind, Status};
+use crate::repo::notifications::Notification;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", content = "data", rename_all = "camelCase")]
+pub enum Event {
+    /// A new message, to every connection of the members but the sending one (busy members
+    /// excepted).
+    ChatMessage(MessagePush),
+    /// A new message, to the admin room.
+    NewMessage(MessagePush),
+    /// A send stored (or a retry found stored), to the sending connection.
+    MessageReceived(MessageAck),
+    /// To the connections viewing the conversation.
+    TypingStatus(Typing),
+    /// The reader's own devices.
+    MessagesMarkedRead(ReadReceipt),
+    /// The other members.
+    MessagesRead(ReadReceipt),
+    MessageDeleted(MessageDeleted),
+    /// A user's presence, to their contacts and the admin room (and to the setter).
+    Presence(PresenceView),
+    Notification(NotificationPush),
+    /// A group's membership changed, to its members and the users affected.
+    Membership(MembershipChange),
+    Pong(Pong),
+    /// A frame was refused; the connection stays usable.
+    Error(ErrorBody),
+}
+
+/// The event names, as `Event` serializes them (`Event::name`; the AsyncAPI check reads them).
 pub const CHAT_MESSAGE: &str = "chatMessage";
-pub const MESSAGE_RECEIVED: &str = "messageReceived";
 pub const NEW_MESSAGE: &str = "newMessage";
+pub const MESSAGE_RECEIVED: &str = "messageReceived";
 pub const TYPING_STATUS: &str = "typingStatus";
 pub const MESSAGES_MARKED_READ: &str = "messagesMarkedRead";
 pub const MESSAGES_READ: &str = "messagesRead";
@@ -15,6 +49,229 @@ pub const MEMBERSHIP: &str = "membership";
 pub const PONG: &str = "pong";
 pub const ERROR: &str = "error";
 
-pub fn frame(event: &str, data: Value) -> Vec<u8> {
-    json!({ "event": event, "data": data }).to_string().into_bytes()
+impl Event {
+    /// Its `event`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ChatMessage(_) => CHAT_MESSAGE,
+            Self::NewMessage(_) => NEW_MESSAGE,
+            Self::MessageReceived(_) => MESSAGE_RECEIVED,
+            Self::TypingStatus(_) => TYPING_STATUS,
+            Self::MessagesMarkedRead(_) => MESSAGES_MARKED_READ,
+            Self::MessagesRead(_) => MESSAGES_READ,
+            Self::MessageDeleted(_) => MESSAGE_DELETED,
+            Self::Presence(_) => PRESENCE,
+            Self::Notification(_) => NOTIFICATION,
+            Self::Membership(_) => MEMBERSHIP,
+            Self::Pong(_) => PONG,
+            Self::Error(_) => ERROR,
+        }
+    }
+
+    /// The frame as posted to a connection.
+    pub fn frame(&self) -> Vec<u8> {
+        // Plain structs with string keys: serializing cannot fail.
+        serde_json::to_vec(self).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "event not serializable");
+            Vec::new()
+        })
+    }
+}
+
+/// `chatMessage` / `newMessage`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagePush {
+    pub message: Message,
+    pub sender: Sender,
+    pub conversation_type: ConversationKind,
+}
+
+/// Who sent a pushed message.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sender {
+    pub id: UserId,
+    pub username: String,
+}
+
+/// `messageReceived`: `clientMessageId` is `null` when the send had none; `duplicate` is there
+/// (true) only for a retry that found the message stored.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageAck {
+    pub message: Message,
+    pub client_message_id: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
+}
+
+impl MessageAck {
+    pub fn new(message: Message, duplicate: bool) -> Self {
+        Self { client_message_id: message.client_message_id.clone(), message, duplicate }
+    }
+}
+
+/// `typingStatus`: `expiresAt` is when the indicator ends without a refresh (now, on a stop).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Typing {
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+    pub is_typing: bool,
+    pub expires_at: String,
+}
+
+/// `messagesMarkedRead` / `messagesRead`, and the answer of marking a conversation read.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadReceipt {
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+    /// `null` when everything was marked read.
+    pub up_to_message_id: Option<MessageId>,
+    pub read_seq: i64,
+    pub unread_count: i64,
+    pub read_at: String,
+}
+
+/// `messageDeleted`, and the answer of deleting a message.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageDeleted {
+    pub message_id: MessageId,
+    pub conversation_id: ConversationId,
+    pub deleted_by: UserId,
+}
+
+/// A user's presence as others see it (`presence`, `GET/PUT /api/status`): the status the user
+/// set, and beside it liveness (`online`, `lastSeen`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceView {
+    pub user_id: UserId,
+    pub status: Status,
+    pub activity: Option<String>,
+    pub online: bool,
+    pub last_seen: Option<String>,
+}
+
+/// `notification`: a stored notification, or the live-only list of missed conversations.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum NotificationPush {
+    Stored(Notification),
+    Missed(MissedMessages),
+}
+
+/// On leaving `busy`: the conversations with unread messages.
+#[derive(Debug, Clone, Serialize)]
+pub struct MissedMessages {
+    /// Always `missedMessages`.
+    #[serde(rename = "type")]
+    pub kind: NotificationKind,
+    pub conversations: Vec<Unread>,
+}
+
+impl MissedMessages {
+    pub fn new(conversations: Vec<Unread>) -> Self {
+        Self { kind: NotificationKind::MissedMessages, conversations }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unread {
+    pub conversation_id: ConversationId,
+    pub unread_count: i64,
+    pub last_message: Option<Message>,
+}
+
+/// `membership`: members added or removed, or a member's group role changed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum MembershipChange {
+    Members(MembersChanged),
+    Role(RoleChanged),
+}
+
+/// Members added (also at creation: the initial members) or removed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MembersChanged {
+    pub conversation_id: ConversationId,
+    #[serde(rename = "type")]
+    pub kind: ConversationKind,
+    pub name: Option<String>,
+    pub action: MembershipAction,
+    pub by: UserId,
+    /// The first of `userIds` (`null` when none): the single member of a one-member change.
+    pub user_id: Option<UserId>,
+    pub user_ids: Vec<UserId>,
+}
+
+/// A member promoted to group admin or demoted.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleChanged {
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+    pub action: MembershipAction,
+    pub by: UserId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MembershipAction {
+    Added,
+    Removed,
+    Promoted,
+    Demoted,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Pong {
+    pub time: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_is_its_name_and_its_data() {
+        let frame = Event::Pong(Pong { time: "t".into() }).frame();
+        let v: serde_json::Value = serde_json::from_slice(&frame).expect("JSON");
+        assert_eq!(v, serde_json::json!({ "event": "pong", "data": { "time": "t" } }));
+    }
+
+    #[test]
+    fn every_name_is_the_serialized_one() {
+        let (c, u) = (ConversationId::group(&crate::ids::GroupId::generate()), UserId::generate());
+        let m = MessageId::generate();
+        let deleted = MessageDeleted { message_id: m, conversation_id: c.clone(), deleted_by: u.clone() };
+        let typing = Typing { conversation_id: c.clone(), user_id: u.clone(), is_typing: true, expires_at: "t".into() };
+        let receipt = ReadReceipt {
+            conversation_id: c.clone(),
+            user_id: u.clone(),
+            up_to_message_id: None,
+            read_seq: 0,
+            unread_count: 0,
+            read_at: "t".into(),
+        };
+        let role = RoleChanged { conversation_id: c, user_id: u.clone(), action: MembershipAction::Promoted, by: u };
+        let error = ErrorBody { code: "X", message: "x".into(), details: None };
+        for e in [
+            Event::TypingStatus(typing),
+            Event::MessagesMarkedRead(receipt.clone()),
+            Event::MessagesRead(receipt),
+            Event::MessageDeleted(deleted),
+            Event::Membership(MembershipChange::Role(role)),
+            Event::Notification(NotificationPush::Missed(MissedMessages::new(vec![]))),
+            Event::Pong(Pong { time: "t".into() }),
+            Event::Error(error),
+        ] {
+            let v: serde_json::Value = serde_json::from_slice(&e.frame()).expect("JSON");
+            assert_eq!(v["event"], e.name());
+        }
+    }
 }

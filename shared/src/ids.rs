@@ -57,6 +57,28 @@ typed_id!(GroupId, "grp_");
 typed_id!(TokenId, "tok_");
 typed_id!(NotificationId, "ntf_");
 
+/// A WebSocket connection, as API Gateway names it (opaque, e.g. `Conn1234AbCd=`): not minted
+/// here, so any non-empty string API Gateway gives is one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConnectionId(String);
+
+impl ConnectionId {
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Monotonic within the process, so ids minted in the same millisecond still sort by creation.
 fn next_ulid() -> Ulid {
     use std::sync::Mutex;

@@ -2,7 +2,6 @@
 //! code never re-validates.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use crate::error::AppError;
 use crate::ids::{ConversationId, MessageId, UserId};
@@ -217,31 +216,100 @@ pub enum Visibility {
 }
 
 impl User {
-    pub fn view(&self, visibility: Visibility) -> Value {
-        let mut v = json!({
-            "id": self.id,
-            "username": self.username,
-            "firstName": self.profile.first_name,
-            "lastName": self.profile.last_name,
-            "profilePicture": self.profile.profile_picture,
+    pub fn view(&self, visibility: Visibility) -> UserView {
+        let p = &self.profile;
+        let private = (visibility == Visibility::Private).then(|| PrivateFields {
+            email: self.email.clone(),
+            company: p.company.clone(),
+            phone: p.phone.clone(),
+            gender: p.gender.clone(),
+            is_onboarding_completed: self.is_onboarding_completed,
+            role: self.role,
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
         });
-        if visibility == Visibility::Private {
-            let extra = json!({
-                "email": self.email,
-                "company": self.profile.company,
-                "phone": self.profile.phone,
-                "gender": self.profile.gender,
-                "isOnboardingCompleted": self.is_onboarding_completed,
-                "role": self.role,
-                "createdAt": self.created_at,
-                "updatedAt": self.updated_at,
-            });
-            if let (Some(v), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
-                v.extend(extra.clone());
-            }
+        UserView {
+            id: self.id.clone(),
+            username: self.username.clone(),
+            first_name: p.first_name.clone(),
+            last_name: p.last_name.clone(),
+            profile_picture: p.profile_picture.clone(),
+            private,
         }
-        v
     }
+}
+
+/// A user as clients see them: the public fields (absent ones as `null`), and for self and
+/// admins (`Visibility::Private`) the others, secrets excepted.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: UserId,
+    pub username: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub profile_picture: Option<String>,
+    #[serde(flatten)]
+    pub private: Option<PrivateFields>,
+}
+
+/// The fields only the user and admins see, beside the public ones.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrivateFields {
+    pub email: Option<String>,
+    pub company: Option<String>,
+    pub phone: Option<String>,
+    pub gender: Option<String>,
+    pub is_onboarding_completed: bool,
+    pub role: Role,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Who a deleted user's messages and memberships are attributed to.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeletedUser {
+    pub id: UserId,
+    /// Always `deleted-user`.
+    pub username: &'static str,
+    /// Always `true`.
+    pub deleted: bool,
+}
+
+impl DeletedUser {
+    pub fn new(id: &UserId) -> Self {
+        Self { id: id.clone(), username: "deleted-user", deleted: true }
+    }
+}
+
+/// A user shown in full: as they are, or as deleted.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Person {
+    User(Box<UserView>),
+    Deleted(DeletedUser),
+}
+
+impl Person {
+    /// `user` publicly, or the deleted user `id` when it is gone.
+    pub fn public(id: &UserId, user: Option<&User>) -> Self {
+        user.map_or_else(|| Self::Deleted(DeletedUser::new(id)), |u| Self::User(Box::new(u.view(Visibility::Public))))
+    }
+}
+
+/// What a notification is about (its `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NotificationKind {
+    /// Sent by an admin (`POST /api/notifications`).
+    Admin,
+    AddedToGroup,
+    RemovedFromGroup,
+    /// A direct message the user was not connected (or was busy) to see live.
+    Message,
+    /// Live only, on leaving `busy`: the conversations with unread messages.
+    MissedMessages,
 }
 
 /// A message, as stored and as sent to clients.

@@ -486,10 +486,10 @@ async fn push_cost(rounds: usize) -> Result<(Stats, Stats), Error> {
         .await;
     let push: Arc<dyn chat::push::Push> =
         Arc::new(chat::push::ApiGatewayPush::new(&sdk, &format!("http://127.0.0.1:{port}/prod")));
-    let payload = chat::events::frame(
-        "chatMessage",
-        json!({ "message": { "id": "msg_01JZ0000000000000000000000", "text": "a message of ordinary length, about sixty characters long" } }),
-    );
+    // A `chatMessage` frame of ordinary size.
+    let payload = serde_json::to_vec(
+        &json!({ "event": "chatMessage", "data": { "message": { "id": "msg_01JZ0000000000000000000000", "text": "a message of ordinary length, about sixty characters long" } } }),
+    )?;
     let deliveries = || (0..100).map(|i| (format!("Conn{i:012}AbCd="), payload.clone())).collect::<Vec<_>>();
     chat::push::fan_out(&push, deliveries()).await;
     let (mut cpu_per_post, mut wall_per_100) = (Vec::new(), Vec::new());

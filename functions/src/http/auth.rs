@@ -1,7 +1,9 @@
-//! `POST /api/users/register` + `/api/auth/signup`, login (both paths), logout, refresh.
+//! Registration (`/api/users/register`, `/api/auth/signup`, and by name and email at
+//! `/users/auth/create`), login (by username or email; by email answering 404 at
+//! `/users/auth/login`), logout, refresh.
 
 use chat::auth::{clear_cookie, session_cookie};
-use chat::models::{bounded, Email, Password, Profile, Role, Username, Visibility};
+use chat::models::{bounded, Email, Password, Profile, Role, Username};
 use chat::service::users::{self, Registration, Session};
 use chat::{App, AppError};
 use lambda_http::request::RequestContext;
@@ -70,8 +72,7 @@ impl RegisterBody {
 }
 
 pub fn session_reply(app: &App, session: &Session, created: bool) -> Reply {
-    let data = json!({ "user": session.user.view(Visibility::Private), "token": session.token, "expiresAt": session.claims.exp });
-    Reply::ok(data).status(created).cookie(session_cookie(
+    Reply::ok(session.view()).status(created).cookie(session_cookie(
         &session.token,
         app.tokens.ttl_secs(),
         app.config.cookie_secure,
@@ -126,4 +127,64 @@ pub async fn refresh(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
     let session = users::refresh(app, &caller).await?;
     Ok(session_reply(app, &session, false))
+}
+
+/// Registration by name and email, without a username (seed 001).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct EmailRegisterBody {
+    first_name: String,
+    last_name: String,
+    email: String,
+    password: String,
+}
+
+/// A username from the email's local part, made unique with a short random suffix (the user may
+/// change it later).
+fn username_for(email: &Email) -> Result<Username, AppError> {
+    let local: String = email
+        .as_str()
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        .take(24)
+        .collect();
+    let suffix = chat::ids::UserId::generate().to_string().to_lowercase();
+    Username::parse(&format!(
+        "{}-{}",
+        if local.len() >= 3 { local.as_str() } else { "user" },
+        &suffix[suffix.len() - 5..]
+    ))
+}
+
+pub async fn register_with_email(app: &App, req: Request) -> Result<Reply, AppError> {
+    let b: EmailRegisterBody = body(&req)?;
+    let email = Email::parse(&b.email)?;
+    let profile = Profile { first_name: Some(b.first_name), last_name: Some(b.last_name), ..Profile::default() };
+    let reg = Registration {
+        profile: profile.parse()?,
+        ..Registration::minimal(username_for(&email)?, Password::parse(&b.password)?, Role::User)
+    };
+    let reg = Registration { email: Some(email), ..reg };
+    let session = users::register(app, None, reg).await?;
+    Ok(session_reply(app, &session, true))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmailLoginBody {
+    email: String,
+    password: String,
+}
+
+/// Login by email, where any failure is a 404 (seed 001).
+pub async fn login_with_email(app: &App, req: Request) -> Result<Reply, AppError> {
+    let b: EmailLoginBody = body(&req)?;
+    match users::login(app, &b.email, b.password, source_ip(&req).as_deref()).await {
+        Ok(session) => Ok(session_reply(app, &session, false)),
+        Err(AppError::Unauthorized(_)) => Err(AppError::NotFound("invalid email or password".into())),
+        Err(e) => Err(e),
+    }
 }

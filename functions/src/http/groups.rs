@@ -52,5 +52,9 @@ pub async fn get(app: &App, req: Request, kind: ConversationKind) -> Result<Repl
 pub async fn list(app: &App, req: Request, kind: ConversationKind) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
     let discover = kind == ConversationKind::Channel && query_param(&req, "discover").as_deref() == Some("true");
-    Ok(Reply::page(groups::list(app, &caller.actor(), kind, discover).await?, None))
+    Ok(if discover {
+        Reply::page(groups::discover(app, &caller.actor()).await?, None)
+    } else {
+        Reply::page(groups::list(app, &caller.actor(), kind).await?, None)
+    })
 }

@@ -1,13 +1,13 @@
-//! `/api/messages`: the three send forms of the seeds, the history, delete.
+//! Messages: every send form the clients use (`/api/messages…`, `/chat`), the history (also
+//! between two named users), delete.
 
-use chat::ids::MessageId;
-use chat::service::messages::{self, Outgoing, PageRequest, Target};
+use chat::ids::{MessageId, UserId};
+use chat::service::messages::{self, Outgoing, PageRequest, SendOutcome, Target};
 use chat::{App, AppError};
 use lambda_http::Request;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::{body, path_id, path_param, query_param, token, Reply};
+use super::{body, caller, path_id, path_param, query_param, token, Reply};
 
 /// Authenticates concurrently with the send's first read (SPEC §6: two round trips). `sender`,
 /// if given, must name the caller, by id or by username: checked against the stored user the
@@ -26,14 +26,15 @@ pub async fn send(app: &App, req: &Request, sender: Option<String>, out: Outgoin
         }
         Ok(())
     };
-    let (message, duplicate) = messages::send(app, &actor, session, out, None).await?;
-    Ok(Reply::ok(json!(message)).status(!duplicate))
+    // 201 for a new message, 200 for a retry that found it stored.
+    let outcome = messages::send(app, &actor, session, out, None).await?;
+    Ok(Reply::ok(outcome.message()).status(matches!(outcome, SendOutcome::New(_))))
 }
 
-/// Seed 000: `POST /api/messages/send` `{sender?, receiver, text}`.
+/// `POST /api/messages/send` `{sender?, receiver, text}` (seed 000).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Send000 {
+struct ReceiverText {
     #[serde(default)]
     sender: Option<String>,
     receiver: String,
@@ -42,16 +43,16 @@ struct Send000 {
     client_message_id: Option<String>,
 }
 
-pub async fn send_000(app: &App, req: Request) -> Result<Reply, AppError> {
-    let b: Send000 = body(&req)?;
+pub async fn send_text_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
+    let b: ReceiverText = body(&req)?;
     let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.text, b.client_message_id)?;
     send(app, &req, b.sender, out).await
 }
 
-/// Seed 002: `POST /api/messages` `{senderId?, receiverId, content}`.
+/// `POST /api/messages` `{senderId?, receiverId, content}` (seed 002).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Send002 {
+struct ReceiverContent {
     #[serde(default)]
     sender_id: Option<String>,
     receiver_id: String,
@@ -60,39 +61,81 @@ struct Send002 {
     client_message_id: Option<String>,
 }
 
-pub async fn send_002(app: &App, req: Request) -> Result<Reply, AppError> {
-    let b: Send002 = body(&req)?;
+pub async fn send_content_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
+    let b: ReceiverContent = body(&req)?;
     let out = Outgoing::parse(Target::parse(&b.receiver_id)?, &b.content, b.client_message_id)?;
     send(app, &req, b.sender_id, out).await
 }
 
-/// Seed 003: `POST /api/messages/send/:id` `{message}` to user `:id`.
+/// `POST /api/messages/send/:id` `{message}` to user `:id` (seed 003).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Send003 {
+struct MessageToPathUser {
     message: String,
     #[serde(default)]
     client_message_id: Option<String>,
 }
 
-pub async fn send_003(app: &App, req: Request) -> Result<Reply, AppError> {
-    let b: Send003 = body(&req)?;
+pub async fn send_to_path_user(app: &App, req: Request) -> Result<Reply, AppError> {
+    let b: MessageToPathUser = body(&req)?;
     let out = Outgoing::parse(Target::parse(&path_param(&req, "id")?)?, &b.message, b.client_message_id)?;
     send(app, &req, None, out).await
 }
 
 /// `GET /api/messages/:id?limit=&before=&after=`: `:id` is a conversation or a user.
 pub async fn list(app: &App, req: Request) -> Result<Reply, AppError> {
-    let caller = super::caller(app, &req).await?;
+    let caller = caller(app, &req).await?;
     let target = Target::parse(&path_param(&req, "id")?).map_err(|_| AppError::not_found("conversation"))?;
     let (b, a, l) = (query_param(&req, "before"), query_param(&req, "after"), query_param(&req, "limit"));
     let page = PageRequest::parse(b.as_deref(), a.as_deref(), l.as_deref())?;
     let (items, next) = messages::list(app, &caller.actor(), &target, &page).await?;
-    Ok(Reply::page(items.iter().map(|m| json!(m)).collect(), next))
+    Ok(Reply::page(items, next))
 }
 
 pub async fn delete(app: &App, req: Request) -> Result<Reply, AppError> {
-    let caller = super::caller(app, &req).await?;
+    let caller = caller(app, &req).await?;
     let id = path_id(&req, "id", MessageId::parse, "message")?;
     Ok(Reply::ok(messages::delete(app, &caller.actor(), &id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Details {
+    text: String,
+}
+
+/// `POST /chat` `{sender?, receiver, messageDetails: {text}}` (seed 001).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ReceiverDetails {
+    #[serde(default)]
+    sender: Option<String>,
+    receiver: String,
+    message_details: Details,
+    #[serde(default)]
+    client_message_id: Option<String>,
+}
+
+pub async fn send_details_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
+    let b: ReceiverDetails = body(&req)?;
+    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.message_details.text, b.client_message_id)?;
+    send(app, &req, b.sender, out).await
+}
+
+/// `GET /chat/conversation/:senderId/:receiverId` (seed 001): the messages between two users;
+/// the caller must be one of them (or an admin, who reads as the first).
+pub async fn list_between(app: &App, req: Request) -> Result<Reply, AppError> {
+    let caller = caller(app, &req).await?;
+    let a = path_id(&req, "senderId", UserId::parse, "user")?;
+    let b = path_id(&req, "receiverId", UserId::parse, "user")?;
+    let actor = caller.actor();
+    let (me, other) = if *caller.id() == a { (&a, &b) } else { (&b, &a) };
+    if caller.id() != me && !actor.is_admin() {
+        return Err(AppError::Forbidden("you are not part of this conversation".into()));
+    }
+    let (bq, aq, lq) = (query_param(&req, "before"), query_param(&req, "after"), query_param(&req, "limit"));
+    let page = PageRequest::parse(bq.as_deref(), aq.as_deref(), lq.as_deref())?;
+    let as_member = chat::service::Actor { user_id: me.clone(), ..actor.clone() };
+    let (items, next) = messages::list(app, &as_member, &Target::User(other.clone()), &page).await?;
+    Ok(Reply::page(items, next))
 }

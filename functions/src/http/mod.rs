@@ -3,7 +3,6 @@
 pub mod auth;
 pub mod conversations;
 pub mod groups;
-pub mod legacy;
 pub mod messages;
 pub mod notifications;
 pub mod status;
@@ -18,6 +17,7 @@ use chat::{App, AppError};
 use lambda_http::http::{header, HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 /// Bodies above this are refused with 413 (SPEC §3).
@@ -30,15 +30,17 @@ pub type HttpHandler = fn(Arc<App>, Request) -> HttpFuture;
 #[derive(Debug)]
 pub struct Reply {
     status: StatusCode,
-    body: Value,
+    /// The envelope, or why `data` could not be serialized (a 500).
+    body: Result<Value, String>,
     cookies: Vec<String>,
 }
 
 impl Reply {
-    pub fn ok(data: Value) -> Self {
-        Self { status: StatusCode::OK, body: json!({ "success": true, "data": data }), cookies: vec![] }
+    pub fn ok(data: impl Serialize) -> Self {
+        let body = serde_json::to_value(data).map(|data| json!({ "success": true, "data": data }));
+        Self { status: StatusCode::OK, body: body.map_err(|e| e.to_string()), cookies: vec![] }
     }
-    pub fn created(data: Value) -> Self {
+    pub fn created(data: impl Serialize) -> Self {
         Self { status: StatusCode::CREATED, ..Self::ok(data) }
     }
     pub fn status(mut self, created: bool) -> Self {
@@ -46,10 +48,10 @@ impl Reply {
         self
     }
     /// A page: `data` is the list, `nextCursor` is there when more may follow.
-    pub fn page(items: Vec<Value>, next: Option<String>) -> Self {
-        let mut r = Self::ok(Value::Array(items));
-        if let Some(next) = next {
-            r.body["nextCursor"] = next.into();
+    pub fn page<T: Serialize>(items: Vec<T>, next: Option<String>) -> Self {
+        let mut r = Self::ok(items);
+        if let (Ok(body), Some(next)) = (&mut r.body, next) {
+            body["nextCursor"] = next.into();
         }
         r
     }
@@ -75,7 +77,8 @@ fn json_response(status: StatusCode, body: &Value, cookies: &[String]) -> Respon
 /// Runs a handler and maps its outcome to the envelope; errors are logged here, once.
 pub async fn respond(app: Arc<App>, handler: HttpHandler, req: Request) -> Response<Body> {
     match handler(app, req).await {
-        Ok(reply) => json_response(reply.status, &reply.body, &reply.cookies),
+        Ok(Reply { status, body: Ok(body), cookies }) => json_response(status, &body, &cookies),
+        Ok(Reply { body: Err(e), .. }) => error_response(&AppError::internal(e)),
         Err(e) => error_response(&e),
     }
 }

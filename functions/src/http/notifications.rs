@@ -3,10 +3,9 @@
 use chat::ids::{NotificationId, UserId};
 use chat::models::{parse_limit, DEFAULT_PAGE};
 use chat::service::notifications;
-use chat::{repo, App, AppError};
+use chat::{App, AppError};
 use lambda_http::Request;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{body, caller, path_id, query_param, Reply};
 
@@ -21,7 +20,7 @@ pub async fn create(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
     let b: SendBody = body(&req)?;
     let user = UserId::parse(&b.user_id).ok_or_else(|| AppError::field("userId", "not a user id"))?;
-    Ok(Reply::created(json!(notifications::send(app, &caller.actor(), &user, &b.message).await?)))
+    Ok(Reply::created(notifications::send(app, &caller.actor(), &user, &b.message).await?))
 }
 
 /// Mine, newest first; `?unread=true`, `?limit=`, `?cursor=` (the last id of the previous page).
@@ -32,18 +31,17 @@ pub async fn list(app: &App, req: Request) -> Result<Reply, AppError> {
         .map(|c| NotificationId::parse(&c).ok_or_else(|| AppError::field("cursor", "invalid cursor")))
         .transpose()?;
     let unread = query_param(&req, "unread").as_deref() == Some("true");
-    let (items, next) = repo::notifications::list(app.table(), caller.id(), limit, cursor.as_ref(), unread).await?;
-    Ok(Reply::page(items.iter().map(|n| json!(n)).collect(), next))
+    let (items, next) = notifications::list(app, &caller.actor(), limit, cursor.as_ref(), unread).await?;
+    Ok(Reply::page(items, next))
 }
 
 pub async fn read_one(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
     let id = path_id(&req, "id", NotificationId::parse, "notification")?;
-    Ok(Reply::ok(json!(repo::notifications::mark_read(app.table(), caller.id(), &id).await?)))
+    Ok(Reply::ok(notifications::mark_read(app, &caller.actor(), &id).await?))
 }
 
 pub async fn read_all(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
-    let marked = repo::notifications::mark_all_read(app.table(), caller.id()).await?;
-    Ok(Reply::ok(json!({ "marked": marked })))
+    Ok(Reply::ok(notifications::mark_all_read(app, &caller.actor()).await?))
 }

@@ -3,7 +3,7 @@
 use chat::ids::UserId;
 use chat::models::{parse_limit, Email, Password, Profile, Role, Username, Visibility, DEFAULT_PAGE};
 use chat::service::users::{self, ProfileUpdate};
-use chat::{repo, App, AppError};
+use chat::{App, AppError};
 use lambda_http::Request;
 use serde::Deserialize;
 use serde_json::json;
@@ -21,11 +21,8 @@ pub async fn list(app: &App, req: Request) -> Result<Reply, AppError> {
     let after = query_param(&req, "cursor")
         .map(|c| UserId::parse(&c).ok_or_else(|| AppError::field("cursor", "invalid cursor")))
         .transpose()?;
-    let (users, next) = repo::users::list(app.table(), limit(&req)?, after.as_ref()).await?;
-    let visibility = if caller.is_admin() { Visibility::Private } else { Visibility::Public };
-    let cursor = next.map(|id| id.to_string());
-    let data = users.iter().filter(|u| caller.is_admin() || u.id != *caller.id()).map(|u| u.view(visibility)).collect();
-    Ok(Reply::page(data, cursor))
+    let (users, next) = users::directory(app, &caller, limit(&req)?, after.as_ref()).await?;
+    Ok(Reply::page(users, next))
 }
 
 pub async fn me(app: &App, req: Request) -> Result<Reply, AppError> {
@@ -36,9 +33,7 @@ pub async fn me(app: &App, req: Request) -> Result<Reply, AppError> {
 pub async fn get(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
     let id = path_id(&req, "id", UserId::parse, "user")?;
-    let user = repo::users::get(app.table(), &id).await?.ok_or_else(|| AppError::not_found("user"))?;
-    let visibility = if users::may_manage(&caller, &id) { Visibility::Private } else { Visibility::Public };
-    Ok(Reply::ok(user.view(visibility)))
+    Ok(Reply::ok(users::get(app, &caller, &id).await?))
 }
 
 #[derive(Deserialize)]
@@ -85,10 +80,10 @@ pub async fn update(app: &App, req: Request) -> Result<Reply, AppError> {
     let id = path_id(&req, "id", UserId::parse, "user")?;
     let patch = body::<UpdateBody>(&req)?.parse()?;
     let (user, session) = users::update(app, &caller, &id, patch).await?;
-    let mut data = json!({ "user": user.view(Visibility::Private) });
+    let data =
+        users::Updated { user: user.view(Visibility::Private), token: session.as_ref().map(|s| s.token.clone()) };
     Ok(match session {
         Some(s) => {
-            data["token"] = s.token.clone().into();
             let cookie = chat::auth::session_cookie(&s.token, app.tokens.ttl_secs(), app.config.cookie_secure);
             Reply::ok(data).cookie(cookie)
         }

@@ -1,14 +1,83 @@
-//! One handler per WebSocket route (SPEC §4).
+//! One handler per WebSocket route (SPEC §4). API Gateway picks the route by the frame's
+//! `action`; the handler reads the frame as that `Action`.
 
-use chat::events;
+use chat::clock::{iso, now_ms};
+use chat::events::{Event, MessageAck, Pong};
 use chat::ids::{ConversationId, MessageId};
-use chat::service::messages::{self, Outgoing, Target};
-use chat::service::{conversations, presence, realtime};
+use chat::service::messages::{self, Outgoing, SendOutcome, Target};
+use chat::service::{conversations, fanout, presence, realtime};
 use chat::{App, AppError};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::WsRequest;
+
+/// A client frame: `{"action": "...", …its fields}`. One variant per action, one type per
+/// payload; unknown fields are ignored.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "camelCase")]
+pub enum Action {
+    /// Also `chatMessage`.
+    #[serde(alias = "chatMessage")]
+    SendMessage(SendMessage),
+    Typing(Typing),
+    MarkAsRead(MarkAsRead),
+    JoinConversation(ViewConversation),
+    LeaveConversation(ViewConversation),
+    SetStatus(SetStatus),
+    Ping,
+}
+
+/// A message to a conversation, or to a user (`receiverId`: id or username; the direct
+/// conversation starts with it).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMessage {
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub receiver_id: Option<String>,
+    pub text: String,
+    #[serde(default)]
+    pub client_message_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Typing {
+    pub conversation_id: String,
+    pub is_typing: bool,
+}
+
+/// Everything read, or up to `upToMessageId`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarkAsRead {
+    pub conversation_id: String,
+    #[serde(default)]
+    pub up_to_message_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ViewConversation {
+    pub conversation_id: String,
+}
+
+/// As `PUT /api/status`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetStatus {
+    pub status: String,
+    #[serde(default)]
+    pub activity: Option<String>,
+}
+
+/// The action did not match its route: API Gateway routes on `action`, so only a frame that
+/// names it twice gets here.
+fn other_action() -> AppError {
+    AppError::field("action", "does not match the route")
+}
 
 pub async fn connect(app: &App, req: WsRequest) -> Result<(), AppError> {
     realtime::connect(app, req.actor()?, req.token_id.as_ref(), &req.connection_id).await
@@ -32,25 +101,13 @@ fn conversation(id: &str) -> Result<ConversationId, AppError> {
     ConversationId::parse(id).ok_or_else(|| AppError::field("conversationId", "not a conversation id"))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SendBody {
-    #[serde(default)]
-    conversation_id: Option<String>,
-    #[serde(default)]
-    receiver_id: Option<String>,
-    text: String,
-    #[serde(default)]
-    client_message_id: Option<String>,
-}
-
 /// `sendMessage` / `chatMessage`: stored, then `messageReceived` to this connection and
 /// `chatMessage` to everyone else concerned. A retried `clientMessageId` is acknowledged again
 /// with the stored message and pushed to nobody else. The connection is checked open alongside
 /// the send's first read, as HTTP checks the session.
 pub async fn send_message(app: &App, req: WsRequest) -> Result<(), AppError> {
     let actor = req.actor()?;
-    let b: SendBody = req.body()?;
+    let Action::SendMessage(b) = req.action()? else { return Err(other_action()) };
     let target = match (b.conversation_id, b.receiver_id) {
         (Some(c), _) => Target::Conversation(conversation(&c)?),
         (None, Some(r)) => Target::parse(&r)?,
@@ -58,36 +115,20 @@ pub async fn send_message(app: &App, req: WsRequest) -> Result<(), AppError> {
     };
     let out = Outgoing::parse(target, &b.text, b.client_message_id)?;
     let open = realtime::check_open(app, actor, &req.connection_id);
-    let (message, duplicate) = messages::send(app, actor, open, out, Some(&req.connection_id)).await?;
-    if duplicate {
-        let ack = json!({ "message": message, "clientMessageId": message.client_message_id, "duplicate": true });
-        realtime::reply(app, &req.connection_id, events::MESSAGE_RECEIVED, ack).await;
+    if let SendOutcome::Existing(message) = messages::send(app, actor, open, out, Some(&req.connection_id)).await? {
+        let ack = Event::MessageReceived(MessageAck::new(message, true));
+        fanout::reply(app, &req.connection_id, &ack).await;
     }
     Ok(())
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TypingBody {
-    conversation_id: String,
-    is_typing: bool,
-}
-
 pub async fn typing(app: &App, req: WsRequest) -> Result<(), AppError> {
-    let b: TypingBody = req.body()?;
+    let Action::Typing(b) = req.action()? else { return Err(other_action()) };
     realtime::typing(app, req.actor()?, &req.connection_id, &conversation(&b.conversation_id)?, b.is_typing).await
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ReadBody {
-    conversation_id: String,
-    #[serde(default)]
-    up_to_message_id: Option<String>,
-}
-
 pub async fn mark_as_read(app: &App, req: WsRequest) -> Result<(), AppError> {
-    let b: ReadBody = req.body()?;
+    let Action::MarkAsRead(b) = req.action()? else { return Err(other_action()) };
     let up_to = b
         .up_to_message_id
         .map(|m| MessageId::parse(&m).ok_or_else(|| AppError::field("upToMessageId", "not a message id")))
@@ -97,45 +138,29 @@ pub async fn mark_as_read(app: &App, req: WsRequest) -> Result<(), AppError> {
     Ok(())
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ViewBody {
-    conversation_id: String,
-}
-
 pub async fn join_conversation(app: &App, req: WsRequest) -> Result<(), AppError> {
-    let b: ViewBody = req.body()?;
-    realtime::view(app, req.actor()?, &req.connection_id, &conversation(&b.conversation_id)?, true).await?;
-    Ok(())
+    let Action::JoinConversation(b) = req.action()? else { return Err(other_action()) };
+    realtime::view(app, req.actor()?, &req.connection_id, &conversation(&b.conversation_id)?, true).await
 }
 
 pub async fn leave_conversation(app: &App, req: WsRequest) -> Result<(), AppError> {
-    let b: ViewBody = req.body()?;
-    realtime::view(app, req.actor()?, &req.connection_id, &conversation(&b.conversation_id)?, false).await?;
-    Ok(())
+    let Action::LeaveConversation(b) = req.action()? else { return Err(other_action()) };
+    realtime::view(app, req.actor()?, &req.connection_id, &conversation(&b.conversation_id)?, false).await
 }
 
 /// `pong`, on an open connection only: a closed one's keep-alive must not look answered.
 pub async fn ping(app: &App, req: WsRequest) -> Result<(), AppError> {
+    let Action::Ping = req.action()? else { return Err(other_action()) };
     req.open_actor(app).await?;
-    realtime::reply(app, &req.connection_id, events::PONG, json!({ "time": chat::clock::iso(chat::clock::now_ms()) }))
-        .await;
+    fanout::reply(app, &req.connection_id, &Event::Pong(Pong { time: iso(now_ms()) })).await;
     Ok(())
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StatusBody {
-    status: String,
-    #[serde(default)]
-    activity: Option<String>,
 }
 
 /// `setStatus`: as `PUT /api/status`; the new presence comes back as a `presence` event.
 pub async fn set_status(app: &App, req: WsRequest) -> Result<(), AppError> {
-    let b: StatusBody = req.body()?;
+    let Action::SetStatus(b) = req.action()? else { return Err(other_action()) };
     let (status, activity) = (presence::parse_status(&b.status)?, presence::parse_activity(b.activity)?);
     let view = presence::set(app, req.open_actor(app).await?, status, activity).await?;
-    realtime::reply(app, &req.connection_id, events::PRESENCE, view).await;
+    fanout::reply(app, &req.connection_id, &Event::Presence(view)).await;
     Ok(())
 }

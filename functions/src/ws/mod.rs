@@ -10,9 +10,9 @@ use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
 };
 use aws_lambda_events::encodings::Body;
-use chat::events;
-use chat::ids::TokenId;
-use chat::service::{realtime, Actor};
+use chat::events::Event;
+use chat::ids::{ConnectionId, TokenId};
+use chat::service::{fanout, realtime, Actor};
 use chat::{App, AppError};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -29,7 +29,7 @@ pub type WsHandler = fn(Arc<App>, WsRequest) -> WsFuture;
 /// run alongside the route's first read) found the connection still open.
 #[derive(Debug, Clone)]
 pub struct WsRequest {
-    pub connection_id: String,
+    pub connection_id: ConnectionId,
     pub route_key: String,
     pub body: Option<String>,
     pub actor: Option<Actor>,
@@ -43,7 +43,7 @@ impl WsRequest {
         let actor = serde_json::from_value(Value::Object(fields.clone().into_iter().collect())).ok();
         let token_id = fields.get("tokenId").and_then(Value::as_str).and_then(TokenId::parse);
         Self {
-            connection_id: ctx.connection_id.clone().unwrap_or_default(),
+            connection_id: ConnectionId::new(ctx.connection_id.clone().unwrap_or_default()),
             route_key: ctx.route_key.clone().unwrap_or_default(),
             body: ev.body.clone(),
             actor,
@@ -62,6 +62,11 @@ impl WsRequest {
         let actor = self.actor()?;
         realtime::check_open(app, actor, &self.connection_id).await?;
         Ok(actor)
+    }
+
+    /// The frame as the action it names (`handlers::Action`).
+    pub fn action(&self) -> Result<handlers::Action, AppError> {
+        self.body()
     }
 
     /// The frame as `T`: an oversize or malformed frame is a 4xx `error` event.
@@ -99,7 +104,7 @@ pub async fn respond(
                 return res;
             }
             if route != "$disconnect" {
-                realtime::reply(&app, &connection, events::ERROR, e.body()).await;
+                fanout::reply(&app, &connection, &Event::Error(e.body())).await;
             }
             status(200)
         }

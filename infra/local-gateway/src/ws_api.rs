@@ -196,7 +196,7 @@ async fn session(gw: Arc<Gateway>, ctx: WsContext, socket: WebSocket) {
         live.last_active.store(chat::clock::now_ms(), Ordering::Relaxed);
         if let Err(wait) = frame_allowed(&gw, &conn_key, &user_key) {
             let e = AppError::RateLimited(format!("too many messages; retry in {} ms", wait.as_millis().max(1)));
-            let frame = String::from_utf8_lossy(&chat::events::frame(chat::events::ERROR, e.body())).into_owned();
+            let frame = String::from_utf8_lossy(&chat::events::Event::Error(e.body()).frame()).into_owned();
             let _ = live.tx.send(Outbound::Frame(frame));
             continue;
         }

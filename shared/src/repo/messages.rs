@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{from_item, keys, string_field, to_item};
 use crate::error::AppError;
-use crate::ids::{ConversationId, MessageId, UserId};
+use crate::ids::{ConversationId, MessageId};
 use crate::models::Message;
 use crate::store::{Condition, Index, Item, Query, SortCond, StoreError, Table, Update, WriteOp};
 
@@ -169,9 +169,4 @@ pub async fn tombstone(table: &dyn Table, m: &Message, summary_seq: i64) -> Resu
     let updates = vec![Update::Set("deleted".into(), true.into()), Update::Set("text".into(), "".into())];
     rewrite(table, &gone, summary_seq, updates).await?;
     Ok(gone)
-}
-
-/// Messages of a deleted sender stay; this is who they are attributed to.
-pub fn deleted_sender(id: &UserId) -> serde_json::Value {
-    json!({ "id": id, "username": "deleted-user", "deleted": true })
 }

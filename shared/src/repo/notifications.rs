@@ -5,7 +5,8 @@ use serde_json::Value;
 
 use super::{from_item, to_item};
 use crate::error::AppError;
-use crate::ids::{NotificationId, UserId};
+use crate::ids::{ConversationId, MessageId, NotificationId, UserId};
+use crate::models::NotificationKind;
 use crate::store::{Condition, Index, Item, Key, Query, SortCond, StoreError, Table, Update, WriteOp, TRANSACT_MAX};
 
 /// Notifications are kept for 90 days.
@@ -16,12 +17,11 @@ pub const NOTIFICATION_TTL_SECS: i64 = 90 * 24 * 3600;
 pub struct Notification {
     pub id: NotificationId,
     pub user_id: UserId,
-    /// `admin`, `addedToGroup`, `removedFromGroup`, `message`, …
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: NotificationKind,
     pub message: String,
     #[serde(default)]
-    pub data: Value,
+    pub data: NotificationData,
     #[serde(default)]
     pub read: bool,
     pub created_at: String,
@@ -29,17 +29,67 @@ pub struct Notification {
 
 impl Notification {
     /// A new, unread notification.
-    pub fn new(user: &UserId, kind: &str, message: &str, data: Value, created_at: String) -> Self {
+    pub fn new(
+        user: &UserId,
+        kind: NotificationKind,
+        message: &str,
+        data: NotificationData,
+        created_at: String,
+    ) -> Self {
         Self {
             id: NotificationId::generate(),
             user_id: user.clone(),
-            kind: kind.to_owned(),
+            kind,
             message: message.to_owned(),
             data,
             read: false,
             created_at,
         }
     }
+}
+
+/// What a notification points at (its `data`), by kind. Read back by shape: the first variant
+/// whose fields are all there.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NotificationData {
+    /// `message`.
+    Message(MessageNote),
+    /// `addedToGroup`, `removedFromGroup`.
+    Group(GroupNote),
+    /// `admin`.
+    Admin(AdminNote),
+    /// Anything else stored (none is written today).
+    Other(Value),
+}
+
+impl Default for NotificationData {
+    fn default() -> Self {
+        Self::Other(Value::Null)
+    }
+}
+
+/// A direct message not seen live.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageNote {
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
+    pub sender_id: UserId,
+}
+
+/// A membership change in a group, and who made it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupNote {
+    pub conversation_id: ConversationId,
+    pub by: UserId,
+}
+
+/// Who sent an admin notification.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminNote {
+    pub from: UserId,
 }
 
 pub fn key(user: &UserId, id: &NotificationId) -> Key {
@@ -157,7 +207,13 @@ mod tests {
         let user = UserId::generate();
         // Oldest first: 3 unread, then 1,050 read ones in front of them (newest first).
         for i in 0..1053 {
-            let mut n = Notification::new(&user, "admin", "hi", Value::Null, "2026-01-01T00:00:00Z".into());
+            let mut n = Notification::new(
+                &user,
+                NotificationKind::Admin,
+                "hi",
+                NotificationData::default(),
+                "2026-01-01T00:00:00Z".into(),
+            );
             n.read = i >= 3;
             create(&table, &n, 0).await.expect("create");
         }

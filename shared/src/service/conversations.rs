@@ -2,14 +2,16 @@
 
 use std::collections::HashMap;
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::{realtime, Actor};
+use super::{fanout, Actor};
 use crate::app::App;
 use crate::clock::{iso, now_ms};
 use crate::error::AppError;
+use crate::events::{Event, ReadReceipt};
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::models::{ConversationKind, User, Visibility};
+use crate::models::{ConversationKind, Message, Person, User};
 use crate::repo::{self, conversations::Conversation, conversations::Summary};
 
 /// Resolves a participant given as a user id or a username: one `GetItem`, two for a username.
@@ -24,7 +26,7 @@ pub async fn resolve_user(app: &App, who: &str) -> Result<User, AppError> {
 /// The direct conversation of two users, created if missing (exactly one per pair). The caller
 /// must be one of them, unless an admin.
 #[tracing::instrument(skip_all, fields(actor = %actor.user_id))]
-pub async fn start(app: &App, actor: &Actor, participants: &[String]) -> Result<(Value, bool), AppError> {
+pub async fn start(app: &App, actor: &Actor, participants: &[String]) -> Result<(ConversationView, bool), AppError> {
     let [a, b] = participants else {
         return Err(AppError::field("participants", "exactly two users"));
     };
@@ -40,34 +42,57 @@ pub async fn start(app: &App, actor: &Actor, participants: &[String]) -> Result<
     Ok((view(&conversation, &Summary::default(), &members, None), created))
 }
 
+/// A conversation as its members see it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationView {
+    pub id: ConversationId,
+    #[serde(rename = "type")]
+    pub kind: ConversationKind,
+    pub name: Option<String>,
+    pub members: Vec<MemberRef>,
+    pub member_count: usize,
+    pub last_message: Option<Message>,
+    pub last_message_time: Option<String>,
+    /// Messages sent so far.
+    pub message_count: i64,
+    pub created_at: String,
+    /// The reader's unread messages, where they are a member.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread_count: Option<i64>,
+}
+
+/// A member in a conversation view: in full in a direct conversation, by id in a group (its own
+/// route shows them in full), so listing conversations stays cheap however big the groups.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum MemberRef {
+    Person(Person),
+    Id(UserId),
+}
+
 /// The client's view of a conversation.
-pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, unread: Option<i64>) -> Value {
-    // A direct conversation shows both users; a group shows its members' ids (its own route
-    // shows them in full), so listing conversations stays cheap however big the groups.
-    let members: Vec<Value> = c
+pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, unread: Option<i64>) -> ConversationView {
+    let members = c
         .member_set
         .iter()
-        .map(|id| match (c.kind, users.get(id)) {
-            (ConversationKind::Direct, Some(u)) => u.view(Visibility::Public),
-            (ConversationKind::Direct, None) => repo::messages::deleted_sender(id),
-            _ => json!(id),
+        .map(|id| match c.kind {
+            ConversationKind::Direct => MemberRef::Person(Person::public(id, users.get(id))),
+            _ => MemberRef::Id(id.clone()),
         })
         .collect();
-    let mut v = json!({
-        "id": c.id,
-        "type": c.kind,
-        "name": c.name,
-        "members": members,
-        "memberCount": c.member_set.len(),
-        "lastMessage": s.last_message,
-        "lastMessageTime": s.last_message_time,
-        "messageCount": s.seq,
-        "createdAt": c.created_at,
-    });
-    if let Some(unread) = unread {
-        v["unreadCount"] = unread.max(0).into();
+    ConversationView {
+        id: c.id.clone(),
+        kind: c.kind,
+        name: c.name.clone(),
+        members,
+        member_count: c.member_set.len(),
+        last_message: s.last_message.clone(),
+        last_message_time: s.last_message_time.clone(),
+        message_count: s.seq,
+        created_at: c.created_at.clone(),
+        unread_count: unread.map(|u| u.max(0)),
     }
-    v
 }
 
 /// Member or admin. A non-member gets the 404 of a conversation that does not exist (SPEC §7):
@@ -102,13 +127,17 @@ pub fn check_member(actor: &Actor, conversation: Option<&Conversation>) -> Resul
 /// My conversations, most recent activity first: one `Query` of my memberships, one
 /// `BatchGetItem` per 50 conversations, one per 100 members shown.
 #[tracing::instrument(skip_all, fields(actor = %actor.user_id))]
-pub async fn list(app: &App, actor: &Actor) -> Result<Vec<Value>, AppError> {
+pub async fn list(app: &App, actor: &Actor) -> Result<Vec<ConversationView>, AppError> {
     list_of(app, actor, None).await
 }
 
 /// My conversations of one kind (`None`: all), as `list`. A direct conversation is told by its
 /// id, so the other kind is never read.
-pub async fn list_of(app: &App, actor: &Actor, kind: Option<ConversationKind>) -> Result<Vec<Value>, AppError> {
+pub async fn list_of(
+    app: &App,
+    actor: &Actor,
+    kind: Option<ConversationKind>,
+) -> Result<Vec<ConversationView>, AppError> {
     let memberships = repo::conversations::memberships_of(app.table(), &actor.user_id).await?;
     let wanted = |id: &ConversationId| kind.is_none_or(|k| (k == ConversationKind::Direct) == id.is_direct());
     let reads: HashMap<_, _> = memberships
@@ -124,7 +153,7 @@ pub async fn list_of(app: &App, actor: &Actor, kind: Option<ConversationKind>) -
 
 /// Every conversation (admin), first 100 by id, most recent activity first: one GSI1 `Query`
 /// (whole `META`s), then their summaries only.
-pub async fn list_all(app: &App) -> Result<Vec<Value>, AppError> {
+pub async fn list_all(app: &App) -> Result<Vec<ConversationView>, AppError> {
     let (all, _) = repo::conversations::list_all(app.table(), None, crate::models::MAX_PAGE, None).await?;
     views(app, repo::conversations::with_summaries(app.table(), all).await?, |_| None).await
 }
@@ -133,7 +162,7 @@ async fn views(
     app: &App,
     mut loaded: Vec<repo::conversations::Loaded>,
     read: impl Fn(&ConversationId) -> Option<i64>,
-) -> Result<Vec<Value>, AppError> {
+) -> Result<Vec<ConversationView>, AppError> {
     let mut members: Vec<UserId> = loaded
         .iter()
         .filter(|l| l.conversation.kind == ConversationKind::Direct)
@@ -158,7 +187,7 @@ async fn views(
 }
 
 /// One `BatchGetItem` for the conversation, then its members and my read marker concurrently.
-pub async fn get(app: &App, actor: &Actor, id: &ConversationId) -> Result<Value, AppError> {
+pub async fn get(app: &App, actor: &Actor, id: &ConversationId) -> Result<ConversationView, AppError> {
     let loaded = repo::conversations::load(app.table(), id).await?;
     check_access(actor, loaded.as_ref().map(|l| &l.conversation))?;
     let Some(l) = loaded else { return Err(AppError::not_found("conversation")) };
@@ -195,7 +224,7 @@ pub async fn mark_read(
     actor: &Actor,
     id: &ConversationId,
     up_to: Option<&MessageId>,
-) -> Result<Value, AppError> {
+) -> Result<ReadReceipt, AppError> {
     let message = async {
         match up_to {
             Some(m) => repo::messages::get(app.table(), id, m).await,
@@ -211,14 +240,18 @@ pub async fn mark_read(
         (None, _) => l.summary.seq,
     };
     repo::conversations::mark_read(app.table(), &actor.user_id, id, seq).await?;
-    let data = json!({
-        "conversationId": id,
-        "userId": actor.user_id,
-        "upToMessageId": up_to,
-        "readSeq": seq,
-        "unreadCount": (l.summary.seq - seq).max(0),
-        "readAt": iso(now_ms()),
-    });
-    realtime::read_receipts(app, actor, &l.conversation, &data).await?;
-    Ok(data)
+    let receipt = ReadReceipt {
+        conversation_id: id.clone(),
+        user_id: actor.user_id.clone(),
+        up_to_message_id: up_to.cloned(),
+        read_seq: seq,
+        unread_count: (l.summary.seq - seq).max(0),
+        read_at: iso(now_ms()),
+    };
+    // `messagesMarkedRead` to the reader's devices, `messagesRead` to the other members: one
+    // presence read for both.
+    let (mine, others) = fanout::connections(app, &l.conversation.member_set).await?.split(|u| *u == actor.user_id);
+    let (marked, read) = (Event::MessagesMarkedRead(receipt.clone()), Event::MessagesRead(receipt.clone()));
+    fanout::push_all(app, vec![(mine, &marked), (others, &read)]).await;
+    Ok(receipt)
 }

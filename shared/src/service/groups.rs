@@ -4,17 +4,19 @@ use std::collections::{BTreeSet, HashMap};
 
 use futures::future::join_all;
 use futures::{stream, StreamExt};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
-use super::{conversations, realtime, Actor};
+use super::conversations::{self, ConversationView};
+use super::{fanout, Actor};
 use crate::app::App;
 use crate::clock::{iso, now_ms, now_secs};
 use crate::error::AppError;
-use crate::events::{self, frame};
+use crate::events::{Event, MembersChanged, MembershipAction, MembershipChange, NotificationPush, RoleChanged};
 use crate::ids::{ConversationId, GroupId, UserId};
-use crate::models::{ConversationKind, Visibility};
-use crate::repo::{self, conversations::Conversation, groups::Change, notifications::Notification};
+use crate::models::{ConversationKind, NotificationKind, Person};
+use crate::repo::notifications::{GroupNote, Notification, NotificationData};
+use crate::repo::{self, conversations::Conversation, groups::Change};
 
 /// Concurrent notifications written when many members are added at once.
 const NOTIFY_CONCURRENCY: usize = 16;
@@ -78,7 +80,7 @@ pub async fn create(
     kind: ConversationKind,
     name: &str,
     members: &[String],
-) -> Result<Value, AppError> {
+) -> Result<GroupView, AppError> {
     let name = parse_name(name)?;
     if members.len() > app.config.max_group_members {
         return Err(too_many_members(app));
@@ -101,24 +103,30 @@ pub async fn create(
     };
     repo::groups::create(app.table(), &c, &now).await?;
     let added: Vec<UserId> = c.member_set.iter().filter(|m| **m != actor.user_id).cloned().collect();
-    let ((), view) = tokio::join!(announce(app, actor, &c, &added, "added"), view(app, actor, &c));
+    let ((), view) = tokio::join!(announce(app, actor, &c, &added, MembershipAction::Added), view(app, actor, &c));
     view
 }
 
 /// Tells the members concerned: one `membership` event to the members and the affected users,
 /// and a stored notification, pushed live with it, to each affected user but the actor. The
 /// notifications are written while the audience's presence is read (once, for both events).
-async fn announce(app: &App, actor: &Actor, c: &Conversation, affected: &[UserId], action: &str) {
-    let data = json!({
-        "conversationId": c.id, "type": c.kind, "name": c.name, "action": action, "by": actor.user_id,
-        "userId": affected.first(), "userIds": affected,
+async fn announce(app: &App, actor: &Actor, c: &Conversation, affected: &[UserId], action: MembershipAction) {
+    let change = MembershipChange::Members(MembersChanged {
+        conversation_id: c.id.clone(),
+        kind: c.kind,
+        name: c.name.clone(),
+        action,
+        by: actor.user_id.clone(),
+        user_id: affected.first().cloned(),
+        user_ids: affected.to_vec(),
     });
     let mut audience = c.member_set.clone();
     audience.extend(affected.iter().filter(|u| !c.is_member(u)).cloned());
-    let kind = if action == "added" { "addedToGroup" } else { "removedFromGroup" };
-    let preposition = if action == "added" { "to" } else { "from" };
-    let text = format!("{} {action} you {preposition} {}", actor.username, c.name.as_deref().unwrap_or_default());
-    let note = json!({ "conversationId": c.id, "by": actor.user_id });
+    let added = action == MembershipAction::Added;
+    let kind = if added { NotificationKind::AddedToGroup } else { NotificationKind::RemovedFromGroup };
+    let (verb, preposition) = if added { ("added", "to") } else { ("removed", "from") };
+    let text = format!("{} {verb} you {preposition} {}", actor.username, c.name.as_deref().unwrap_or_default());
+    let note = NotificationData::Group(GroupNote { conversation_id: c.id.clone(), by: actor.user_id.clone() });
     let (created_at, secs) = (iso(now_ms()), now_secs());
     let notes: Vec<Notification> = affected
         .iter()
@@ -132,12 +140,15 @@ async fn announce(app: &App, actor: &Actor, c: &Conversation, affected: &[UserId
         })
         .buffer_unordered(NOTIFY_CONCURRENCY)
         .collect::<Vec<_>>();
-    let (written, connections) = tokio::join!(writes, realtime::connections(app, &audience));
+    let (written, connections) = tokio::join!(writes, fanout::connections(app, &audience));
     // Only a stored notification is pushed (it can be marked read).
     let mut pushed: HashMap<UserId, Vec<u8>> = HashMap::new();
     for (n, stored) in written {
         match stored {
-            Ok(()) => _ = pushed.insert(n.user_id.clone(), frame(events::NOTIFICATION, json!(n))),
+            Ok(()) => {
+                let frame = Event::Notification(NotificationPush::Stored(n.clone())).frame();
+                pushed.insert(n.user_id.clone(), frame);
+            }
             Err(e) => tracing::warn!(error = %e, "membership notification not stored"),
         }
     }
@@ -148,15 +159,15 @@ async fn announce(app: &App, actor: &Actor, c: &Conversation, affected: &[UserId
             return;
         }
     };
-    let event = frame(events::MEMBERSHIP, data);
-    realtime::push_each(app, connections, |user| {
+    let event = Event::Membership(change).frame();
+    fanout::push_each(app, connections, |user| {
         std::iter::once(event.clone()).chain(pushed.get(user).cloned()).collect()
     })
     .await;
 }
 
 /// Details with members: members of a group (and admins); anyone for a channel.
-pub async fn get(app: &App, actor: &Actor, id: &ConversationId, kind: ConversationKind) -> Result<Value, AppError> {
+pub async fn get(app: &App, actor: &Actor, id: &ConversationId, kind: ConversationKind) -> Result<GroupView, AppError> {
     let c = load(app, id, kind).await?;
     check_can_see(actor, &c)?;
     view(app, actor, &c).await
@@ -175,52 +186,102 @@ fn check_can_see(actor: &Actor, c: &Conversation) -> Result<(), AppError> {
     }
 }
 
-async fn view(app: &App, actor: &Actor, c: &Conversation) -> Result<Value, AppError> {
-    let users: HashMap<_, _> =
-        repo::users::get_many(app.table(), &c.member_set).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
-    let members: Vec<Value> = c
-        .member_set
-        .iter()
-        .map(|id| {
-            let mut v =
-                users.get(id).map_or_else(|| repo::messages::deleted_sender(id), |u| u.view(Visibility::Public));
-            v["role"] = (if c.owner_id.as_ref() == Some(id) {
-                "owner"
-            } else if c.admin_set.contains(id) {
-                "admin"
-            } else {
-                "member"
-            })
-            .into();
-            v
-        })
-        .collect();
-    Ok(json!({
-        "id": c.id,
-        "type": c.kind,
-        "name": c.name,
-        "ownerId": c.owner_id,
-        "admins": c.admin_set,
-        "members": members,
-        "memberCount": c.member_set.len(),
-        "isMember": c.is_member(&actor.user_id),
-        "createdAt": c.created_at,
-    }))
+/// A group or channel with its members in full.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupView {
+    pub id: ConversationId,
+    #[serde(rename = "type")]
+    pub kind: ConversationKind,
+    pub name: Option<String>,
+    pub owner_id: Option<UserId>,
+    /// The group admins (the owner is not listed).
+    pub admins: Vec<UserId>,
+    pub members: Vec<GroupMember>,
+    pub member_count: usize,
+    pub is_member: bool,
+    pub created_at: String,
 }
 
-/// The groups (or channels) I belong to; `discover` lists every public channel instead.
-pub async fn list(app: &App, actor: &Actor, kind: ConversationKind, discover: bool) -> Result<Vec<Value>, AppError> {
-    if discover && kind == ConversationKind::Channel {
-        let (all, _) = repo::conversations::list_all(app.table(), Some(kind), crate::models::MAX_PAGE, None).await?;
-        return Ok(all
-            .iter()
-            .map(|c| {
-                json!({ "id": c.id, "type": c.kind, "name": c.name, "memberCount": c.member_set.len(),
-                        "isMember": c.is_member(&actor.user_id), "createdAt": c.created_at })
-            })
-            .collect());
-    }
+/// A member and their role in the group.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupMember {
+    #[serde(flatten)]
+    pub person: Person,
+    pub role: GroupRole,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupRole {
+    Owner,
+    Admin,
+    Member,
+}
+
+async fn view(app: &App, actor: &Actor, c: &Conversation) -> Result<GroupView, AppError> {
+    let users: HashMap<_, _> =
+        repo::users::get_many(app.table(), &c.member_set).await?.into_iter().map(|u| (u.id.clone(), u)).collect();
+    let members = c
+        .member_set
+        .iter()
+        .map(|id| GroupMember {
+            person: Person::public(id, users.get(id)),
+            role: if c.owner_id.as_ref() == Some(id) {
+                GroupRole::Owner
+            } else if c.admin_set.contains(id) {
+                GroupRole::Admin
+            } else {
+                GroupRole::Member
+            },
+        })
+        .collect();
+    Ok(GroupView {
+        id: c.id.clone(),
+        kind: c.kind,
+        name: c.name.clone(),
+        owner_id: c.owner_id.clone(),
+        admins: c.admin_set.clone(),
+        members,
+        member_count: c.member_set.len(),
+        is_member: c.is_member(&actor.user_id),
+        created_at: c.created_at.clone(),
+    })
+}
+
+/// The groups (or channels) I belong to.
+pub async fn list(app: &App, actor: &Actor, kind: ConversationKind) -> Result<Vec<ConversationView>, AppError> {
     conversations::list_of(app, actor, Some(kind)).await
+}
+
+/// A public channel as anyone may find it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelListing {
+    pub id: ConversationId,
+    #[serde(rename = "type")]
+    pub kind: ConversationKind,
+    pub name: Option<String>,
+    pub member_count: usize,
+    pub is_member: bool,
+    pub created_at: String,
+}
+
+/// Every public channel (the first 100 by id).
+pub async fn discover(app: &App, actor: &Actor) -> Result<Vec<ChannelListing>, AppError> {
+    let kind = ConversationKind::Channel;
+    let (all, _) = repo::conversations::list_all(app.table(), Some(kind), crate::models::MAX_PAGE, None).await?;
+    Ok(all
+        .into_iter()
+        .map(|c| ChannelListing {
+            is_member: c.is_member(&actor.user_id),
+            member_count: c.member_set.len(),
+            id: c.id,
+            kind: c.kind,
+            name: c.name,
+            created_at: c.created_at,
+        })
+        .collect())
 }
 
 /// The `action` of a member change, as the API spells it (`add`, `remove`, `promote`, `demote`).
@@ -244,7 +305,7 @@ pub async fn change_member(
     kind: ConversationKind,
     member: &str,
     action: MemberAction,
-) -> Result<Value, AppError> {
+) -> Result<GroupView, AppError> {
     // The member and the group do not depend on each other: read both at once. An unknown
     // member is seed 002's 404, told only to whoever may see the group (after its own 404).
     let wanted = [member.to_owned()];
@@ -298,18 +359,23 @@ pub async fn change_member(
         if done {
             let c = applied(c, &member, action);
             let verb = match action {
-                MemberAction::Add => "added",
-                MemberAction::Remove => "removed",
-                MemberAction::Promote => "promoted",
-                MemberAction::Demote => "demoted",
+                MemberAction::Add => MembershipAction::Added,
+                MemberAction::Remove => MembershipAction::Removed,
+                MemberAction::Promote => MembershipAction::Promoted,
+                MemberAction::Demote => MembershipAction::Demoted,
             };
             let tell = async {
                 if matches!(action, MemberAction::Add | MemberAction::Remove) {
                     announce(app, actor, &c, std::slice::from_ref(&member), verb).await;
                     Ok(())
                 } else {
-                    let data = json!({ "conversationId": c.id, "userId": member, "action": verb, "by": actor.user_id });
-                    realtime::to_members(app, &c, None, events::MEMBERSHIP, &data).await
+                    let change = RoleChanged {
+                        conversation_id: c.id.clone(),
+                        user_id: member.clone(),
+                        action: verb,
+                        by: actor.user_id.clone(),
+                    };
+                    fanout::to_members(app, &c, None, &Event::Membership(MembershipChange::Role(change))).await
                 }
             };
             let (told, view) = tokio::join!(tell, view(app, actor, &c));

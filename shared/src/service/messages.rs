@@ -3,14 +3,18 @@
 use std::future::Future;
 use std::time::Duration;
 
-use serde_json::{json, Value};
-
-use super::{conversations::check_access, conversations::check_member, realtime, Actor};
+use super::fanout::{self, Connections};
+use super::{conversations::check_access, conversations::check_member, notifications, Actor};
 use crate::app::App;
 use crate::clock::{iso, now_ms, now_secs};
 use crate::error::AppError;
-use crate::ids::{ConversationId, MessageId, UserId};
-use crate::models::{parse_limit, Message, MessageText, User, Username, DEFAULT_PAGE};
+use crate::events::{Event, MessageAck, MessageDeleted, MessagePush, Sender};
+use crate::ids::{ConnectionId, ConversationId, MessageId, UserId};
+use crate::models::DEFAULT_PAGE;
+use crate::models::{parse_limit, ConversationKind, Message, MessageText, NotificationKind, Status, User, Username};
+use crate::repo::connections::Presence;
+use crate::repo::conversations::Conversation;
+use crate::repo::notifications::{MessageNote, NotificationData};
 use crate::repo::{self, conversations, keys, messages as msgs};
 use crate::store::StoreError;
 
@@ -90,6 +94,33 @@ fn parse_client_message_id(s: Option<String>) -> Result<Option<String>, AppError
     }
 }
 
+/// What a send did.
+#[derive(Debug)]
+pub enum SendOutcome {
+    /// Stored now, and pushed.
+    New(Message),
+    /// A retry of a `clientMessageId` already stored: that message, pushed to nobody.
+    Existing(Message),
+}
+
+impl SendOutcome {
+    pub fn message(&self) -> &Message {
+        match self {
+            Self::New(m) | Self::Existing(m) => m,
+        }
+    }
+
+    pub fn into_message(self) -> Message {
+        match self {
+            Self::New(m) | Self::Existing(m) => m,
+        }
+    }
+
+    pub fn is_existing(&self) -> bool {
+        matches!(self, Self::Existing(_))
+    }
+}
+
 /// Concurrent sends to one conversation serialize on its summary; a loser re-reads and retries.
 const SEND_ATTEMPTS: u32 = 16;
 
@@ -107,8 +138,8 @@ pub async fn send<A>(
     sender: &Actor,
     authenticate: A,
     out: Outgoing,
-    origin: Option<&str>,
-) -> Result<(Message, bool), AppError>
+    origin: Option<&ConnectionId>,
+) -> Result<SendOutcome, AppError>
 where
     A: Future<Output = Result<(), AppError>>,
 {
@@ -130,7 +161,8 @@ where
             None => read.await?,
         };
         if let Some(idem) = idem_key.as_ref().and_then(|k| repo::pick(&items, k)) {
-            return Ok((msgs::replay(app.table(), &idem, &conversation_id, out.text.as_str()).await?, true));
+            let stored = msgs::replay(app.table(), &idem, &conversation_id, out.text.as_str()).await?;
+            return Ok(SendOutcome::Existing(stored));
         }
         let loaded = conversations::from_items(&items, &conversation_id)?;
         let creating = loaded.is_none();
@@ -169,17 +201,17 @@ where
         match app.table().transact(ops).await {
             Ok(()) => {
                 if let Some(c) = &conversation {
-                    realtime::deliver_message(app, sender, c, &message, origin).await;
+                    deliver(app, sender, c, &message, origin).await;
                 }
-                return Ok((message, false));
+                return Ok(SendOutcome::New(message));
             }
             Err(StoreError::TransactionCancelled { failed }) => {
                 // A retry of a transaction whose answer was lost finds its own message: stored.
                 if msgs::get(app.table(), &conversation_id, &message.id).await?.is_some() {
                     if let Some(c) = &conversation {
-                        realtime::deliver_message(app, sender, c, &message, origin).await;
+                        deliver(app, sender, c, &message, origin).await;
                     }
-                    return Ok((message, false));
+                    return Ok(SendOutcome::New(message));
                 }
                 tracing::debug!(attempt, ?failed, "send raced; retrying");
                 // Back off with jitter so that racing senders spread out.
@@ -190,6 +222,69 @@ where
         }
     }
     Err(AppError::Conflict("the conversation is too busy; retry".into()))
+}
+
+/// A stored message goes out: `messageReceived` to the sending connection, `chatMessage` to
+/// every other connection of every member (busy members excepted: they fetch it later), and
+/// `newMessage` to the admin room. Costs one `BatchGetItem` per 100 members and one `Query`,
+/// concurrently; push failures never fail the send. In a direct conversation, a recipient who is
+/// busy or not connected also gets a stored `message` notification (one `PutItem`).
+async fn deliver(app: &App, sender: &Actor, c: &Conversation, m: &Message, origin: Option<&ConnectionId>) {
+    let push = MessagePush {
+        message: m.clone(),
+        sender: Sender { id: sender.user_id.clone(), username: sender.username.clone() },
+        conversation_type: c.kind,
+    };
+    let (presences, admins) =
+        tokio::join!(repo::connections::presences(app.table(), &c.member_set), fanout::admins(app));
+    let ack = Event::MessageReceived(MessageAck::new(m.clone(), false));
+    let (chat, new_message) = (Event::ChatMessage(push.clone()), Event::NewMessage(push));
+    let mut batches = Vec::new();
+    if let Some(origin) = origin {
+        batches.push((Connections::one(origin, &sender.user_id), &ack));
+    }
+    let mut absent = Vec::new();
+    match presences {
+        Ok(presences) => {
+            if c.kind == ConversationKind::Direct {
+                absent = absent_members(sender, c, &presences);
+            }
+            batches.push((Connections::of(presences, Some(&sender.user_id)).without(origin), &chat));
+        }
+        Err(e) => tracing::warn!(error = %e, "fan-out lookup failed; message stored, not pushed"),
+    }
+    match admins {
+        Ok(admins) => batches.push((admins, &new_message)),
+        Err(e) => tracing::warn!(error = %e, "admin room lookup failed"),
+    }
+    tokio::join!(notify_absent(app, sender, c, m, &absent), fanout::push_all(app, batches));
+}
+
+/// The members other than the sender who will not see a message live: busy or not connected.
+fn absent_members<'a>(sender: &Actor, c: &'a Conversation, presences: &[Presence]) -> Vec<&'a UserId> {
+    c.member_set
+        .iter()
+        .filter(|u| **u != sender.user_id)
+        .filter(|u| {
+            let p = presences.iter().find(|p| p.user_id.as_ref() == Some(*u));
+            p.is_none_or(|p| p.conn_set.is_empty() || p.status == Status::Busy)
+        })
+        .collect()
+}
+
+/// The recipient of a direct message who will not see it live gets a notification.
+async fn notify_absent(app: &App, sender: &Actor, c: &Conversation, m: &Message, absent: &[&UserId]) {
+    for user in absent {
+        let data = NotificationData::Message(MessageNote {
+            conversation_id: c.id.clone(),
+            message_id: m.id.clone(),
+            sender_id: sender.user_id.clone(),
+        });
+        let text = format!("New message from {}", sender.username);
+        if let Err(e) = notifications::notify(app, user, NotificationKind::Message, &text, data, false).await {
+            tracing::warn!(error = %e, "could not store a message notification");
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -241,7 +336,7 @@ pub async fn list(
 
 /// The sender, the conversation's admins, or an admin: tombstones it and pushes `messageDeleted`.
 #[tracing::instrument(skip_all, fields(actor = %actor.user_id, message = %id))]
-pub async fn delete(app: &App, actor: &Actor, id: &MessageId) -> Result<Value, AppError> {
+pub async fn delete(app: &App, actor: &Actor, id: &MessageId) -> Result<MessageDeleted, AppError> {
     let message = msgs::find(app.table(), id).await?.ok_or_else(|| AppError::not_found("message"))?;
     let conversations::Loaded { conversation, summary, .. } =
         conversations::load(app.table(), &message.conversation_id)
@@ -260,8 +355,11 @@ pub async fn delete(app: &App, actor: &Actor, id: &MessageId) -> Result<Value, A
     if !message.deleted || lingering {
         msgs::tombstone(app.table(), &message, summary.seq).await?;
     }
-    let data =
-        json!({ "messageId": message.id, "conversationId": message.conversation_id, "deletedBy": actor.user_id });
-    realtime::to_members(app, &conversation, None, crate::events::MESSAGE_DELETED, &data).await?;
-    Ok(data)
+    let deleted = MessageDeleted {
+        message_id: message.id,
+        conversation_id: message.conversation_id,
+        deleted_by: actor.user_id.clone(),
+    };
+    fanout::to_members(app, &conversation, None, &Event::MessageDeleted(deleted.clone())).await?;
+    Ok(deleted)
 }

@@ -1,7 +1,13 @@
 //! Domain services: what each route does, independent of how it is invoked (HTTP, WebSocket,
 //! local gateway). Handlers parse, call one of these, and shape the reply.
+//!
+//! Layers, each importing only those below it: `users` → `realtime` (connection lifecycle) →
+//! `presence`, `conversations`; `messages` → `notifications`, `conversations`; `groups` →
+//! `conversations`; and all of them → `fanout` (rooms → connections → push, and the one cleanup
+//! of a connection found gone), which imports no service.
 
 pub mod conversations;
+pub mod fanout;
 pub mod groups;
 pub mod messages;
 pub mod notifications;

@@ -1,29 +1,31 @@
 //! Notifications: created by admins and by the system (added to a group, a direct message
 //! while busy or away), listed newest first, marked read one by one or all at once.
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
-use super::{realtime, Actor};
+use super::{fanout, Actor};
 use crate::app::App;
 use crate::clock::{iso, now_ms, now_secs};
 use crate::error::AppError;
-use crate::events;
-use crate::ids::UserId;
-use crate::repo::{self, notifications::Notification};
+use crate::events::{Event, NotificationPush};
+use crate::ids::{NotificationId, UserId};
+use crate::models::NotificationKind;
+use crate::repo::notifications::{AdminNote, Notification, NotificationData};
+use crate::repo::{self};
 
 /// Stores a notification and, when `live`, pushes it as a `notification` event.
 pub async fn notify(
     app: &App,
     user: &UserId,
-    kind: &str,
+    kind: NotificationKind,
     message: &str,
-    data: Value,
+    data: NotificationData,
     live: bool,
 ) -> Result<Notification, AppError> {
     let n = Notification::new(user, kind, message, data, iso(now_ms()));
     repo::notifications::create(app.table(), &n, now_secs()).await?;
     if live {
-        realtime::to_user(app, user, events::NOTIFICATION, &json!(n)).await?;
+        fanout::to_user(app, user, &Event::Notification(NotificationPush::Stored(n.clone()))).await?;
     }
     Ok(n)
 }
@@ -35,5 +37,34 @@ pub async fn send(app: &App, actor: &Actor, user: &UserId, message: &str) -> Res
     }
     let message = crate::text::parse("message", message, 1, 1000, crate::text::Lines::Multi)?;
     repo::users::get(app.table(), user).await?.ok_or_else(|| AppError::not_found("user"))?;
-    notify(app, user, "admin", &message, json!({ "from": actor.user_id }), true).await
+    let from = NotificationData::Admin(AdminNote { from: actor.user_id.clone() });
+    notify(app, user, NotificationKind::Admin, &message, from, true).await
+}
+
+/// The actor's, newest first, `limit` at most, after `cursor` (the last id of the previous
+/// page); only unread ones with `unread_only`. Returns the next cursor when more may follow.
+pub async fn list(
+    app: &App,
+    actor: &Actor,
+    limit: u32,
+    cursor: Option<&NotificationId>,
+    unread_only: bool,
+) -> Result<(Vec<Notification>, Option<String>), AppError> {
+    repo::notifications::list(app.table(), &actor.user_id, limit, cursor, unread_only).await
+}
+
+/// One of the actor's; 404 when it is not theirs.
+pub async fn mark_read(app: &App, actor: &Actor, id: &NotificationId) -> Result<Notification, AppError> {
+    repo::notifications::mark_read(app.table(), &actor.user_id, id).await
+}
+
+/// How many notifications `mark_all_read` marked.
+#[derive(Debug, Clone, Serialize)]
+pub struct Marked {
+    pub marked: usize,
+}
+
+/// Every unread one of the actor's.
+pub async fn mark_all_read(app: &App, actor: &Actor) -> Result<Marked, AppError> {
+    Ok(Marked { marked: repo::notifications::mark_all_read(app.table(), &actor.user_id).await? })
 }

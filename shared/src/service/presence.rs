@@ -3,14 +3,13 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{json, Value};
-
+use super::fanout::{self, Connections};
 use super::Actor;
 use crate::app::App;
-use crate::clock::{iso, now_ms, now_secs};
+use crate::clock::{iso, now_ms};
 use crate::error::AppError;
-use crate::events::{self, frame};
-use crate::ids::UserId;
+use crate::events::{Event, MissedMessages, NotificationPush, PresenceView, Unread};
+use crate::ids::{ConnectionId, UserId};
 use crate::models::Status;
 use crate::repo::{self, connections::Presence, conversations::Membership, keys};
 
@@ -35,22 +34,22 @@ pub fn parse_activity(s: Option<String>) -> Result<Option<String>, AppError> {
 /// derived liveness (`online`: a live connection; `lastSeen`). A user who never set a status
 /// shows `online` or `offline` by liveness. Appearing offline hides connections, activity and
 /// the movement of `lastSeen`.
-pub fn view(user: &UserId, p: &Presence) -> Value {
+pub fn view(user: &UserId, p: &Presence) -> PresenceView {
     let visible = p.status != Status::Offline;
     let online = visible && !p.conn_set.is_empty();
     let status = if p.status_chosen || online { p.status } else { Status::Offline };
     let last_seen = if visible { p.last_seen.as_ref() } else { p.hidden_since.as_ref().or(p.last_seen.as_ref()) };
-    json!({
-        "userId": user,
-        "status": status,
-        "activity": if visible { p.activity.clone() } else { None },
-        "online": online,
-        "lastSeen": last_seen,
-    })
+    PresenceView {
+        user_id: user.clone(),
+        status,
+        activity: if visible { p.activity.clone() } else { None },
+        online,
+        last_seen: last_seen.cloned(),
+    }
 }
 
 /// One `BatchGetItem` (user and presence); 404 for an unknown user.
-pub async fn get(app: &App, user: &UserId) -> Result<Value, AppError> {
+pub async fn get(app: &App, user: &UserId) -> Result<PresenceView, AppError> {
     let (user_key, presence_key) = (keys::user(user), keys::presence(user));
     let items = app.table().batch_get(&[user_key.clone(), presence_key.clone()]).await?;
     if repo::pick(&items, &user_key).is_none() {
@@ -76,33 +75,32 @@ pub async fn contacts(app: &App, user: &UserId) -> Result<(Vec<UserId>, Vec<Memb
 /// Who hears about a user's presence: their contacts and the admin room.
 pub struct Audience {
     contacts: Vec<UserId>,
-    admins: Vec<String>,
+    admins: Connections,
     /// The user's memberships, read to find the contacts (and reused by `set`).
     memberships: Vec<Membership>,
 }
 
 pub async fn audience(app: &App, user: &UserId) -> Result<Audience, AppError> {
-    let ((contacts, memberships), admins) =
-        tokio::try_join!(contacts(app, user), repo::connections::admin_connections(app.table(), now_secs()))?;
-    Ok(Audience { contacts, admins: admins.into_iter().map(|(c, _)| c).collect(), memberships })
+    let ((contacts, memberships), admins) = tokio::try_join!(contacts(app, user), fanout::admins(app))?;
+    Ok(Audience { contacts, admins, memberships })
 }
 
-/// A `presence` event to every contact of `user` and to the admin room.
-pub async fn broadcast(app: &App, user: &UserId, p: &Presence) -> Result<(), AppError> {
-    broadcast_to(app, audience(app, user).await?, user, p).await
+/// A `presence` event to every contact of `user` and to the admin room, but not to `opening`:
+/// a connection still in its `$connect` cannot be posted to (410), and must not be removed for it.
+pub async fn broadcast(app: &App, user: &UserId, p: &Presence, opening: Option<&ConnectionId>) -> Result<(), AppError> {
+    broadcast_to(app, audience(app, user).await?, user, p, opening).await
 }
 
-async fn broadcast_to(app: &App, audience: Audience, user: &UserId, p: &Presence) -> Result<(), AppError> {
-    let mut connections: Vec<String> = repo::connections::presences(app.table(), &audience.contacts)
-        .await?
-        .into_iter()
-        .flat_map(|p| p.conn_set)
-        .collect();
-    connections.extend(audience.admins);
-    connections.sort();
-    connections.dedup();
-    let payload = frame(events::PRESENCE, view(user, p));
-    crate::push::fan_out(&app.push, connections.into_iter().map(|c| (c, payload.clone())).collect()).await;
+async fn broadcast_to(
+    app: &App,
+    audience: Audience,
+    user: &UserId,
+    p: &Presence,
+    opening: Option<&ConnectionId>,
+) -> Result<(), AppError> {
+    let contacts = fanout::connections(app, &audience.contacts).await?;
+    let to = contacts.and(audience.admins).without(opening);
+    fanout::push(app, to, &Event::Presence(view(user, p))).await;
     Ok(())
 }
 
@@ -110,7 +108,7 @@ async fn broadcast_to(app: &App, audience: Audience, user: &UserId, p: &Presence
 /// `notification` (`missedMessages`) listing the conversations with unread messages, since
 /// their live pushes were held.
 #[tracing::instrument(skip_all, fields(actor = %actor.user_id))]
-pub async fn set(app: &App, actor: &Actor, status: Status, activity: Option<String>) -> Result<Value, AppError> {
+pub async fn set(app: &App, actor: &Actor, status: Status, activity: Option<String>) -> Result<PresenceView, AppError> {
     // Who to tell does not depend on the change: find out while the status is read and written.
     let change = async {
         let before = repo::connections::presence(app.table(), &actor.user_id).await?;
@@ -121,19 +119,19 @@ pub async fn set(app: &App, actor: &Actor, status: Status, activity: Option<Stri
     };
     let ((before, after), mut audience) = tokio::try_join!(change, audience(app, &actor.user_id))?;
     let memberships = std::mem::take(&mut audience.memberships);
-    broadcast_to(app, audience, &actor.user_id, &after).await?;
+    broadcast_to(app, audience, &actor.user_id, &after, None).await?;
     if before.status == Status::Busy && matches!(status, Status::Online | Status::Away) {
         let missed = missed(app, memberships).await?;
         if !missed.is_empty() {
-            let data = json!({ "type": "missedMessages", "conversations": missed });
-            super::realtime::to_user(app, &actor.user_id, events::NOTIFICATION, &data).await?;
+            let event = Event::Notification(NotificationPush::Missed(MissedMessages::new(missed)));
+            fanout::to_user(app, &actor.user_id, &event).await?;
         }
     }
     Ok(view(&actor.user_id, &after))
 }
 
 /// Conversations with unread messages: the summaries of the memberships (read by `audience`).
-async fn missed(app: &App, memberships: Vec<Membership>) -> Result<Vec<Value>, AppError> {
+async fn missed(app: &App, memberships: Vec<Membership>) -> Result<Vec<Unread>, AppError> {
     let keys: Vec<_> = memberships.iter().map(|m| keys::summary(&m.conversation_id)).collect();
     let items = app.table().batch_get(&keys).await?;
     let mut out = Vec::new();
@@ -141,7 +139,8 @@ async fn missed(app: &App, memberships: Vec<Membership>) -> Result<Vec<Value>, A
         let Some(item) = repo::pick(&items, &keys::summary(&m.conversation_id)) else { continue };
         let s: repo::conversations::Summary = repo::from_item(item)?;
         if s.seq > m.read_seq {
-            out.push(json!({ "conversationId": m.conversation_id, "unreadCount": s.seq - m.read_seq, "lastMessage": s.last_message }));
+            let unread_count = s.seq - m.read_seq;
+            out.push(Unread { conversation_id: m.conversation_id, unread_count, last_message: s.last_message });
         }
     }
     Ok(out)

@@ -1,12 +1,14 @@
 //! Registration, login, profile updates and deletion.
 
+use serde::Serialize;
+
 use crate::app::{App, Caller};
 use crate::auth::Claims;
 use crate::clock::{iso, now_ms};
 use crate::error::AppError;
 use crate::ids::{TokenId, UserId};
 use crate::login_guard::{self, Counter, Policy};
-use crate::models::{Email, Password, Profile, Role, User, Username};
+use crate::models::{Email, Password, Profile, Role, User, UserView, Username, Visibility};
 use crate::repo;
 use crate::service::realtime;
 use crate::store::Key;
@@ -32,6 +34,35 @@ pub struct Session {
     pub user: User,
     pub token: String,
     pub claims: Claims,
+}
+
+impl Session {
+    /// What the client gets (the token is also set as a cookie).
+    pub fn view(&self) -> SessionView {
+        SessionView {
+            user: self.user.view(Visibility::Private),
+            token: self.token.clone(),
+            expires_at: self.claims.exp,
+        }
+    }
+}
+
+/// A session as the client gets it: the user in full and the token, valid until `expiresAt`
+/// (seconds since the epoch).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    pub user: UserView,
+    pub token: String,
+    pub expires_at: i64,
+}
+
+/// A profile after an update, and the new token when the user changed their own password.
+#[derive(Debug, Clone, Serialize)]
+pub struct Updated {
+    pub user: UserView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 /// Creates a user. `role: admin` needs an admin caller (SPEC §2: no self-promotion).
@@ -183,6 +214,28 @@ pub struct ProfileUpdate {
 
 pub fn may_manage(caller: &Caller, target: &UserId) -> bool {
     caller.id() == target || caller.is_admin()
+}
+
+/// A user: every field for self and admins, the public ones for others. One `GetItem`.
+pub async fn get(app: &App, caller: &Caller, id: &UserId) -> Result<UserView, AppError> {
+    let user = repo::users::get(app.table(), id).await?.ok_or_else(|| AppError::not_found("user"))?;
+    let visibility = if may_manage(caller, id) { Visibility::Private } else { Visibility::Public };
+    Ok(user.view(visibility))
+}
+
+/// The directory, by id, `limit` at most after `after` (the last id of the previous page):
+/// admins see every user, every field; others the other users' public fields (the sidebar).
+/// Returns the next cursor when more may follow.
+pub async fn directory(
+    app: &App,
+    caller: &Caller,
+    limit: u32,
+    after: Option<&UserId>,
+) -> Result<(Vec<UserView>, Option<String>), AppError> {
+    let (users, next) = repo::users::list(app.table(), limit, after).await?;
+    let visibility = if caller.is_admin() { Visibility::Private } else { Visibility::Public };
+    let shown = users.iter().filter(|u| caller.is_admin() || u.id != *caller.id()).map(|u| u.view(visibility));
+    Ok((shown.collect(), next.map(|id| id.to_string())))
 }
 
 /// Self or admin. Changing the password invalidates every older token; a user changing their

@@ -444,7 +444,9 @@ async fn a_send_is_acknowledged_and_delivered_while_some_connections_are_gone_br
     )
     .await
     .expect("a silent connection does not hold the acknowledgement");
-    let (message, duplicate) = sent.expect("the send succeeds");
+    let outcome = sent.expect("the send succeeds");
+    let duplicate = outcome.is_existing();
+    let message = outcome.into_message();
     assert!(!duplicate);
     let delivered = fake.delivered.lock().unwrap_or_else(|e| e.into_inner()).clone();
     assert!(
