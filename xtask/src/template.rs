@@ -224,6 +224,11 @@ fn websocket(out: &mut String) {
 
   WsStage:
     Type: AWS::ApiGatewayV2::Stage
+    Metadata:
+      checkov:
+        skip:
+          - id: CKV_AWS_95
+            comment: Access logs are on with the WebSocketAccessLogs parameter, once the account's API Gateway CloudWatch role exists (without it the stage cannot be created)
     Properties:
       ApiId: !Ref WebSocketApi
       StageName: !Ref WebSocketStageName
@@ -231,7 +236,12 @@ fn websocket(out: &mut String) {
       Description: Chat backend WebSocket stage
       DefaultRouteSettings:
         ThrottlingRateLimit: !Ref WsThrottlingRateLimit
-        ThrottlingBurstLimit: !Ref WsThrottlingBurstLimit"
+        ThrottlingBurstLimit: !Ref WsThrottlingBurstLimit
+      AccessLogSettings: !If
+        - WsAccessLogsOn
+        - DestinationArn: !GetAtt WsApiAccessLogs.Arn
+          Format: '{{\"requestId\":\"$context.requestId\",\"ip\":\"$context.identity.sourceIp\",\"requestTime\":\"$context.requestTime\",\"routeKey\":\"$context.routeKey\",\"eventType\":\"$context.eventType\",\"connectionId\":\"$context.connectionId\",\"status\":\"$context.status\",\"integrationLatency\":\"$context.integrationLatency\",\"integrationError\":\"$context.integrationErrorMessage\"}}'
+        - !Ref AWS::NoValue"
     );
 }
 

@@ -27,10 +27,6 @@ impl Rng {
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
-    fn bytes(&mut self, max: usize) -> Vec<u8> {
-        let n = self.below(max + 1);
-        (0..n).map(|_| self.next() as u8).collect()
-    }
     /// Text that is never an id, a status or an action: it starts with `x-`.
     fn junk_text(&mut self, max: usize) -> String {
         let alphabet: Vec<char> = "ab{}[]\":,\\ \t\n\0é€😀\u{202e}\u{feff}\u{7f}".chars().collect();
