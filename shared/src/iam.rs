@@ -60,3 +60,48 @@ impl Action {
         }
     }
 }
+
+/// What the function being served may call: the local gateway and the test stores enforce the
+/// declaration the template's IAM policy is generated from, so a missing permission fails
+/// locally as it would on AWS (AccessDenied, then a 500) instead of only after a deploy.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant {
+    pub function: &'static str,
+    pub actions: &'static [Action],
+}
+
+tokio::task_local! {
+    static GRANTED: Grant;
+}
+
+/// Runs `f` (one invocation of one function) under its grant.
+pub async fn with_grant<F: std::future::Future>(grant: Grant, f: F) -> F::Output {
+    GRANTED.scope(grant, f).await
+}
+
+/// The first of `needed` that the current invocation's grant lacks, with its function. Outside
+/// an invocation (start-up, tests calling services directly) everything is allowed.
+pub fn denied(needed: &[Action]) -> Option<(&'static str, Action)> {
+    GRANTED.try_with(|g| needed.iter().find(|a| !g.actions.contains(a)).map(|a| (g.function, *a))).ok().flatten()
+}
+
+/// The actions a `Query` needs.
+pub fn query_action(index: crate::store::Index) -> Action {
+    match index {
+        crate::store::Index::Table => Action::Query,
+        crate::store::Index::Gsi1 => Action::QueryIndex,
+    }
+}
+
+/// The actions a `TransactWriteItems` needs: those of its parts.
+pub fn transact_actions(ops: &[crate::store::WriteOp]) -> Vec<Action> {
+    use crate::store::WriteOp;
+    ops.iter()
+        .map(|op| match op {
+            WriteOp::Put { .. } => Action::PutItem,
+            WriteOp::Update { .. } => Action::UpdateItem,
+            WriteOp::Delete { .. } => Action::DeleteItem,
+            WriteOp::Check { .. } => Action::ConditionCheckItem,
+        })
+        .collect()
+}

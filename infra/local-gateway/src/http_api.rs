@@ -80,11 +80,11 @@ pub async fn dispatch(
             let (m, template) = http_parts(r.key)?;
             let Handler::Http(h) = r.handler else { return None };
             let params = match_path(template, &path)?;
-            Some((m == method, params.len(), r.key, h, params))
+            Some((m == method, params.len(), r.key, h, params, r.function))
         })
         .collect();
     candidates.sort_by_key(|(same_method, n, ..)| (!same_method, *n));
-    let Some((true, _, key, handler, params)) = candidates.into_iter().next() else {
+    let Some((true, _, key, handler, params, function)) = candidates.into_iter().next() else {
         return error(AppError::NotFound("no route for this method and path".into()));
     };
     let Ok(bytes) = to_bytes(body, MAX_READ_BYTES).await else {
@@ -97,7 +97,7 @@ pub async fn dispatch(
         Ok(r) => r,
         Err(e) => return error(AppError::internal(format!("event did not deserialize: {e}"))),
     };
-    to_axum(functions::http::respond(gw.app.clone(), handler, request).await)
+    to_axum(crate::granted(function, functions::http::respond(gw.app.clone(), handler, request)).await)
 }
 
 /// The functions' error response (one mapping, one log line), for what fails in the gateway.

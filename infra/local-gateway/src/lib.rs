@@ -20,7 +20,7 @@ use axum::Router;
 use chat::config::StoreKind;
 use chat::models::{Password, Username};
 use chat::push::{ApiGatewayPush, Push};
-use chat::store::{DynamoTable, Table};
+use chat::store::{DynamoTable, Granted, Table};
 use chat::{App, Config};
 use functions::routes::{routes, Route};
 use tokio::net::TcpListener;
@@ -126,10 +126,14 @@ pub async fn start_with_push(
         let client = DynamoTable::client_from_config(&sdk, endpoint.as_deref());
         DynamoTable::new(client, table.clone()).create_table_if_missing().await?;
     }
-    let app = Arc::new(match table {
+    let mut app = match table {
         Some(table) => App::with_parts(config, table, layer(Arc::new(ApiGatewayPush::new(&sdk, &endpoint)))),
         None => App::build_with_sdk(config, Some(sdk))?,
-    });
+    };
+    // Every invocation runs under its function's declared permissions (`grant`), as on AWS.
+    app.table = Arc::new(Granted(app.table.clone()));
+    app.push = Arc::new(Granted(app.push.clone()));
+    let app = Arc::new(app);
     bootstrap_admin(&app).await?;
     let gateway = Arc::new(Gateway {
         app,
@@ -171,4 +175,13 @@ async fn bootstrap_admin(app: &App) -> Result<(), StartError> {
         chat::service::users::ensure_admin(app, Username::parse(&username)?, Password::parse(&password)?).await?;
     tracing::info!(username = %username, created, "admin bootstrap");
     Ok(())
+}
+
+/// Runs one invocation of `function` under the permissions its declaration grants (the ones the
+/// template's IAM policy is generated from): a call outside them fails as AccessDenied.
+pub async fn granted<F: std::future::Future>(function: functions::routes::Function, f: F) -> F::Output {
+    match function.decl() {
+        Some(decl) => chat::iam::with_grant(chat::iam::Grant { function: function.name(), actions: decl.actions }, f).await,
+        None => f.await,
+    }
 }

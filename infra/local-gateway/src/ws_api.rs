@@ -27,9 +27,9 @@ use crate::Gateway;
 /// lifetime are in `Limits`).
 const MAX_FRAME_BYTES: usize = 32 * 1024;
 
-fn ws_handler(gw: &Gateway, key: &str) -> Option<functions::ws::WsHandler> {
+fn ws_handler(gw: &Gateway, key: &str) -> Option<(functions::ws::WsHandler, functions::routes::Function)> {
     gw.routes.iter().find(|r| r.key == key).and_then(|r| match r.handler {
-        Handler::Ws(h) => Some(h),
+        Handler::Ws(h) => Some((h, r.function)),
         _ => None,
     })
 }
@@ -38,10 +38,11 @@ fn ws_handler(gw: &Gateway, key: &str) -> Option<functions::ws::WsHandler> {
 /// API Gateway makes of it (at `$connect`, the handshake's refusal, with the function's status
 /// and envelope: the function has logged the cause).
 async fn invoke(gw: &Gateway, key: &str, event: Value) -> Result<(), Response> {
-    let handler = ws_handler(gw, key).ok_or_else(|| error(AppError::internal(format!("no WebSocket route {key}"))))?;
+    let (handler, function) =
+        ws_handler(gw, key).ok_or_else(|| error(AppError::internal(format!("no WebSocket route {key}"))))?;
     let event: ApiGatewayWebsocketProxyRequest =
         serde_json::from_value(event).map_err(|e| error(AppError::internal(e)))?;
-    let res = functions::ws::respond(gw.app.clone(), handler, event).await;
+    let res = crate::granted(function, functions::ws::respond(gw.app.clone(), handler, event)).await;
     if res.status_code == 200 {
         return Ok(());
     }
@@ -83,7 +84,7 @@ pub async fn upgrade(
     // The REQUEST authorizer: a refusal is a 401 at the handshake.
     let auth_event = ctx.authorizer_request(&headers, &query);
     let authorized = match serde_json::from_value::<ApiGatewayCustomAuthorizerRequestTypeRequest>(auth_event) {
-        Ok(ev) => functions::ws::authorize(&gw.app, &ev).await,
+        Ok(ev) => crate::granted(functions::routes::Function::WsAuthorizer, functions::ws::authorize(&gw.app, &ev)).await,
         Err(e) => Err(AppError::internal(e)),
     };
     match authorized {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-use super::{Condition, Index, Item, Key, Page, Query, StoreError, Table, Update, WriteOp, BATCH_GET_MAX};
+use super::{Condition, Item, Key, Page, Query, StoreError, Table, Update, WriteOp, BATCH_GET_MAX};
 use crate::iam::Action;
 use crate::push::{Push, PushError};
 
@@ -91,11 +91,7 @@ impl<T: Table> Table for Counted<T> {
         self.record("BatchGetItem", n, vec![Action::BatchGetItem], self.inner.batch_get(keys)).await
     }
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        let action = match query.index {
-            Index::Table => Action::Query,
-            Index::Gsi1 => Action::QueryIndex,
-        };
-        self.record("Query", 1, vec![action], self.inner.query(query)).await
+        self.record("Query", 1, vec![crate::iam::query_action(query.index)], self.inner.query(query)).await
     }
     async fn put(&self, item: Item, cond: Option<Condition>) -> Result<(), StoreError> {
         self.record("PutItem", 1, vec![Action::PutItem], self.inner.put(item, cond)).await
@@ -107,16 +103,7 @@ impl<T: Table> Table for Counted<T> {
         self.record("DeleteItem", 1, vec![Action::DeleteItem], self.inner.delete(key, cond)).await
     }
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        let actions = ops
-            .iter()
-            .map(|op| match op {
-                WriteOp::Put { .. } => Action::PutItem,
-                WriteOp::Update { .. } => Action::UpdateItem,
-                WriteOp::Delete { .. } => Action::DeleteItem,
-                WriteOp::Check { .. } => Action::ConditionCheckItem,
-            })
-            .collect();
-        self.record("TransactWriteItems", 1, actions, self.inner.transact(ops)).await
+        self.record("TransactWriteItems", 1, crate::iam::transact_actions(&ops), self.inner.transact(ops)).await
     }
 }
 

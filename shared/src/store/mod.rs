@@ -13,6 +13,7 @@
 //!   an empty set is stored as an absent attribute, as DynamoDB requires).
 
 pub mod counted;
+pub mod granted;
 pub mod dynamo;
 pub mod embedded;
 
@@ -20,6 +21,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 pub use counted::{Counted, OpRecord};
+pub use granted::Granted;
 pub use dynamo::DynamoTable;
 pub use embedded::EmbeddedTable;
 
@@ -171,6 +173,9 @@ pub enum StoreError {
     /// Invalid request or unexpected data (a bug, not a user error).
     #[error("store error: {0}")]
     Other(String),
+    /// The function's role does not grant the call (`iam::Grant`; on AWS, AccessDeniedException).
+    #[error("access denied: {function} is not granted {action}")]
+    AccessDenied { function: &'static str, action: &'static str },
 }
 
 /// The single-table store. Each method is exactly one DynamoDB request, except `batch_get`,
