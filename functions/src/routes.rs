@@ -38,6 +38,7 @@ functions! {
     AuthLogin = "auth-login",
     AuthLogout = "auth-logout",
     AuthRefresh = "auth-refresh",
+    AuthWsTicket = "auth-ws-ticket",
     UsersList = "users-list",
     UsersMe = "users-me",
     UsersGet = "users-get",
@@ -288,6 +289,12 @@ pub static FUNCTIONS: &[Decl] = {
         .routes(&[
             http_route("POST /api/auth/refresh", http_handler!(auth::refresh), User, budget(7, 4, "2 + 0.5 per connection", "1 + 3 per ended connection", "as logout, for the old token")),
         ]),
+    Decl::new(AuthWsTicket, Light)
+        .actions(&[GetItem, BatchGetItem, PutItem])
+        .why("WebSocket ticket: authenticate (BatchGetItem), store the single-use ticket (PutItem).")
+        .routes(&[
+            http_route("POST /api/auth/ws-ticket", http_handler!(auth::ws_ticket), User, budget(2, 2, "1", "1", "session → the ticket (conditional put, 30 s TTL)")),
+        ]),
     Decl::new(UsersList, Light)
         .actions(&[GetItem, BatchGetItem, QueryIndex])
         .why("directory: authenticate (BatchGetItem), one page of GSI1 partition USERS (Query on the index).")
@@ -439,10 +446,11 @@ pub static FUNCTIONS: &[Decl] = {
             http_route("POST /api/notifications/read", http_handler!(notif::read_all), User, budget(2, 2, "0.5 + page", "2 per unread", "session → unread page → a transaction per 100 unread")),
         ]),
     Decl::new(WsAuthorizer, Light)
-        .actions(&[GetItem, BatchGetItem])
-        .why("$connect authorizer: the token's user and revocation (BatchGetItem).")
+        .actions(&[GetItem, BatchGetItem, DeleteItem])
+        .why("$connect authorizer: the token's user and revocation (BatchGetItem); a browser's ticket is taken first (DeleteItem).")
         .routes(&[
-            route(AUTHORIZER_KEY, Handler::Authorizer, Anyone, budget(1, 1, "1", "0", "session check at `$connect`")),
+            route(AUTHORIZER_KEY, Handler::Authorizer, Anyone, budget(1, 1, "1", "0", "session check at `$connect`"))
+                .variants(&[("ticket", budget(2, 2, "1", "1", "the ticket taken (DeleteItem, single use) → the session of its token"))]),
         ]),
     Decl::new(WsConnect, FanOut)
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, PostToConnection])

@@ -7,6 +7,7 @@ use aws_config::BehaviorVersion;
 use crate::auth::{Claims, Hasher, Tokens};
 use crate::config::{Config, StoreKind};
 use crate::error::AppError;
+use crate::ids::{TokenId, UserId};
 use crate::models::{Role, User};
 use crate::push::{ApiGatewayPush, NoPush, Push};
 use crate::repo;
@@ -91,13 +92,21 @@ impl App {
 
     /// The second half of `authenticate`: the verified claims' user, live and not revoked.
     pub async fn session(&self, claims: Claims) -> Result<Caller, AppError> {
-        let (user, revoked) = repo::users::session(self.table(), &claims.sub, &claims.jti).await?;
+        let user = self.live_user(&claims.sub, &claims.jti).await?;
+        Ok(Caller { user, claims })
+    }
+
+    /// The user of token `jti`, when both are still valid (the user exists, the token is not
+    /// revoked nor older than the last password change): one `BatchGetItem`. The role is the
+    /// stored one.
+    pub async fn live_user(&self, user: &UserId, jti: &TokenId) -> Result<User, AppError> {
+        let (user, revoked) = repo::users::session(self.table(), user, jti).await?;
         let invalid = || AppError::Unauthorized("invalid or expired token".into());
         let user = user.ok_or_else(invalid)?;
-        let stale = user.tokens_valid_after.as_deref().is_some_and(|after| claims.jti.as_str() < after);
+        let stale = user.tokens_valid_after.as_deref().is_some_and(|after| jti.as_str() < after);
         if revoked || stale {
             return Err(invalid());
         }
-        Ok(Caller { user, claims })
+        Ok(user)
     }
 }

@@ -123,6 +123,13 @@ pub async fn logout(app: &App, req: Request) -> Result<Reply, AppError> {
     Ok(Reply::ok(json!({ "loggedOut": true })).cookie(clear_cookie(app.config.cookie_secure)))
 }
 
+/// `POST /api/auth/ws-ticket`: a single-use, 30-second ticket for `?ticket=` on the WebSocket
+/// URL, so a browser never puts its token in a URL.
+pub async fn ws_ticket(app: &App, req: Request) -> Result<Reply, AppError> {
+    let caller = caller(app, &req).await?;
+    Ok(Reply::created(users::ws_ticket(app, &caller).await?))
+}
+
 pub async fn refresh(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
     let session = users::refresh(app, &caller).await?;

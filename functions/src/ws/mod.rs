@@ -112,14 +112,21 @@ pub async fn respond(
 }
 
 /// The `$connect` REQUEST authorizer: a valid token (query `token`, `Authorization` header or
-/// `jwt` cookie) gets an Allow policy and a context that API Gateway passes to every route of
+/// `jwt` cookie) or single-use ticket (query `ticket`) gets an Allow policy and a context that API Gateway passes to every route of
 /// the connection; anything else is `Unauthorized` (API Gateway answers 401).
 pub async fn authorize(app: &App, ev: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<Value, AppError> {
     let header = |name: &str| ev.headers.get(name).and_then(|v| v.to_str().ok());
     let token =
         chat::auth::token_from(header("authorization"), header("cookie"), ev.query_string_parameters.first("token"));
-    let caller = app.authenticate(token.as_deref()).await?;
-    let actor = caller.actor();
+    // A browser's single-use `?ticket=` (`POST /api/auth/ws-ticket`) when no token came.
+    let (user, token_id) = match (token, ev.query_string_parameters.first("ticket")) {
+        (None, Some(ticket)) => chat::service::users::redeem_ticket(app, ticket).await?,
+        (token, _) => {
+            let caller = app.authenticate(token.as_deref()).await?;
+            (caller.user, caller.claims.jti)
+        }
+    };
+    let actor = chat::service::Actor::of(&user);
     Ok(json!({
         "principalId": actor.user_id,
         "policyDocument": {
@@ -127,7 +134,7 @@ pub async fn authorize(app: &App, ev: &ApiGatewayCustomAuthorizerRequestTypeRequ
             "Statement": [{ "Action": "execute-api:Invoke", "Effect": "Allow", "Resource": ev.method_arn.clone().unwrap_or_else(|| "*".into()) }]
         },
         // The token id lets the token's end (logout, refresh) find the connections it opened.
-        "context": { "userId": actor.user_id, "username": actor.username, "role": actor.role, "tokenId": caller.claims.jti }
+        "context": { "userId": actor.user_id, "username": actor.username, "role": actor.role, "tokenId": token_id }
     }))
 }
 

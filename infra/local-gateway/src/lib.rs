@@ -181,7 +181,9 @@ async fn bootstrap_admin(app: &App) -> Result<(), StartError> {
 /// template's IAM policy is generated from): a call outside them fails as AccessDenied.
 pub async fn granted<F: std::future::Future>(function: functions::routes::Function, f: F) -> F::Output {
     match function.decl() {
-        Some(decl) => chat::iam::with_grant(chat::iam::Grant { function: function.name(), actions: decl.actions }, f).await,
+        Some(decl) => {
+            chat::iam::with_grant(chat::iam::Grant { function: function.name(), actions: decl.actions }, f).await
+        }
         None => f.await,
     }
 }

@@ -84,7 +84,9 @@ pub async fn upgrade(
     // The REQUEST authorizer: a refusal is a 401 at the handshake.
     let auth_event = ctx.authorizer_request(&headers, &query);
     let authorized = match serde_json::from_value::<ApiGatewayCustomAuthorizerRequestTypeRequest>(auth_event) {
-        Ok(ev) => crate::granted(functions::routes::Function::WsAuthorizer, functions::ws::authorize(&gw.app, &ev)).await,
+        Ok(ev) => {
+            crate::granted(functions::routes::Function::WsAuthorizer, functions::ws::authorize(&gw.app, &ev)).await
+        }
         Err(e) => Err(AppError::internal(e)),
     };
     match authorized {

@@ -6,6 +6,7 @@ pub mod conversations;
 pub mod groups;
 pub mod messages;
 pub mod notifications;
+pub mod tickets;
 pub mod tokens;
 pub mod users;
 
@@ -66,6 +67,9 @@ pub mod keys {
     }
     pub fn room(conv: &ConversationId, connection: &str) -> Key {
         Key::new(room_pk(conv), connection)
+    }
+    pub fn ticket(ticket: &str) -> Key {
+        Key::new(format!("TICKET#{ticket}"), "TICKET")
     }
     pub fn revoked(jti: &TokenId) -> Key {
         Key::new(format!("REVOKED#{jti}"), "REVOKED")

@@ -35,8 +35,15 @@ impl Actor {
     }
 }
 
+impl Actor {
+    /// A stored user acting (its stored role).
+    pub fn of(user: &crate::models::User) -> Self {
+        Actor { user_id: user.id.clone(), username: user.username.clone(), role: user.role }
+    }
+}
+
 impl crate::app::Caller {
     pub fn actor(&self) -> Actor {
-        Actor { user_id: self.user.id.clone(), username: self.user.username.clone(), role: self.user.role }
+        Actor::of(&self.user)
     }
 }

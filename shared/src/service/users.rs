@@ -308,3 +308,31 @@ pub async fn delete(app: &App, caller: &Caller, target: &UserId) -> Result<(), A
     repo::users::delete(app.table(), &user).await?;
     realtime::end_connections(app, target, realtime::Ending::All).await
 }
+
+/// A WebSocket ticket, for clients that cannot send a token at the handshake (browsers).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketView {
+    /// Pass as `?ticket=` on the WebSocket URL: once, within 30 seconds.
+    pub ticket: String,
+    pub expires_at: String,
+}
+
+/// A single-use ticket standing for the caller's token (one `PutItem`): the connection it opens
+/// ends with that token.
+#[tracing::instrument(skip_all, fields(user = %caller.id()))]
+pub async fn ws_ticket(app: &App, caller: &Caller) -> Result<TicketView, AppError> {
+    let now = crate::clock::now_secs();
+    let (ticket, stored) = repo::tickets::create(app.table(), caller.id(), &caller.claims.jti, now).await?;
+    Ok(TicketView { ticket, expires_at: iso(stored.ttl * 1000) })
+}
+
+/// The session a ticket stands for, the ticket used up (one `DeleteItem`, then the token's
+/// session check, one `BatchGetItem`): a used, expired or unknown ticket, or one whose token
+/// has ended since, is a 401.
+pub async fn redeem_ticket(app: &App, ticket: &str) -> Result<(User, TokenId), AppError> {
+    let taken = repo::tickets::redeem(app.table(), ticket, crate::clock::now_secs()).await?;
+    let ticket = taken.ok_or_else(|| AppError::Unauthorized("invalid or expired ticket".into()))?;
+    let user = app.live_user(&ticket.user_id, &ticket.token_id).await?;
+    Ok((user, ticket.token_id))
+}

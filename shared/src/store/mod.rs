@@ -13,17 +13,17 @@
 //!   an empty set is stored as an absent attribute, as DynamoDB requires).
 
 pub mod counted;
-pub mod granted;
 pub mod dynamo;
 pub mod embedded;
+pub mod granted;
 
 use async_trait::async_trait;
 use serde_json::Value;
 
 pub use counted::{Counted, OpRecord};
-pub use granted::Granted;
 pub use dynamo::DynamoTable;
 pub use embedded::EmbeddedTable;
+pub use granted::Granted;
 
 /// An item: attribute name to value.
 pub type Item = serde_json::Map<String, Value>;

@@ -117,6 +117,8 @@ fn http_rows() -> Vec<Row> {
                                                                                                   [s(401), s(200), s(200), s(200), s(200), s(200)]),
         r("POST /api/auth/refresh", "refresh", Method::POST, |_| "/api/auth/refresh".into(), empty, Alice,
                                                                                                   [s(401), s(200), s(200), s(200), s(200), s(200)]),
+        r("POST /api/auth/ws-ticket", "a WebSocket ticket", Method::POST, |_| "/api/auth/ws-ticket".into(), empty, Alice,
+                                                                                                  [s(401), s(201), s(201), s(201), s(201), s(201)]),
         r("GET /api/users", "directory", Method::GET, |_| "/api/users".into(), no_body, Alice,  [s(401), s(200), s(200), s(200), s(200), s(200)]),
         r("GET /api/users/me", "me", Method::GET, |_| "/api/users/me".into(), no_body, Alice,   [s(401), s(200), s(200), s(200), s(200), s(200)]),
         r("GET /api/users/{id}", "a profile", Method::GET, |f| format!("/api/users/{}", f.alice), no_body, Alice,

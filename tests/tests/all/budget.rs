@@ -235,6 +235,21 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
     }
     m.insert("$disconnect", disconnect);
 
+    // A browser's handshake: a ticket minted over HTTP, then taken by the authorizer.
+    b.table.take();
+    let (status, minted) = b.gw.post("/api/auth/ws-ticket", &bob.token, json!({})).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{minted}");
+    m.insert("POST /api/auth/ws-ticket", b.table.take());
+    let ticket = minted["data"]["ticket"].as_str().expect("a ticket").to_owned();
+    let by_ticket = crate::harness::Ws::connect(&format!("{}?ticket={ticket}", b.gw.ws)).await.expect("connects");
+    let handshake = b.table.take();
+    // The authorizer's calls come first: the ticket taken, then its token's session batch.
+    let first_batch = handshake.iter().position(|r| r.op == "BatchGetItem").map_or(0, |i| i + 1);
+    m.insert("$authorizer ticket", handshake[..first_batch].to_vec());
+    by_ticket.close().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    b.table.take();
+
     // The end of a token ends the connections it opened (SPEC §7). Each is a connection item
     // with no socket behind it (its close answers 410), so that the `$disconnect` a real close
     // causes — another function on AWS — is not counted here. Measured: one connection of that

@@ -19,6 +19,7 @@ both_stores!(
     a_promoted_users_socket_closes_and_after_reconnecting_gets_admin_room_events,
     a_frame_on_a_connection_whose_item_is_gone_is_refused_not_served,
     a_renamed_users_socket_closes_so_no_push_carries_the_old_name,
+    a_browser_connects_with_a_single_use_ticket_instead_of_a_token_in_the_url,
 );
 
 /// How long a socket has to be closed by the server once the HTTP call that ends it returned.
@@ -207,4 +208,35 @@ async fn a_renamed_users_socket_closes_so_no_push_carries_the_old_name(store: St
     let mut fresh = gw.connect(&alice).await;
     assert!(answered(&mut fresh, send_frame(&conv, "new name"), "messageReceived", CLOSE_WAIT).await);
     assert_eq!(bob_ws.event("chatMessage").await["sender"]["username"], renamed.as_str());
+}
+
+async fn a_browser_connects_with_a_single_use_ticket_instead_of_a_token_in_the_url(store: Store) {
+    let gw = Gateway::start(store).await;
+    let alice = gw.user("alice").await;
+    let mint = |token: String| async move { gw.post("/api/auth/ws-ticket", &token, json!({})).await };
+    let (status, minted) = mint(alice.token.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{minted}");
+    let ticket = minted["data"]["ticket"].as_str().expect("a ticket").to_owned();
+    assert!(minted["data"]["expiresAt"].is_string());
+    let url = |t: &str| format!("{}?ticket={t}", gw.ws);
+    let mut ws = Ws::connect(&url(&ticket)).await.expect("the ticket opens a socket");
+    ws.send(json!({ "action": "ping" })).await;
+    assert!(ws.event("pong").await.is_object());
+    // Single use, and only real tickets.
+    let refused = |r: Result<Ws, tokio_tungstenite::tungstenite::Error>| matches!(r, Err(tokio_tungstenite::tungstenite::Error::Http(res)) if res.status() == 401);
+    assert!(refused(Ws::connect(&url(&ticket)).await), "a used ticket is refused");
+    assert!(refused(Ws::connect(&url("tkt_0000000000000000000000000000000000000000")).await));
+    // Expired: minted 60 s ago.
+    let id = UserId::parse(&alice.id).expect("id");
+    let jti = chat::auth::Tokens::new(&chat::Config::for_tests()).verify(&alice.token).expect("claims").jti;
+    let (old, _) =
+        chat::repo::tickets::create(gw.app().table(), &id, &jti, chat::clock::now_secs() - 60).await.expect("stored");
+    assert!(refused(Ws::connect(&url(&old)).await), "an expired ticket is refused");
+    // A ticket stands for its token: minted before logout, refused after; the socket it opened ends.
+    let (_, spare) = mint(alice.token.clone()).await;
+    let spare = spare["data"]["ticket"].as_str().expect("a ticket").to_owned();
+    assert_eq!(gw.post("/api/auth/logout", &alice.token, json!({})).await.0, StatusCode::OK);
+    assert!(ws.closed(CLOSE_WAIT).await, "the ticket's socket ends with its token");
+    assert!(refused(Ws::connect(&url(&spare)).await), "the token behind the ticket has ended");
+    assert_eq!(mint(alice.token.clone()).await.0, StatusCode::UNAUTHORIZED);
 }
