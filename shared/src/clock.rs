@@ -1,6 +1,5 @@
 //! Wall-clock helpers (milliseconds since the epoch, ISO-8601 text).
 
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 pub fn now_ms() -> i64 {
@@ -26,6 +25,7 @@ pub fn iso(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::format_description::well_known::Rfc3339;
 
     #[test]
     fn iso_text_sorts_as_the_time_does() {

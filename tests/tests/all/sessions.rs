@@ -213,6 +213,7 @@ async fn a_renamed_users_socket_closes_so_no_push_carries_the_old_name(store: St
 async fn a_browser_connects_with_a_single_use_ticket_instead_of_a_token_in_the_url(store: Store) {
     let gw = Gateway::start(store).await;
     let alice = gw.user("alice").await;
+    let gw = &gw;
     let mint = |token: String| async move { gw.post("/api/auth/ws-ticket", &token, json!({})).await };
     let (status, minted) = mint(alice.token.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{minted}");
