@@ -190,7 +190,7 @@ async fn session(gw: Arc<Gateway>, ctx: WsContext, socket: WebSocket) {
                 break;
             }
             Message::Close(frame) => {
-                close = frame.map_or((1005, String::new()), |f| (f.code, f.reason.to_string()));
+                close = disconnect_status(frame);
                 break;
             }
             // Protocol pings and pongs are not activity (API Gateway's idle timer ignores them).
@@ -231,4 +231,22 @@ async fn session(gw: Arc<Gateway>, ctx: WsContext, socket: WebSocket) {
 fn frame_allowed(gw: &Gateway, conn_key: &str, user_key: &str) -> Result<(), std::time::Duration> {
     gw.limiter.check(conn_key, gw.limits.per_connection)?;
     gw.limiter.check(user_key, gw.limits.per_user)
+}
+
+/// What `$disconnect` is told of a client's close frame: its code and reason, or 1005 ("no
+/// status received") for a close frame without a code, as API Gateway reports it.
+fn disconnect_status(frame: Option<CloseFrame>) -> (u16, String) {
+    frame.map_or((1005, String::new()), |f| (f.code, f.reason.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_close_without_a_code_is_reported_to_disconnect_as_1005() {
+        assert_eq!(disconnect_status(None), (1005, String::new()));
+        let frame = CloseFrame { code: 4000, reason: "bye".into() };
+        assert_eq!(disconnect_status(Some(frame)), (4000, "bye".to_owned()));
+    }
 }
