@@ -471,45 +471,45 @@ pub static FUNCTIONS: &[Decl] = {
             ws_route("$default", ws_handler!(ws::default), User, budget(0, 0, "0", "0", "`error` event only")),
         ]),
     Decl::new(WsSendMessage, FanOut)
-        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection])
-        .why("sendMessage / chatMessage: as messages-send, the connection check (GetItem) in place of the authentication read.")
+        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
+        .why("sendMessage / chatMessage: as messages-send, the connection check (GetItem) in place of the authentication read. A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
             ws_route("sendMessage", ws_handler!(ws::send_message), User, budget(5, 3, "2", "8", "conversation + summary + idempotency key (batch) ‖ the connection still open (`GetItem`) → send transaction → fan-out; a direct message to a user who is busy or not connected adds one notification put")),
             ws_route("chatMessage", ws_handler!(ws::send_message), User, budget(5, 3, "2", "8", "alias of sendMessage")),
         ]),
     Decl::new(WsTyping, FanOut)
-        .actions(&[GetItem, Query, UpdateItem, DeleteItem, PostToConnection])
-        .why("typing: the conversation (GetItem), the connection's typing state (UpdateItem), its room (Query on the table), POST, 410 cleanup (UpdateItem + DeleteItem).")
+        .actions(&[GetItem, Query, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
+        .why("typing: the conversation (GetItem), the connection's typing state (UpdateItem), its room (Query on the table), POST, 410 cleanup (UpdateItem + DeleteItem). A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
             ws_route("typing", ws_handler!(ws::typing), User, budget(4, 2, "2", "1", "conversation ‖ connection open → connection update ‖ fan-out")),
         ]),
     Decl::new(WsMarkAsRead, FanOut)
-        .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, PostToConnection])
-        .why("markAsRead: as conversations-read, without the authentication read.")
+        .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
+        .why("markAsRead: as conversations-read, without the authentication read. A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
             ws_route("markAsRead", ws_handler!(ws::mark_as_read), User, budget(4, 4, "2.5", "1", "connection open → conversation ‖ message → marker → receipts fan-out (as the HTTP route, the connection check in place of the session check)")),
         ]),
     Decl::new(WsJoinConversation, Light)
-        .actions(&[GetItem, PutItem, UpdateItem, DeleteItem, PostToConnection])
-        .why("joinConversation: conversation and connection (GetItem), one transaction: viewing (UpdateItem), room entry (PutItem), previous room entry (DeleteItem).")
+        .actions(&[GetItem, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
+        .why("joinConversation: conversation and connection (GetItem), one transaction: viewing (UpdateItem), room entry (PutItem), previous room entry (DeleteItem). A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
             ws_route("joinConversation", ws_handler!(ws::join_conversation), User, budget(3, 2, "1", "4", "conversation ‖ connection (open, as the check) → transaction: viewing + room entry (+ leaving the previous room)")),
         ]),
     Decl::new(WsLeaveConversation, Light)
-        .actions(&[GetItem, UpdateItem, DeleteItem, PostToConnection])
-        .why("leaveConversation: room entry (DeleteItem) and viewing (UpdateItem).")
+        .actions(&[GetItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
+        .why("leaveConversation: room entry (DeleteItem) and viewing (UpdateItem). A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
             ws_route("leaveConversation", ws_handler!(ws::leave_conversation), User, budget(3, 1, "0.5", "2", "room entry ‖ viewing ‖ connection open")),
         ]),
     Decl::new(WsSetStatus, FanOut)
-        .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection])
-        .why("setStatus: as status-set, without the authentication read; the presence back (POST).")
+        .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
+        .why("setStatus: as status-set, without the authentication read; the presence back (POST). A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
             ws_route("setStatus", ws_handler!(ws::set_status), User, budget(7, 4, "2.5 + contacts' conversations", "1", "as PUT /api/status, the connection check in place of the session check")),
         ]),
     Decl::new(WsPing, Light)
-        .actions(&[GetItem, PostToConnection])
-        .why("ping: `pong` (POST).")
+        .actions(&[GetItem, PostToConnection, DeleteConnection])
+        .why("ping: `pong` (POST). A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
             ws_route("ping", ws_handler!(ws::ping), User, budget(1, 1, "0.5", "0", "connection open → `pong`")),
         ]),

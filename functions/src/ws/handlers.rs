@@ -80,7 +80,8 @@ fn other_action() -> AppError {
 }
 
 pub async fn connect(app: &App, req: WsRequest) -> Result<(), AppError> {
-    realtime::connect(app, req.actor()?, req.token_id.as_ref(), &req.connection_id).await
+    let token = req.token_id.as_ref().zip(req.token_expires_at);
+    realtime::connect(app, req.actor()?, token, &req.connection_id).await
 }
 
 pub async fn disconnect(app: &App, req: WsRequest) -> Result<(), AppError> {

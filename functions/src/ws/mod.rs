@@ -34,6 +34,8 @@ pub struct WsRequest {
     pub body: Option<String>,
     pub actor: Option<Actor>,
     pub token_id: Option<TokenId>,
+    /// When that token expires (epoch seconds).
+    pub token_expires_at: Option<i64>,
 }
 
 impl WsRequest {
@@ -42,12 +44,14 @@ impl WsRequest {
         let fields = &ctx.authorizer.fields;
         let actor = serde_json::from_value(Value::Object(fields.clone().into_iter().collect())).ok();
         let token_id = fields.get("tokenId").and_then(Value::as_str).and_then(TokenId::parse);
+        let token_expires_at = fields.get("tokenExpiresAt").and_then(Value::as_i64);
         Self {
             connection_id: ConnectionId::new(ctx.connection_id.clone().unwrap_or_default()),
             route_key: ctx.route_key.clone().unwrap_or_default(),
             body: ev.body.clone(),
             actor,
             token_id,
+            token_expires_at,
         }
     }
 
@@ -119,11 +123,11 @@ pub async fn authorize(app: &App, ev: &ApiGatewayCustomAuthorizerRequestTypeRequ
     let token =
         chat::auth::token_from(header("authorization"), header("cookie"), ev.query_string_parameters.first("token"));
     // A browser's single-use `?ticket=` (`POST /api/auth/ws-ticket`) when no token came.
-    let (user, token_id) = match (token, ev.query_string_parameters.first("ticket")) {
+    let (user, token_id, token_expires_at) = match (token, ev.query_string_parameters.first("ticket")) {
         (None, Some(ticket)) => chat::service::users::redeem_ticket(app, ticket).await?,
         (token, _) => {
             let caller = app.authenticate(token.as_deref()).await?;
-            (caller.user, caller.claims.jti)
+            (caller.user, caller.claims.jti, caller.claims.exp)
         }
     };
     let actor = chat::service::Actor::of(&user);
@@ -133,8 +137,9 @@ pub async fn authorize(app: &App, ev: &ApiGatewayCustomAuthorizerRequestTypeRequ
             "Version": "2012-10-17",
             "Statement": [{ "Action": "execute-api:Invoke", "Effect": "Allow", "Resource": ev.method_arn.clone().unwrap_or_else(|| "*".into()) }]
         },
-        // The token id lets the token's end (logout, refresh) find the connections it opened.
-        "context": { "userId": actor.user_id, "username": actor.username, "role": actor.role, "tokenId": token_id }
+        // The token id lets the token's end (logout, refresh) find the connections it opened;
+        // its expiry ends them too.
+        "context": { "userId": actor.user_id, "username": actor.username, "role": actor.role, "tokenId": token_id, "tokenExpiresAt": token_expires_at }
     }))
 }
 

@@ -24,6 +24,9 @@ pub struct Connection {
     /// connection. Absent on items written before it was recorded.
     #[serde(default)]
     pub token_id: Option<TokenId>,
+    /// When that token expires (epoch seconds): the connection ends with it.
+    #[serde(default)]
+    pub token_expires_at: Option<i64>,
     pub connected_at: i64,
     #[serde(default)]
     pub viewing: Option<ConversationId>,
@@ -37,7 +40,17 @@ impl Connection {
     /// A connection just opened, token not recorded: viewing nothing, typing nowhere.
     pub fn new(connection_id: String, user_id: UserId, role: Role, connected_at: i64) -> Self {
         let (viewing, typing_in, typing_until) = (None, None, None);
-        Self { connection_id, user_id, role, token_id: None, connected_at, viewing, typing_in, typing_until }
+        Self {
+            connection_id,
+            user_id,
+            role,
+            token_id: None,
+            token_expires_at: None,
+            connected_at,
+            viewing,
+            typing_in,
+            typing_until,
+        }
     }
 }
 

@@ -15,8 +15,10 @@ pub const TICKET_TTL_SECS: i64 = 30;
 #[serde(rename_all = "camelCase")]
 pub struct Ticket {
     pub user_id: UserId,
-    /// The token the ticket was minted with.
+    /// The token the ticket was minted with, and when it expires (epoch seconds).
     pub token_id: TokenId,
+    #[serde(default)]
+    pub token_expires_at: i64,
     /// Epoch seconds; also the item's `ttl`.
     pub ttl: i64,
 }
@@ -25,12 +27,13 @@ pub struct Ticket {
 pub async fn create(
     table: &dyn Table,
     user: &UserId,
-    jti: &TokenId,
+    (jti, token_expires_at): (&TokenId, i64),
     now_secs: i64,
 ) -> Result<(String, Ticket), AppError> {
     let random = |u: ulid::Ulid| u.random() & ((1u128 << 80) - 1);
     let value = format!("tkt_{:020x}{:020x}", random(ulid::Ulid::generate()), random(ulid::Ulid::generate()));
-    let ticket = Ticket { user_id: user.clone(), token_id: jti.clone(), ttl: now_secs + TICKET_TTL_SECS };
+    let ticket =
+        Ticket { user_id: user.clone(), token_id: jti.clone(), token_expires_at, ttl: now_secs + TICKET_TTL_SECS };
     table.put(to_item(&keys::ticket(&value), &ticket)?, Some(Condition::NotExists)).await?;
     Ok((value, ticket))
 }

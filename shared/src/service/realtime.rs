@@ -20,12 +20,13 @@ use crate::store::Update;
 pub async fn connect(
     app: &App,
     actor: &Actor,
-    token: Option<&TokenId>,
+    token: Option<(&TokenId, i64)>,
     connection: &ConnectionId,
 ) -> Result<(), AppError> {
     let now = now_ms();
     let c = Connection {
-        token_id: token.cloned(),
+        token_id: token.map(|(id, _)| id.clone()),
+        token_expires_at: token.map(|(_, exp)| exp),
         ..Connection::new(connection.to_string(), actor.user_id.clone(), actor.role, now)
     };
     let p = repo::connections::connect(app.table(), &c, &iso(now), now_secs()).await?;
@@ -46,10 +47,19 @@ pub async fn check_open(app: &App, actor: &Actor, connection: &ConnectionId) -> 
 
 /// The stored connection, as `check_open` requires it.
 async fn open_connection(app: &App, actor: &Actor, connection: &ConnectionId) -> Result<Connection, AppError> {
-    repo::connections::get(app.table(), connection.as_str())
+    let c = repo::connections::get(app.table(), connection.as_str())
         .await?
         .filter(|c| c.user_id == actor.user_id)
-        .ok_or_else(|| AppError::Unauthorized("connection closed; reconnect".into()))
+        .ok_or_else(|| AppError::Unauthorized("connection closed; reconnect".into()))?;
+    // The token it was opened with has expired since: the connection ends with it (SPEC §7).
+    // Closed here (`DELETE @connections`); the `$disconnect` that follows removes it.
+    if c.token_expires_at.is_some_and(|exp| exp < now_secs()) {
+        if let Err(e) = app.push.close(connection.as_str()).await {
+            tracing::warn!(connection = %connection, error = %e, "could not close an expired token's connection");
+        }
+        return Err(AppError::Unauthorized("token expired; reconnect with a fresh one".into()));
+    }
+    Ok(c)
 }
 
 /// Removes the connection; a typing indicator it held ends now, and the last connection takes

@@ -323,16 +323,20 @@ pub struct TicketView {
 #[tracing::instrument(skip_all, fields(user = %caller.id()))]
 pub async fn ws_ticket(app: &App, caller: &Caller) -> Result<TicketView, AppError> {
     let now = crate::clock::now_secs();
-    let (ticket, stored) = repo::tickets::create(app.table(), caller.id(), &caller.claims.jti, now).await?;
+    let token = (&caller.claims.jti, caller.claims.exp);
+    let (ticket, stored) = repo::tickets::create(app.table(), caller.id(), token, now).await?;
     Ok(TicketView { ticket, expires_at: iso(stored.ttl * 1000) })
 }
 
 /// The session a ticket stands for, the ticket used up (one `DeleteItem`, then the token's
 /// session check, one `BatchGetItem`): a used, expired or unknown ticket, or one whose token
 /// has ended since, is a 401.
-pub async fn redeem_ticket(app: &App, ticket: &str) -> Result<(User, TokenId), AppError> {
-    let taken = repo::tickets::redeem(app.table(), ticket, crate::clock::now_secs()).await?;
-    let ticket = taken.ok_or_else(|| AppError::Unauthorized("invalid or expired ticket".into()))?;
+pub async fn redeem_ticket(app: &App, ticket: &str) -> Result<(User, TokenId, i64), AppError> {
+    let now = crate::clock::now_secs();
+    let taken = repo::tickets::redeem(app.table(), ticket, now).await?;
+    let ticket = taken
+        .filter(|t| t.token_expires_at >= now)
+        .ok_or_else(|| AppError::Unauthorized("invalid or expired ticket".into()))?;
     let user = app.live_user(&ticket.user_id, &ticket.token_id).await?;
-    Ok((user, ticket.token_id))
+    Ok((user, ticket.token_id, ticket.token_expires_at))
 }

@@ -20,6 +20,7 @@ both_stores!(
     a_frame_on_a_connection_whose_item_is_gone_is_refused_not_served,
     a_renamed_users_socket_closes_so_no_push_carries_the_old_name,
     a_browser_connects_with_a_single_use_ticket_instead_of_a_token_in_the_url,
+    a_socket_ends_when_the_token_it_was_opened_with_expires,
 );
 
 /// How long a socket has to be closed by the server once the HTTP call that ends it returned.
@@ -230,8 +231,9 @@ async fn a_browser_connects_with_a_single_use_ticket_instead_of_a_token_in_the_u
     // Expired: minted 60 s ago.
     let id = UserId::parse(&alice.id).expect("id");
     let jti = chat::auth::Tokens::new(&chat::Config::for_tests()).verify(&alice.token).expect("claims").jti;
+    let token = (&jti, chat::clock::now_secs() + 3600);
     let (old, _) =
-        chat::repo::tickets::create(gw.app().table(), &id, &jti, chat::clock::now_secs() - 60).await.expect("stored");
+        chat::repo::tickets::create(gw.app().table(), &id, token, chat::clock::now_secs() - 60).await.expect("stored");
     assert!(refused(Ws::connect(&url(&old)).await), "an expired ticket is refused");
     // A ticket stands for its token: minted before logout, refused after; the socket it opened ends.
     let (_, spare) = mint(alice.token.clone()).await;
@@ -240,4 +242,22 @@ async fn a_browser_connects_with_a_single_use_ticket_instead_of_a_token_in_the_u
     assert!(ws.closed(CLOSE_WAIT).await, "the ticket's socket ends with its token");
     assert!(refused(Ws::connect(&url(&spare)).await), "the token behind the ticket has ended");
     assert_eq!(mint(alice.token.clone()).await.0, StatusCode::UNAUTHORIZED);
+}
+
+async fn a_socket_ends_when_the_token_it_was_opened_with_expires(store: Store) {
+    let mut config = crate::harness::config(store);
+    config.token_ttl_secs = 2;
+    let gw = Gateway::spawn(config, None).await;
+    let alice = gw.user("alice").await;
+    let mut ws = gw.connect(&alice).await;
+    ws.send(json!({ "action": "ping" })).await;
+    assert!(ws.event("pong").await.is_object(), "served while the token lives");
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert!(!answered(&mut ws, json!({ "action": "ping" }), "pong", QUIET).await, "not served past the token's expiry");
+    assert!(ws.closed(CLOSE_WAIT).await, "and the connection is ended");
+    let id = UserId::parse(&alice.id).expect("id");
+    crate::harness::eventually("its $disconnect removed it", || async {
+        chat::repo::connections::presence(gw.app().table(), &id).await.expect("presence").conn_set.is_empty()
+    })
+    .await;
 }
