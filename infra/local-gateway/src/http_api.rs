@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use chat::AppError;
-use functions::routes::{http_parts, Handler};
+use functions::routes::{http_parts, Handler, Route};
 use serde_json::{Map, Value};
 
 use crate::{events, Gateway};
@@ -16,25 +16,31 @@ use crate::{events, Gateway};
 /// API Gateway accepts up to 10 MB; the handlers refuse more than 64 KB with 413.
 const MAX_READ_BYTES: usize = 1024 * 1024;
 
-/// Matches `/api/users/{id}` against `/api/users/usr_…`, returning the path parameters.
-pub fn match_path(template: &str, path: &str) -> Option<Map<String, Value>> {
-    let (t, p): (Vec<_>, Vec<_>) = (template.split('/').collect(), path.split('/').collect());
-    if t.len() != p.len() {
-        return None;
-    }
-    let mut params = Map::new();
-    for (t, p) in t.iter().zip(&p) {
-        match t.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
-            Some(name) if !p.is_empty() => {
-                let value = percent_decode(p)?;
-                params.insert(name.to_owned(), value.into());
+/// The HTTP routes by method, matched with `matchit` (as API Gateway does: the most specific
+/// template wins, `/api/users/me` over `/api/users/{id}`).
+#[derive(Default)]
+pub struct HttpRoutes(std::collections::HashMap<String, matchit::Router<Route>>);
+
+impl HttpRoutes {
+    pub fn new(routes: &[Route]) -> Result<Self, matchit::InsertError> {
+        let mut by_method = Self::default();
+        for r in routes.iter().filter(|r| matches!(r.handler, Handler::Http(_))) {
+            if let Some((method, template)) = http_parts(r.key) {
+                by_method.0.entry(method.to_owned()).or_default().insert(template, *r)?;
             }
-            Some(_) => return None,
-            None if t == p => {}
-            None => return None,
         }
+        Ok(by_method)
     }
-    Some(params)
+
+    /// The route of `method path`, with its path parameters percent-decoded.
+    pub fn find(&self, method: &str, path: &str) -> Option<(Route, Map<String, Value>)> {
+        let matched = self.0.get(method)?.at(path).ok()?;
+        let mut params = Map::new();
+        for (name, raw) in matched.params.iter() {
+            params.insert(name.to_owned(), percent_decode(raw)?.into());
+        }
+        Some((*matched.value, params))
+    }
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -72,19 +78,10 @@ pub async fn dispatch(
         return rate_limited(wait);
     }
     let (method, path) = (parts.method.as_str().to_owned(), parts.uri.path().to_owned());
-    // The most specific template wins (`/api/users/me` over `/api/users/{id}`), as in API Gateway.
-    let mut candidates: Vec<_> = gw
-        .routes
-        .iter()
-        .filter_map(|r| {
-            let (m, template) = http_parts(r.key)?;
-            let Handler::Http(h) = r.handler else { return None };
-            let params = match_path(template, &path)?;
-            Some((m == method, params.len(), r.key, h, params, r.function))
-        })
-        .collect();
-    candidates.sort_by_key(|(same_method, n, ..)| (!same_method, *n));
-    let Some((true, _, key, handler, params, function)) = candidates.into_iter().next() else {
+    let Some((route, params)) = gw.http_routes.find(&method, &path) else {
+        return error(AppError::NotFound("no route for this method and path".into()));
+    };
+    let (Handler::Http(handler), key, function) = (route.handler, route.key, route.function) else {
         return error(AppError::NotFound("no route for this method and path".into()));
     };
     let Ok(bytes) = to_bytes(body, MAX_READ_BYTES).await else {
@@ -115,11 +112,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_template_matches_paths_of_the_same_shape_only() {
-        let p = match_path("/api/users/{id}", "/api/users/usr_1").unwrap();
-        assert_eq!(p["id"], "usr_1");
-        assert!(match_path("/api/users/{id}", "/api/users").is_none());
-        assert!(match_path("/api/users/{id}", "/api/users/").is_none());
-        assert!(match_path("/api/users/{id}/read", "/api/users/x/write").is_none());
+    fn routes_match_by_method_and_shape_the_most_specific_first() {
+        let routes = HttpRoutes::new(&functions::routes::routes()).expect("the route table inserts");
+        let (r, p) = routes.find("GET", "/api/users/usr_1").expect("a user");
+        assert_eq!((r.key, p["id"].as_str()), ("GET /api/users/{id}", Some("usr_1")));
+        assert_eq!(routes.find("GET", "/api/users/me").map(|(r, _)| r.key), Some("GET /api/users/me"));
+        assert_eq!(routes.find("GET", "/api/users/a%20b").map(|(_, p)| p["id"].clone()), Some("a b".into()));
+        assert!(routes.find("GET", "/api/users/").is_none());
+        assert!(routes.find("PATCH", "/api/users/usr_1").is_none());
+        assert!(routes.find("POST", "/api/notifications/x/write").is_none());
     }
 }

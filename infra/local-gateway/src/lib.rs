@@ -38,6 +38,7 @@ pub struct Gateway {
     pub connections: Registry,
     pub limits: Limits,
     pub limiter: RateLimiter,
+    pub http_routes: http_api::HttpRoutes,
     /// What `@connections` calls must be signed with (SigV4), as on AWS: the gateway's own
     /// credentials, which the functions' SDK client signs with.
     pub credentials: Credentials,
@@ -45,6 +46,8 @@ pub struct Gateway {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("route table: {0}")]
+    Routes(String),
     #[error("credentials for @connections: {0}")]
     Credentials(String),
     #[error("configuration: {0}")]
@@ -137,6 +140,7 @@ pub async fn start_with_push(
     bootstrap_admin(&app).await?;
     let gateway = Arc::new(Gateway {
         app,
+        http_routes: http_api::HttpRoutes::new(&routes()).map_err(|e| StartError::Routes(e.to_string()))?,
         routes: routes(),
         connections: Registry::default(),
         limits,
