@@ -100,12 +100,30 @@ impl Counter {
     /// The writes that record one more failure blocking for `delay_ms(failures + 1, free)`.
     fn failure_updates(&self, now_ms: i64, policy: Policy) -> Vec<Update> {
         let failures = self.failures + 1;
-        let until = now_ms + delay_ms(failures, policy);
-        vec![
-            Update::Set("failures".into(), failures.into()),
-            Update::Set("until".into(), until.into()),
-            Update::Set("ttl".into(), (until / 1000 + WINDOW_SECS).into()),
-        ]
+        let mut updates = vec![Update::Set("failures".into(), failures.into())];
+        updates.extend(blocked_until(now_ms + delay_ms(failures, policy)));
+        updates
+    }
+}
+
+/// The writes that block a counter until `until` (epoch ms); it forgets a window after that.
+fn blocked_until(until: i64) -> [Update; 2] {
+    [Update::Set("until".into(), until.into()), Update::Set("ttl".into(), (until / 1000 + WINDOW_SECS).into())]
+}
+
+/// A compare-and-set on a counter: of concurrent attempts, the one whose condition holds goes
+/// ahead, the others are refused with 429 `refusal`.
+async fn claim(
+    table: &dyn Table,
+    key: &Key,
+    updates: Vec<Update>,
+    cond: Condition,
+    refusal: &str,
+) -> Result<(), AppError> {
+    match table.update(key, updates, Some(cond)).await {
+        Ok(_) => Ok(()),
+        Err(StoreError::ConditionFailed) => Err(AppError::RateLimited(refusal.into())),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -123,13 +141,8 @@ pub async fn reserve(
         None => Condition::NotExists,
         Some(v) => Condition::Equals("failures".into(), v.into()),
     };
-    match table.update(key, read.failure_updates(now_ms, policy), Some(cond)).await {
-        Ok(_) => Ok(()),
-        Err(StoreError::ConditionFailed) => {
-            Err(AppError::RateLimited("another login attempt is in progress; retry in 1 s".into()))
-        }
-        Err(e) => Err(e.into()),
-    }
+    let updates = read.failure_updates(now_ms, policy);
+    claim(table, key, updates, cond, "another login attempt is in progress; retry in 1 s").await
 }
 
 /// Counts an attempt from an address before its password is checked: one `UpdateItem` (`ADD`,
@@ -159,16 +172,9 @@ pub async fn reserve_ip(
     if delay == 0 {
         return Ok(());
     }
-    let until = now_ms + delay;
-    let block =
-        vec![Update::Set("until".into(), until.into()), Update::Set("ttl".into(), (until / 1000 + WINDOW_SECS).into())];
-    match table.update(key, block, Some(Condition::AbsentOrLessThan("until".into(), (now_ms + 1).into()))).await {
-        Ok(_) => Ok(()),
-        Err(StoreError::ConditionFailed) => {
-            Err(AppError::RateLimited("too many failed login attempts; retry in 1 s".into()))
-        }
-        Err(e) => Err(e.into()),
-    }
+    let not_blocked = Condition::AbsentOrLessThan("until".into(), (now_ms + 1).into());
+    let block = blocked_until(now_ms + delay).to_vec();
+    claim(table, key, block, not_blocked, "too many failed login attempts; retry in 1 s").await
 }
 
 /// A correct password was not a failure of its address (one `UpdateItem`).

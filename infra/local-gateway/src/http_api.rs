@@ -8,7 +8,8 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use chat::AppError;
-use functions::routes::{http_parts, Handler, Route};
+use functions::http::HttpHandler;
+use functions::routes::{http_parts, Function, Handler, Route};
 use serde_json::{Map, Value};
 
 use crate::{events, Gateway};
@@ -16,24 +17,33 @@ use crate::{events, Gateway};
 /// API Gateway accepts up to 10 MB; the handlers refuse more than 64 KB with 413.
 const MAX_READ_BYTES: usize = 1024 * 1024;
 
+/// An HTTP route as the dispatcher needs it.
+#[derive(Clone, Copy)]
+pub struct HttpRoute {
+    pub key: &'static str,
+    pub handler: HttpHandler,
+    pub function: Function,
+}
+
 /// The HTTP routes by method, matched with `matchit` (as API Gateway does: the most specific
 /// template wins, `/api/users/me` over `/api/users/{id}`).
 #[derive(Default)]
-pub struct HttpRoutes(std::collections::HashMap<String, matchit::Router<Route>>);
+pub struct HttpRoutes(std::collections::HashMap<String, matchit::Router<HttpRoute>>);
 
 impl HttpRoutes {
     pub fn new(routes: &[Route]) -> Result<Self, matchit::InsertError> {
         let mut by_method = Self::default();
-        for r in routes.iter().filter(|r| matches!(r.handler, Handler::Http(_))) {
-            if let Some((method, template)) = http_parts(r.key) {
-                by_method.0.entry(method.to_owned()).or_default().insert(template, *r)?;
+        for r in routes {
+            if let (Handler::Http(handler), Some((method, template))) = (r.handler, http_parts(r.key)) {
+                let route = HttpRoute { key: r.key, handler, function: r.function };
+                by_method.0.entry(method.to_owned()).or_default().insert(template, route)?;
             }
         }
         Ok(by_method)
     }
 
     /// The route of `method path`, with its path parameters percent-decoded.
-    pub fn find(&self, method: &str, path: &str) -> Option<(Route, Map<String, Value>)> {
+    pub fn find(&self, method: &str, path: &str) -> Option<(HttpRoute, Map<String, Value>)> {
         let matched = self.0.get(method)?.at(path).ok()?;
         let mut params = Map::new();
         for (name, raw) in matched.params.iter() {
@@ -78,10 +88,7 @@ pub async fn dispatch(
         return rate_limited(wait);
     }
     let (method, path) = (parts.method.as_str().to_owned(), parts.uri.path().to_owned());
-    let Some((route, params)) = gw.http_routes.find(&method, &path) else {
-        return error(AppError::NotFound("no route for this method and path".into()));
-    };
-    let (Handler::Http(handler), key, function) = (route.handler, route.key, route.function) else {
+    let Some((HttpRoute { key, handler, function }, params)) = gw.http_routes.find(&method, &path) else {
         return error(AppError::NotFound("no route for this method and path".into()));
     };
     let Ok(bytes) = to_bytes(body, MAX_READ_BYTES).await else {

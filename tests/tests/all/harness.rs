@@ -220,6 +220,16 @@ impl Gateway {
         self.connect_token(&user.token).await
     }
 
+    /// Waits until `user` has exactly `n` stored connections (a `$disconnect` or a removal
+    /// reached through another path).
+    pub async fn wait_connections(&self, user: &User, n: usize) {
+        let id = chat::ids::UserId::parse(&user.id).expect("a user id");
+        eventually(&format!("{} connections of {}", n, user.username), || async {
+            chat::repo::connections::presence(self.app().table(), &id).await.expect("presence").conn_set.len() == n
+        })
+        .await;
+    }
+
     /// Waits until exactly `n` connections view the conversation `conv` (are in its room):
     /// `joinConversation` and `leaveConversation` send no answer to wait for.
     pub async fn wait_room(&self, conv: &str, n: usize) {

@@ -112,11 +112,7 @@ async fn a_websocket_frame_above_32_kb_closes_the_connection_with_1009_as_api_ga
     // A frame above API Gateway's 32 KB ends it with 1009, and its `$disconnect` runs.
     ws.send(json!({ "action": "sendMessage", "receiverId": bob.id, "text": "y".repeat(32 * 1024) })).await;
     assert_eq!(ws.close_code(Duration::from_secs(5)).await, Some(1009));
-    let id = chat::ids::UserId::parse(&alice.id).expect("id");
-    crate::harness::eventually("the closed connection is forgotten", || async {
-        chat::repo::connections::presence(gw.app().table(), &id).await.expect("presence").conn_set.is_empty()
-    })
-    .await;
+    gw.wait_connections(&alice, 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,11 +192,7 @@ async fn an_idle_websocket_is_closed_and_an_active_one_is_not() {
     }
     assert_eq!(idle.close_code(Duration::from_secs(5)).await, Some(1001), "the idle connection is closed, going away");
     // Its $disconnect ran: only the active connection is left.
-    let id = chat::ids::UserId::parse(&alice.id).expect("id");
-    crate::harness::eventually("the idle connection is forgotten", || async {
-        chat::repo::connections::presence(gw.app().table(), &id).await.expect("presence").conn_set.len() == 1
-    })
-    .await;
+    gw.wait_connections(&alice, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

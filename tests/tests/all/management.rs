@@ -6,7 +6,7 @@ use aws_sdk_apigatewaymanagement::primitives::Blob;
 use aws_sdk_apigatewaymanagement::Client;
 use serde_json::json;
 
-use crate::harness::{eventually, Gateway, Store};
+use crate::harness::{Gateway, Store};
 
 async fn client(gw: &Gateway, stage: Option<&str>) -> Client {
     let endpoint = match stage {
@@ -55,11 +55,7 @@ async fn the_sdk_posts_to_describes_and_deletes_a_live_connection() {
     sdk.delete_connection().connection_id(&conn).send().await.expect("delete succeeds");
     assert!(ws.closed(Duration::from_secs(5)).await, "the socket is closed");
     // $disconnect ran: the connection is gone from the store too.
-    let id = chat::ids::UserId::parse(&alice.id).unwrap();
-    eventually("presence forgets the connection", || async {
-        chat::repo::connections::presence(gw.app().table(), &id).await.unwrap().conn_set.is_empty()
-    })
-    .await;
+    gw.wait_connections(&alice, 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,9 +108,14 @@ async fn an_unsigned_or_wrongly_signed_call_is_refused_with_403_and_touches_noth
     let alice = gw.user("alice").await;
     let mut ws = gw.connect(&alice).await;
     let conn = only_connection(&gw, &alice).await;
-    let url = format!("{}/@connections/{}", gw.http, urlencode(&conn));
+    let mut url = reqwest::Url::parse(&gw.http).expect("the gateway's URL");
+    url.path_segments_mut().expect("a base URL").extend(["@connections", conn.as_str()]);
     let plain = reqwest::Client::new();
-    for req in [plain.post(&url).body(r#"{"event":"forged","data":{}}"#), plain.delete(&url), plain.get(&url)] {
+    for req in [
+        plain.post(url.clone()).body(r#"{"event":"forged","data":{}}"#),
+        plain.delete(url.clone()),
+        plain.get(url.clone()),
+    ] {
         let res = req.send().await.expect("answers");
         assert_eq!(res.status(), 403);
         assert_eq!(res.headers()["x-amzn-errortype"], "MissingAuthenticationTokenException");
@@ -142,16 +143,4 @@ async fn an_unsigned_or_wrongly_signed_call_is_refused_with_403_and_touches_noth
         .await
         .expect("post");
     assert!(ws.try_event("ok", Duration::from_secs(5)).await.is_some());
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

@@ -156,12 +156,8 @@ async fn a_non_member_gets_the_same_answer_whether_or_not_the_conversation_exist
     );
     gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "hi" })).await;
     let direct = |a: &str, b: &str| {
-        let (a, b) = (a.trim_start_matches("usr_"), b.trim_start_matches("usr_"));
-        if a < b {
-            format!("dm_{a}_{b}")
-        } else {
-            format!("dm_{b}_{a}")
-        }
+        let id = |u: &str| chat::ids::UserId::parse(u).expect("a user id");
+        chat::ids::ConversationId::direct(&id(a), &id(b)).to_string()
     };
     let (talked, never) = (direct(&alice.id, &bob.id), direct(&carol.id, &dave.id));
     let (_, group) = gw.post("/api/groups", &alice.token, json!({ "name": "private", "members": [bob.id] })).await;

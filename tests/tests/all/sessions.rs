@@ -255,9 +255,5 @@ async fn a_socket_ends_when_the_token_it_was_opened_with_expires(store: Store) {
     tokio::time::sleep(Duration::from_millis(3100)).await;
     assert!(!answered(&mut ws, json!({ "action": "ping" }), "pong", QUIET).await, "not served past the token's expiry");
     assert!(ws.closed(CLOSE_WAIT).await, "and the connection is ended");
-    let id = UserId::parse(&alice.id).expect("id");
-    crate::harness::eventually("its $disconnect removed it", || async {
-        chat::repo::connections::presence(gw.app().table(), &id).await.expect("presence").conn_set.is_empty()
-    })
-    .await;
+    gw.wait_connections(&alice, 0).await;
 }
