@@ -26,7 +26,7 @@ pub async fn run() -> Result<(), Error> {
         chat::auth::prepare_login();
     }
     match first.handler {
-        Handler::Http(_) => {
+        Handler::Http(_) | Handler::HttpDefault(_) => {
             lambda_http::run(service_fn(move |req: Request| {
                 let (app, mine) = (app.clone(), mine.clone());
                 async move { Ok::<_, Error>(serve_http(app, &mine, req).await) }
@@ -66,7 +66,7 @@ pub async fn serve_http(app: Arc<App>, routes: &[Route], req: Request) -> lambda
     };
     let route = routes.iter().find(|r| Some(r.key) == key.as_deref()).or(routes.first());
     match route.map(|r| r.handler) {
-        Some(Handler::Http(h)) => crate::http::respond(app, h, req).await,
+        Some(Handler::Http(h) | Handler::HttpDefault(h)) => crate::http::respond(app, h, req).await,
         _ => crate::http::error_response(&chat::AppError::not_found("route")),
     }
 }

@@ -34,6 +34,7 @@ macro_rules! functions {
 }
 
 functions! {
+    HttpDefault = "http-default",
     AuthRegister = "auth-register",
     AuthLogin = "auth-login",
     AuthLogout = "auth-logout",
@@ -89,6 +90,8 @@ impl Function {
 #[derive(Clone, Copy)]
 pub enum Handler {
     Http(HttpHandler),
+    /// The HTTP API's `$default` route: what no other route matches.
+    HttpDefault(HttpHandler),
     Ws(WsHandler),
     /// The `$connect` REQUEST authorizer.
     Authorizer,
@@ -197,9 +200,12 @@ impl Decl {
     }
 
     pub fn is_http(&self) -> bool {
-        self.routes.iter().any(|r| matches!(r.handler, Handler::Http(_)))
+        self.routes.iter().any(|r| matches!(r.handler, Handler::Http(_) | Handler::HttpDefault(_)))
     }
 }
+
+/// The HTTP API's `$default` route, named apart from the WebSocket API's `$default`.
+pub const HTTP_DEFAULT_KEY: &str = "HTTP $default";
 
 /// The `$connect` authorizer's route key (not an API route: API Gateway calls it at the handshake).
 pub const AUTHORIZER_KEY: &str = "$authorizer";
@@ -260,6 +266,12 @@ pub fn conflicting_path_variables<'a>(paths: &[&'a str]) -> Option<(&'a str, &'a
 pub static FUNCTIONS: &[Decl] = {
     use http::{auth, conversations as conv, groups, messages as msg, notifications as notif, status, users};
     &[
+    Decl::new(HttpDefault, Light)
+        .actions(&[GetItem])
+        .why("the HTTP API's $default route: 405 with Allow for a path served with other methods, else 404. No store call (the GetItem is the cold start's warm-up).")
+        .routes(&[
+            route(HTTP_DEFAULT_KEY, Handler::HttpDefault(http_handler!(http::router::unmatched)), Anyone, budget(0, 0, "0", "0", "what no route matches: 405 + `Allow`, or 404")),
+        ]),
     Decl::new(AuthRegister, PasswordHash)
         .actions(&[GetItem, BatchGetItem, PutItem])
         .why("register (three shapes): authenticate only for a role:admin body (BatchGetItem); user + username/email locks in one transaction (PutItem). argon2id hash.")

@@ -5,6 +5,7 @@ pub mod conversations;
 pub mod groups;
 pub mod messages;
 pub mod notifications;
+pub mod router;
 pub mod status;
 pub mod users;
 
@@ -89,6 +90,11 @@ pub fn error_response(e: &AppError) -> Response<Body> {
     let mut res = json_response(status, &e.envelope(), &[]);
     if let Some(secs) = e.retry_after() {
         res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if let AppError::MethodNotAllowed { allow } = e {
+        if let Ok(v) = HeaderValue::from_str(allow) {
+            res.headers_mut().insert(header::ALLOW, v);
+        }
     }
     res
 }

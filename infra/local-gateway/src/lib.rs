@@ -38,7 +38,9 @@ pub struct Gateway {
     pub connections: Registry,
     pub limits: Limits,
     pub limiter: RateLimiter,
-    pub http_routes: http_api::HttpRoutes,
+    pub http_routes: functions::http::router::HttpRouter,
+    /// The HTTP API's `$default` route: what `http_routes` does not match.
+    pub http_default: functions::http::router::HttpRoute,
     /// What `@connections` calls must be signed with (SigV4), as on AWS: the gateway's own
     /// credentials, which the functions' SDK client signs with.
     pub credentials: Credentials,
@@ -140,7 +142,9 @@ pub async fn start_with_push(
     bootstrap_admin(&app).await?;
     let gateway = Arc::new(Gateway {
         app,
-        http_routes: http_api::HttpRoutes::new(&routes()).map_err(|e| StartError::Routes(e.to_string()))?,
+        http_routes: functions::http::router::HttpRouter::new(&routes())
+            .map_err(|e| StartError::Routes(e.to_string()))?,
+        http_default: http_default(&routes()).ok_or_else(|| StartError::Routes("no HTTP $default route".into()))?,
         routes: routes(),
         connections: Registry::default(),
         limits,
@@ -190,4 +194,14 @@ pub async fn granted<F: std::future::Future>(function: functions::routes::Functi
         }
         None => f.await,
     }
+}
+
+/// The route table's HTTP `$default` route.
+fn http_default(routes: &[functions::routes::Route]) -> Option<functions::http::router::HttpRoute> {
+    routes.iter().find_map(|r| match r.handler {
+        functions::routes::Handler::HttpDefault(handler) => {
+            Some(functions::http::router::HttpRoute { key: "$default", handler, function: r.function })
+        }
+        _ => None,
+    })
 }

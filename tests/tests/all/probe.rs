@@ -18,6 +18,7 @@ both_stores!(
     a_non_member_gets_the_same_answer_whether_or_not_the_conversation_exists,
     parallel_refreshes_of_one_token_mint_one_live_token,
     concurrent_failed_logins_from_one_address_are_all_counted,
+    a_method_a_path_is_not_served_with_gets_405_with_allow_and_an_unknown_path_404,
 );
 
 async fn a_status_set_over_rest_reads_back_beside_the_liveness(store: Store) {
@@ -220,4 +221,34 @@ async fn concurrent_failed_logins_from_one_address_are_all_counted(store: Store)
     let key = chat::login_guard::ip_key("127.0.0.1");
     let counter = gw.app().table().get(&key, true).await.expect("read").expect("the address is counted");
     assert!(counter["failures"].as_i64() >= Some(checked as i64), "every checked attempt counted: {counter:?}");
+}
+
+/// What no route matches goes to the HTTP API's `$default` function, as it does on AWS.
+async fn a_method_a_path_is_not_served_with_gets_405_with_allow_and_an_unknown_path_404(store: Store) {
+    let gw = Gateway::start(store).await;
+    let alice = gw.user("alice").await;
+    let client = reqwest::Client::new();
+    for (method, path, allow) in [
+        ("PATCH", format!("/api/users/{}", alice.id), "DELETE, GET, PUT"),
+        ("TRACE", "/api/conversations".to_owned(), "GET"),
+        ("DELETE", "/api/auth/login".to_owned(), "POST"),
+    ] {
+        let res = client
+            .request(method.parse().expect("a method"), format!("{}{path}", gw.http))
+            .bearer_auth(&alice.token)
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert_eq!(res.headers().get("allow").and_then(|v| v.to_str().ok()), Some(allow), "{method} {path}");
+        let body: Value = res.json().await.expect("the error envelope");
+        assert_eq!((body["success"].as_bool(), body["error"]["code"].as_str()), (Some(false), Some("METHOD_NOT_ALLOWED")));
+    }
+    for path in ["/api/nowhere", "/api/users/a/b/c"] {
+        let (status, body) = gw.get(path, &alice.token).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("NOT_FOUND")), "GET {path}");
+    }
+    // Nothing of the request is echoed.
+    let (_, body) = gw.get("/api/<script>", &alice.token).await;
+    assert!(!body.to_string().contains("script"), "{body}");
 }
