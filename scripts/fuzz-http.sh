@@ -41,7 +41,7 @@ base="http://127.0.0.1:$port"
 # tested here is the handlers (the limits have their own tests). 429s stay legal answers.
 env PORT="$port" CHAT_STORE=embedded CHAT_DATA_DIR="$data" RUST_LOG="${FUZZ_LOG:-warn}" \
   CHAT_ADMIN_USERNAME=fuzz-admin CHAT_ADMIN_PASSWORD='fuzz admin password' \
-  CHAT_RATE_USER_PER_SEC=10000 CHAT_RATE_USER_BURST=10000 \
+  CHAT_HTTP_STAGE_RATE=10000 CHAT_HTTP_STAGE_BURST=10000 CHAT_RATE_USER_PER_SEC=10000 CHAT_RATE_USER_BURST=10000 \
   CHAT_LOGIN_FREE_FAILURES_PER_IP=100000 \
   "$bin" >"$log" 2>&1 &
 gateway=$!

@@ -129,9 +129,13 @@ fn function(out: &mut String, d: &Decl) {
         let _ = writeln!(out, "      Events:");
         // No method and path: SAM's `$default` route (what no other route matches).
         if d.routes.iter().any(|r| matches!(r.handler, Handler::HttpDefault(_))) {
-            out.push_str("        Default:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n");
+            out.push_str(
+                "        Default:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n",
+            );
         }
-        for (method, path) in d.routes.iter().filter(|r| matches!(r.handler, Handler::Http(_))).filter_map(|r| http_parts(r.key)) {
+        for (method, path) in
+            d.routes.iter().filter(|r| matches!(r.handler, Handler::Http(_))).filter_map(|r| http_parts(r.key))
+        {
             let _ = writeln!(
                 out,
                 "        {}:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n            Method: {method}\n            Path: {path}",

@@ -67,7 +67,12 @@ async fn one_size(n: usize, runs: usize) -> Result<Row, Error> {
     let counted = Arc::new(Counted::new(capacity.clone()));
     let mut config = Config::for_tests();
     config.max_group_members = n.max(2);
-    let limits = Limits { per_user: Rate::UNLIMITED, per_connection: Rate::UNLIMITED, ..Limits::default() };
+    let limits = Limits {
+        http_stage: Rate::UNLIMITED,
+        per_user: Rate::UNLIMITED,
+        per_connection: Rate::UNLIMITED,
+        ..Limits::default()
+    };
     let running = local_gateway::start(
         config,
         Some(counted.clone() as Arc<dyn Table>),

@@ -108,6 +108,8 @@ async fn start(kind: Kind, args: &Args, group: usize) -> Result<Server, Error> {
                 .env("CHAT_MAX_GROUP_MEMBERS", group.max(2).to_string())
                 // The local API Gateway limits (20 frames/s per connection, 100/s per user) would
                 // throttle a closed-loop client: lifted for the load test.
+                .env("CHAT_HTTP_STAGE_RATE", "inf")
+                .env("CHAT_HTTP_STAGE_BURST", "inf")
                 .env("CHAT_RATE_USER_PER_SEC", "inf")
                 .env("CHAT_RATE_USER_BURST", "inf")
                 .env("CHAT_RATE_CONNECTION_PER_SEC", "inf")

@@ -27,14 +27,18 @@ pub fn rate_key(gw: &Gateway, headers: &HeaderMap, query_token: Option<&str>, pe
     }
 }
 
-/// 429 with the SPEC envelope and `Retry-After` (whole seconds, rounded up).
-pub fn rate_limited(wait: std::time::Duration) -> Response {
-    let mut res = error(AppError::RateLimited("too many requests; slow down".into()));
-    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-        res.headers_mut().insert(header::RETRY_AFTER, v);
-    }
+/// API Gateway's own answer to a throttled request: 429 `{"message":"Too Many Requests"}`.
+pub fn throttled() -> Response {
+    let mut res = Response::new(Body::from(r#"{"message":"Too Many Requests"}"#));
+    *res.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
+}
+
+/// The stage's bucket, then the caller's.
+pub fn admitted(gw: &Gateway, rate_key: &str) -> bool {
+    gw.limiter.check("stage:http", gw.limits.http_stage).is_ok()
+        && gw.limiter.check(rate_key, gw.limits.per_user).is_ok()
 }
 
 pub async fn dispatch(
@@ -43,8 +47,8 @@ pub async fn dispatch(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    if let Err(wait) = gw.limiter.check(&rate_key(&gw, &parts.headers, None, peer), gw.limits.per_user) {
-        return rate_limited(wait);
+    if !admitted(&gw, &rate_key(&gw, &parts.headers, None, peer)) {
+        return throttled();
     }
     let (method, path) = (parts.method.as_str().to_owned(), parts.uri.path().to_owned());
     // What no route matches goes to the `$default` route's function, as on AWS.

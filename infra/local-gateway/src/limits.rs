@@ -1,10 +1,13 @@
 //! What API Gateway enforces in AWS, enforced locally so that clients meet the same behaviour
-//! on a laptop: request rates (per user over HTTP and WebSocket, per connection over
-//! WebSocket), the WebSocket idle timeout and maximum lifetime.
+//! on a laptop: the HTTP stage's throttling (the template's `HttpThrottling*` defaults), request
+//! rates per user over HTTP and WebSocket and per connection over WebSocket, the WebSocket idle
+//! timeout and maximum lifetime.
 //!
 //! In AWS, stage and route throttling cover the rates (`template.yaml`); they are per stage,
-//! not per user, so the local limits are the stricter of the two on purpose: a client that
-//! behaves here behaves there.
+//! not per user, so the local limits add per-user ones on purpose, the stricter of the two: a
+//! client that behaves here behaves there. A throttled HTTP request or handshake gets API
+//! Gateway's own answer (429 `{"message":"Too Many Requests"}`), not the error envelope, so
+//! clients handle locally the body they will meet on AWS.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -28,6 +31,9 @@ impl Rate {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
+    /// Every HTTP request (and WebSocket handshake) of the stage: the template's
+    /// `HttpThrottlingRateLimit` / `HttpThrottlingBurstLimit`.
+    pub http_stage: Rate,
     /// HTTP requests and WebSocket frames of one user (anonymous requests: of one address).
     pub per_user: Rate,
     /// Frames of one WebSocket connection.
@@ -44,6 +50,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
+            http_stage: Rate::new(100.0, 200.0),
             per_user: Rate::new(100.0, 200.0),
             per_connection: Rate::new(20.0, 40.0),
             idle_timeout: Duration::from_secs(600),
@@ -62,7 +69,8 @@ pub enum LimitsError {
 }
 
 impl Limits {
-    /// The defaults, overridden by `CHAT_RATE_USER_PER_SEC`, `CHAT_RATE_USER_BURST`,
+    /// The defaults, overridden by `CHAT_HTTP_STAGE_RATE`, `CHAT_HTTP_STAGE_BURST`,
+    /// `CHAT_RATE_USER_PER_SEC`, `CHAT_RATE_USER_BURST`,
     /// `CHAT_RATE_CONNECTION_PER_SEC`, `CHAT_RATE_CONNECTION_BURST` and
     /// `CHAT_WS_IDLE_TIMEOUT_SECS`, `CHAT_WS_MAX_LIFETIME_SECS` (fractions allowed).
     pub fn from_env() -> Result<Self, LimitsError> {
@@ -78,6 +86,10 @@ impl Limits {
             }
         };
         Ok(Self {
+            http_stage: Rate::new(
+                number("CHAT_HTTP_STAGE_RATE", d.http_stage.per_second)?,
+                number("CHAT_HTTP_STAGE_BURST", d.http_stage.burst)?,
+            ),
             per_user: Rate::new(
                 number("CHAT_RATE_USER_PER_SEC", d.per_user.per_second)?,
                 number("CHAT_RATE_USER_BURST", d.per_user.burst)?,
@@ -167,5 +179,18 @@ mod tests {
         assert_eq!(l.idle_timeout, Duration::from_millis(1500));
         assert_eq!(l.per_user, Limits::default().per_user);
         assert!(Limits::from_lookup(|_| Some("-1".into())).is_err());
+    }
+
+    #[test]
+    fn the_stage_throttle_defaults_are_the_templates() {
+        let template = include_str!("../../../template.yaml");
+        let default_of = |param: &str| -> Option<f64> {
+            let at = template.find(&format!("\n  {param}:"))?;
+            let line = template[at..].lines().skip(1).take(5).find(|l| l.trim_start().starts_with("Default:"))?;
+            line.trim_start().trim_start_matches("Default:").trim().parse().ok()
+        };
+        let d = Limits::default().http_stage;
+        assert_eq!(default_of("HttpThrottlingRateLimit"), Some(d.per_second));
+        assert_eq!(default_of("HttpThrottlingBurstLimit"), Some(d.burst));
     }
 }

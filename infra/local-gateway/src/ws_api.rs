@@ -66,11 +66,11 @@ pub async fn upgrade(
         return Json(json!({ "success": true, "data": { "service": "chat local gateway", "websocket": "GET /ws with Upgrade: websocket" } })).into_response();
     };
     let query = query.unwrap_or_default();
-    // A handshake runs the authorizer and a store write: it draws from the same bucket as HTTP.
+    // A handshake runs the authorizer and a store write: it draws from the same buckets as HTTP.
     let query_token = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "token").map(|(_, v)| v.into_owned());
     let key = crate::http_api::rate_key(&gw, &headers, query_token.as_deref(), peer);
-    if let Err(wait) = gw.limiter.check(&key, gw.limits.per_user) {
-        return crate::http_api::rate_limited(wait);
+    if !crate::http_api::admitted(&gw, &key) {
+        return crate::http_api::throttled();
     }
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let mut ctx = WsContext {

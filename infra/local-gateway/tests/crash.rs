@@ -49,6 +49,8 @@ async fn start(data: &Data) -> (Process, String) {
         .env("CHAT_DATA_DIR", &data.0)
         .env("CHAT_ENV", "local")
         .env("RUST_LOG", "warn")
+        .env("CHAT_HTTP_STAGE_RATE", "100000")
+        .env("CHAT_HTTP_STAGE_BURST", "100000")
         .env("CHAT_RATE_USER_PER_SEC", "100000")
         .env("CHAT_RATE_USER_BURST", "100000")
         .env_remove("DYNAMODB_ENDPOINT")

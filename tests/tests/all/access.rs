@@ -545,7 +545,9 @@ async fn every_websocket_action_answers_each_kind_of_caller_as_the_matrix_says()
     let covered: BTreeSet<&str> = rows.iter().map(|r| r.action).chain(WS_ELSEWHERE.iter().map(|(k, _)| *k)).collect();
     let missing: Vec<_> = functions::routes::routes()
         .into_iter()
-        .filter(|r| !matches!(r.handler, functions::routes::Handler::Http(_) | functions::routes::Handler::HttpDefault(_)))
+        .filter(|r| {
+            !matches!(r.handler, functions::routes::Handler::Http(_) | functions::routes::Handler::HttpDefault(_))
+        })
         .map(|r| r.key)
         .filter(|k| *k != "$connect" && !covered.contains(k))
         .collect();

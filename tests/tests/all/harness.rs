@@ -90,7 +90,12 @@ pub async fn counted_with_push(store: Store) -> (Gateway, Arc<Counted<Arc<dyn Ta
 
 /// The default limits without the rate limits (the idle timeout stays).
 pub fn unlimited_rates() -> Limits {
-    Limits { per_user: Rate::UNLIMITED, per_connection: Rate::UNLIMITED, ..Limits::default() }
+    Limits {
+        http_stage: Rate::UNLIMITED,
+        per_user: Rate::UNLIMITED,
+        per_connection: Rate::UNLIMITED,
+        ..Limits::default()
+    }
 }
 
 impl Gateway {

@@ -115,8 +115,17 @@ async fn a_websocket_frame_above_32_kb_closes_the_connection_with_1009_as_api_ga
     gw.wait_connections(&alice, 0).await;
 }
 
+/// API Gateway's own answer to a throttled request (not the error envelope).
+const THROTTLED: &str = r#"{"message":"Too Many Requests"}"#;
+
+async fn get_raw(gw: &Gateway, path: &str, token: &str) -> (StatusCode, String) {
+    let res =
+        reqwest::Client::new().get(format!("{}{path}", gw.http)).bearer_auth(token).send().await.expect("answers");
+    (res.status(), res.text().await.expect("a body"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http_requests_beyond_a_users_rate_get_429_rate_limited_and_others_are_not_affected() {
+async fn http_requests_beyond_a_users_rate_get_api_gateways_429_and_others_are_not_affected() {
     // A refill too slow to matter within the test.
     let limits = Limits { per_user: Rate::new(0.001, 5.0), ..unlimited_rates() };
     let gw = Gateway::spawn_with_limits(crate::harness::config(Store::Memory), None, limits).await;
@@ -125,24 +134,31 @@ async fn http_requests_beyond_a_users_rate_get_429_rate_limited_and_others_are_n
     let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
     let mut statuses = Vec::new();
     for _ in 0..8 {
-        statuses.push(gw.get("/api/users/me", &alice.token).await);
+        statuses.push(get_raw(&gw, "/api/users/me", &alice.token).await);
     }
     let limited: Vec<_> = statuses.iter().filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS).collect();
     assert_eq!(statuses.len() - limited.len(), 5, "the burst passes, then 429: {statuses:?}");
-    assert_eq!(limited[0].1["error"]["code"], "RATE_LIMITED");
-    assert_eq!(limited[0].1["success"], false);
-    let res = reqwest::Client::new()
-        .get(format!("{}/api/users/me", gw.http))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(res.headers().get("retry-after").is_some(), "Retry-After tells when to come back");
+    assert!(limited.iter().all(|(_, body)| body == THROTTLED), "{limited:?}");
     // Bob has a bucket of his own.
     assert_eq!(gw.get("/api/users/me", &bob.token).await.0, StatusCode::OK);
     // A WebSocket handshake draws from the same bucket: alice cannot open one now.
     assert!(crate::harness::Ws::connect(&gw.ws_url(&alice.token)).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_stage_throttle_is_shared_by_every_caller_as_on_api_gateway() {
+    let limits = Limits { http_stage: Rate::new(0.001, 6.0), ..unlimited_rates() };
+    let gw = Gateway::spawn_with_limits(crate::harness::config(Store::Memory), None, limits).await;
+    // Two registrations: 4 of the stage's 6 left.
+    let (alice_t, bob_t) = (gw.user("alice").await, gw.user("bob").await);
+    let mut answers = Vec::new();
+    for i in 0..6 {
+        let who = if i % 2 == 0 { &alice_t } else { &bob_t };
+        answers.push(get_raw(&gw, "/api/users/me", &who.token).await);
+    }
+    let ok = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert_eq!(ok, 4, "the stage's burst, whoever asks: {answers:?}");
+    assert!(answers[4..].iter().all(|(s, b)| *s == StatusCode::TOO_MANY_REQUESTS && b == THROTTLED), "{answers:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

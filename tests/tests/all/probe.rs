@@ -242,7 +242,10 @@ async fn a_method_a_path_is_not_served_with_gets_405_with_allow_and_an_unknown_p
         assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         assert_eq!(res.headers().get("allow").and_then(|v| v.to_str().ok()), Some(allow), "{method} {path}");
         let body: Value = res.json().await.expect("the error envelope");
-        assert_eq!((body["success"].as_bool(), body["error"]["code"].as_str()), (Some(false), Some("METHOD_NOT_ALLOWED")));
+        assert_eq!(
+            (body["success"].as_bool(), body["error"]["code"].as_str()),
+            (Some(false), Some("METHOD_NOT_ALLOWED"))
+        );
     }
     for path in ["/api/nowhere", "/api/users/a/b/c"] {
         let (status, body) = gw.get(path, &alice.token).await;
