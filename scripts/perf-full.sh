@@ -19,9 +19,11 @@ clients="${PERF_CLIENTS:-1000}" messages="${PERF_MESSAGES:-20}" group="${PERF_GR
 # shellcheck source=scripts/lib.sh
 source "$root/scripts/lib.sh"
 
-# Release builds: the bootstrap and the gateway as deployment selects them (default members),
-# then the harness.
-step "build bootstrap + local-gateway" cargo build --release --bin bootstrap --bin local-gateway
+# Release builds: the light and password bundles' binaries, each alone as deployment builds it,
+# and the gateway; then the harness.
+step "build bootstrap-light" cargo build --release -p chat-lambda-light
+step "build bootstrap-password" cargo build --release -p chat-lambda-password
+step "build local-gateway" cargo build --release --bin local-gateway
 step "build perf" cargo build --release -p chat-bench
 [[ -d bench/node/node_modules ]] || step "npm ci" npm ci --prefix bench/node --no-audit --no-fund
 
@@ -39,7 +41,10 @@ run() {
   cat "$out/$name.md"
 }
 run handlers handlers
-run cold-start cold-start --bootstrap target/release/bootstrap --dynamodb "$DYNAMODB_ENDPOINT" --runs "$runs"
+run cold-start cold-start --bootstrap target/release/bootstrap-light --dynamodb "$DYNAMODB_ENDPOINT" --runs "$runs" \
+  --functions users-me,ws-authorizer,ws-ping,ws-send-message --secrets-manager on
+run cold-start-password cold-start --bootstrap target/release/bootstrap-password --dynamodb "$DYNAMODB_ENDPOINT" \
+  --runs "$runs" --functions auth-login --secrets-manager on
 run fanout fanout --sizes 1,10,100,1000 --runs 5
 run load load --gateway target/release/local-gateway --node-server bench/node/server.js \
   --clients "$clients" --messages "$messages" --group "$group"

@@ -129,15 +129,16 @@ async fn fan_out_costs_one_batch_read_per_100_members_and_the_same_writes_whatev
     }
 }
 
-/// The crates of the Lambda `bootstrap` for its target (normal dependencies).
-fn lambda_dependencies() -> Vec<(String, String)> {
+/// The crates of one Lambda binary's package (`lambda/<bundle>`) for its target (normal
+/// dependencies), resolved as `sam build` and `cargo lambda build -p` build it: alone.
+fn lambda_dependencies(package: &str) -> Vec<(String, String)> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(cargo)
         .args([
             "tree",
             "--offline",
             "-p",
-            "chat-functions",
+            package,
             "--target",
             "aarch64-unknown-linux-gnu",
             "-e",
@@ -165,24 +166,36 @@ fn lambda_dependencies() -> Vec<(String, String)> {
 
 #[test]
 fn the_lambda_binary_keeps_one_tls_stack_and_one_http_stack() {
-    let crates = lambda_dependencies();
-    assert!(crates.iter().any(|(n, _)| n == "aws-sdk-dynamodb"), "the dependency list looks wrong: {crates:?}");
-    // Each of these would add hundreds of KB to a zip that must stay under 4 MB
-    // (docs/PERFORMANCE.md, "Artifact size").
-    let forbidden = [
-        ("openssl-sys", "a second TLS library (the SDK uses rustls + aws-lc)"),
-        ("native-tls", "a second TLS library"),
-        ("ring", "a second crypto library next to aws-lc"),
-        ("reqwest", "a second HTTP client next to the SDK's hyper client"),
+    // Each bundle links only what its functions use (functions/src/routes.rs, `Bundle`).
+    let bundles: [(&str, &[&str]); 4] = [
+        ("chat-lambda-light", &[]),
+        ("chat-lambda-password", &["argon2"]),
+        ("chat-lambda-s3", &["aws-sdk-s3"]),
+        ("chat-lambda-sns", &["aws-sdk-sns"]),
     ];
-    for (name, why) in forbidden {
-        assert!(!crates.iter().any(|(n, _)| n == name), "{name} is in the Lambda binary: {why}");
-    }
-    // One version of each heavy crate: two would link both.
-    for heavy in
-        ["hyper", "h2", "rustls", "aws-lc-rs", "aws-lc-sys", "tokio", "aws-smithy-runtime", "serde_json", "redb"]
-    {
-        let versions: Vec<_> = crates.iter().filter(|(n, _)| n == heavy).map(|(_, v)| v.as_str()).collect();
-        assert!(versions.len() <= 1, "{heavy} is linked in {} versions: {versions:?}", versions.len());
+    for (package, own) in bundles {
+        let crates = lambda_dependencies(package);
+        let has = |name: &str| crates.iter().any(|(n, _)| n == name);
+        assert!(has("aws-sdk-dynamodb") && has("aws-sdk-secretsmanager"), "{package}: the list looks wrong: {crates:?}");
+        for optional in ["argon2", "aws-sdk-s3", "aws-sdk-sns"] {
+            assert_eq!(has(optional), own.contains(&optional), "{package}: {optional}");
+        }
+        // Each of these would add hundreds of KB to a zip that must stay under 4 MB
+        // (docs/PERFORMANCE.md, "Artifact size").
+        let forbidden = [
+            ("redb", "the embedded store, for the local gateway and tests only"),
+            ("openssl-sys", "a second TLS library (the SDK uses rustls + aws-lc)"),
+            ("native-tls", "a second TLS library"),
+            ("ring", "a second crypto library next to aws-lc"),
+            ("reqwest", "a second HTTP client next to the SDK's hyper client"),
+        ];
+        for (name, why) in forbidden {
+            assert!(!has(name), "{name} is in {package}: {why}");
+        }
+        // One version of each heavy crate: two would link both.
+        for heavy in ["hyper", "h2", "rustls", "aws-lc-rs", "aws-lc-sys", "tokio", "aws-smithy-runtime", "serde_json"] {
+            let versions: Vec<_> = crates.iter().filter(|(n, _)| n == heavy).map(|(_, v)| v.as_str()).collect();
+            assert!(versions.len() <= 1, "{package}: {heavy} is linked in {} versions: {versions:?}", versions.len());
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! The Lambda entry point shared by every function.
+//! The Lambda entry point shared by every function: each binary of `lambda/` (one per
+//! `routes::Bundle`) calls `run`.
 
 use std::sync::Arc;
 
@@ -10,18 +11,27 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 
 use crate::routes::{routes, Function, Handler, Route};
 
-/// Builds the clients once (cold start), warms the store connection, then serves the routes of
-/// the function named by `_HANDLER`.
+/// Builds the clients once (cold start), reads the signing keys and warms the store connection,
+/// then serves the routes of the function named by `_HANDLER`. Refuses a function whose
+/// dependencies this binary does not link (its declaration names another bundle).
 pub async fn run() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let name = std::env::var("_HANDLER").map_err(|_| "_HANDLER is not set")?;
     let function = Function::from_name(&name).ok_or_else(|| format!("no function named {name}"))?;
     let decl = function.decl().ok_or_else(|| format!("{name} is not declared"))?;
+    let bundle = decl.bundle();
+    if !bundle.linked() {
+        return Err(format!("{name} is served by {}, which links what this binary does not", bundle.binary()).into());
+    }
     // Shared, not copied, by every invocation.
     let mine: Arc<[Route]> = routes().into_iter().filter(|r| r.function == function).collect();
     let first = *mine.first().ok_or_else(|| format!("{name} has no route"))?;
-    let app = Arc::new(App::build(Config::from_env()?).await?);
-    app.warm().await;
+    let mut config = Config::from_env()?;
+    if !decl.uses_tokens() {
+        // Neither signs nor verifies: no key read, none held (its role may not read the secret).
+        (config.jwt_secret_arn, config.jwt_secret) = (None, Vec::new());
+    }
+    let app = Arc::new(App::build(config).await?);
     if decl.verifies_passwords {
         chat::auth::prepare_login();
     }
@@ -29,7 +39,10 @@ pub async fn run() -> Result<(), Error> {
         Handler::Http(_) | Handler::HttpDefault(_) => {
             lambda_http::run(service_fn(move |req: Request| {
                 let (app, mine) = (app.clone(), mine.clone());
-                async move { Ok::<_, Error>(serve_http(app, &mine, req).await) }
+                async move {
+                    app.tokens.refresh_if_stale().await;
+                    Ok::<_, Error>(serve_http(app, &mine, req).await)
+                }
             }))
             .await
         }
@@ -47,6 +60,7 @@ pub async fn run() -> Result<(), Error> {
                 // any other failure (the store down) must not look like a bad token, or clients
                 // would drop valid credentials: API Gateway answers it with 500.
                 async move {
+                    app.tokens.refresh_if_stale().await;
                     crate::ws::authorize(&app, &ev.payload).await.map_err(|e| match e {
                         chat::AppError::Unauthorized(_) => Error::from("Unauthorized"),
                         other => Error::from(other.to_string()),

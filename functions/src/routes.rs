@@ -6,6 +6,7 @@
 //! Adding a route is its handler plus one `route(…)` line here (then regenerate).
 
 use chat::iam::Action::{self, *};
+use chat::iam::Resource;
 
 use crate::http::{self, HttpHandler};
 use crate::ws::{handlers as ws, WsHandler};
@@ -108,6 +109,70 @@ pub enum Memory {
     PasswordHash,
 }
 
+/// The Lambda binary that serves a function: each links only the dependencies its functions
+/// use, so that every zip stays small as the SDK set grows (docs/PERFORMANCE.md). A function's
+/// bundle follows from its declaration (`Decl::bundle`): argon2 for the functions that hash or
+/// verify passwords, the S3 or SNS client for those whose actions call them. Each bundle is
+/// one package under `lambda/` (cargo features cannot be passed through `sam build`: the
+/// package's dependency on this crate names them), whose binary picks its function by
+/// `_HANDLER` like the others. The embedded store (redb) is in none of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Bundle {
+    /// DynamoDB, `@connections`, Secrets Manager, JWT: what every function has.
+    Light,
+    /// + argon2id.
+    Password,
+    /// + the S3 client (attachments).
+    S3,
+    /// + the SNS client (phone push).
+    Sns,
+}
+
+impl Bundle {
+    pub const ALL: &'static [Bundle] = &[Bundle::Light, Bundle::Password, Bundle::S3, Bundle::Sns];
+
+    /// The binary's name (SAM's `BuildProperties: Binary`, `cargo lambda build --bin`).
+    pub const fn binary(self) -> &'static str {
+        match self {
+            Bundle::Light => "bootstrap-light",
+            Bundle::Password => "bootstrap-password",
+            Bundle::S3 => "bootstrap-s3",
+            Bundle::Sns => "bootstrap-sns",
+        }
+    }
+
+    /// Its package's folder (the template's `CodeUri`: `sam build` builds that package alone,
+    /// so no other member's features leak into it).
+    pub const fn package_dir(self) -> &'static str {
+        match self {
+            Bundle::Light => "lambda/light",
+            Bundle::Password => "lambda/password",
+            Bundle::S3 => "lambda/s3",
+            Bundle::Sns => "lambda/sns",
+        }
+    }
+
+    /// The features of this crate its package enables (checked against lambda/*/Cargo.toml).
+    pub const fn features(self) -> &'static [&'static str] {
+        match self {
+            Bundle::Light => &[],
+            Bundle::Password => &["password"],
+            Bundle::S3 => &["s3"],
+            Bundle::Sns => &["sns"],
+        }
+    }
+
+    /// Whether this build links what a function of `self` uses.
+    pub const fn linked(self) -> bool {
+        match self {
+            Bundle::Light => true,
+            Bundle::Password => cfg!(feature = "password"),
+            Bundle::S3 => cfg!(feature = "s3"),
+            Bundle::Sns => cfg!(feature = "sns"),
+        }
+    }
+}
+
 /// Who may call a route (the least privileged caller it answers with success).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -169,8 +234,10 @@ pub struct Decl {
     pub memory: Memory,
     /// Seconds; `None`: the Globals' 10 s.
     pub timeout_s: Option<u16>,
-    /// Computes the dummy hash at cold start (see `chat::auth::prepare_login`).
+    /// Computes the dummy hash at cold start (see `chat::auth::prepare_login`); links argon2.
     pub verifies_passwords: bool,
+    /// Hashes new passwords: links argon2 (`Bundle::Password`).
+    pub hashes_passwords: bool,
     /// What its code path calls. Every function reads one item at cold start (`App::warm`):
     /// `GetItem` for all. The IAM test fails on a call outside this list.
     pub actions: &'static [Action],
@@ -181,13 +248,25 @@ pub struct Decl {
 
 impl Decl {
     const fn new(function: Function, memory: Memory) -> Self {
-        Self { function, memory, timeout_s: None, verifies_passwords: false, actions: &[], why: "", routes: &[] }
+        Self {
+            function,
+            memory,
+            timeout_s: None,
+            verifies_passwords: false,
+            hashes_passwords: false,
+            actions: &[],
+            why: "",
+            routes: &[],
+        }
     }
     const fn timeout_s(self, seconds: u16) -> Self {
         Self { timeout_s: Some(seconds), ..self }
     }
     const fn verifies_passwords(self) -> Self {
         Self { verifies_passwords: true, ..self }
+    }
+    const fn hashes_passwords(self) -> Self {
+        Self { hashes_passwords: true, ..self }
     }
     const fn actions(self, actions: &'static [Action]) -> Self {
         Self { actions, ..self }
@@ -201,6 +280,42 @@ impl Decl {
 
     pub fn is_http(&self) -> bool {
         self.routes.iter().any(|r| matches!(r.handler, Handler::Http(_) | Handler::HttpDefault(_)))
+    }
+
+    /// Signs or verifies tokens: every HTTP function (each authenticates its caller or, for
+    /// register and login, issues a token) and the `$connect` authorizer. The WebSocket routes
+    /// behind the authorizer read its context, not the token. These read the signing keys at
+    /// cold start (on Lambda from Secrets Manager, `GetJwtSecret`).
+    pub fn uses_tokens(&self) -> bool {
+        self.routes.iter().any(|r| matches!(r.handler, Handler::Http(_) | Handler::Authorizer))
+    }
+
+    /// The bundles whose dependencies it needs beyond `Light` (at most one: a test).
+    pub fn needs(&self) -> Vec<Bundle> {
+        let uses = |r: Resource| self.actions.iter().any(|a| a.resource() == r);
+        [
+            (Bundle::Password, self.hashes_passwords || self.verifies_passwords),
+            (Bundle::S3, uses(Resource::Attachments)),
+            (Bundle::Sns, uses(Resource::PhonePush)),
+        ]
+        .into_iter()
+        .filter_map(|(b, needed)| needed.then_some(b))
+        .collect()
+    }
+
+    /// The binary that serves it.
+    pub fn bundle(&self) -> Bundle {
+        self.needs().first().copied().unwrap_or(Bundle::Light)
+    }
+
+    /// What its IAM policy grants: the declared actions, and reading the signing secret if it
+    /// uses tokens.
+    pub fn grants(&self) -> Vec<Action> {
+        let mut all = self.actions.to_vec();
+        if self.uses_tokens() {
+            all.push(GetJwtSecret);
+        }
+        all
     }
 }
 
@@ -273,6 +388,7 @@ pub static FUNCTIONS: &[Decl] = {
             route(HTTP_DEFAULT_KEY, Handler::HttpDefault(http_handler!(http::router::unmatched)), Anyone, budget(0, 0, "0", "0", "what no route matches: 405 + `Allow`, or 404")),
         ]),
     Decl::new(AuthRegister, PasswordHash)
+        .hashes_passwords()
         .actions(&[GetItem, BatchGetItem, PutItem])
         .why("register (three shapes): authenticate only for a role:admin body (BatchGetItem); user + username/email locks in one transaction (PutItem). argon2id hash.")
         .routes(&[
@@ -327,6 +443,7 @@ pub static FUNCTIONS: &[Decl] = {
         ]),
     Decl::new(UsersUpdate, PasswordHash)
         .verifies_passwords()
+        .hashes_passwords()
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
         .why("update: authenticate (BatchGetItem), the user (GetItem), one transaction: the user (PutItem, conditional) and moved username/email locks (DeleteItem + PutItem). argon2id on a password change. A password or role change ends every connection of the user: the presence (GetItem), each removed (UpdateItem, DeleteItem) and closed (DELETE @connections); `presence` (Query, POST).")
         .routes(&[
@@ -546,6 +663,41 @@ mod tests {
             assert!(!d.routes.is_empty(), "{} has no route", d.function.name());
             assert!(d.actions.contains(&GetItem), "{}: every function warms up with a GetItem", d.function.name());
             assert_eq!(Function::from_name(d.function.name()), Some(d.function));
+        }
+    }
+
+    #[test]
+    fn every_function_fits_one_bundle_and_only_password_functions_get_the_password_memory() {
+        for d in FUNCTIONS {
+            let needs = d.needs();
+            assert!(
+                needs.len() <= 1,
+                "{} needs {needs:?}: add a bundle linking both (Bundle, lambda/…) or split the function",
+                d.function.name()
+            );
+            assert_eq!(d.memory == PasswordHash, d.bundle() == Bundle::Password, "{}", d.function.name());
+            assert!(!d.actions.contains(&GetJwtSecret), "{}: GetJwtSecret follows from uses_tokens", d.function.name());
+        }
+        let bundle = |f: Function| f.decl().map(Decl::bundle);
+        assert_eq!(bundle(AuthLogin), Some(Bundle::Password));
+        assert_eq!(bundle(AuthRegister), Some(Bundle::Password));
+        assert_eq!(bundle(UsersMe), Some(Bundle::Light));
+        assert!(AuthLogin.decl().is_some_and(|d| d.grants().contains(&GetJwtSecret)));
+        assert!(WsAuthorizer.decl().is_some_and(|d| d.grants().contains(&GetJwtSecret)));
+        assert!(WsSendMessage.decl().is_some_and(|d| !d.grants().contains(&GetJwtSecret)));
+    }
+
+    /// Each bundle's package enables exactly its features, and names its binary.
+    #[test]
+    fn each_bundle_package_builds_its_binary_with_its_features() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        for b in Bundle::ALL {
+            let manifest = std::fs::read_to_string(format!("{root}/{}/Cargo.toml", b.package_dir())).expect("manifest");
+            assert!(manifest.contains(&format!("name = \"{}\"", b.binary())), "{}: binary name", b.package_dir());
+            let features: Vec<String> = b.features().iter().map(|f| format!("\"{f}\"")).collect();
+            let line = format!("features = [{}]", features.join(", "));
+            assert!(manifest.contains(&line), "{}: expected `{line}`", b.package_dir());
+            assert!(manifest.contains("default-features = false"), "{}: the defaults (redb) stay out", b.package_dir());
         }
     }
 

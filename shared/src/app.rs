@@ -11,7 +11,7 @@ use crate::ids::{TokenId, UserId};
 use crate::models::{Role, User};
 use crate::push::{ApiGatewayPush, NoPush, Push};
 use crate::repo;
-use crate::store::{DynamoTable, EmbeddedTable, Key, StoreError, Table};
+use crate::store::{DynamoTable, Key, StoreError, Table};
 
 pub struct App {
     pub config: Config,
@@ -19,6 +19,12 @@ pub struct App {
     pub tokens: Tokens,
     pub hasher: Hasher,
     pub push: Arc<dyn Push>,
+    /// Attachments (S3): in the binaries built with the `s3` feature, built at cold start.
+    #[cfg(feature = "s3")]
+    pub attachments: Option<Arc<dyn crate::attachments::Attachments>>,
+    /// Phone push (SNS): in the binaries built with the `sns` feature, built at cold start.
+    #[cfg(feature = "sns")]
+    pub phone_push: Option<Arc<dyn crate::phone_push::PhonePush>>,
 }
 
 /// The authenticated user of a request.
@@ -38,11 +44,33 @@ impl Caller {
 }
 
 impl App {
-    /// Builds the store and push clients from `config` (AWS configuration from the environment).
-    pub async fn build(config: Config) -> Result<Self, StoreError> {
-        let needs_aws = matches!(config.store, StoreKind::Dynamo { .. }) || config.ws_endpoint.is_some();
+    /// Builds the store and push clients from `config` (AWS configuration from the environment),
+    /// reads the signing keys from Secrets Manager when `config.jwt_secret_arn` names them, and
+    /// opens the store's connection (`warm`) meanwhile: what a cold start does.
+    pub async fn build(config: Config) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let needs_aws = matches!(config.store, StoreKind::Dynamo { .. })
+            || config.ws_endpoint.is_some()
+            || config.jwt_secret_arn.is_some()
+            || cfg!(any(feature = "s3", feature = "sns"));
         let sdk = if needs_aws { Some(aws_config::defaults(BehaviorVersion::latest()).load().await) } else { None };
-        Self::build_with_sdk(config, sdk)
+        let mut app = Self::build_with_sdk(config, sdk.clone())?;
+        #[cfg(feature = "s3")]
+        if let Some(sdk) = &sdk {
+            app.attachments = Some(Arc::new(crate::attachments::S3Attachments::new(sdk)));
+        }
+        #[cfg(feature = "sns")]
+        if let Some(sdk) = &sdk {
+            app.phone_push = Some(Arc::new(crate::phone_push::SnsPhonePush::new(sdk)));
+        }
+        match (app.config.jwt_secret_arn.clone(), &sdk) {
+            (Some(arn), Some(sdk)) => {
+                let source = crate::secrets::SecretsManagerKeys::new(sdk, arn);
+                let (tokens, ()) = tokio::join!(Tokens::from_secrets_manager(&app.config, source), app.warm());
+                app.tokens = tokens?;
+            }
+            _ => app.warm().await,
+        }
+        Ok(app)
     }
 
     /// As `build`, with an explicit AWS configuration (the local gateway's).
@@ -51,8 +79,15 @@ impl App {
             (StoreKind::Dynamo { table, endpoint }, Some(sdk)) => {
                 Arc::new(DynamoTable::new(DynamoTable::client_from_config(sdk, endpoint.as_deref()), table.clone()))
             }
-            (StoreKind::Embedded { dir }, _) => Arc::new(EmbeddedTable::open(dir)?),
-            _ => Arc::new(EmbeddedTable::in_memory()?),
+            #[cfg(feature = "embedded")]
+            (StoreKind::Embedded { dir }, _) => Arc::new(crate::store::EmbeddedTable::open(dir)?),
+            #[cfg(feature = "embedded")]
+            _ => Arc::new(crate::store::EmbeddedTable::in_memory()?),
+            // A Lambda binary: DynamoDB only (`Config::from_env` selects it outside `CHAT_ENV=local`).
+            #[cfg(not(feature = "embedded"))]
+            (kind, _) => {
+                return Err(StoreError::Other(format!("{kind:?}: this binary is built without the embedded store")))
+            }
         };
         let push: Arc<dyn Push> = match (&config.ws_endpoint, &sdk) {
             (Some(endpoint), Some(sdk)) => Arc::new(ApiGatewayPush::new(sdk, endpoint)),
@@ -63,7 +98,17 @@ impl App {
 
     pub fn with_parts(config: Config, table: Arc<dyn Table>, push: Arc<dyn Push>) -> Self {
         let (tokens, hasher) = (Tokens::new(&config), Hasher::new(config.hash_queue));
-        Self { config, table, tokens, hasher, push }
+        Self {
+            config,
+            table,
+            tokens,
+            hasher,
+            push,
+            #[cfg(feature = "s3")]
+            attachments: None,
+            #[cfg(feature = "sns")]
+            phone_push: None,
+        }
     }
 
     pub fn table(&self) -> &dyn Table {
@@ -81,7 +126,14 @@ impl App {
     /// A valid token of a live user, not revoked, not older than the user's last password
     /// change: one `BatchGetItem`. The role is the stored one, not the token's.
     pub async fn authenticate(&self, token: Option<&str>) -> Result<Caller, AppError> {
-        self.session(self.verify(token)?).await
+        self.session(self.verify_fresh(token).await?).await
+    }
+
+    /// As `verify`, reading the signing keys again first when the signature matches none of
+    /// them (Secrets Manager only: another instance may sign with a key rotated in since).
+    pub async fn verify_fresh(&self, token: Option<&str>) -> Result<Claims, AppError> {
+        let token = token.ok_or_else(|| AppError::Unauthorized("authentication required".into()))?;
+        self.tokens.verify_fresh(token).await
     }
 
     /// The token's signature and claims, without the store (the first half of `authenticate`).

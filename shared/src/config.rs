@@ -16,7 +16,12 @@ pub enum StoreKind {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub store: StoreKind,
+    /// The signing key when it comes from the environment (`JWT_SECRET`: local gateway, tests);
+    /// empty when the keys come from Secrets Manager or the function uses no token.
     pub jwt_secret: Vec<u8>,
+    /// On Lambda, the Secrets Manager secret holding the signing keys (`JWT_SECRET_ARN`): read at
+    /// cold start by the functions that sign or verify tokens (`crate::secrets`).
+    pub jwt_secret_arn: Option<String>,
     pub jwt_issuer: String,
     pub jwt_audience: String,
     pub token_ttl_secs: i64,
@@ -38,7 +43,7 @@ pub struct Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("JWT_SECRET is required outside local development (set CHAT_ENV=local to use a development secret)")]
+    #[error("JWT_SECRET_ARN (or JWT_SECRET) is required outside local development (set CHAT_ENV=local to use a development secret)")]
     MissingSecret,
     #[error("JWT_SECRET must be at least 32 bytes")]
     ShortSecret,
@@ -57,9 +62,11 @@ impl Config {
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let local = get("CHAT_ENV").as_deref() == Some("local");
+        let jwt_secret_arn = get("JWT_SECRET_ARN").filter(|s| !s.is_empty());
         let jwt_secret = match get("JWT_SECRET") {
             Some(s) if s.len() < 32 => return Err(ConfigError::ShortSecret),
             Some(s) => s.into_bytes(),
+            None if jwt_secret_arn.is_some() => Vec::new(),
             None if local => LOCAL_DEV_SECRET.as_bytes().to_vec(),
             None => return Err(ConfigError::MissingSecret),
         };
@@ -78,6 +85,7 @@ impl Config {
         Ok(Self {
             store,
             jwt_secret,
+            jwt_secret_arn,
             jwt_issuer: get("JWT_ISSUER").unwrap_or_else(|| "chat-backend".to_owned()),
             jwt_audience: get("JWT_AUDIENCE").unwrap_or_else(|| "chat-clients".to_owned()),
             token_ttl_secs: number("JWT_TTL_SECS", 3600)?,
@@ -96,6 +104,7 @@ impl Config {
         Self {
             store: StoreKind::Memory,
             jwt_secret: LOCAL_DEV_SECRET.as_bytes().to_vec(),
+            jwt_secret_arn: None,
             jwt_issuer: "chat-backend".to_owned(),
             jwt_audience: "chat-clients".to_owned(),
             token_ttl_secs: 3600,
@@ -133,6 +142,13 @@ mod tests {
     #[test]
     fn a_short_secret_is_refused() {
         assert!(matches!(config(&[("JWT_SECRET", "short")]), Err(ConfigError::ShortSecret)));
+    }
+
+    #[test]
+    fn a_secret_arn_replaces_the_secret() {
+        let c = config(&[("JWT_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:1:secret:jwt")]).unwrap();
+        assert_eq!(c.jwt_secret_arn.as_deref(), Some("arn:aws:secretsmanager:us-east-1:1:secret:jwt"));
+        assert!(c.jwt_secret.is_empty());
     }
 
     #[test]

@@ -22,6 +22,22 @@ pub enum Action {
     GetConnection,
     /// `DELETE @connections/{id}`: close a socket.
     DeleteConnection,
+    /// `secretsmanager:GetSecretValue` on the JWT signing secret, that one ARN: the keys read at
+    /// cold start and refreshed (`crate::secrets`). Not declared by hand: every function that
+    /// signs or verifies tokens gets it (`Decl::grants`).
+    GetJwtSecret,
+    /// `s3:PutObject` on the attachments bucket's objects (presigned uploads).
+    PutObject,
+    /// `s3:GetObject` on them (presigned downloads, `HeadObject`).
+    GetObject,
+    /// `s3:DeleteObject` on them.
+    DeleteObject,
+    /// `sns:CreatePlatformEndpoint` under the phone push platform applications.
+    CreatePlatformEndpoint,
+    /// `sns:Publish` to a device endpoint.
+    Publish,
+    /// `sns:DeleteEndpoint`.
+    DeleteEndpoint,
 }
 
 /// Where an action applies, which decides its statement in the template.
@@ -31,6 +47,12 @@ pub enum Resource {
     Indexes,
     /// `execute-api:ManageConnections` on `…/{stage}/{method}/@connections/*`.
     Connections(&'static str),
+    /// The JWT signing secret (one ARN).
+    JwtSecret,
+    /// The attachments bucket's objects (S3).
+    Attachments,
+    /// The phone push platform applications and their endpoints (SNS).
+    PhonePush,
 }
 
 impl Action {
@@ -47,6 +69,13 @@ impl Action {
             Action::PostToConnection | Action::GetConnection | Action::DeleteConnection => {
                 "execute-api:ManageConnections"
             }
+            Action::GetJwtSecret => "secretsmanager:GetSecretValue",
+            Action::PutObject => "s3:PutObject",
+            Action::GetObject => "s3:GetObject",
+            Action::DeleteObject => "s3:DeleteObject",
+            Action::CreatePlatformEndpoint => "sns:CreatePlatformEndpoint",
+            Action::Publish => "sns:Publish",
+            Action::DeleteEndpoint => "sns:DeleteEndpoint",
         }
     }
 
@@ -56,6 +85,9 @@ impl Action {
             Action::PostToConnection => Resource::Connections("POST"),
             Action::GetConnection => Resource::Connections("GET"),
             Action::DeleteConnection => Resource::Connections("DELETE"),
+            Action::GetJwtSecret => Resource::JwtSecret,
+            Action::PutObject | Action::GetObject | Action::DeleteObject => Resource::Attachments,
+            Action::CreatePlatformEndpoint | Action::Publish | Action::DeleteEndpoint => Resource::PhonePush,
             _ => Resource::Table,
         }
     }
@@ -68,6 +100,9 @@ impl Action {
 pub struct Grant {
     pub function: &'static str,
     pub actions: &'static [Action],
+    /// Its binary links argon2 (`functions::routes::Bundle::Password`): elsewhere a hash fails
+    /// locally as it would in its Lambda binary, built without argon2.
+    pub passwords: bool,
 }
 
 tokio::task_local! {
@@ -83,6 +118,11 @@ pub async fn with_grant<F: std::future::Future>(grant: Grant, f: F) -> F::Output
 /// an invocation (start-up, tests calling services directly) everything is allowed.
 pub fn denied(needed: &[Action]) -> Option<(&'static str, Action)> {
     GRANTED.try_with(|g| needed.iter().find(|a| !g.actions.contains(a)).map(|a| (g.function, *a))).ok().flatten()
+}
+
+/// The function being served, when its binary is built without argon2 (`Grant::passwords`).
+pub fn passwords_denied() -> Option<&'static str> {
+    GRANTED.try_with(|g| (!g.passwords).then_some(g.function)).ok().flatten()
 }
 
 /// The actions a `Query` needs.

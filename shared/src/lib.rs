@@ -2,6 +2,8 @@
 //! and the domain services. Functions stay thin: parse the event, call a service, shape the reply.
 
 pub mod app;
+#[cfg(feature = "s3")]
+pub mod attachments;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -11,8 +13,11 @@ pub mod iam;
 pub mod ids;
 pub mod login_guard;
 pub mod models;
+#[cfg(feature = "sns")]
+pub mod phone_push;
 pub mod push;
 pub mod repo;
+pub mod secrets;
 pub mod service;
 pub mod store;
 pub mod text;

@@ -53,11 +53,23 @@ fn connections_arn(method: &str) -> String {
 
 fn policies(out: &mut String, d: &Decl) {
     let _ = writeln!(out, "      Policies:\n        - Statement:");
+    let grants = d.grants();
     let names = |r: Resource| -> Vec<&str> {
-        let set: BTreeSet<Action> = d.actions.iter().copied().filter(|a| a.resource() == r).collect();
+        let set: BTreeSet<Action> = grants.iter().copied().filter(|a| a.resource() == r).collect();
         set.into_iter().map(Action::iam_name).collect()
     };
-    for (resource, arn) in [(Resource::Table, "!GetAtt Table.Arn"), (Resource::Indexes, "!Sub ${Table.Arn}/index/*")] {
+    // The attachments bucket and the phone push applications arrive with their issues (the
+    // base template then defines `AttachmentsBucket`); no function declares their actions yet.
+    for (resource, arn) in [
+        (Resource::Table, "!GetAtt Table.Arn"),
+        (Resource::Indexes, "!Sub ${Table.Arn}/index/*"),
+        (Resource::JwtSecret, "!If [CreateJwtSecret, !Ref JwtSecret, !Ref JwtSecretArn]"),
+        (Resource::Attachments, "!Sub ${AttachmentsBucket.Arn}/*"),
+        (
+            Resource::PhonePush,
+            "\n                - !Sub arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:app/*\n                - !Sub arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:endpoint/*",
+        ),
+    ] {
         let actions = names(resource);
         if !actions.is_empty() {
             let _ = writeln!(
@@ -69,7 +81,7 @@ fn policies(out: &mut String, d: &Decl) {
     }
     let methods: Vec<&str> = ["POST", "GET", "DELETE"]
         .into_iter()
-        .filter(|m| d.actions.iter().any(|a| a.resource() == Resource::Connections(m)))
+        .filter(|m| grants.iter().any(|a| a.resource() == Resource::Connections(m)))
         .collect();
     match methods.as_slice() {
         [] => {}
@@ -109,11 +121,14 @@ fn function(out: &mut String, d: &Decl) {
     Metadata:
       BuildMethod: rust-cargolambda
       BuildProperties:
-        Binary: bootstrap
+        Binary: {binary}
     Properties:
+      CodeUri: {code_uri}
       Description: {description}
       Handler: {}",
-        d.function.name()
+        d.function.name(),
+        binary = d.bundle().binary(),
+        code_uri = d.bundle().package_dir(),
     );
     match d.memory {
         Memory::Light => {}

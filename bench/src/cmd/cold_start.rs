@@ -6,6 +6,11 @@
 //! the function's environment) and records the time from `spawn` to the first `/next` poll
 //! (init done: clients built, `App::warm()`'s `GetItem` answered) and to the first response,
 //! then the process's peak RSS (`VmHWM`) before it is killed.
+//!
+//! `--bootstrap` names the binary of a bundle (`target/release/bootstrap-light`, …:
+//! functions/src/routes.rs, `Bundle`). With `--secrets-manager`, the signing key is read from a
+//! secret created on the local server (moto) at cold start, as on AWS (`JWT_SECRET_ARN`), by the
+//! functions that use tokens; otherwise it is `JWT_SECRET`.
 
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -101,6 +106,26 @@ async fn dynamodb_stub() -> Response {
     ([("content-type", "application/x-amz-json-1.0")], "{}").into_response()
 }
 
+/// Where the functions get the signing key.
+enum Secret {
+    Env,
+    /// A secret on the local server (moto), read at cold start with `GetSecretValue`.
+    Manager { arn: String, endpoint: String },
+}
+
+/// The signing key as a secret on the local server.
+async fn create_secret(endpoint: &str) -> Result<String, Error> {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "perf"))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    let name = format!("perf-cold-{}", ulid::Ulid::generate()).to_lowercase();
+    let out = aws_sdk_secretsmanager::Client::new(&sdk).create_secret().name(name).secret_string(SECRET).send().await?;
+    Ok(out.arn().ok_or("no ARN")?.to_owned())
+}
+
 struct Sample {
     ready_ms: f64,
     first_response_ms: Option<f64>,
@@ -118,6 +143,7 @@ fn spawn_once(
     event: &str,
     wait_response: bool,
     cert_file: Option<&str>,
+    secret: &Secret,
 ) -> Result<Sample, Error> {
     *em.lock() = Run { event: event.to_owned(), ..Run::default() };
     let mut cmd = Command::new(bootstrap);
@@ -125,6 +151,12 @@ fn spawn_once(
     if let Some(f) = cert_file {
         cmd.env("SSL_CERT_FILE", f);
     }
+    match secret {
+        Secret::Env => cmd.env("JWT_SECRET", SECRET),
+        Secret::Manager { arn, endpoint } => {
+            cmd.env("JWT_SECRET_ARN", arn).env("AWS_ENDPOINT_URL_SECRETS_MANAGER", endpoint)
+        }
+    };
     let t0 = Instant::now();
     let mut child = cmd
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
@@ -142,7 +174,6 @@ fn spawn_once(
         .env("AWS_SESSION_TOKEN", "test")
         .env("TABLE_NAME", table)
         .env("DYNAMODB_ENDPOINT", dynamodb)
-        .env("JWT_SECRET", SECRET)
         .env("WS_MANAGEMENT_ENDPOINT", format!("http://{runtime_api}/prod"))
         .env("COOKIE_SECURE", "true")
         .stdin(Stdio::null())
@@ -269,7 +300,7 @@ fn event_for(function: &str, seed: &Value, run: usize) -> String {
 }
 
 pub fn run(args: &Args) -> Result<(), Error> {
-    let bootstrap = args.get("bootstrap").unwrap_or("target/release/bootstrap").to_owned();
+    let bootstrap = args.get("bootstrap").unwrap_or("target/release/bootstrap-light").to_owned();
     let dynamodb =
         args.get("dynamodb").ok_or("--dynamodb URL (a local DynamoDB-compatible server) is required")?.to_owned();
     let runs: usize = args.num("runs", 20);
@@ -295,6 +326,11 @@ pub fn run(args: &Args) -> Result<(), Error> {
     rt.spawn(async move { axum::serve(listener, app).await });
     let table = format!("perf-cold-{}", ulid::Ulid::generate()).to_lowercase();
     let (seed, _) = rt.block_on(seed(&dynamodb, &table))?;
+    let secret = if args.get("secrets-manager").is_some() {
+        Secret::Manager { arn: rt.block_on(create_secret(&dynamodb))?, endpoint: dynamodb.clone() }
+    } else {
+        Secret::Env
+    };
     let size = std::fs::metadata(&bootstrap)?.len();
     let api = addr.to_string();
     let stub = format!("http://{addr}/ddb");
@@ -304,8 +340,9 @@ pub fn run(args: &Args) -> Result<(), Error> {
     let cert_files = std::fs::read_dir("/etc/ssl/certs").map_or(0, |d| d.count());
 
     println!(
-        "\n### Cold start of the release `bootstrap` ({:.2} MB on disk), {runs} runs per function\n",
-        size as f64 / 1e6
+        "\n### Cold start of `{bootstrap}` ({:.2} MB on disk), {runs} runs per function, signing key from {}\n",
+        size as f64 / 1e6,
+        if matches!(secret, Secret::Env) { "JWT_SECRET" } else { "Secrets Manager (moto)" }
     );
     println!(
         "Warm `GetItem` round trip to the local DynamoDB server (moto) from the harness: {:.2} ms (p50).\n",
@@ -322,7 +359,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
         let (mut ready, mut first, mut invoke, mut hwm, mut ready_stub) = (vec![], vec![], vec![], vec![], vec![]);
         let (mut ready_stub_bundle, mut ready_bundle) = (vec![], vec![]);
         let run = |dynamodb: &str, event: &str, wait_response: bool, cert_file: Option<&str>| {
-            spawn_once(&bootstrap, function, memory, &api, dynamodb, &table, &em, event, wait_response, cert_file)
+            spawn_once(&bootstrap, function, memory, &api, dynamodb, &table, &em, event, wait_response, cert_file, &secret)
         };
         // One unmeasured run: the binary into the page cache, the table's first-touch costs.
         run(&dynamodb, &event_for(function, &seed, 0), true, None)?;

@@ -13,7 +13,7 @@ use super::{body, caller, path_id, path_param, query_param, token, Reply};
 /// if given, must name the caller, by id or by username: checked against the stored user the
 /// session reads anyway (a token's username may predate a rename).
 pub async fn send(app: &App, req: &Request, sender: Option<String>, out: Outgoing) -> Result<Reply, AppError> {
-    let claims = app.verify(token(req).as_deref())?;
+    let claims = app.verify_fresh(token(req).as_deref()).await?;
     let actor =
         chat::service::Actor { user_id: claims.sub.clone(), username: claims.username.clone(), role: claims.role };
     let session = async {

@@ -190,7 +190,12 @@ async fn bootstrap_admin(app: &App) -> Result<(), StartError> {
 pub async fn granted<F: std::future::Future>(function: functions::routes::Function, f: F) -> F::Output {
     match function.decl() {
         Some(decl) => {
-            chat::iam::with_grant(chat::iam::Grant { function: function.name(), actions: decl.actions }, f).await
+            let grant = chat::iam::Grant {
+                function: function.name(),
+                actions: decl.actions,
+                passwords: decl.bundle() == functions::routes::Bundle::Password,
+            };
+            chat::iam::with_grant(grant, f).await
         }
         None => f.await,
     }

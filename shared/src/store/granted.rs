@@ -79,7 +79,7 @@ mod tests {
         let table = Granted(EmbeddedTable::in_memory().expect("store"));
         let key = Key::new("pk", "sk");
         let item: Item = serde_json::from_value(serde_json::json!({ "pk": "pk", "sk": "sk" })).expect("item");
-        let reader = Grant { function: "reader", actions: &[Action::GetItem] };
+        let reader = Grant { function: "reader", actions: &[Action::GetItem], passwords: false };
         let denied = with_grant(reader, table.put(item.clone(), None)).await;
         assert!(matches!(denied, Err(StoreError::AccessDenied { function: "reader", action: "dynamodb:PutItem" })));
         assert!(with_grant(reader, table.get(&key, true)).await.expect("granted").is_none(), "nothing written");

@@ -14,6 +14,8 @@
 
 pub mod counted;
 pub mod dynamo;
+/// The embedded store (redb): local gateway and tests; never in a Lambda binary (feature `embedded`).
+#[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod granted;
 
@@ -22,6 +24,7 @@ use serde_json::Value;
 
 pub use counted::{Counted, OpRecord};
 pub use dynamo::DynamoTable;
+#[cfg(feature = "embedded")]
 pub use embedded::EmbeddedTable;
 pub use granted::Granted;
 

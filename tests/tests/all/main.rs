@@ -13,6 +13,7 @@ mod openapi;
 mod probe;
 mod races;
 mod readme;
+mod secrets;
 mod seed_surface;
 mod seeds;
 mod sessions;

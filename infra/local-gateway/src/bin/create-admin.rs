@@ -9,7 +9,7 @@
 //! that name is left as it is. No endpoint can create an admin.
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tracing_subscriber::fmt().with_env_filter("info").init();
     let config = local_gateway::local_config()?;
     let username = std::env::var("CHAT_ADMIN_USERNAME").map_err(|_| "CHAT_ADMIN_USERNAME is required")?;
