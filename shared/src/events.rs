@@ -8,6 +8,7 @@ use crate::ids::{ConversationId, MessageId, UserId};
 use crate::models::{ConversationKind, Message, NotificationKind, Status};
 use crate::repo::notifications::Notification;
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", content = "data", rename_all = "camelCase")]
 pub enum Event {
@@ -79,6 +80,7 @@ impl Event {
 }
 
 /// `chatMessage` / `newMessage`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessagePush {
@@ -88,6 +90,7 @@ pub struct MessagePush {
 }
 
 /// Who sent a pushed message.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Sender {
     pub id: UserId,
@@ -96,6 +99,7 @@ pub struct Sender {
 
 /// `messageReceived`: `clientMessageId` is `null` when the send had none; `duplicate` is there
 /// (true) only for a retry that found the message stored.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageAck {
@@ -112,6 +116,7 @@ impl MessageAck {
 }
 
 /// `typingStatus`: `expiresAt` is when the indicator ends without a refresh (now, on a stop).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Typing {
@@ -122,6 +127,7 @@ pub struct Typing {
 }
 
 /// `messagesMarkedRead` / `messagesRead`, and the answer of marking a conversation read.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadReceipt {
@@ -135,6 +141,7 @@ pub struct ReadReceipt {
 }
 
 /// `messageDeleted`, and the answer of deleting a message.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageDeleted {
@@ -145,6 +152,7 @@ pub struct MessageDeleted {
 
 /// A user's presence as others see it (`presence`, `GET/PUT /api/status`): the status the user
 /// set, and beside it liveness (`online`, `lastSeen`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PresenceView {
@@ -156,6 +164,7 @@ pub struct PresenceView {
 }
 
 /// `notification`: a stored notification, or the live-only list of missed conversations.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum NotificationPush {
@@ -164,6 +173,7 @@ pub enum NotificationPush {
 }
 
 /// On leaving `busy`: the conversations with unread messages.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct MissedMessages {
     /// Always `missedMessages`.
@@ -178,6 +188,7 @@ impl MissedMessages {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Unread {
@@ -187,6 +198,7 @@ pub struct Unread {
 }
 
 /// `membership`: members added or removed, or a member's group role changed.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum MembershipChange {
@@ -195,6 +207,7 @@ pub enum MembershipChange {
 }
 
 /// Members added (also at creation: the initial members) or removed.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MembersChanged {
@@ -210,6 +223,7 @@ pub struct MembersChanged {
 }
 
 /// A member promoted to group admin or demoted.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleChanged {
@@ -219,6 +233,7 @@ pub struct RoleChanged {
     pub by: UserId,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MembershipAction {
@@ -228,6 +243,7 @@ pub enum MembershipAction {
     Demoted,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Pong {
     pub time: String,

@@ -187,6 +187,7 @@ fn check_can_see(actor: &Actor, c: &Conversation) -> Result<(), AppError> {
 }
 
 /// A group or channel with its members in full.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupView {
@@ -204,6 +205,7 @@ pub struct GroupView {
 }
 
 /// A member and their role in the group.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupMember {
     #[serde(flatten)]
@@ -211,6 +213,7 @@ pub struct GroupMember {
     pub role: GroupRole,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupRole {
@@ -255,6 +258,7 @@ pub async fn list(app: &App, actor: &Actor, kind: ConversationKind) -> Result<Ve
 }
 
 /// A public channel as anyone may find it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelListing {
@@ -285,6 +289,7 @@ pub async fn discover(app: &App, actor: &Actor) -> Result<Vec<ChannelListing>, A
 }
 
 /// The `action` of a member change, as the API spells it (`add`, `remove`, `promote`, `demote`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MemberAction {

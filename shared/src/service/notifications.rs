@@ -59,6 +59,7 @@ pub async fn mark_read(app: &App, actor: &Actor, id: &NotificationId) -> Result<
 }
 
 /// How many notifications `mark_all_read` marked.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Marked {
     pub marked: usize,
