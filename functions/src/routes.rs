@@ -140,10 +140,139 @@ pub struct RouteDecl {
     pub budget: Budget,
     /// Costlier cases of the route, measured and checked like it (`PUT /api/users/{id} password`).
     pub variants: &'static [(&'static str, Budget)],
+    /// What it takes and answers (`docs/openapi.json`, `docs/asyncapi.yaml`). Only with the
+    /// `schema` feature: a Lambda build declares it all the same and keeps none of it.
+    #[cfg(feature = "schema")]
+    pub contract: Contract,
 }
 
 const fn route(key: &'static str, handler: Handler, access: Access, budget: Budget) -> RouteDecl {
-    RouteDecl { key, handler, access, budget, variants: &[] }
+    RouteDecl {
+        key,
+        handler,
+        access,
+        budget,
+        variants: &[],
+        #[cfg(feature = "schema")]
+        contract: Contract::NONE,
+    }
+}
+
+/// A schema of the contract, made when the document is generated.
+#[cfg(feature = "schema")]
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+#[cfg(feature = "schema")]
+fn schema_of<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    g.subschema_for::<T>()
+}
+
+/// A route's contract: its operation's name and prose, the types of its body, parameters and
+/// reply, and the statuses it answers beyond those its declaration implies (`docs/openapi.json`
+/// adds 400 for a body or query, 401 for `User`/`Admin`, 403 for `Admin`, 413, 429, 503).
+#[cfg(feature = "schema")]
+#[derive(Clone, Copy)]
+pub struct Contract {
+    /// `operationId` (HTTP) or the message name (WebSocket).
+    pub operation: &'static str,
+    pub summary: &'static str,
+    pub description: &'static str,
+    /// The body's type; `body_optional`: an empty body is the same as `{}`.
+    pub body: Option<SchemaFn>,
+    pub body_optional: bool,
+    /// A type whose fields are the path (or query) parameters.
+    pub path: Option<SchemaFn>,
+    pub query: Option<SchemaFn>,
+    /// `data` of the success envelope, and the statuses it comes with (the first the usual).
+    pub reply: Option<SchemaFn>,
+    pub statuses: &'static [u16],
+    /// `data` is a list of `reply`, with `nextCursor` when more may follow.
+    pub page: bool,
+    pub errors: &'static [u16],
+    /// Sets the session cookie.
+    pub cookie: bool,
+}
+
+#[cfg(feature = "schema")]
+impl Contract {
+    const NONE: Self = Self {
+        operation: "",
+        summary: "",
+        description: "",
+        body: None,
+        body_optional: false,
+        path: None,
+        query: None,
+        reply: None,
+        statuses: &[],
+        page: false,
+        errors: &[],
+        cookie: false,
+    };
+}
+
+/// The contract's builders: each sets one thing with the `schema` feature, and nothing without.
+macro_rules! contract_builders {
+    ($($(#[$doc:meta])* fn $name:ident$(<$t:ident>)?($c:ident $(, $arg:ident: $ty:ty)*) $body:block)*) => {
+        #[cfg(feature = "schema")]
+        #[allow(dead_code)]
+        impl RouteDecl {
+            $($(#[$doc])* const fn $name$(<$t: schemars::JsonSchema>)?(mut self $(, $arg: $ty)*) -> Self {
+                let $c = &mut self.contract;
+                $body
+                self
+            })*
+        }
+        #[cfg(not(feature = "schema"))]
+        #[allow(dead_code)]
+        impl RouteDecl {
+            $(const fn $name$(<$t>)?(self $(, $arg: $ty)*) -> Self {
+                $(let _ = ($arg,);)*
+                self
+            })*
+        }
+    };
+}
+
+contract_builders! {
+    /// `operationId` (or the WebSocket message's name), summary and description.
+    fn doc(c, operation: &'static str, summary: &'static str, description: &'static str) {
+        c.operation = operation;
+        c.summary = summary;
+        c.description = description;
+    }
+    fn body<T>(c) {
+        c.body = Some(schema_of::<T> as SchemaFn);
+    }
+    /// A body that may be left out.
+    fn optional_body<T>(c) {
+        c.body = Some(schema_of::<T> as SchemaFn);
+        c.body_optional = true;
+    }
+    fn path<T>(c) {
+        c.path = Some(schema_of::<T> as SchemaFn);
+    }
+    fn query<T>(c) {
+        c.query = Some(schema_of::<T> as SchemaFn);
+    }
+    /// `{success: true, data: T}` with one of `statuses`.
+    fn reply<T>(c, statuses: &'static [u16]) {
+        c.reply = Some(schema_of::<T> as SchemaFn);
+        c.statuses = statuses;
+    }
+    /// `{success: true, data: [T…], nextCursor?}`, 200.
+    fn page<T>(c) {
+        c.reply = Some(schema_of::<T> as SchemaFn);
+        c.statuses = &[200];
+        c.page = true;
+    }
+    /// Error statuses beyond those the declaration implies.
+    fn errors(c, statuses: &'static [u16]) {
+        c.errors = statuses;
+    }
+    fn sets_cookie(c) {
+        c.cookie = true;
+    }
 }
 
 const fn http_route(key: &'static str, handler: HttpHandler, access: Access, budget: Budget) -> RouteDecl {

@@ -23,8 +23,11 @@ const NOTIFY_CONCURRENCY: usize = 16;
 /// Concurrent membership changes on one group retry on its version this many times.
 const CHANGE_ATTEMPTS: u32 = 8;
 
+/// The longest group or channel name, in characters.
+pub const NAME_MAX: usize = 100;
+
 pub fn parse_name(name: &str) -> Result<String, AppError> {
-    crate::text::parse("name", name, 1, 100, crate::text::Lines::Single)
+    crate::text::parse("name", name, 1, NAME_MAX, crate::text::Lines::Single)
 }
 
 /// Resolves members given as ids or usernames: one `BatchGetItem` per 100 ids, one lookup per
