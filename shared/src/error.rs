@@ -31,7 +31,6 @@ pub const CODES: [(&str, u16); 9] = [
 ];
 
 /// The schema of `ErrorBody::code`: one of `CODES`.
-#[cfg(feature = "schema")]
 pub struct ErrorCode;
 
 #[cfg(feature = "schema")]

@@ -15,22 +15,27 @@ pub enum Event {
     /// A new message, to every connection of the members but the sending one (busy members
     /// excepted).
     ChatMessage(MessagePush),
-    /// A new message, to the admin room.
+    /// Every new message, to connected admins (the admin room).
     NewMessage(MessagePush),
-    /// A send stored (or a retry found stored), to the sending connection.
+    /// The acknowledgement of a `sendMessage`, to the sending connection, once the message is
+    /// stored (or a retry found it stored: `duplicate`).
     MessageReceived(MessageAck),
-    /// To the connections viewing the conversation.
+    /// A member started or stopped typing, to the connections viewing the conversation.
     TypingStatus(Typing),
-    /// The reader's own devices.
+    /// A conversation marked read, to the reader's own devices.
     MessagesMarkedRead(ReadReceipt),
-    /// The other members.
+    /// A conversation marked read, to the other members.
     MessagesRead(ReadReceipt),
+    /// A message was deleted (tombstoned), to the members.
     MessageDeleted(MessageDeleted),
     /// A user's presence, to their contacts and the admin room (and to the setter).
     Presence(PresenceView),
+    /// A stored notification pushed live (admin notices, added to / removed from a group, a
+    /// direct message), or the missed messages on leaving `busy`.
     Notification(NotificationPush),
     /// A group's membership changed, to its members and the users affected.
     Membership(MembershipChange),
+    /// The answer to `ping`.
     Pong(Pong),
     /// A frame was refused; the connection stays usable.
     Error(ErrorBody),

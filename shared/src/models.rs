@@ -454,9 +454,6 @@ mod schema {
         }
     }
 
-    /// A `?limit=` page size.
-    pub struct Limit;
-
     impl JsonSchema for Limit {
         fn schema_name() -> Cow<'static, str> {
             "Limit".into()
@@ -467,8 +464,8 @@ mod schema {
     }
 }
 
-#[cfg(feature = "schema")]
-pub use schema::Limit;
+/// The schema of a `?limit=` page size (`parse_limit`).
+pub struct Limit;
 
 #[cfg(test)]
 mod tests {

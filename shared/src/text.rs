@@ -111,7 +111,6 @@ pub fn schema(min: usize, max: usize, lines: Lines) -> schemars::Schema {
 }
 
 /// `text::schema` as a type, for `#[schemars(with = "…")]` on a field parsed by `text::parse`.
-#[cfg(feature = "schema")]
 pub struct Text<const MIN: usize, const MAX: usize, const MULTI: bool>;
 
 #[cfg(feature = "schema")]

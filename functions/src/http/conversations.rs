@@ -10,8 +10,8 @@ use super::users::Deleted;
 use super::{body, caller, flag, path_id, Reply};
 
 /// `GET /api/conversations`'s parameters.
-#[cfg(feature = "schema")]
-#[derive(schemars::JsonSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
 pub struct ListQuery {
     /// Admins only (403 otherwise): every conversation.
     pub all: Option<super::Flag>,

@@ -14,17 +14,17 @@ use chat::service::groups::NAME_MAX;
 use chat::text::Text;
 
 /// `GET /api/channels`'s parameters.
-#[cfg(feature = "schema")]
-#[derive(schemars::JsonSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
 pub struct ChannelsQuery {
     /// Every public channel (the first 100) instead of mine.
     pub discover: Option<super::Flag>,
 }
 
 /// An item of `GET /api/channels`: mine, or (`?discover=true`) a public channel.
-#[cfg(feature = "schema")]
-#[derive(schemars::JsonSchema)]
-#[schemars(untagged)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
+#[cfg_attr(feature = "schema", schemars(untagged))]
 pub enum ChannelItem {
     Mine(chat::service::conversations::ConversationView),
     Found(chat::service::groups::ChannelListing),

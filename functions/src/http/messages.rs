@@ -8,14 +8,15 @@ use lambda_http::Request;
 use serde::Deserialize;
 
 use super::{body, caller, path_id, path_param, query_param, token, Reply};
+use chat::models::Limit;
 #[cfg(feature = "schema")]
-use chat::models::{Limit, MessageText};
+use chat::models::MessageText;
 #[cfg(feature = "schema")]
 use chat::service::messages::schema::{ClientMessageId, TargetRef};
 
 /// A page of history's parameters.
-#[cfg(feature = "schema")]
-#[derive(schemars::JsonSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
 pub struct HistoryQuery {
     /// Page size, 1 to 100 (400 otherwise).
     pub limit: Option<Limit>,
@@ -26,18 +27,18 @@ pub struct HistoryQuery {
 }
 
 /// `{id}`: a conversation, or a user (the direct conversation with them).
-#[cfg(feature = "schema")]
-#[derive(schemars::JsonSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
 pub struct TargetPath {
     /// A conversation, group or channel id; or a user, by id or username (404 when there is none).
-    #[schemars(with = "TargetRef")]
+    #[cfg_attr(feature = "schema", schemars(with = "TargetRef"))]
     pub id: String,
 }
 
 /// The two users of `GET /chat/conversation/{senderId}/{receiverId}`.
-#[cfg(feature = "schema")]
-#[derive(schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
+#[cfg_attr(feature = "schema", schemars(rename_all = "camelCase"))]
 pub struct BetweenPath {
     /// One of the two (the caller, unless an admin).
     pub sender_id: UserId,

@@ -143,17 +143,17 @@ pub fn flag(req: &Request, name: &str) -> Result<bool, AppError> {
 }
 
 /// The schema of a `flag` parameter.
-#[cfg(feature = "schema")]
-#[derive(schemars::JsonSchema)]
-#[schemars(rename_all = "lowercase")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
+#[cfg_attr(feature = "schema", schemars(rename_all = "lowercase"))]
 pub enum Flag {
     True,
     False,
 }
 
 /// The id of a path's `{id}`: `T`.
-#[cfg(feature = "schema")]
-#[derive(schemars::JsonSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
 pub struct IdPath<T> {
     /// A malformed id names nothing: 404.
     pub id: T,

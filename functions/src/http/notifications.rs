@@ -22,8 +22,8 @@ pub struct SendBody {
 }
 
 /// `GET /api/notifications`'s parameters.
-#[cfg(feature = "schema")]
-#[derive(schemars::JsonSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
 pub struct ListQuery {
     /// Page size, 1 to 100 (400 otherwise).
     pub limit: Option<chat::models::Limit>,

@@ -25,9 +25,9 @@ pub struct StatusBody {
 }
 
 /// `{userId}`.
-#[cfg(feature = "schema")]
-#[derive(schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
+#[cfg_attr(feature = "schema", schemars(rename_all = "camelCase"))]
 pub struct UserPath {
     /// A malformed id names nothing: 404.
     pub user_id: UserId,

@@ -6,14 +6,15 @@ use chat::service::users::{self, ProfileUpdate};
 use chat::{App, AppError};
 use lambda_http::Request;
 use serde::Deserialize;
+use chat::models::Limit;
 #[cfg(feature = "schema")]
-use chat::models::{Limit, COMPANY_MAX, FIRST_NAME_MAX, GENDER_MAX, LAST_NAME_MAX, PHONE_MAX, PROFILE_PICTURE_MAX};
+use chat::models::{COMPANY_MAX, FIRST_NAME_MAX, GENDER_MAX, LAST_NAME_MAX, PHONE_MAX, PROFILE_PICTURE_MAX};
 #[cfg(feature = "schema")]
 use chat::text::Text;
 
 /// `GET /api/users`'s parameters.
-#[cfg(feature = "schema")]
-#[derive(schemars::JsonSchema)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
 pub struct ListQuery {
     /// Page size, 1 to 100 (400 otherwise).
     pub limit: Option<Limit>,

@@ -97,19 +97,25 @@ fn parse_client_message_id(s: Option<String>) -> Result<Option<String>, AppError
     }
 }
 
-/// The schemas of a send's hand-parsed fields.
-#[cfg(feature = "schema")]
+/// The schemas of a send's hand-parsed fields (types for `#[schemars(with = …)]`).
 pub mod schema {
+    /// `clientMessageId`.
+    pub struct ClientMessageId;
+
+    /// A `Target`: a user id, a conversation id or a username.
+    pub struct TargetRef;
+}
+
+#[cfg(feature = "schema")]
+mod schema_impls {
     use std::borrow::Cow;
 
     use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 
+    use super::schema::{ClientMessageId, TargetRef};
     use super::CLIENT_MESSAGE_ID_MAX;
     use crate::ids::{ConversationId, UserId};
     use crate::models::Username;
-
-    /// `clientMessageId`.
-    pub struct ClientMessageId;
 
     impl JsonSchema for ClientMessageId {
         fn schema_name() -> Cow<'static, str> {
@@ -126,9 +132,6 @@ pub mod schema {
             })
         }
     }
-
-    /// A `Target`: a user id, a conversation id or a username.
-    pub struct TargetRef;
 
     impl JsonSchema for TargetRef {
         fn schema_name() -> Cow<'static, str> {

@@ -37,7 +37,6 @@ pub fn parse_status(s: &str) -> Result<Status, AppError> {
 pub const ACTIVITY_MAX: usize = 64;
 
 /// The schema of a status a client sets: one of `STATUS_NAMES`.
-#[cfg(feature = "schema")]
 pub struct StatusName;
 
 #[cfg(feature = "schema")]
