@@ -25,6 +25,7 @@ pub struct ListQuery {
 /// The answer of a deletion: `deleted` is always `true`.
 #[derive(serde::Serialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "Deleted{Id}"))]
 pub struct Deleted<Id> {
     pub deleted: bool,
     pub id: Id,

@@ -55,6 +55,7 @@ pub struct SendMessage {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "schema", schemars(rename = "TypingFrame"))]
 pub struct Typing {
     #[cfg_attr(feature = "schema", schemars(with = "ConversationId"))]
     pub conversation_id: String,
