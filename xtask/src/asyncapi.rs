@@ -101,8 +101,8 @@ pub fn render() -> Result<String, String> {
                             }
                         }
                         "required" => {
-                            for field in v.as_array().into_iter().flatten() {
-                                payload["required"].as_array_mut().map(|a| a.push(field.clone()));
+                            if let Some(required) = payload["required"].as_array_mut() {
+                                required.extend(v.as_array().into_iter().flatten().cloned());
                             }
                         }
                         "type" | "title" => {}

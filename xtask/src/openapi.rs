@@ -133,6 +133,7 @@ fn tag(function: &str, path: &str) -> String {
     function.split('-').next().unwrap_or(function).to_owned()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn operation(
     de: &mut SchemaGenerator,
     ser: &mut SchemaGenerator,

@@ -26,7 +26,7 @@ pub struct ChannelsQuery {
 #[allow(dead_code)]
 #[cfg_attr(feature = "schema", schemars(untagged))]
 pub enum ChannelItem {
-    Mine(chat::service::conversations::ConversationView),
+    Mine(Box<chat::service::conversations::ConversationView>),
     Found(chat::service::groups::ChannelListing),
 }
 
