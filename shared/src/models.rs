@@ -311,8 +311,22 @@ impl DeletedUser {
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum Person {
+    #[cfg_attr(feature = "schema", schemars(with = "PublicUser"))]
     User(Box<UserView>),
     Deleted(DeletedUser),
+}
+
+/// A user as others see them (`Visibility::Public`, the only way a `Person` shows a user): the
+/// schema of those fields of `UserView`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename_all = "camelCase"))]
+#[allow(dead_code)]
+pub struct PublicUser {
+    id: UserId,
+    username: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    profile_picture: Option<String>,
 }
 
 impl Person {
@@ -470,6 +484,14 @@ pub struct Limit;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_person_shows_a_user_by_the_fields_of_public_user_only() {
+        let user = User::new("alice", String::new(), Role::Admin, "t");
+        let v = serde_json::to_value(Person::public(&user.id, Some(&user))).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["firstName", "id", "lastName", "profilePicture", "username"]);
+    }
 
     #[test]
     fn usernames_are_unique_regardless_of_case() {
