@@ -208,10 +208,139 @@ pub struct RouteDecl {
     pub budget: Budget,
     /// Costlier cases of the route, measured and checked like it (`PUT /api/users/{id} password`).
     pub variants: &'static [(&'static str, Budget)],
+    /// What it takes and answers (`docs/openapi.json`, `docs/asyncapi.yaml`). Only with the
+    /// `schema` feature: a Lambda build declares it all the same and keeps none of it.
+    #[cfg(feature = "schema")]
+    pub contract: Contract,
 }
 
 const fn route(key: &'static str, handler: Handler, access: Access, budget: Budget) -> RouteDecl {
-    RouteDecl { key, handler, access, budget, variants: &[] }
+    RouteDecl {
+        key,
+        handler,
+        access,
+        budget,
+        variants: &[],
+        #[cfg(feature = "schema")]
+        contract: Contract::NONE,
+    }
+}
+
+/// A schema of the contract, made when the document is generated.
+#[cfg(feature = "schema")]
+pub type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;
+
+#[cfg(feature = "schema")]
+fn schema_of<T: schemars::JsonSchema>(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    g.subschema_for::<T>()
+}
+
+/// A route's contract: its operation's name and prose, the types of its body, parameters and
+/// reply, and the statuses it answers beyond those its declaration implies (`docs/openapi.json`
+/// adds 400 for a body or query, 401 for `User`/`Admin`, 403 for `Admin`, 413, 429, 503).
+#[cfg(feature = "schema")]
+#[derive(Clone, Copy)]
+pub struct Contract {
+    /// `operationId` (HTTP) or the message name (WebSocket).
+    pub operation: &'static str,
+    pub summary: &'static str,
+    pub description: &'static str,
+    /// The body's type; `body_optional`: an empty body is the same as `{}`.
+    pub body: Option<SchemaFn>,
+    pub body_optional: bool,
+    /// A type whose fields are the path (or query) parameters.
+    pub path: Option<SchemaFn>,
+    pub query: Option<SchemaFn>,
+    /// `data` of the success envelope, and the statuses it comes with (the first the usual).
+    pub reply: Option<SchemaFn>,
+    pub statuses: &'static [u16],
+    /// `data` is a list of `reply`, with `nextCursor` when more may follow.
+    pub page: bool,
+    pub errors: &'static [u16],
+    /// Sets the session cookie.
+    pub cookie: bool,
+}
+
+#[cfg(feature = "schema")]
+impl Contract {
+    const NONE: Self = Self {
+        operation: "",
+        summary: "",
+        description: "",
+        body: None,
+        body_optional: false,
+        path: None,
+        query: None,
+        reply: None,
+        statuses: &[],
+        page: false,
+        errors: &[],
+        cookie: false,
+    };
+}
+
+/// The contract's builders: each sets one thing with the `schema` feature, and nothing without.
+macro_rules! contract_builders {
+    ($($(#[$doc:meta])* fn $name:ident$(<$t:ident>)?($c:ident $(, $arg:ident: $ty:ty)*) $body:block)*) => {
+        #[cfg(feature = "schema")]
+        #[allow(dead_code)]
+        impl RouteDecl {
+            $($(#[$doc])* const fn $name$(<$t: schemars::JsonSchema>)?(mut self $(, $arg: $ty)*) -> Self {
+                let $c = &mut self.contract;
+                $body
+                self
+            })*
+        }
+        #[cfg(not(feature = "schema"))]
+        #[allow(dead_code)]
+        impl RouteDecl {
+            $(const fn $name$(<$t>)?(self $(, $arg: $ty)*) -> Self {
+                $(let _ = ($arg,);)*
+                self
+            })*
+        }
+    };
+}
+
+contract_builders! {
+    /// `operationId` (or the WebSocket message's name), summary and description.
+    fn doc(c, operation: &'static str, summary: &'static str, description: &'static str) {
+        c.operation = operation;
+        c.summary = summary;
+        c.description = description;
+    }
+    fn body<T>(c) {
+        c.body = Some(schema_of::<T> as SchemaFn);
+    }
+    /// A body that may be left out.
+    fn optional_body<T>(c) {
+        c.body = Some(schema_of::<T> as SchemaFn);
+        c.body_optional = true;
+    }
+    fn path<T>(c) {
+        c.path = Some(schema_of::<T> as SchemaFn);
+    }
+    fn query<T>(c) {
+        c.query = Some(schema_of::<T> as SchemaFn);
+    }
+    /// `{success: true, data: T}` with one of `statuses`.
+    fn reply<T>(c, statuses: &'static [u16]) {
+        c.reply = Some(schema_of::<T> as SchemaFn);
+        c.statuses = statuses;
+    }
+    /// `{success: true, data: [T…], nextCursor?}`, 200.
+    fn page<T>(c) {
+        c.reply = Some(schema_of::<T> as SchemaFn);
+        c.statuses = &[200];
+        c.page = true;
+    }
+    /// Error statuses beyond those the declaration implies.
+    fn errors(c, statuses: &'static [u16]) {
+        c.errors = statuses;
+    }
+    fn sets_cookie(c) {
+        c.cookie = true;
+    }
 }
 
 const fn http_route(key: &'static str, handler: HttpHandler, access: Access, budget: Budget) -> RouteDecl {
@@ -380,6 +509,15 @@ pub fn conflicting_path_variables<'a>(paths: &[&'a str]) -> Option<(&'a str, &'a
 #[rustfmt::skip]
 pub static FUNCTIONS: &[Decl] = {
     use http::{auth, conversations as conv, groups, messages as msg, notifications as notif, status, users};
+    use {
+        chat::events::{MessageDeleted, PresenceView, ReadReceipt},
+        chat::ids::{ConversationId, GroupId, MessageId, NotificationId, UserId},
+        chat::models::{Message, UserView},
+        chat::repo::notifications::Notification,
+        chat::service::{conversations::ConversationView, groups::GroupView, notifications::Marked},
+        chat::service::users::{SessionView, TicketView, Updated},
+        http::IdPath,
+    };
     &[
     Decl::new(HttpDefault, Light)
         .actions(&[GetItem])
@@ -392,54 +530,54 @@ pub static FUNCTIONS: &[Decl] = {
         .actions(&[GetItem, BatchGetItem, PutItem])
         .why("register (three shapes): authenticate only for a role:admin body (BatchGetItem); user + username/email locks in one transaction (PutItem). argon2id hash.")
         .routes(&[
-            http_route("POST /api/users/register", http_handler!(auth::register), Anyone, budget(1, 1, "0", "6", "transaction: user + username lock + email lock")),
-            http_route("POST /api/auth/signup", http_handler!(auth::register), Anyone, budget(1, 1, "0", "6", "same function as register")),
-            http_route("POST /users/auth/create", http_handler!(auth::register_with_email), Anyone, budget(1, 1, "0", "6", "as register")),
+            http_route("POST /api/users/register", http_handler!(auth::register), Anyone, budget(1, 1, "0", "6", "transaction: user + username lock + email lock")).doc("register", "Create a user", "Anyone. A token is read only when `role: admin` is asked for (an admin's token is then required).").body::<auth::RegisterBody>().reply::<SessionView>(&[201]).sets_cookie().errors(&[401, 403, 409]),
+            http_route("POST /api/auth/signup", http_handler!(auth::register), Anyone, budget(1, 1, "0", "6", "same function as register")).doc("signup", "Create a user", "Anyone. A token is read only when `role: admin` is asked for (an admin's token is then required).").body::<auth::RegisterBody>().reply::<SessionView>(&[201]).sets_cookie().errors(&[401, 403, 409]),
+            http_route("POST /users/auth/create", http_handler!(auth::register_with_email), Anyone, budget(1, 1, "0", "6", "as register")).doc("legacyCreate", "Create a user (seed 001)", "A username is derived from the email.").body::<auth::EmailRegisterBody>().reply::<SessionView>(&[201]).sets_cookie().errors(&[409]),
         ]),
     Decl::new(AuthLogin, PasswordHash)
         .verifies_passwords()
         .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem])
         .why("login (username or email): lock + failure counters (BatchGetItem), the user (GetItem) and the attempt's reservation (UpdateItem), argon2id verify, then the name's counter reset (DeleteItem) or the address's failure (UpdateItem).")
         .routes(&[
-            http_route("POST /api/users/login", http_handler!(auth::login), Anyone, budget(6, 3, "2", "4", "lock + failure counters (one batch) → user ‖ name reservation ‖ address count → argon2 → name reset ‖ address given back (see above)")),
-            http_route("POST /api/auth/login", http_handler!(auth::login), Anyone, budget(6, 3, "2", "4", "same function as login")),
-            http_route("POST /users/auth/login", http_handler!(auth::login_with_email), Anyone, budget(6, 3, "1.5", "4", "as login")),
+            http_route("POST /api/users/login", http_handler!(auth::login), Anyone, budget(6, 3, "2", "4", "lock + failure counters (one batch) → user ‖ name reservation ‖ address count → argon2 → name reset ‖ address given back (see above)")).doc("loginUsers", "Log in with a username or an email", "401 for an unknown user and for a wrong password alike. Repeated failures for one login name (or from one address) are slowed down: 429 `RATE_LIMITED` until an exponentially growing delay has passed; the counter forgets after 15 minutes and a successful login resets it.").body::<auth::LoginBody>().reply::<SessionView>(&[200]).sets_cookie().errors(&[401]),
+            http_route("POST /api/auth/login", http_handler!(auth::login), Anyone, budget(6, 3, "2", "4", "same function as login")).doc("login", "Log in with a username or an email", "401 for an unknown user and for a wrong password alike. Repeated failures for one login name (or from one address) are slowed down: 429 `RATE_LIMITED` until an exponentially growing delay has passed; the counter forgets after 15 minutes and a successful login resets it.").body::<auth::LoginBody>().reply::<SessionView>(&[200]).sets_cookie().errors(&[401]),
+            http_route("POST /users/auth/login", http_handler!(auth::login_with_email), Anyone, budget(6, 3, "1.5", "4", "as login")).doc("legacyLogin", "Log in by email (seed 001)", "404 for any failed login (seed 001), throttled like the other logins.").body::<auth::EmailLoginBody>().reply::<SessionView>(&[200]).sets_cookie().errors(&[404]),
         ]),
     Decl::new(AuthLogout, Light)
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
         .why("logout: authenticate (BatchGetItem), revoke the jti (PutItem); the connections the token opened: the presence (GetItem), their items (BatchGetItem); each removed (presence UpdateItem; connection, admin-room, room entries DeleteItem) and closed (DELETE @connections); the last one's `presence` event (Query, BatchGetItem, POST).")
         .routes(&[
-            http_route("POST /api/auth/logout", http_handler!(auth::logout), User, budget(7, 4, "2 + 0.5 per connection", "1 + 3 per ended connection", "session → revocation put ‖ presence (`connSet`) → the connections' items (batch per 100; those of this token's `jti` end) → each removed (connection ‖ presence ‖ admin room), then `DELETE @connections`; measured: one of two connections ends; ending the user's last also broadcasts `presence` (as PUT /api/status)")),
+            http_route("POST /api/auth/logout", http_handler!(auth::logout), User, budget(7, 4, "2 + 0.5 per connection", "1 + 3 per ended connection", "session → revocation put ‖ presence (`connSet`) → the connections' items (batch per 100; those of this token's `jti` end) → each removed (connection ‖ presence ‖ admin room), then `DELETE @connections`; measured: one of two connections ends; ending the user's last also broadcasts `presence` (as PUT /api/status)")).doc("logout", "Revoke the token and clear the cookie", "").reply::<auth::LoggedOut>(&[200]).sets_cookie(),
         ]),
     Decl::new(AuthRefresh, Light)
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
         .why("refresh: authenticate (BatchGetItem), revoke the old jti (PutItem); the connections the token opened: the presence (GetItem), their items (BatchGetItem); each removed (presence UpdateItem; connection, admin-room, room entries DeleteItem) and closed (DELETE @connections); the last one's `presence` event (Query, BatchGetItem, POST).")
         .routes(&[
-            http_route("POST /api/auth/refresh", http_handler!(auth::refresh), User, budget(7, 4, "2 + 0.5 per connection", "1 + 3 per ended connection", "as logout, for the old token")),
+            http_route("POST /api/auth/refresh", http_handler!(auth::refresh), User, budget(7, 4, "2 + 0.5 per connection", "1 + 3 per ended connection", "as logout, for the old token")).doc("refresh", "A new token (the old one is revoked)", "").reply::<SessionView>(&[200]).sets_cookie(),
         ]),
     Decl::new(AuthWsTicket, Light)
         .actions(&[GetItem, BatchGetItem, PutItem])
         .why("WebSocket ticket: authenticate (BatchGetItem), store the single-use ticket (PutItem).")
         .routes(&[
-            http_route("POST /api/auth/ws-ticket", http_handler!(auth::ws_ticket), User, budget(2, 2, "1", "1", "session → the ticket (conditional put, 30 s TTL)")),
+            http_route("POST /api/auth/ws-ticket", http_handler!(auth::ws_ticket), User, budget(2, 2, "1", "1", "session → the ticket (conditional put, 30 s TTL)")).doc("wsTicket", "A single-use WebSocket ticket (30 s): connect with `?ticket=` instead of a token in the URL (browsers)", "").reply::<TicketView>(&[201]),
         ]),
     Decl::new(UsersList, Light)
         .actions(&[GetItem, BatchGetItem, QueryIndex])
         .why("directory: authenticate (BatchGetItem), one page of GSI1 partition USERS (Query on the index).")
         .routes(&[
-            http_route("GET /api/users", http_handler!(users::list), User, budget(2, 2, "1 + page", "0", "session → one GSI1 page")),
+            http_route("GET /api/users", http_handler!(users::list), User, budget(2, 2, "1 + page", "0", "session → one GSI1 page")).doc("listUsers", "The user directory", "Admins: every user, every field. Others: the other users' public fields.").query::<users::ListQuery>().page::<UserView>(),
         ]),
     Decl::new(UsersMe, Light)
         .actions(&[GetItem, BatchGetItem])
         .why("me: the authentication read (BatchGetItem) is the answer.")
         .routes(&[
-            http_route("GET /api/users/me", http_handler!(users::me), User, budget(1, 1, "1", "0", "the session check returns the user")),
+            http_route("GET /api/users/me", http_handler!(users::me), User, budget(1, 1, "1", "0", "the session check returns the user")).doc("me", "The caller", "").reply::<UserView>(&[200]),
         ]),
     Decl::new(UsersGet, Light)
         .actions(&[GetItem, BatchGetItem])
         .why("get: authenticate (BatchGetItem), the user (GetItem).")
         .routes(&[
-            http_route("GET /api/users/{id}", http_handler!(users::get), User, budget(2, 2, "1.5", "0", "session → user")),
+            http_route("GET /api/users/{id}", http_handler!(users::get), User, budget(2, 2, "1.5", "0", "session → user")).doc("getUser", "A user", "Public fields; private ones for oneself and admins.").path::<IdPath<UserId>>().reply::<UserView>(&[200]).errors(&[404]),
         ]),
     Decl::new(UsersUpdate, PasswordHash)
         .verifies_passwords()
@@ -447,7 +585,7 @@ pub static FUNCTIONS: &[Decl] = {
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
         .why("update: authenticate (BatchGetItem), the user (GetItem), one transaction: the user (PutItem, conditional) and moved username/email locks (DeleteItem + PutItem). argon2id on a password change. A password or role change ends every connection of the user: the presence (GetItem), each removed (UpdateItem, DeleteItem) and closed (DELETE @connections); `presence` (Query, POST).")
         .routes(&[
-            http_route("PUT /api/users/{id}", http_handler!(users::update), User, budget(3, 3, "1.5", "2–8", "session → user → transaction (user, moved locks); a profile change")).variants(&[
+            http_route("PUT /api/users/{id}", http_handler!(users::update), User, budget(3, 3, "1.5", "2–8", "session → user → transaction (user, moved locks); a profile change")).doc("updateUser", "Update a profile or password", "Oneself or an admin.").path::<IdPath<UserId>>().body::<users::UpdateBody>().reply::<Updated>(&[200]).sets_cookie().errors(&[403, 404, 409]).variants(&[
                 ("password", budget(9, 7, "2.5 + contacts'", "2–8 + 3 per connection", "as above, then every connection of the user ends: presence → each removed (connection ‖ presence ‖ admin room) and closed → `presence` broadcast (memberships ‖ admin room → contacts' presences); measured: one connection, no contacts")),
                 ("role", budget(9, 7, "2.5 + contacts'", "2–8 + 3 per connection", "as a password change: a connection's role (authorizer context, admin room) is fixed at `$connect`, so the client reconnects")),
             ]),
@@ -456,123 +594,123 @@ pub static FUNCTIONS: &[Decl] = {
         .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
         .why("delete: authenticate (BatchGetItem), the user (GetItem), user + locks (DeleteItem, one transaction), then every live connection: removed (presence UpdateItem; connection, admin-room and room entries DeleteItem) and closed (DELETE @connections); the last one's `presence` event (Query, BatchGetItem, POST).")
         .routes(&[
-            http_route("DELETE /api/users/{id}", http_handler!(users::delete), User, budget(9, 7, "2.5 + contacts'", "6 + 3 per connection", "session → user → transaction → presence → each connection removed and closed → `presence` broadcast; measured: one connection, no contacts")),
+            http_route("DELETE /api/users/{id}", http_handler!(users::delete), User, budget(9, 7, "2.5 + contacts'", "6 + 3 per connection", "session → user → transaction → presence → each connection removed and closed → `presence` broadcast; measured: one connection, no contacts")).doc("deleteUser", "Delete a user", "Oneself or an admin. Tokens are revoked and live connections closed; messages stay, attributed to a deleted user.").path::<IdPath<UserId>>().reply::<users::Deleted<UserId>>(&[200]).errors(&[403, 404]),
         ]),
     Decl::new(ConversationsStart, Light)
         .actions(&[GetItem, BatchGetItem, PutItem])
         .why("start: authenticate (BatchGetItem), both users (GetItem; two for a username), the conversation (GetItem), created with both memberships in one transaction (PutItem).")
         .routes(&[
-            http_route("POST /api/conversations/start", http_handler!(conv::start), User, budget(5, 4, "2", "6", "session → both users (concurrently) → conversation → create transaction")),
+            http_route("POST /api/conversations/start", http_handler!(conv::start), User, budget(5, 4, "2", "6", "session → both users (concurrently) → conversation → create transaction")).doc("startConversation", "Create or return the direct conversation of two users", "201 when created, 200 when it existed: exactly one per pair.").body::<conv::StartBody>().reply::<ConversationView>(&[201, 200]).errors(&[403, 404]),
         ]),
     Decl::new(ConversationsList, Light)
         .actions(&[GetItem, BatchGetItem, Query, QueryIndex])
         .why("list: authenticate (BatchGetItem), my memberships (Query on the table) or, admin ?all=true, GSI1 partition CONVS (Query on the index); conversations and members (BatchGetItem).")
         .routes(&[
-            http_route("GET /api/conversations", http_handler!(conv::list), User, budget(4, 4, "1 + conversations + members", "0", "session → memberships query → conversations (batch) → members (batch)")),
+            http_route("GET /api/conversations", http_handler!(conv::list), User, budget(4, 4, "1 + conversations + members", "0", "session → memberships query → conversations (batch) → members (batch)")).doc("listConversations", "My conversations, most recent activity first", "").query::<conv::ListQuery>().page::<ConversationView>().errors(&[403]),
         ]),
     Decl::new(ConversationsGet, Light)
         .actions(&[GetItem, BatchGetItem])
         .why("get: authenticate, conversation + summary, members (BatchGetItem), my read marker (GetItem).")
         .routes(&[
-            http_route("GET /api/conversations/{id}", http_handler!(conv::get), User, budget(4, 3, "2.5", "0", "session → conversation + summary (batch) → members ‖ my read marker")),
+            http_route("GET /api/conversations/{id}", http_handler!(conv::get), User, budget(4, 3, "2.5", "0", "session → conversation + summary (batch) → members ‖ my read marker")).doc("getConversation", "A conversation", "Members and admins.").path::<IdPath<ConversationId>>().reply::<ConversationView>(&[200]).errors(&[403, 404]),
         ]),
     Decl::new(ConversationsDelete, Light)
         .timeout_s(29)
         .actions(&[GetItem, BatchGetItem, Query, DeleteItem])
         .why("delete (admin): authenticate (BatchGetItem), the conversation (GetItem), its messages (Query on the table), transactions of 100 deletes (DeleteItem). Not a hot path: longer timeout.")
         .routes(&[
-            http_route("DELETE /api/conversations/{id}", http_handler!(conv::delete), Admin, budget(4, 4, "1.5 + messages", "2 per item", "admin only; session → conversation → messages query → delete transactions")),
+            http_route("DELETE /api/conversations/{id}", http_handler!(conv::delete), Admin, budget(4, 4, "1.5 + messages", "2 per item", "admin only; session → conversation → messages query → delete transactions")).doc("deleteConversation", "Delete a conversation and its messages", "Admins only.").path::<IdPath<ConversationId>>().reply::<users::Deleted<ConversationId>>(&[200]).errors(&[404]),
         ]),
     Decl::new(ConversationsRead, FanOut)
         .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, PostToConnection])
         .why("read: authenticate, conversation + summary (BatchGetItem), the message (GetItem), the read marker (UpdateItem), receipts to the members' connections (BatchGetItem, POST @connections; a 410 Gone connection is removed: UpdateItem + DeleteItem).")
         .routes(&[
-            http_route("POST /api/conversations/{id}/read", http_handler!(conv::read), User, budget(4, 4, "3", "1", "session → conversation ‖ message → marker → receipts fan-out (one presence batch for reader and others)")),
+            http_route("POST /api/conversations/{id}/read", http_handler!(conv::read), User, budget(4, 4, "3", "1", "session → conversation ‖ message → marker → receipts fan-out (one presence batch for reader and others)")).doc("markRead", "Mark read up to a message (default: everything)", "Members only. REST twin of the `markAsRead` WebSocket action.").path::<IdPath<ConversationId>>().optional_body::<conv::ReadBody>().reply::<ReadReceipt>(&[200]).errors(&[403, 404]),
         ]),
     Decl::new(MessagesSend, FanOut)
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection])
         .why("send (four seed shapes): authenticate + conversation, summary, idempotency key, receiver (BatchGetItem); a retried clientMessageId's message (GetItem); one transaction (message, idempotency key, new conversation and memberships: PutItem; summary, read marker: UpdateItem); fan-out: presences (BatchGetItem), admin room (Query on the table), a stored notification for an absent direct recipient (PutItem), POST @connections, 410 Gone cleanup (UpdateItem + DeleteItem).")
         .routes(&[
-            http_route("POST /api/messages/send", http_handler!(msg::send_text_to_receiver), User, budget(5, 3, "2", "8", "session ‖ conversation + summary + idempotency key (one batch) → send transaction → fan-out (presences ‖ admin room)")).variants(&[
+            http_route("POST /api/messages/send", http_handler!(msg::send_text_to_receiver), User, budget(5, 3, "2", "8", "session ‖ conversation + summary + idempotency key (one batch) → send transaction → fan-out (presences ‖ admin room)")).doc("sendMessage000", "Send a message (seed 000)", "201 once stored; 200 with the stored message for a retried `clientMessageId`.").body::<msg::ReceiverText>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]).variants(&[
                 ("username", budget(6, 4, "2.5", "8", "seed 000's `\"receiver\": \"bob\"`: the username's lock (`GetItem`) → as above (a name's id is needed for the conversation's key; ids stay at 2 round trips before the fan-out). The sender's name is checked against the session's user, no read")),
             ]),
-            http_route("POST /api/messages", http_handler!(msg::send_content_to_receiver), User, budget(5, 3, "2", "8", "same")),
-            http_route("POST /api/messages/send/{id}", http_handler!(msg::send_to_path_user), User, budget(5, 3, "2", "8", "same")),
-            http_route("POST /chat", http_handler!(msg::send_details_to_receiver), User, budget(5, 3, "2", "8", "as POST /api/messages")),
+            http_route("POST /api/messages", http_handler!(msg::send_content_to_receiver), User, budget(5, 3, "2", "8", "same")).doc("sendMessage002", "Send a message (seed 002)", "201 once stored; 200 with the stored message for a retried `clientMessageId`.").body::<msg::ReceiverContent>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]),
+            http_route("POST /api/messages/send/{id}", http_handler!(msg::send_to_path_user), User, budget(5, 3, "2", "8", "same")).doc("sendMessage003", "Send a message to user {id} (seed 003)", "").path::<msg::TargetPath>().body::<msg::MessageToPathUser>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]),
+            http_route("POST /chat", http_handler!(msg::send_details_to_receiver), User, budget(5, 3, "2", "8", "as POST /api/messages")).doc("legacyChat", "Send a message (seed 001)", "").body::<msg::ReceiverDetails>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]),
         ]),
     Decl::new(MessagesList, Light)
         .actions(&[GetItem, BatchGetItem, Query])
         .why("history: authenticate (BatchGetItem), the conversation (GetItem) and a page of messages (Query on the table) concurrently; the other user of a not-yet-started direct conversation (GetItem).")
         .routes(&[
-            http_route("GET /api/messages/{id}", http_handler!(msg::list), User, budget(3, 2, "1 + page", "0", "session → conversation ‖ messages query")),
-            http_route("GET /chat/conversation/{senderId}/{receiverId}", http_handler!(msg::list_between), User, budget(3, 2, "1 + page", "0", "as GET /api/messages/{id}")),
+            http_route("GET /api/messages/{id}", http_handler!(msg::list), User, budget(3, 2, "1 + page", "0", "session → conversation ‖ messages query")).doc("listMessages", "Messages of a conversation, oldest first", "Members and admins. Without a cursor: the latest page; `nextCursor` goes further back (or forward with `after`).").path::<msg::TargetPath>().query::<msg::HistoryQuery>().page::<Message>().errors(&[403, 404]),
+            http_route("GET /chat/conversation/{senderId}/{receiverId}", http_handler!(msg::list_between), User, budget(3, 2, "1 + page", "0", "as GET /api/messages/{id}")).doc("legacyConversation", "The conversation between two users (seed 001)", "The caller must be one of the two (admins: any two).").path::<msg::BetweenPath>().query::<msg::HistoryQuery>().page::<Message>().errors(&[403, 404]),
         ]),
     Decl::new(MessagesDelete, FanOut)
         .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, QueryIndex, PostToConnection])
         .why("delete: authenticate (BatchGetItem), the message by id (Query on GSI1), its conversation (GetItem), the tombstone (UpdateItem), messageDeleted to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem).")
         .routes(&[
-            http_route("DELETE /api/messages/{id}", http_handler!(msg::delete), User, budget(5, 5, "3", "1–4", "session → message (GSI1) → conversation + summary (one batch) → tombstone, with the summary's `lastMessage` copy in one transaction when it is the last message → fan-out")),
+            http_route("DELETE /api/messages/{id}", http_handler!(msg::delete), User, budget(5, 5, "3", "1–4", "session → message (GSI1) → conversation + summary (one batch) → tombstone, with the summary's `lastMessage` copy in one transaction when it is the last message → fan-out")).doc("deleteMessage", "Delete (tombstone) a message", "The sender, the conversation's admins, or an admin. `messageDeleted` is pushed to the members.").path::<IdPath<MessageId>>().reply::<MessageDeleted>(&[200]).errors(&[403, 404]),
         ]),
     Decl::new(GroupsCreate, FanOut)
         .timeout_s(29)
         .actions(&[GetItem, BatchGetItem, PutItem, UpdateItem, DeleteItem, PostToConnection])
         .why("create group/channel: authenticate, members by id (BatchGetItem) or username (GetItem x2), META + memberships in transactions of 100 (PutItem), membership event (BatchGetItem, POST, 410 cleanup: UpdateItem + DeleteItem), a stored notification per member (PutItem). Up to MaxGroupMembers members: longer timeout.")
         .routes(&[
-            http_route("POST /api/groups", http_handler!(groups::create, Group), User, budget(7, 7, "1.5 + members/2", "4 + 2 per member", "session → members (batch per 100) → META + owner transaction → memberships (transaction per 100) → `membership` event ‖ members view; each added member: a notification put, pushed with the event (the audience's presence read once; measured: 1 member)")),
-            http_route("POST /api/channels", http_handler!(groups::create, Channel), User, budget(7, 7, "same", "same", "same function as groups")),
+            http_route("POST /api/groups", http_handler!(groups::create, Group), User, budget(7, 7, "1.5 + members/2", "4 + 2 per member", "session → members (batch per 100) → META + owner transaction → memberships (transaction per 100) → `membership` event ‖ members view; each added member: a notification put, pushed with the event (the audience's presence read once; measured: 1 member)")).doc("createGroup", "Create a group", "The creator is its owner. Groups are private.").body::<groups::CreateBody>().reply::<GroupView>(&[201]).errors(&[404]),
+            http_route("POST /api/channels", http_handler!(groups::create, Channel), User, budget(7, 7, "same", "same", "same function as groups")).doc("createChannel", "Create a channel", "The creator is its owner. Channels are public: any user may find, read and join them.").body::<groups::CreateBody>().reply::<GroupView>(&[201]).errors(&[404]),
         ]),
     Decl::new(GroupsMembers, FanOut)
         .timeout_s(29)
         .actions(&[GetItem, BatchGetItem, PutItem, UpdateItem, DeleteItem, PostToConnection])
         .why("members: authenticate, the member (BatchGetItem or GetItem), the group (GetItem), one transaction: META version + set (UpdateItem) and the membership (PutItem or DeleteItem); promote/demote (UpdateItem); membership event and notification as groups-create.")
         .routes(&[
-            http_route("PUT /api/groups/{id}/members", http_handler!(groups::members, Group), User, budget(7, 5, "3", "5", "session → member ‖ group → transaction (META conditional on its version + membership) → event and notification (one presence read) ‖ view")),
-            http_route("PUT /api/channels/{id}/members", http_handler!(groups::members, Channel), User, budget(6, 4, "3", "4", "a user joining a channel: no notification to themselves")),
+            http_route("PUT /api/groups/{id}/members", http_handler!(groups::members, Group), User, budget(7, 5, "3", "5", "session → member ‖ group → transaction (META conditional on its version + membership) → event and notification (one presence read) ‖ view")).doc("changeGroupMembers", "Add, remove, promote or demote a member", "The owner and admins; a user may remove themself.").path::<IdPath<GroupId>>().body::<groups::MembersBody>().reply::<GroupView>(&[200]).errors(&[403, 404, 409]),
+            http_route("PUT /api/channels/{id}/members", http_handler!(groups::members, Channel), User, budget(6, 4, "3", "4", "a user joining a channel: no notification to themselves")).doc("changeChannelMembers", "Add, remove, promote or demote a member", "The owner and admins; a user may remove themself or join (add themself).").path::<IdPath<GroupId>>().body::<groups::MembersBody>().reply::<GroupView>(&[200]).errors(&[403, 404, 409]),
         ]),
     Decl::new(GroupsGet, Light)
         .actions(&[GetItem, BatchGetItem])
         .why("get: authenticate (BatchGetItem), the group (GetItem), its members (BatchGetItem).")
         .routes(&[
-            http_route("GET /api/groups/{id}", http_handler!(groups::get, Group), User, budget(3, 3, "1 + members/2", "0", "session → META → members (batch per 100)")),
-            http_route("GET /api/channels/{id}", http_handler!(groups::get, Channel), User, budget(3, 3, "same", "0", "")),
+            http_route("GET /api/groups/{id}", http_handler!(groups::get, Group), User, budget(3, 3, "1 + members/2", "0", "session → META → members (batch per 100)")).doc("getGroup", "A group with its members", "Members and admins.").path::<IdPath<GroupId>>().reply::<GroupView>(&[200]).errors(&[403, 404]),
+            http_route("GET /api/channels/{id}", http_handler!(groups::get, Channel), User, budget(3, 3, "same", "0", "")).doc("getChannel", "A channel with its members", "Any user.").path::<IdPath<GroupId>>().reply::<GroupView>(&[200]).errors(&[403, 404]),
         ]),
     Decl::new(GroupsList, Light)
         .actions(&[GetItem, BatchGetItem, Query, QueryIndex])
         .why("list: authenticate, my memberships (Query on the table) and conversations (BatchGetItem); ?discover=true: public channels (Query on GSI1).")
         .routes(&[
-            http_route("GET /api/groups", http_handler!(groups::list, Group), User, budget(3, 3, "as GET /api/conversations", "0", "my memberships of that kind (direct ones skipped by id), then their META + SUMMARY")),
-            http_route("GET /api/channels", http_handler!(groups::list, Channel), User, budget(2, 2, "1 + page", "0", "`?discover=true`: one GSI1 query of `channel#` (mine: as GET /api/groups)")),
+            http_route("GET /api/groups", http_handler!(groups::list, Group), User, budget(3, 3, "as GET /api/conversations", "0", "my memberships of that kind (direct ones skipped by id), then their META + SUMMARY")).doc("listGroups", "The groups I belong to", "").page::<ConversationView>(),
+            http_route("GET /api/channels", http_handler!(groups::list, Channel), User, budget(2, 2, "1 + page", "0", "`?discover=true`: one GSI1 query of `channel#` (mine: as GET /api/groups)")).doc("listChannels", "The channels I belong to", "").query::<groups::ChannelsQuery>().page::<groups::ChannelItem>(),
         ]),
     Decl::new(StatusSet, FanOut)
         .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection])
         .why("status: authenticate (BatchGetItem), presence (GetItem), new status (UpdateItem), presence event to contacts (memberships: Query on the table; conversations, presences: BatchGetItem; admin room: Query) and, leaving busy, missed messages (Query, BatchGetItem) to my devices (POST @connections, 410 cleanup: UpdateItem + DeleteItem).")
         .routes(&[
-            http_route("PUT /api/status", http_handler!(status::set), User, budget(7, 4, "2 + contacts' conversations", "1", "session → (presence → status update) ‖ (memberships → their conversations) ‖ admin room → contacts' presences → `presence` pushes")),
+            http_route("PUT /api/status", http_handler!(status::set), User, budget(7, 4, "2 + contacts' conversations", "1", "session → (presence → status update) ‖ (memberships → their conversations) ‖ admin room → contacts' presences → `presence` pushes")).doc("setStatus", "Set my status", "`userId`, if given, must be the caller (403).").body::<status::StatusBody>().reply::<PresenceView>(&[200]).errors(&[403]),
         ]),
     Decl::new(StatusGet, Light)
         .actions(&[GetItem, BatchGetItem])
         .why("status of a user: authenticate, user + presence (BatchGetItem).")
         .routes(&[
-            http_route("GET /api/status/{userId}", http_handler!(status::get), User, budget(2, 2, "1", "0", "session → user + presence (one batch)")),
+            http_route("GET /api/status/{userId}", http_handler!(status::get), User, budget(2, 2, "1", "0", "session → user + presence (one batch)")).doc("getStatus", "A user's status", "").path::<status::UserPath>().reply::<PresenceView>(&[200]).errors(&[404]),
         ]),
     Decl::new(NotificationsCreate, FanOut)
         .actions(&[GetItem, BatchGetItem, PutItem, UpdateItem, DeleteItem, PostToConnection])
         .why("send (admin): authenticate (BatchGetItem), the user (GetItem), the notification (PutItem), pushed to the user's devices (BatchGetItem, POST, 410 cleanup: UpdateItem + DeleteItem).")
         .routes(&[
-            http_route("POST /api/notifications", http_handler!(notif::create), Admin, budget(4, 4, "1.5", "1", "session → user → put → push lookup")),
+            http_route("POST /api/notifications", http_handler!(notif::create), Admin, budget(4, 4, "1.5", "1", "session → user → put → push lookup")).doc("createNotification", "Notify a user", "Admins only.").body::<notif::SendBody>().reply::<Notification>(&[201]).errors(&[404]),
         ]),
     Decl::new(NotificationsList, Light)
         .actions(&[GetItem, BatchGetItem, Query])
         .why("mine: authenticate (BatchGetItem), pages of my notifications (Query on the table).")
         .routes(&[
-            http_route("GET /api/notifications", http_handler!(notif::list), User, budget(2, 2, "1 + page", "0", "session → one query page (`?unread=true` reads on, at most 10 pages)")),
+            http_route("GET /api/notifications", http_handler!(notif::list), User, budget(2, 2, "1 + page", "0", "session → one query page (`?unread=true` reads on, at most 10 pages)")).doc("listNotifications", "My notifications, newest first", "").query::<notif::ListQuery>().page::<Notification>(),
         ]),
     Decl::new(NotificationsRead, Light)
         .actions(&[GetItem, BatchGetItem, Query, UpdateItem])
         .why("mark read: one (UpdateItem) or all (Query on the table, transactions of 100 UpdateItem).")
         .routes(&[
-            http_route("POST /api/notifications/{id}/read", http_handler!(notif::read_one), User, budget(2, 2, "0.5", "1", "session → conditional update (404 when not yours)")),
-            http_route("POST /api/notifications/read", http_handler!(notif::read_all), User, budget(2, 2, "0.5 + page", "2 per unread", "session → unread page → a transaction per 100 unread")),
+            http_route("POST /api/notifications/{id}/read", http_handler!(notif::read_one), User, budget(2, 2, "0.5", "1", "session → conditional update (404 when not yours)")).doc("readNotification", "Mark one of my notifications read", "").path::<IdPath<NotificationId>>().reply::<Notification>(&[200]).errors(&[404]),
+            http_route("POST /api/notifications/read", http_handler!(notif::read_all), User, budget(2, 2, "0.5 + page", "2 per unread", "session → unread page → a transaction per 100 unread")).doc("readAllNotifications", "Mark all my notifications read", "").reply::<Marked>(&[200]),
         ]),
     Decl::new(WsAuthorizer, Light)
         .actions(&[GetItem, BatchGetItem, DeleteItem])
@@ -603,44 +741,44 @@ pub static FUNCTIONS: &[Decl] = {
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
         .why("sendMessage / chatMessage: as messages-send, the connection check (GetItem) in place of the authentication read. A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
-            ws_route("sendMessage", ws_handler!(ws::send_message), User, budget(5, 3, "2", "8", "conversation + summary + idempotency key (batch) ‖ the connection still open (`GetItem`) → send transaction → fan-out; a direct message to a user who is busy or not connected adds one notification put")),
-            ws_route("chatMessage", ws_handler!(ws::send_message), User, budget(5, 3, "2", "8", "alias of sendMessage")),
+            ws_route("sendMessage", ws_handler!(ws::send_message), User, budget(5, 3, "2", "8", "conversation + summary + idempotency key (batch) ‖ the connection still open (`GetItem`) → send transaction → fan-out; a direct message to a user who is busy or not connected adds one notification put")).doc("sendMessage", "Send a message (stored, then pushed).", "Members only (`error` FORBIDDEN otherwise; NOT_FOUND for an unknown conversation or user).\nAcknowledged with `messageReceived` on this connection once durably stored; `chatMessage`\ngoes to every other connection of every member (busy members excepted), `newMessage` to\nthe admin room. A retried `clientMessageId` is acknowledged again with the stored message\n(`duplicate: true`) and pushed to nobody.").body::<ws::SendMessage>(),
+            ws_route("chatMessage", ws_handler!(ws::send_message), User, budget(5, 3, "2", "8", "alias of sendMessage")).doc("chatMessage", "Alias of sendMessage (seed 000).", "").body::<ws::SendMessage>(),
         ]),
     Decl::new(WsTyping, FanOut)
         .actions(&[GetItem, Query, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
         .why("typing: the conversation (GetItem), the connection's typing state (UpdateItem), its room (Query on the table), POST, 410 cleanup (UpdateItem + DeleteItem). A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
-            ws_route("typing", ws_handler!(ws::typing), User, budget(4, 2, "2", "1", "conversation ‖ connection open → connection update ‖ fan-out")),
+            ws_route("typing", ws_handler!(ws::typing), User, budget(4, 2, "2", "1", "conversation ‖ connection open → connection update ‖ fan-out")).doc("typing", "Start or stop a typing indicator (members only); pushed as `typingStatus` to the other members. It ends on `isTyping:false`, on disconnect, or at `expiresAt` (≤ 10 s).", "").body::<ws::Typing>(),
         ]),
     Decl::new(WsMarkAsRead, FanOut)
         .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
         .why("markAsRead: as conversations-read, without the authentication read. A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
-            ws_route("markAsRead", ws_handler!(ws::mark_as_read), User, budget(4, 4, "2.5", "1", "connection open → conversation ‖ message → marker → receipts fan-out (as the HTTP route, the connection check in place of the session check)")),
+            ws_route("markAsRead", ws_handler!(ws::mark_as_read), User, budget(4, 4, "2.5", "1", "connection open → conversation ‖ message → marker → receipts fan-out (as the HTTP route, the connection check in place of the session check)")).doc("markAsRead", "Mark read up to a message (default everything); `messagesMarkedRead` to the reader's devices, `messagesRead` to the other members. Members only.", "").body::<ws::MarkAsRead>(),
         ]),
     Decl::new(WsJoinConversation, Light)
         .actions(&[GetItem, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
         .why("joinConversation: conversation and connection (GetItem), one transaction: viewing (UpdateItem), room entry (PutItem), previous room entry (DeleteItem). A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
-            ws_route("joinConversation", ws_handler!(ws::join_conversation), User, budget(3, 2, "1", "4", "conversation ‖ connection (open, as the check) → transaction: viewing + room entry (+ leaving the previous room)")),
+            ws_route("joinConversation", ws_handler!(ws::join_conversation), User, budget(3, 2, "1", "4", "conversation ‖ connection (open, as the check) → transaction: viewing + room entry (+ leaving the previous room)")).doc("joinConversation", "This connection views a conversation (joins its room). Members only.", "").body::<ws::ViewConversation>(),
         ]),
     Decl::new(WsLeaveConversation, Light)
         .actions(&[GetItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
         .why("leaveConversation: room entry (DeleteItem) and viewing (UpdateItem). A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
-            ws_route("leaveConversation", ws_handler!(ws::leave_conversation), User, budget(3, 1, "0.5", "2", "room entry ‖ viewing ‖ connection open")),
+            ws_route("leaveConversation", ws_handler!(ws::leave_conversation), User, budget(3, 1, "0.5", "2", "room entry ‖ viewing ‖ connection open")).doc("leaveConversation", "This connection stops viewing.", "").body::<ws::ViewConversation>(),
         ]),
     Decl::new(WsSetStatus, FanOut)
         .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
         .why("setStatus: as status-set, without the authentication read; the presence back (POST). A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
-            ws_route("setStatus", ws_handler!(ws::set_status), User, budget(7, 4, "2.5 + contacts' conversations", "1", "as PUT /api/status, the connection check in place of the session check")),
+            ws_route("setStatus", ws_handler!(ws::set_status), User, budget(7, 4, "2.5 + contacts' conversations", "1", "as PUT /api/status, the connection check in place of the session check")).doc("setStatus", "Set my status; answered with `presence`, and `presence` goes to my contacts.", "").body::<ws::SetStatus>(),
         ]),
     Decl::new(WsPing, Light)
         .actions(&[GetItem, PostToConnection, DeleteConnection])
         .why("ping: `pong` (POST). A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
-            ws_route("ping", ws_handler!(ws::ping), User, budget(1, 1, "0.5", "0", "connection open → `pong`")),
+            ws_route("ping", ws_handler!(ws::ping), User, budget(1, 1, "0.5", "0", "connection open → `pong`")).doc("ping", "Keep-alive; answered with `pong`.", ""),
         ]),
     ]
 };

@@ -6,13 +6,48 @@ use serde_json::{json, Value};
 use crate::store::StoreError;
 
 /// An error as clients see it: the envelope's `error`, and the WebSocket `error` event's data.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorBody {
+    #[cfg_attr(feature = "schema", schemars(with = "ErrorCode"))]
     pub code: &'static str,
     pub message: String,
     /// For a validation error: the field and the issue, or the unknown members.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Value>,
+}
+
+/// Every `code` an error may have, with its HTTP status (`AppError::code`, `AppError::status`).
+pub const CODES: [(&str, u16); 10] = [
+    ("VALIDATION_ERROR", 400),
+    ("UNAUTHORIZED", 401),
+    ("FORBIDDEN", 403),
+    ("NOT_FOUND", 404),
+    ("METHOD_NOT_ALLOWED", 405),
+    ("CONFLICT", 409),
+    ("PAYLOAD_TOO_LARGE", 413),
+    ("RATE_LIMITED", 429),
+    ("INTERNAL", 500),
+    ("UNAVAILABLE", 503),
+];
+
+/// The schema of `ErrorBody::code`: one of `CODES`.
+pub struct ErrorCode;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for ErrorCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ErrorCode".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let codes: Vec<&str> = CODES.iter().map(|(c, _)| *c).collect();
+        let described: Vec<String> = CODES.iter().map(|(c, s)| format!("{s} {c}")).collect();
+        schemars::json_schema!({
+            "type": "string",
+            "enum": codes,
+            "description": format!("{}; a 500 never tells its cause, a 503 may be retried (`Retry-After`).", described.join(", ")),
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +241,24 @@ impl From<serde_json::Error> for AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_lists_every_code_with_its_status() {
+        let errors = [
+            AppError::validation("x"),
+            AppError::Unauthorized("x".into()),
+            AppError::Forbidden("x".into()),
+            AppError::NotFound("x".into()),
+            AppError::MethodNotAllowed { allow: "GET".into() },
+            AppError::Conflict("x".into()),
+            AppError::PayloadTooLarge,
+            AppError::RateLimited("x".into()),
+            AppError::internal("x"),
+            AppError::Overloaded,
+        ];
+        let listed: Vec<(&str, u16)> = errors.iter().map(|e| (e.code(), e.status())).collect();
+        assert_eq!(listed, CODES);
+    }
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]

@@ -8,28 +8,34 @@ use crate::ids::{ConversationId, MessageId, UserId};
 use crate::models::{ConversationKind, Message, NotificationKind, Status};
 use crate::repo::notifications::Notification;
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", content = "data", rename_all = "camelCase")]
 pub enum Event {
     /// A new message, to every connection of the members but the sending one (busy members
     /// excepted).
     ChatMessage(MessagePush),
-    /// A new message, to the admin room.
+    /// Every new message, to connected admins (the admin room).
     NewMessage(MessagePush),
-    /// A send stored (or a retry found stored), to the sending connection.
+    /// The acknowledgement of a `sendMessage`, to the sending connection, once the message is
+    /// stored (or a retry found it stored: `duplicate`).
     MessageReceived(MessageAck),
-    /// To the connections viewing the conversation.
+    /// A member started or stopped typing, to the connections viewing the conversation.
     TypingStatus(Typing),
-    /// The reader's own devices.
+    /// A conversation marked read, to the reader's own devices.
     MessagesMarkedRead(ReadReceipt),
-    /// The other members.
+    /// A conversation marked read, to the other members.
     MessagesRead(ReadReceipt),
+    /// A message was deleted (tombstoned), to the members.
     MessageDeleted(MessageDeleted),
     /// A user's presence, to their contacts and the admin room (and to the setter).
     Presence(PresenceView),
+    /// A stored notification pushed live (admin notices, added to / removed from a group, a
+    /// direct message), or the missed messages on leaving `busy`.
     Notification(NotificationPush),
     /// A group's membership changed, to its members and the users affected.
     Membership(MembershipChange),
+    /// The answer to `ping`.
     Pong(Pong),
     /// A frame was refused; the connection stays usable.
     Error(ErrorBody),
@@ -79,6 +85,7 @@ impl Event {
 }
 
 /// `chatMessage` / `newMessage`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessagePush {
@@ -88,6 +95,7 @@ pub struct MessagePush {
 }
 
 /// Who sent a pushed message.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Sender {
     pub id: UserId,
@@ -96,6 +104,7 @@ pub struct Sender {
 
 /// `messageReceived`: `clientMessageId` is `null` when the send had none; `duplicate` is there
 /// (true) only for a retry that found the message stored.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageAck {
@@ -112,6 +121,7 @@ impl MessageAck {
 }
 
 /// `typingStatus`: `expiresAt` is when the indicator ends without a refresh (now, on a stop).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Typing {
@@ -122,6 +132,7 @@ pub struct Typing {
 }
 
 /// `messagesMarkedRead` / `messagesRead`, and the answer of marking a conversation read.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadReceipt {
@@ -135,6 +146,7 @@ pub struct ReadReceipt {
 }
 
 /// `messageDeleted`, and the answer of deleting a message.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageDeleted {
@@ -145,6 +157,7 @@ pub struct MessageDeleted {
 
 /// A user's presence as others see it (`presence`, `GET/PUT /api/status`): the status the user
 /// set, and beside it liveness (`online`, `lastSeen`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PresenceView {
@@ -156,6 +169,7 @@ pub struct PresenceView {
 }
 
 /// `notification`: a stored notification, or the live-only list of missed conversations.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum NotificationPush {
@@ -164,6 +178,7 @@ pub enum NotificationPush {
 }
 
 /// On leaving `busy`: the conversations with unread messages.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct MissedMessages {
     /// Always `missedMessages`.
@@ -178,6 +193,7 @@ impl MissedMessages {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Unread {
@@ -187,6 +203,7 @@ pub struct Unread {
 }
 
 /// `membership`: members added or removed, or a member's group role changed.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum MembershipChange {
@@ -195,6 +212,7 @@ pub enum MembershipChange {
 }
 
 /// Members added (also at creation: the initial members) or removed.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MembersChanged {
@@ -210,6 +228,7 @@ pub struct MembersChanged {
 }
 
 /// A member promoted to group admin or demoted.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleChanged {
@@ -219,6 +238,7 @@ pub struct RoleChanged {
     pub by: UserId,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MembershipAction {
@@ -228,6 +248,7 @@ pub enum MembershipAction {
     Demoted,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Pong {
     pub time: String,

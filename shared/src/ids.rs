@@ -48,8 +48,25 @@ macro_rules! typed_id {
                 id.0
             }
         }
+
+        #[cfg(feature = "schema")]
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "pattern": format!("^{}{ULID_PATTERN}$", $prefix),
+                    "description": format!("`{}` and a ULID.", $prefix),
+                })
+            }
+        }
     };
 }
+
+/// A ULID as `Ulid::from_string` reads it: 26 Crockford base-32 digits, either case.
+pub const ULID_PATTERN: &str = "[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}";
 
 typed_id!(UserId, "usr_");
 typed_id!(MessageId, "msg_");
@@ -60,6 +77,7 @@ typed_id!(NotificationId, "ntf_");
 /// A WebSocket connection, as API Gateway names it (opaque, e.g. `Conn1234AbCd=`): not minted
 /// here, so any non-empty string API Gateway gives is one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct ConnectionId(String);
 
@@ -152,6 +170,21 @@ impl TryFrom<String> for ConversationId {
 impl From<ConversationId> for String {
     fn from(id: ConversationId) -> String {
         id.0
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for ConversationId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ConversationId".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let (direct, group) = (Self::DIRECT, GroupId::PREFIX);
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": format!("^({direct}{ULID_PATTERN}_{ULID_PATTERN}|{group}{ULID_PATTERN})$"),
+            "description": format!("A direct conversation (`{direct}<lower user ULID>_<higher user ULID>`: the two users' ULIDs in order) or a group/channel (`{group}…`)."),
+        })
     }
 }
 

@@ -21,10 +21,15 @@ pub fn parse_limit(limit: Option<&str>) -> Result<Option<u32>, AppError> {
 pub struct Username(String);
 
 impl Username {
+    pub const MIN: usize = 3;
+    pub const MAX: usize = 32;
+    /// The characters of a username besides ASCII letters and digits.
+    pub const PUNCTUATION: [char; 3] = ['_', '.', '-'];
+
     pub fn parse(s: &str) -> Result<Self, AppError> {
         let s = s.trim();
-        let ok_len = (3..=32).contains(&s.chars().count());
-        let ok_chars = s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        let ok_len = (Self::MIN..=Self::MAX).contains(&s.chars().count());
+        let ok_chars = s.chars().all(|c| c.is_ascii_alphanumeric() || Self::PUNCTUATION.contains(&c));
         if !ok_len || !ok_chars {
             return Err(AppError::field("username", "3 to 32 letters, digits, '_', '.' or '-'"));
         }
@@ -47,9 +52,11 @@ impl Username {
 pub struct Email(String);
 
 impl Email {
+    pub const MAX: usize = 254;
+
     pub fn parse(s: &str) -> Result<Self, AppError> {
         let s = s.trim();
-        let valid = s.len() <= 254
+        let valid = s.chars().count() <= Self::MAX
             && !s.chars().any(|c| c.is_whitespace() || c.is_control())
             && s.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
@@ -74,8 +81,11 @@ impl Email {
 pub struct Password(String);
 
 impl Password {
+    pub const MIN: usize = 8;
+    pub const MAX: usize = 128;
+
     pub fn parse(s: &str) -> Result<Self, AppError> {
-        if !(8..=128).contains(&s.chars().count()) {
+        if !(Self::MIN..=Self::MAX).contains(&s.chars().count()) {
             return Err(AppError::field("password", "must be 8 to 128 characters"));
         }
         Ok(Self(s.to_owned()))
@@ -102,6 +112,15 @@ impl MessageText {
         &self.0
     }
 }
+
+/// The profile fields' bounds (characters), as `Profile::parse` checks them.
+pub const FIRST_NAME_MAX: usize = 64;
+pub const LAST_NAME_MAX: usize = 64;
+pub const FULL_NAME_MAX: usize = 128;
+pub const COMPANY_MAX: usize = 100;
+pub const PHONE_MAX: usize = 32;
+pub const PROFILE_PICTURE_MAX: usize = 2048;
+pub const GENDER_MAX: usize = 32;
 
 /// A free-text profile field with a length bound (`crate::text`: single line, trimmed, visible).
 pub fn bounded(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, AppError> {
@@ -131,12 +150,12 @@ impl Profile {
     /// Every field within its length bound (and trimmed), or a 400 naming the field.
     pub fn parse(self) -> Result<Self, AppError> {
         Ok(Self {
-            first_name: bounded("firstName", self.first_name, 64)?,
-            last_name: bounded("lastName", self.last_name, 64)?,
-            company: bounded("company", self.company, 100)?,
-            phone: bounded("phone", self.phone, 32)?,
-            profile_picture: bounded("profilePicture", self.profile_picture, 2048)?,
-            gender: bounded("gender", self.gender, 32)?,
+            first_name: bounded("firstName", self.first_name, FIRST_NAME_MAX)?,
+            last_name: bounded("lastName", self.last_name, LAST_NAME_MAX)?,
+            company: bounded("company", self.company, COMPANY_MAX)?,
+            phone: bounded("phone", self.phone, PHONE_MAX)?,
+            profile_picture: bounded("profilePicture", self.profile_picture, PROFILE_PICTURE_MAX)?,
+            gender: bounded("gender", self.gender, GENDER_MAX)?,
         })
     }
 
@@ -158,6 +177,7 @@ impl Profile {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -241,6 +261,7 @@ impl User {
 
 /// A user as clients see them: the public fields (absent ones as `null`), and for self and
 /// admins (`Visibility::Private`) the others, secrets excepted.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
@@ -254,6 +275,7 @@ pub struct UserView {
 }
 
 /// The fields only the user and admins see, beside the public ones.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PrivateFields {
@@ -268,6 +290,7 @@ pub struct PrivateFields {
 }
 
 /// Who a deleted user's messages and memberships are attributed to.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct DeletedUser {
     pub id: UserId,
@@ -284,11 +307,26 @@ impl DeletedUser {
 }
 
 /// A user shown in full: as they are, or as deleted.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum Person {
+    #[cfg_attr(feature = "schema", schemars(with = "PublicUser"))]
     User(Box<UserView>),
     Deleted(DeletedUser),
+}
+
+/// A user as others see them (`Visibility::Public`, the only way a `Person` shows a user): the
+/// schema of those fields of `UserView`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename_all = "camelCase"))]
+#[allow(dead_code)]
+pub struct PublicUser {
+    id: UserId,
+    username: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    profile_picture: Option<String>,
 }
 
 impl Person {
@@ -299,6 +337,7 @@ impl Person {
 }
 
 /// What a notification is about (its `type`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum NotificationKind {
@@ -313,6 +352,7 @@ pub enum NotificationKind {
 }
 
 /// A message, as stored and as sent to clients.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
@@ -329,6 +369,7 @@ pub struct Message {
     pub deleted: bool,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationKind {
@@ -349,6 +390,7 @@ impl ConversationKind {
 }
 
 /// A user's availability (SPEC §3 `PUT /api/status`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -361,9 +403,95 @@ pub enum Status {
     Offline,
 }
 
+/// The schemas of the hand-parsed strings, from the parsers' own constants.
+#[cfg(feature = "schema")]
+mod schema {
+    use std::borrow::Cow;
+
+    use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+
+    use super::*;
+    use crate::ids::{GroupId, ULID_PATTERN};
+
+    /// Whitespace around a value the parser trims.
+    const WS: &str = "\\s*";
+
+    impl JsonSchema for Username {
+        fn schema_name() -> Cow<'static, str> {
+            "Username".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            let punct: String = Username::PUNCTUATION.iter().map(|c| format!("\\{c}")).collect();
+            let (min, max) = (Username::MIN, Username::MAX);
+            let (user, group) = (UserId::PREFIX, GroupId::PREFIX);
+            json_schema!({
+                "type": "string",
+                "pattern": format!("^{WS}[A-Za-z0-9{punct}]{{{min},{max}}}{WS}$"),
+                "not": { "pattern": format!("^{WS}({user}|{group}){ULID_PATTERN}{WS}$") },
+                "description": format!("{min} to {max} ASCII letters, digits, `_`, `.` or `-` (trimmed), not shaped like a user or group id. Unique regardless of case."),
+            })
+        }
+    }
+
+    impl JsonSchema for Email {
+        fn schema_name() -> Cow<'static, str> {
+            "Email".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            // No whitespace, control character or `@` in a part; a dotted domain.
+            let part = "[^@\\s\\u0000-\\u001F\\u007F-\\u009F]";
+            let label = "[^@.\\s\\u0000-\\u001F\\u007F-\\u009F]";
+            json_schema!({
+                "type": "string",
+                "maxLength": Email::MAX,
+                "pattern": format!("^{WS}{part}+@{label}+(\\.{label}+)+{WS}$"),
+                "description": "An email address (trimmed): a local part, `@`, a domain of at least two dot-separated labels.",
+            })
+        }
+    }
+
+    impl JsonSchema for Password {
+        fn schema_name() -> Cow<'static, str> {
+            "Password".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            json_schema!({ "type": "string", "minLength": Password::MIN, "maxLength": Password::MAX })
+        }
+    }
+
+    impl JsonSchema for MessageText {
+        fn schema_name() -> Cow<'static, str> {
+            "MessageText".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            text::schema(1, MAX_MESSAGE_CHARS, Lines::Multi)
+        }
+    }
+
+    impl JsonSchema for Limit {
+        fn schema_name() -> Cow<'static, str> {
+            "Limit".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            json_schema!({ "type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE })
+        }
+    }
+}
+
+/// The schema of a `?limit=` page size (`parse_limit`).
+pub struct Limit;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_person_shows_a_user_by_the_fields_of_public_user_only() {
+        let user = User::new("alice", String::new(), Role::Admin, "t");
+        let v = serde_json::to_value(Person::public(&user.id, Some(&user))).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["firstName", "id", "lastName", "profilePicture", "username"]);
+    }
 
     #[test]
     fn usernames_are_unique_regardless_of_case() {

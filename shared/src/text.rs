@@ -18,21 +18,40 @@ pub enum Lines {
     Multi,
 }
 
-/// Characters that render as nothing by themselves: Unicode `Cf` (format), the fillers and
-/// blanks that fonts draw empty, and variation selectors.
+/// Unicode `White_Space` (what `char::is_whitespace` and `str::trim` go by), as ranges: the
+/// schema patterns are built from it (`whitespace_table_is_char_is_whitespace` holds it to std).
+pub const WHITESPACE: &[(u32, u32)] = &[
+    (0x09, 0x0D), (0x20, 0x20), (0x85, 0x85), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A),
+    (0x2028, 0x2029), (0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000),
+];
+
+/// Characters other than whitespace that render as nothing by themselves: Unicode `Cf`
+/// (format), the fillers and blanks that fonts draw empty, and variation selectors.
+pub const INVISIBLE: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x0600, 0x0605), (0x06DD, 0x06DD),
+    (0x070F, 0x070F), (0x0890, 0x0891), (0x08E2, 0x08E2), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x2800, 0x2800),
+    (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFFB),
+    (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE007F), (0xE0100, 0xE01EF),
+];
+
+/// Control characters (Unicode `Cc`), and those a multi-line text keeps (tab, LF, CR).
+pub const CONTROL: &[(u32, u32)] = &[(0x00, 0x1F), (0x7F, 0x9F)];
+pub const MULTI_LINE_KEPT: [char; 3] = ['\t', '\n', '\r'];
+
+fn in_table(c: char, table: &[(u32, u32)]) -> bool {
+    table.iter().any(|&(lo, hi)| (lo..=hi).contains(&(c as u32)))
+}
+
+/// Characters that render as nothing by themselves: whitespace and `INVISIBLE`.
 pub fn is_invisible(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(c as u32,
-            0x00AD | 0x034F | 0x061C | 0x0600..=0x0605 | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
-            | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F | 0x200B..=0x200F | 0x202A..=0x202E
-            | 0x2060..=0x206F | 0x2800 | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFFB
-            | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
-            | 0xE0000..=0xE007F | 0xE0100..=0xE01EF)
+    c.is_whitespace() || in_table(c, INVISIBLE)
 }
 
 /// A control character this kind of text may not hold.
 fn is_refused_control(c: char, lines: Lines) -> bool {
-    c.is_control() && !(lines == Lines::Multi && matches!(c, '\t' | '\n' | '\r'))
+    c.is_control() && !(lines == Lines::Multi && MULTI_LINE_KEPT.contains(&c))
 }
 
 /// True when something in `s` would be drawn.
@@ -57,8 +76,66 @@ pub fn parse(field: &str, s: &str, min: usize, max: usize, lines: Lines) -> Resu
     Ok(s.to_owned())
 }
 
+/// The JSON Schema of such a text (`min..=max` characters): the same tables as `parse`, as
+/// a pattern. Single-line texts may have whitespace around them (trimmed, not counted by the
+/// parser; `maxLength` counts it).
+#[cfg(feature = "schema")]
+pub fn schema(min: usize, max: usize, lines: Lines) -> schemars::Schema {
+    fn class(ranges: impl IntoIterator<Item = (u32, u32)>) -> String {
+        let one = |c: u32| match char::from_u32(c) {
+            Some(c) if c as u32 > 0xFFFF => c.to_string(),
+            _ => format!("\\u{c:04X}"),
+        };
+        ranges.into_iter().map(|(lo, hi)| if lo == hi { one(lo) } else { format!("{}-{}", one(lo), one(hi)) }).collect()
+    }
+    let refused: Vec<(u32, u32)> = match lines {
+        Lines::Single => CONTROL.to_vec(),
+        // Cc less tab, LF, CR: 00-08, 0B-0C, 0E-1F, 7F-9F.
+        Lines::Multi => vec![(0x00, 0x08), (0x0B, 0x0C), (0x0E, 0x1F), (0x7F, 0x9F)],
+    };
+    let allowed = format!("[^{}]*", class(refused.iter().copied()));
+    let visible = format!("[^{}]", class(CONTROL.iter().chain(WHITESPACE).chain(INVISIBLE).copied()));
+    let rendered = format!("{allowed}{visible}{allowed}");
+    let pattern = if min == 0 { format!("^([{}]*|{rendered})$", class(WHITESPACE.iter().copied())) } else { format!("^{rendered}$") };
+    let rule = match lines {
+        Lines::Single => "one line, no control characters; trimmed",
+        Lines::Multi => "no control characters other than tab and newlines",
+    };
+    let mut schema = schemars::json_schema!({ "type": "string", "maxLength": max, "pattern": pattern });
+    if min > 0 {
+        schema.insert("minLength".into(), min.into());
+    }
+    let visible = if min == 0 { "empty, or with" } else { "with" };
+    schema.insert("description".into(), format!("{min} to {max} characters ({rule}), {visible} at least one visible character.").into());
+    schema
+}
+
+/// `text::schema` as a type, for `#[schemars(with = "…")]` on a field parsed by `text::parse`.
+pub struct Text<const MIN: usize, const MAX: usize, const MULTI: bool>;
+
+#[cfg(feature = "schema")]
+impl<const MIN: usize, const MAX: usize, const MULTI: bool> schemars::JsonSchema for Text<MIN, MAX, MULTI> {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("Text_{MIN}_{MAX}_{MULTI}").into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schema(MIN, MAX, if MULTI { Lines::Multi } else { Lines::Single })
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn whitespace_table_is_char_is_whitespace() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(super::in_table(c, super::WHITESPACE), c.is_whitespace(), "{:X}", c as u32);
+            assert_eq!(super::in_table(c, super::CONTROL), c.is_control(), "{:X}", c as u32);
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -1,8 +1,12 @@
 //! The files generated from the function declarations (`functions::routes::FUNCTIONS`):
-//! `template.yaml` (from the hand-written `infra/template.base.yaml`) and the budget table of
-//! `docs/DYNAMODB_BUDGET.md` (between its markers; the prose around it stays hand-written).
+//! `template.yaml` (from the hand-written `infra/template.base.yaml`), the budget table of
+//! `docs/DYNAMODB_BUDGET.md` (between its markers; the prose around it stays hand-written), and
+//! the contract documents `docs/openapi.json` and `docs/asyncapi.yaml` (from the declarations'
+//! contracts and the Rust types' schemas).
 
+mod asyncapi;
 mod budget;
+mod openapi;
 mod template;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +20,8 @@ pub struct Generated {
 pub const TEMPLATE: &str = "template.yaml";
 pub const TEMPLATE_BASE: &str = "infra/template.base.yaml";
 pub const BUDGET: &str = "docs/DYNAMODB_BUDGET.md";
+pub const OPENAPI: &str = "docs/openapi.json";
+pub const ASYNCAPI: &str = "docs/asyncapi.yaml";
 
 /// The repository root (this crate's parent folder).
 pub fn root() -> PathBuf {
@@ -33,6 +39,8 @@ pub fn generate(root: &Path) -> Result<Vec<Generated>, String> {
     Ok(vec![
         Generated { path: TEMPLATE, text: template::render(&base)? },
         Generated { path: BUDGET, text: budget::render(&doc)? },
+        Generated { path: OPENAPI, text: openapi::render()? },
+        Generated { path: ASYNCAPI, text: asyncapi::render()? },
     ])
 }
 

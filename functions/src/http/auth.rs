@@ -4,40 +4,60 @@
 
 use chat::auth::{clear_cookie, session_cookie};
 use chat::models::{bounded, Email, Password, Profile, Role, Username};
+#[cfg(feature = "schema")]
+use chat::models::{COMPANY_MAX, FIRST_NAME_MAX, FULL_NAME_MAX, GENDER_MAX, LAST_NAME_MAX, PHONE_MAX, PROFILE_PICTURE_MAX};
+#[cfg(feature = "schema")]
+use chat::text::Text;
 use chat::service::users::{self, Registration, Session};
 use chat::{App, AppError};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{body, caller, optional_caller, Reply};
 
+/// A new user: seed 002's fields and the signup form's (`fullName`, `confirmPassword`,
+/// `gender`). Any other field (`id`, `createdAt`, `passwordHash`, …) is refused with 400.
+///
 /// Both registration shapes: seed 002's (`firstName`, `lastName`) and the signup form's
 /// (`fullName`, `confirmPassword`, `gender`). Unknown fields (`id`, `createdAt`, …) are refused.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RegisterBody {
+pub struct RegisterBody {
+    #[cfg_attr(feature = "schema", schemars(with = "Username"))]
     username: String,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Email>"))]
     email: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Password"))]
     password: String,
+    /// Must equal `password` (400 otherwise).
     #[serde(default)]
     confirm_password: Option<String>,
+    /// Split at the first space into `firstName` and `lastName` where those are not given.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Text<0, FULL_NAME_MAX, false>>"))]
     full_name: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Text<0, FIRST_NAME_MAX, false>>"))]
     first_name: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Text<0, LAST_NAME_MAX, false>>"))]
     last_name: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Text<0, COMPANY_MAX, false>>"))]
     company: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Text<0, PHONE_MAX, false>>"))]
     phone: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Text<0, PROFILE_PICTURE_MAX, false>>"))]
     profile_picture: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Text<0, GENDER_MAX, false>>"))]
     gender: Option<String>,
+    /// `admin` needs an admin's token (403 otherwise).
     #[serde(default)]
     role: Option<Role>,
 }
@@ -86,9 +106,17 @@ pub async fn register(app: &App, req: Request) -> Result<Reply, AppError> {
     Ok(session_reply(app, &session, true))
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct LoginBody {
+#[cfg_attr(feature = "schema", schemars(extend("anyOf" = [
+    { "required": ["login"], "properties": { "login": { "type": "string" } } },
+    { "required": ["username"], "properties": { "username": { "type": "string" } } },
+    { "required": ["email"], "properties": { "email": { "type": "string" } } },
+])))]
+/// A username or an email address (`login`, `username` or `email`: the first given is used),
+/// and the password. An unknown user and a wrong password get the same 401.
+pub struct LoginBody {
     #[serde(default)]
     username: Option<String>,
     #[serde(default)]
@@ -117,10 +145,18 @@ pub fn source_ip(req: &Request) -> Option<String> {
     }
 }
 
+/// The answer of a logout: `loggedOut` is always `true`.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedOut {
+    pub logged_out: bool,
+}
+
 pub async fn logout(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
     users::logout(app, &caller).await?;
-    Ok(Reply::ok(json!({ "loggedOut": true })).cookie(clear_cookie(app.config.cookie_secure)))
+    Ok(Reply::ok(LoggedOut { logged_out: true }).cookie(clear_cookie(app.config.cookie_secure)))
 }
 
 /// `POST /api/auth/ws-ticket`: a single-use, 30-second ticket for `?ticket=` on the WebSocket
@@ -137,12 +173,17 @@ pub async fn refresh(app: &App, req: Request) -> Result<Reply, AppError> {
 }
 
 /// Registration by name and email, without a username (seed 001).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct EmailRegisterBody {
+pub struct EmailRegisterBody {
+    #[cfg_attr(feature = "schema", schemars(with = "Text<0, FIRST_NAME_MAX, false>"))]
     first_name: String,
+    #[cfg_attr(feature = "schema", schemars(with = "Text<0, LAST_NAME_MAX, false>"))]
     last_name: String,
+    #[cfg_attr(feature = "schema", schemars(with = "Email"))]
     email: String,
+    #[cfg_attr(feature = "schema", schemars(with = "Password"))]
     password: String,
 }
 
@@ -179,9 +220,10 @@ pub async fn register_with_email(app: &App, req: Request) -> Result<Reply, AppEr
     Ok(session_reply(app, &session, true))
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EmailLoginBody {
+pub struct EmailLoginBody {
     email: String,
     password: String,
 }

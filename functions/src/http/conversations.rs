@@ -5,13 +5,25 @@ use chat::service::conversations;
 use chat::{App, AppError};
 use lambda_http::Request;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::{body, caller, path_id, query_param, Reply};
+use super::users::Deleted;
+use super::{body, caller, flag, path_id, Reply};
 
+/// `GET /api/conversations`'s parameters.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
+pub struct ListQuery {
+    /// Admins only (403 otherwise): every conversation.
+    pub all: Option<super::Flag>,
+}
+
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StartBody {
+/// The two users of a direct conversation, by id or username; one of them the caller unless an
+/// admin starts it.
+pub struct StartBody {
+    #[cfg_attr(feature = "schema", schemars(length(min = 2, max = 2)))]
     participants: Vec<String>,
 }
 
@@ -25,10 +37,10 @@ pub async fn start(app: &App, req: Request) -> Result<Reply, AppError> {
 /// Mine, most recent first; admins with `?all=true`: every conversation.
 pub async fn list(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
-    let data = match query_param(&req, "all").as_deref() {
-        Some("true") if caller.is_admin() => conversations::list_all(app).await?,
-        Some("true") => return Err(AppError::Forbidden("only an admin may list every conversation".into())),
-        _ => conversations::list(app, &caller.actor()).await?,
+    let data = match flag(&req, "all")? {
+        true if caller.is_admin() => conversations::list_all(app).await?,
+        true => return Err(AppError::Forbidden("only an admin may list every conversation".into())),
+        false => conversations::list(app, &caller.actor()).await?,
     };
     Ok(Reply::page(data, None))
 }
@@ -46,13 +58,16 @@ pub async fn delete(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
     let id = conversation_id(&req)?;
     conversations::delete(app, &caller.actor(), &id).await?;
-    Ok(Reply::ok(json!({ "deleted": true, "id": id })))
+    Ok(Reply::ok(Deleted { deleted: true, id }))
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ReadBody {
+pub struct ReadBody {
+    /// Everything read when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<MessageId>"))]
     up_to_message_id: Option<String>,
 }
 

@@ -8,6 +8,42 @@ use lambda_http::Request;
 use serde::Deserialize;
 
 use super::{body, caller, path_id, path_param, query_param, token, Reply};
+use chat::models::Limit;
+#[cfg(feature = "schema")]
+use chat::models::MessageText;
+#[cfg(feature = "schema")]
+use chat::service::messages::schema::{ClientMessageId, TargetRef};
+
+/// A page of history's parameters.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
+pub struct HistoryQuery {
+    /// Page size, 1 to 100 (400 otherwise).
+    pub limit: Option<Limit>,
+    /// Older messages than this one (400 when not a message id).
+    pub before: Option<MessageId>,
+    /// Newer messages than this one, oldest first (sync after reconnecting).
+    pub after: Option<MessageId>,
+}
+
+/// `{id}`: a conversation, or a user (the direct conversation with them).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
+pub struct TargetPath {
+    /// A conversation, group or channel id; or a user, by id or username (404 when there is none).
+    #[cfg_attr(feature = "schema", schemars(with = "TargetRef"))]
+    pub id: String,
+}
+
+/// The two users of `GET /chat/conversation/{senderId}/{receiverId}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
+#[cfg_attr(feature = "schema", schemars(rename_all = "camelCase"))]
+pub struct BetweenPath {
+    /// One of the two (the caller, unless an admin).
+    pub sender_id: UserId,
+    pub receiver_id: UserId,
+}
 
 /// Authenticates concurrently with the send's first read (SPEC §6: two round trips). `sender`,
 /// if given, must name the caller, by id or by username: checked against the stored user the
@@ -32,14 +68,20 @@ pub async fn send(app: &App, req: &Request, sender: Option<String>, out: Outgoin
 }
 
 /// `POST /api/messages/send` `{sender?, receiver, text}` (seed 000).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ReceiverText {
+pub struct ReceiverText {
+    /// The caller (by id or username), if given (403 otherwise).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<TargetRef>"))]
     sender: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "TargetRef"))]
     receiver: String,
+    #[cfg_attr(feature = "schema", schemars(with = "MessageText"))]
     text: String,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<ClientMessageId>"))]
     client_message_id: Option<String>,
 }
 
@@ -50,14 +92,20 @@ pub async fn send_text_to_receiver(app: &App, req: Request) -> Result<Reply, App
 }
 
 /// `POST /api/messages` `{senderId?, receiverId, content}` (seed 002).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ReceiverContent {
+pub struct ReceiverContent {
+    /// The caller (by id or username), if given (403 otherwise).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<TargetRef>"))]
     sender_id: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "TargetRef"))]
     receiver_id: String,
+    #[cfg_attr(feature = "schema", schemars(with = "MessageText"))]
     content: String,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<ClientMessageId>"))]
     client_message_id: Option<String>,
 }
 
@@ -68,11 +116,14 @@ pub async fn send_content_to_receiver(app: &App, req: Request) -> Result<Reply, 
 }
 
 /// `POST /api/messages/send/:id` `{message}` to user `:id` (seed 003).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct MessageToPathUser {
+pub struct MessageToPathUser {
+    #[cfg_attr(feature = "schema", schemars(with = "MessageText"))]
     message: String,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<ClientMessageId>"))]
     client_message_id: Option<String>,
 }
 
@@ -98,21 +149,28 @@ pub async fn delete(app: &App, req: Request) -> Result<Reply, AppError> {
     Ok(Reply::ok(messages::delete(app, &caller.actor(), &id).await?))
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Details {
+pub struct Details {
+    #[cfg_attr(feature = "schema", schemars(with = "MessageText"))]
     text: String,
 }
 
 /// `POST /chat` `{sender?, receiver, messageDetails: {text}}` (seed 001).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ReceiverDetails {
+pub struct ReceiverDetails {
+    /// The caller (by id or username), if given (403 otherwise).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<TargetRef>"))]
     sender: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "TargetRef"))]
     receiver: String,
     message_details: Details,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<ClientMessageId>"))]
     client_message_id: Option<String>,
 }
 

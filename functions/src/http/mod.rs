@@ -139,6 +139,32 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
     req.query_string_parameters().first(name).map(str::to_owned)
 }
 
+/// A `true`/`false` query parameter (absent: `false`); anything else is a 400.
+pub fn flag(req: &Request, name: &str) -> Result<bool, AppError> {
+    match query_param(req, name).as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(AppError::field(name, "true or false")),
+    }
+}
+
+/// The schema of a `flag` parameter.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
+#[cfg_attr(feature = "schema", schemars(rename_all = "lowercase"))]
+pub enum Flag {
+    True,
+    False,
+}
+
+/// The id of a path's `{id}`: `T`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
+pub struct IdPath<T> {
+    /// A malformed id names nothing: 404.
+    pub id: T,
+}
+
 /// Parses an id from the path; a malformed id cannot name anything, so it is a 404.
 pub fn path_id<T>(req: &Request, name: &str, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<T, AppError> {
     parse(&path_param(req, name)?).ok_or_else(|| AppError::not_found(what))

@@ -7,13 +7,30 @@ use chat::{App, AppError};
 use lambda_http::Request;
 use serde::Deserialize;
 
-use super::{body, caller, path_id, query_param, Reply};
+use super::{body, caller, flag, path_id, query_param, Reply};
 
+/// A notification to a user (type `admin`), stored and pushed to their devices.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SendBody {
+pub struct SendBody {
+    /// 400 when not a user id, 404 when there is no such user.
+    #[cfg_attr(feature = "schema", schemars(with = "UserId"))]
     user_id: String,
+    #[cfg_attr(feature = "schema", schemars(with = "chat::text::Text<1, { notifications::MESSAGE_MAX }, true>"))]
     message: String,
+}
+
+/// `GET /api/notifications`'s parameters.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
+pub struct ListQuery {
+    /// Page size, 1 to 100 (400 otherwise).
+    pub limit: Option<chat::models::Limit>,
+    /// `nextCursor` of the previous page (400 when not a notification id).
+    pub cursor: Option<NotificationId>,
+    /// Only the unread ones.
+    pub unread: Option<super::Flag>,
 }
 
 pub async fn create(app: &App, req: Request) -> Result<Reply, AppError> {
@@ -30,7 +47,7 @@ pub async fn list(app: &App, req: Request) -> Result<Reply, AppError> {
     let cursor = query_param(&req, "cursor")
         .map(|c| NotificationId::parse(&c).ok_or_else(|| AppError::field("cursor", "invalid cursor")))
         .transpose()?;
-    let unread = query_param(&req, "unread").as_deref() == Some("true");
+    let unread = flag(&req, "unread")?;
     let (items, next) = notifications::list(app, &caller.actor(), limit, cursor.as_ref(), unread).await?;
     Ok(Reply::page(items, next))
 }

@@ -8,14 +8,29 @@ use serde::Deserialize;
 
 use super::{body, caller, path_id, Reply};
 
+/// The caller's status, and what they are doing.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StatusBody {
+    #[cfg_attr(feature = "schema", schemars(with = "chat::service::presence::StatusName"))]
     pub status: String,
+    /// `typing`, `playing` or free text (empty: none).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<chat::text::Text<0, { chat::service::presence::ACTIVITY_MAX }, false>>"))]
     pub activity: Option<String>,
+    /// The caller's own id, if given (403 otherwise).
     #[serde(default)]
     pub user_id: Option<String>,
+}
+
+/// `{userId}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
+#[cfg_attr(feature = "schema", schemars(rename_all = "camelCase"))]
+pub struct UserPath {
+    /// A malformed id names nothing: 404.
+    pub user_id: UserId,
 }
 
 pub async fn set(app: &App, req: Request) -> Result<Reply, AppError> {

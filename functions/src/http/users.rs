@@ -6,7 +6,30 @@ use chat::service::users::{self, ProfileUpdate};
 use chat::{App, AppError};
 use lambda_http::Request;
 use serde::Deserialize;
-use serde_json::json;
+use chat::models::Limit;
+#[cfg(feature = "schema")]
+use chat::models::{COMPANY_MAX, FIRST_NAME_MAX, GENDER_MAX, LAST_NAME_MAX, PHONE_MAX, PROFILE_PICTURE_MAX};
+#[cfg(feature = "schema")]
+use chat::text::Text;
+
+/// `GET /api/users`'s parameters.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
+pub struct ListQuery {
+    /// Page size, 1 to 100 (400 otherwise).
+    pub limit: Option<Limit>,
+    /// `nextCursor` of the previous page (400 when not a user id).
+    pub cursor: Option<UserId>,
+}
+
+/// The answer of a deletion: `deleted` is always `true`.
+#[derive(serde::Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "Deleted{Id}"))]
+pub struct Deleted<Id> {
+    pub deleted: bool,
+    pub id: Id,
+}
 
 use super::{body, caller, path_id, query_param, Reply};
 
@@ -36,20 +59,33 @@ pub async fn get(app: &App, req: Request) -> Result<Reply, AppError> {
     Ok(Reply::ok(users::get(app, &caller, &id).await?))
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct UpdateBody {
+pub struct UpdateBody {
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Username>"))]
     username: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Email>"))]
     email: Option<String>,
+    /// Your own password needs `currentPassword`; ends every connection of the user, and the
+    /// answer carries a new token (also set as the cookie) when it is yours.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Password>"))]
     password: Option<String>,
     current_password: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Text<0, FIRST_NAME_MAX, false>>"))]
     first_name: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Text<0, LAST_NAME_MAX, false>>"))]
     last_name: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Text<0, COMPANY_MAX, false>>"))]
     company: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Text<0, PHONE_MAX, false>>"))]
     phone: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Text<0, PROFILE_PICTURE_MAX, false>>"))]
     profile_picture: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Text<0, GENDER_MAX, false>>"))]
     gender: Option<String>,
     is_onboarding_completed: Option<bool>,
+    /// Admins only (403 otherwise).
     role: Option<Role>,
 }
 
@@ -95,5 +131,5 @@ pub async fn delete(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
     let id = path_id(&req, "id", UserId::parse, "user")?;
     users::delete(app, &caller, &id).await?;
-    Ok(Reply::ok(json!({ "deleted": true, "id": id })))
+    Ok(Reply::ok(Deleted { deleted: true, id }))
 }

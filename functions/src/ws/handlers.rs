@@ -30,46 +30,68 @@ pub enum Action {
 
 /// A message to a conversation, or to a user (`receiverId`: id or username; the direct
 /// conversation starts with it).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "schema", schemars(extend("anyOf" = [
+    { "required": ["conversationId"], "properties": { "conversationId": { "type": "string" } } },
+    { "required": ["receiverId"], "properties": { "receiverId": { "type": "string" } } },
+])))]
 pub struct SendMessage {
+    /// Used when both are given.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<ConversationId>"))]
     pub conversation_id: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<chat::service::messages::schema::TargetRef>"))]
     pub receiver_id: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "chat::models::MessageText"))]
     pub text: String,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<chat::service::messages::schema::ClientMessageId>"))]
     pub client_message_id: Option<String>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "schema", schemars(rename = "TypingFrame"))]
 pub struct Typing {
+    #[cfg_attr(feature = "schema", schemars(with = "ConversationId"))]
     pub conversation_id: String,
     pub is_typing: bool,
 }
 
 /// Everything read, or up to `upToMessageId`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MarkAsRead {
+    #[cfg_attr(feature = "schema", schemars(with = "ConversationId"))]
     pub conversation_id: String,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<MessageId>"))]
     pub up_to_message_id: Option<String>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ViewConversation {
+    #[cfg_attr(feature = "schema", schemars(with = "ConversationId"))]
     pub conversation_id: String,
 }
 
 /// As `PUT /api/status`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SetStatus {
+    #[cfg_attr(feature = "schema", schemars(with = "chat::service::presence::StatusName"))]
     pub status: String,
+    /// `typing`, `playing` or free text (empty: none).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<chat::text::Text<0, { chat::service::presence::ACTIVITY_MAX }, false>>"))]
     pub activity: Option<String>,
 }
 

@@ -12,6 +12,7 @@ use crate::store::{Condition, Index, Item, Key, Query, SortCond, StoreError, Tab
 /// Notifications are kept for 90 days.
 pub const NOTIFICATION_TTL_SECS: i64 = 90 * 24 * 3600;
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
@@ -50,6 +51,7 @@ impl Notification {
 
 /// What a notification points at (its `data`), by kind. Read back by shape: the first variant
 /// whose fields are all there.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum NotificationData {
@@ -70,6 +72,7 @@ impl Default for NotificationData {
 }
 
 /// A direct message not seen live.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageNote {
@@ -79,6 +82,7 @@ pub struct MessageNote {
 }
 
 /// A membership change in a group, and who made it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupNote {
@@ -87,6 +91,7 @@ pub struct GroupNote {
 }
 
 /// Who sent an admin notification.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AdminNote {
     pub from: UserId,

@@ -43,6 +43,7 @@ pub async fn start(app: &App, actor: &Actor, participants: &[String]) -> Result<
 }
 
 /// A conversation as its members see it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationView {
@@ -64,6 +65,7 @@ pub struct ConversationView {
 
 /// A member in a conversation view: in full in a direct conversation, by id in a group (its own
 /// route shows them in full), so listing conversations stays cheap however big the groups.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum MemberRef {

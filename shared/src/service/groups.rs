@@ -23,8 +23,11 @@ const NOTIFY_CONCURRENCY: usize = 16;
 /// Concurrent membership changes on one group retry on its version this many times.
 const CHANGE_ATTEMPTS: u32 = 8;
 
+/// The longest group or channel name, in characters.
+pub const NAME_MAX: usize = 100;
+
 pub fn parse_name(name: &str) -> Result<String, AppError> {
-    crate::text::parse("name", name, 1, 100, crate::text::Lines::Single)
+    crate::text::parse("name", name, 1, NAME_MAX, crate::text::Lines::Single)
 }
 
 /// Resolves members given as ids or usernames: one `BatchGetItem` per 100 ids, one lookup per
@@ -187,6 +190,7 @@ fn check_can_see(actor: &Actor, c: &Conversation) -> Result<(), AppError> {
 }
 
 /// A group or channel with its members in full.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupView {
@@ -204,6 +208,7 @@ pub struct GroupView {
 }
 
 /// A member and their role in the group.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct GroupMember {
     #[serde(flatten)]
@@ -211,6 +216,7 @@ pub struct GroupMember {
     pub role: GroupRole,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupRole {
@@ -255,6 +261,7 @@ pub async fn list(app: &App, actor: &Actor, kind: ConversationKind) -> Result<Ve
 }
 
 /// A public channel as anyone may find it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelListing {
@@ -285,6 +292,7 @@ pub async fn discover(app: &App, actor: &Actor) -> Result<Vec<ChannelListing>, A
 }
 
 /// The `action` of a member change, as the API spells it (`add`, `remove`, `promote`, `demote`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MemberAction {

@@ -84,13 +84,65 @@ impl Outgoing {
     }
 }
 
+/// The longest `clientMessageId`, in characters.
+pub const CLIENT_MESSAGE_ID_MAX: usize = 64;
+
 /// Parses a `clientMessageId`: 1..=64 printable characters.
 fn parse_client_message_id(s: Option<String>) -> Result<Option<String>, AppError> {
     match s {
-        Some(id) if id.is_empty() || id.len() > 64 || id.chars().any(char::is_control) => {
+        Some(id) if id.is_empty() || id.chars().count() > CLIENT_MESSAGE_ID_MAX || id.chars().any(char::is_control) => {
             Err(AppError::field("clientMessageId", "1 to 64 printable characters"))
         }
         other => Ok(other),
+    }
+}
+
+/// The schemas of a send's hand-parsed fields (types for `#[schemars(with = …)]`).
+pub mod schema {
+    /// `clientMessageId`.
+    pub struct ClientMessageId;
+
+    /// A `Target`: a user id, a conversation id or a username.
+    pub struct TargetRef;
+}
+
+#[cfg(feature = "schema")]
+mod schema_impls {
+    use std::borrow::Cow;
+
+    use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+
+    use super::schema::{ClientMessageId, TargetRef};
+    use super::CLIENT_MESSAGE_ID_MAX;
+    use crate::ids::{ConversationId, UserId};
+    use crate::models::Username;
+
+    impl JsonSchema for ClientMessageId {
+        fn schema_name() -> Cow<'static, str> {
+            "ClientMessageId".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            let controls: String = crate::text::CONTROL.iter().map(|(lo, hi)| format!("\\u{lo:04X}-\\u{hi:04X}")).collect();
+            json_schema!({
+                "type": "string",
+                "minLength": 1,
+                "maxLength": CLIENT_MESSAGE_ID_MAX,
+                "pattern": format!("^[^{controls}]+$"),
+                "description": "The client's idempotency key: a retry with the same target and text answers the stored message (200) and stores nothing; a reuse for another conversation or text is 409.",
+            })
+        }
+    }
+
+    impl JsonSchema for TargetRef {
+        fn schema_name() -> Cow<'static, str> {
+            "Target".into()
+        }
+        fn json_schema(g: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "anyOf": [g.subschema_for::<UserId>(), g.subschema_for::<ConversationId>(), g.subschema_for::<Username>()],
+                "description": "A user (id or username: the direct conversation with them, started by the first message) or a conversation id.",
+            })
+        }
     }
 }
 

@@ -30,12 +30,15 @@ pub async fn notify(
     Ok(n)
 }
 
+/// The longest notification text, in characters.
+pub const MESSAGE_MAX: usize = 1000;
+
 /// Admin only: to an existing user.
 pub async fn send(app: &App, actor: &Actor, user: &UserId, message: &str) -> Result<Notification, AppError> {
     if !actor.is_admin() {
         return Err(AppError::Forbidden("only an admin may send notifications".into()));
     }
-    let message = crate::text::parse("message", message, 1, 1000, crate::text::Lines::Multi)?;
+    let message = crate::text::parse("message", message, 1, MESSAGE_MAX, crate::text::Lines::Multi)?;
     repo::users::get(app.table(), user).await?.ok_or_else(|| AppError::not_found("user"))?;
     let from = NotificationData::Admin(AdminNote { from: actor.user_id.clone() });
     notify(app, user, NotificationKind::Admin, &message, from, true).await
@@ -59,6 +62,7 @@ pub async fn mark_read(app: &App, actor: &Actor, id: &NotificationId) -> Result<
 }
 
 /// How many notifications `mark_all_read` marked.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Marked {
     pub marked: usize,

@@ -14,19 +14,49 @@ use crate::models::Status;
 use crate::repo::{self, connections::Presence, conversations::Membership, keys};
 
 /// `online` (alias `available`), `away`, `busy` (alias `dnd`), `offline` (alias `invisible`).
+/// The names a client may set a status by (any case), and the status each means.
+pub const STATUS_NAMES: [(&str, Status); 7] = [
+    ("online", Status::Online),
+    ("available", Status::Online),
+    ("away", Status::Away),
+    ("busy", Status::Busy),
+    ("dnd", Status::Busy),
+    ("offline", Status::Offline),
+    ("invisible", Status::Offline),
+];
+
 pub fn parse_status(s: &str) -> Result<Status, AppError> {
-    match s.to_ascii_lowercase().as_str() {
-        "online" | "available" => Ok(Status::Online),
-        "away" => Ok(Status::Away),
-        "busy" | "dnd" => Ok(Status::Busy),
-        "offline" | "invisible" => Ok(Status::Offline),
-        _ => Err(AppError::field("status", "one of online, available, away, busy, offline")),
+    STATUS_NAMES
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(s))
+        .map(|(_, status)| *status)
+        .ok_or_else(|| AppError::field("status", "one of online, available, away, busy, offline"))
+}
+
+/// The longest activity, in characters.
+pub const ACTIVITY_MAX: usize = 64;
+
+/// The schema of a status a client sets: one of `STATUS_NAMES`.
+pub struct StatusName;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for StatusName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StatusName".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = STATUS_NAMES.iter().map(|(n, _)| *n).collect();
+        schemars::json_schema!({
+            "type": "string",
+            "enum": names,
+            "description": "`available` is `online`, `dnd` is `busy`, `invisible` is `offline` (appear offline); read back as the status it means. The server also accepts these in any case.",
+        })
     }
 }
 
 /// `typing`, `playing` or free text of at most 64 characters.
 pub fn parse_activity(s: Option<String>) -> Result<Option<String>, AppError> {
-    let activity = s.map(|a| crate::text::parse("activity", &a, 0, 64, crate::text::Lines::Single)).transpose()?;
+    let activity = s.map(|a| crate::text::parse("activity", &a, 0, ACTIVITY_MAX, crate::text::Lines::Single)).transpose()?;
     Ok(activity.filter(|a| !a.is_empty()))
 }
 

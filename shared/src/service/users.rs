@@ -49,6 +49,7 @@ impl Session {
 
 /// A session as the client gets it: the user in full and the token, valid until `expiresAt`
 /// (seconds since the epoch).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionView {
@@ -58,6 +59,7 @@ pub struct SessionView {
 }
 
 /// A profile after an update, and the new token when the user changed their own password.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Updated {
     pub user: UserView,
@@ -310,6 +312,7 @@ pub async fn delete(app: &App, caller: &Caller, target: &UserId) -> Result<(), A
 }
 
 /// A WebSocket ticket, for clients that cannot send a token at the handshake (browsers).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TicketView {
