@@ -52,6 +52,7 @@ functions! {
     ConversationsRead = "conversations-read",
     MessagesSend = "messages-send",
     MessagesList = "messages-list",
+    MessagesEdit = "messages-edit",
     MessagesDelete = "messages-delete",
     GroupsCreate = "groups-create",
     GroupsMembers = "groups-members",
@@ -68,6 +69,7 @@ functions! {
     WsDefault = "ws-default",
     WsSendMessage = "ws-send-message",
     WsTyping = "ws-typing",
+    WsEditMessage = "ws-edit-message",
     WsMarkAsRead = "ws-mark-as-read",
     WsJoinConversation = "ws-join-conversation",
     WsLeaveConversation = "ws-leave-conversation",
@@ -390,6 +392,14 @@ pub static FUNCTIONS: &[Decl] = {
             http_route("GET /api/messages/{id}", http_handler!(msg::list), User, budget(3, 2, "1 + page", "0", "session → conversation ‖ messages query")),
             http_route("GET /chat/conversation/{senderId}/{receiverId}", http_handler!(msg::list_between), User, budget(3, 2, "1 + page", "0", "as GET /api/messages/{id}")),
         ]),
+    Decl::new(MessagesEdit, FanOut)
+        .actions(&[GetItem, BatchGetItem, QueryIndex, UpdateItem, ConditionCheckItem, DeleteItem, PostToConnection])
+        .why("edit (the sender): authenticate (BatchGetItem) and the message by id (Query on GSI1) concurrently; one transaction: the message (UpdateItem, conditional on the text read), the sender's membership (ConditionCheckItem), the summary's lastMessage copy when it is the last (UpdateItem); the conversation (BatchGetItem) alongside; messageEdited to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem).")
+        .routes(&[
+            http_route("PATCH /api/messages/{id}", http_handler!(msg::edit), User, budget(5, 3, "2.5", "6", "session ‖ message (GSI1) → transaction (message, membership check, summary copy) ‖ conversation + summary → fan-out; an edit of an older message retries the transaction without the copy (+1 request, +1 round trip)")).variants(&[
+                ("older", budget(6, 4, "2.5", "6", "an older message: the transaction with the summary's copy fails on its `seq`, and runs again without it")),
+            ]),
+        ]),
     Decl::new(MessagesDelete, FanOut)
         .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, QueryIndex, PostToConnection])
         .why("delete: authenticate (BatchGetItem), the message by id (Query on GSI1), its conversation (GetItem), the tombstone (UpdateItem), messageDeleted to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem).")
@@ -494,6 +504,12 @@ pub static FUNCTIONS: &[Decl] = {
         .why("typing: the conversation (GetItem), the connection's typing state (UpdateItem), its room (Query on the table), POST, 410 cleanup (UpdateItem + DeleteItem). A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
             ws_route("typing", ws_handler!(ws::typing), User, budget(4, 2, "2", "1", "conversation ‖ connection open → connection update ‖ fan-out")),
+        ]),
+    Decl::new(WsEditMessage, FanOut)
+        .actions(&[GetItem, BatchGetItem, QueryIndex, UpdateItem, ConditionCheckItem, DeleteItem, PostToConnection, DeleteConnection])
+        .why("editMessage: as messages-edit, the connection check (GetItem) in place of the session check. A frame on a connection whose token has expired closes it (DELETE @connections).")
+        .routes(&[
+            ws_route("editMessage", ws_handler!(ws::edit_message), User, budget(5, 3, "2.5", "6", "as PATCH /api/messages/{id}, the connection check in place of the session check")),
         ]),
     Decl::new(WsMarkAsRead, FanOut)
         .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])

@@ -25,6 +25,8 @@ pub enum Event {
     /// The other members.
     MessagesRead(ReadReceipt),
     MessageDeleted(MessageDeleted),
+    /// A message's text was rewritten by its sender, to the members.
+    MessageEdited(MessageEdited),
     /// A user's presence, to their contacts and the admin room (and to the setter).
     Presence(PresenceView),
     Notification(NotificationPush),
@@ -43,6 +45,7 @@ pub const TYPING_STATUS: &str = "typingStatus";
 pub const MESSAGES_MARKED_READ: &str = "messagesMarkedRead";
 pub const MESSAGES_READ: &str = "messagesRead";
 pub const MESSAGE_DELETED: &str = "messageDeleted";
+pub const MESSAGE_EDITED: &str = "messageEdited";
 pub const PRESENCE: &str = "presence";
 pub const NOTIFICATION: &str = "notification";
 pub const MEMBERSHIP: &str = "membership";
@@ -60,6 +63,7 @@ impl Event {
             Self::MessagesMarkedRead(_) => MESSAGES_MARKED_READ,
             Self::MessagesRead(_) => MESSAGES_READ,
             Self::MessageDeleted(_) => MESSAGE_DELETED,
+            Self::MessageEdited(_) => MESSAGE_EDITED,
             Self::Presence(_) => PRESENCE,
             Self::Notification(_) => NOTIFICATION,
             Self::Membership(_) => MEMBERSHIP,
@@ -141,6 +145,12 @@ pub struct MessageDeleted {
     pub message_id: MessageId,
     pub conversation_id: ConversationId,
     pub deleted_by: UserId,
+}
+
+/// `messageEdited`, to the members: the message as it now reads.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageEdited {
+    pub message: Message,
 }
 
 /// A user's presence as others see it (`presence`, `GET/PUT /api/status`): the status the user

@@ -1,24 +1,33 @@
 //! Messages: every send form the clients use (`/api/messages…`, `/chat`), the history (also
 //! between two named users), delete.
 
+use std::future::Future;
+
 use chat::ids::{MessageId, UserId};
+use chat::models::MessageText;
 use chat::service::messages::{self, Outgoing, PageRequest, SendOutcome, Target};
+use chat::service::Actor;
 use chat::{App, AppError};
 use lambda_http::Request;
 use serde::Deserialize;
 
 use super::{body, caller, path_id, path_param, query_param, token, Reply};
 
-/// Authenticates concurrently with the send's first read (SPEC §6: two round trips). `sender`,
-/// if given, must name the caller, by id or by username: checked against the stored user the
-/// session reads anyway (a token's username may predate a rename).
-pub async fn send(app: &App, req: &Request, sender: Option<String>, out: Outgoing) -> Result<Reply, AppError> {
+/// The caller as the token names them, and the session check to run concurrently with a
+/// route's first read (SPEC §6: two round trips). The check also refuses a token whose role is
+/// out of date. `sender`, if given, must name the caller, by id or by username: checked against
+/// the stored user the session reads anyway (a token's username may predate a rename).
+fn concurrent_session<'a>(
+    app: &'a App,
+    req: &Request,
+    sender: Option<String>,
+) -> Result<(Actor, impl Future<Output = Result<(), AppError>> + 'a), AppError> {
     let claims = app.verify(token(req).as_deref())?;
-    let actor =
-        chat::service::Actor { user_id: claims.sub.clone(), username: claims.username.clone(), role: claims.role };
-    let session = async {
-        let caller = app.session(claims.clone()).await?;
-        if caller.user.role != actor.role {
+    let actor = Actor { user_id: claims.sub.clone(), username: claims.username.clone(), role: claims.role };
+    let role = actor.role;
+    let session = async move {
+        let caller = app.session(claims).await?;
+        if caller.user.role != role {
             return Err(AppError::Unauthorized("token out of date; log in again".into()));
         }
         if sender.as_deref().is_some_and(|s| !messages::names_user(s, &caller.user)) {
@@ -26,6 +35,11 @@ pub async fn send(app: &App, req: &Request, sender: Option<String>, out: Outgoin
         }
         Ok(())
     };
+    Ok((actor, session))
+}
+
+pub async fn send(app: &App, req: &Request, sender: Option<String>, out: Outgoing) -> Result<Reply, AppError> {
+    let (actor, session) = concurrent_session(app, req, sender)?;
     // 201 for a new message, 200 for a retry that found it stored.
     let outcome = messages::send(app, &actor, session, out, None).await?;
     Ok(Reply::ok(outcome.message()).status(matches!(outcome, SendOutcome::New(_))))
@@ -90,6 +104,21 @@ pub async fn list(app: &App, req: Request) -> Result<Reply, AppError> {
     let page = PageRequest::parse(b.as_deref(), a.as_deref(), l.as_deref())?;
     let (items, next) = messages::list(app, &caller.actor(), &target, &page).await?;
     Ok(Reply::page(items, next))
+}
+
+/// `PATCH /api/messages/:id` `{text}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Edit {
+    text: String,
+}
+
+/// The sender rewrites a message's text (`messageEdited` to the members).
+pub async fn edit(app: &App, req: Request) -> Result<Reply, AppError> {
+    let id = path_id(&req, "id", MessageId::parse, "message")?;
+    let text = MessageText::parse(&body::<Edit>(&req)?.text)?;
+    let (actor, session) = concurrent_session(app, &req, None)?;
+    Ok(Reply::ok(messages::edit(app, &actor, session, &id, text).await?))
 }
 
 pub async fn delete(app: &App, req: Request) -> Result<Reply, AppError> {

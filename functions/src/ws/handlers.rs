@@ -4,6 +4,7 @@
 use chat::clock::{iso, now_ms};
 use chat::events::{Event, MessageAck, Pong};
 use chat::ids::{ConversationId, MessageId};
+use chat::models::MessageText;
 use chat::service::messages::{self, Outgoing, SendOutcome, Target};
 use chat::service::{conversations, fanout, presence, realtime};
 use chat::{App, AppError};
@@ -20,6 +21,7 @@ pub enum Action {
     /// Also `chatMessage`.
     #[serde(alias = "chatMessage")]
     SendMessage(SendMessage),
+    EditMessage(EditMessage),
     Typing(Typing),
     MarkAsRead(MarkAsRead),
     JoinConversation(ViewConversation),
@@ -40,6 +42,14 @@ pub struct SendMessage {
     pub text: String,
     #[serde(default)]
     pub client_message_id: Option<String>,
+}
+
+/// As `PATCH /api/messages/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EditMessage {
+    pub message_id: String,
+    pub text: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,6 +131,17 @@ pub async fn send_message(app: &App, req: WsRequest) -> Result<(), AppError> {
         fanout::reply(app, &req.connection_id, &ack).await;
     }
     Ok(())
+}
+
+/// `editMessage`: as `PATCH /api/messages/{id}`; the connection is checked open alongside the
+/// message's lookup, and gets `messageEdited` with the other members' connections.
+pub async fn edit_message(app: &App, req: WsRequest) -> Result<(), AppError> {
+    let actor = req.actor()?;
+    let Action::EditMessage(b) = req.action()? else { return Err(other_action()) };
+    let id = MessageId::parse(&b.message_id).ok_or_else(|| AppError::field("messageId", "not a message id"))?;
+    let text = MessageText::parse(&b.text)?;
+    let open = realtime::check_open(app, actor, &req.connection_id);
+    messages::edit(app, actor, open, &id, text).await.map(drop)
 }
 
 pub async fn typing(app: &App, req: WsRequest) -> Result<(), AppError> {

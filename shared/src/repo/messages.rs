@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{from_item, keys, string_field, to_item};
 use crate::error::AppError;
-use crate::ids::{ConversationId, MessageId};
+use crate::ids::{ConversationId, MessageId, UserId};
 use crate::models::Message;
 use crate::store::{Condition, Index, Item, Query, SortCond, StoreError, Table, Update, WriteOp};
 
@@ -161,6 +161,49 @@ pub async fn rewrite(table: &dyn Table, m: &Message, summary_seq: i64, updates: 
     }
     table.update(&key, updates, Some(Condition::Exists)).await?;
     Ok(())
+}
+
+/// How an edit ended.
+#[derive(Debug)]
+pub enum Edited {
+    Done(Message),
+    /// The text changed or the message was deleted since it was read.
+    Changed,
+    /// The editor is no longer a member of the conversation.
+    NotMember,
+}
+
+/// Rewrites the text of `m` (as read) to `text`, with the conversation's `lastMessage` copy when
+/// it is this message, in one `TransactWriteItems`: the message conditional on its text being
+/// the one read (a delete or another edit in between fails it), the editor's membership checked.
+/// Whether `m` is the last message is not known without reading the summary: the transaction
+/// tries with the copy (conditional on the summary's `seq`) and, when that alone fails, once
+/// more without it — two round trips for the usual edit of the last message, three otherwise.
+pub async fn edit(table: &dyn Table, m: &Message, editor: &UserId, text: &str, at: &str) -> Result<Edited, AppError> {
+    let edited = Message { text: text.to_owned(), edited_at: Some(at.to_owned()), ..m.clone() };
+    let message = WriteOp::Update {
+        key: keys::message(&m.conversation_id, &m.id),
+        updates: vec![Update::Set("text".into(), text.into()), Update::Set("editedAt".into(), at.into())],
+        cond: Some(Condition::Equals("text".into(), m.text.clone().into())),
+    };
+    let member = WriteOp::Check { key: keys::membership(editor, &m.conversation_id), cond: Condition::Exists };
+    let summary = WriteOp::Update {
+        key: keys::summary(&m.conversation_id),
+        updates: vec![Update::Set("lastMessage".into(), serde_json::to_value(&edited)?)],
+        cond: Some(Condition::Equals("seq".into(), m.seq.into())),
+    };
+    let mut ops = vec![message, member, summary];
+    loop {
+        match table.transact(ops.clone()).await {
+            Ok(()) => return Ok(Edited::Done(edited)),
+            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&0) => return Ok(Edited::Changed),
+            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&1) => return Ok(Edited::NotMember),
+            Err(StoreError::TransactionCancelled { .. }) if ops.len() == 3 => {
+                ops.pop();
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Tombstones the message: the text is erased everywhere, the place kept (`rewrite`).

@@ -8,7 +8,7 @@ use super::{conversations::check_access, conversations::check_member, notificati
 use crate::app::App;
 use crate::clock::{iso, now_ms, now_secs};
 use crate::error::AppError;
-use crate::events::{Event, MessageAck, MessageDeleted, MessagePush, Sender};
+use crate::events::{Event, MessageAck, MessageDeleted, MessageEdited, MessagePush, Sender};
 use crate::ids::{ConnectionId, ConversationId, MessageId, UserId};
 use crate::models::DEFAULT_PAGE;
 use crate::models::{parse_limit, ConversationKind, Message, MessageText, NotificationKind, Status, User, Username};
@@ -183,6 +183,7 @@ where
             created_at: iso(now),
             client_message_id: out.client_message_id.clone(),
             deleted: false,
+            edited_at: None,
         };
         let mut ops = msgs::send_ops(&message, previous, summary_exists, now_secs(), !creating)?;
         let mut conversation = loaded.map(|l| l.conversation);
@@ -362,4 +363,59 @@ pub async fn delete(app: &App, actor: &Actor, id: &MessageId) -> Result<MessageD
     };
     fanout::to_members(app, &conversation, None, &Event::MessageDeleted(deleted.clone())).await?;
     Ok(deleted)
+}
+
+/// Rewrites a message's text: its sender only, while a member (admins may delete, not
+/// rewrite). `authenticate` runs concurrently with the message's lookup, so an edit of the
+/// conversation's last message costs two sequential round trips before the fan-out (GSI1
+/// `Query` ‖ session; `TransactWriteItems` ‖ the conversation for the fan-out), see
+/// `msgs::edit`. A deleted or unknown message, or one of a conversation the caller cannot
+/// read, is 404 alike; the same text again changes nothing and pushes nothing.
+#[tracing::instrument(skip_all, fields(editor = %actor.user_id, message = %id))]
+pub async fn edit<A>(
+    app: &App,
+    actor: &Actor,
+    authenticate: A,
+    id: &MessageId,
+    text: MessageText,
+) -> Result<Message, AppError>
+where
+    A: Future<Output = Result<(), AppError>>,
+{
+    let (_, found) = tokio::try_join!(authenticate, msgs::find(app.table(), id))?;
+    let message = found.filter(|m| !m.deleted).ok_or_else(|| AppError::not_found("message"))?;
+    if message.sender_id != actor.user_id {
+        // A member (or an admin, who may read everything) learns it is not theirs; anyone else,
+        // that there is nothing to see.
+        let conversation = conversations::load(app.table(), &message.conversation_id).await?;
+        return Err(match conversation {
+            Some(l) if l.conversation.is_member(&actor.user_id) || actor.is_admin() => {
+                AppError::Forbidden("only the sender may edit a message".into())
+            }
+            _ => AppError::not_found("message"),
+        });
+    }
+    if message.text == text.as_str() {
+        return Ok(message);
+    }
+    let at = iso(now_ms());
+    let (edited, conversation) = tokio::join!(
+        msgs::edit(app.table(), &message, &actor.user_id, text.as_str(), &at),
+        conversations::load(app.table(), &message.conversation_id),
+    );
+    let edited = match edited? {
+        msgs::Edited::Done(m) => m,
+        msgs::Edited::NotMember => return Err(AppError::not_found("message")),
+        msgs::Edited::Changed => {
+            return Err(match msgs::get(app.table(), &message.conversation_id, &message.id).await? {
+                Some(m) if !m.deleted => AppError::Conflict("the message changed meanwhile; retry".into()),
+                _ => AppError::not_found("message"),
+            })
+        }
+    };
+    if let Some(l) = conversation? {
+        let event = Event::MessageEdited(MessageEdited { message: edited.clone() });
+        fanout::to_members(app, &l.conversation, None, &event).await?;
+    }
+    Ok(edited)
 }

@@ -284,6 +284,24 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
         "DELETE /api/conversations/{id}",
         b.http(Method::DELETE, &format!("/api/conversations/{conv}"), Some(&admin), None).await,
     );
+    // An edit of the conversation's last message (the usual case), then of an older one.
+    let mut sent = Vec::new();
+    for content in ["older", "to edit"] {
+        let (_, m) = b.gw.post("/api/messages", &a.token, json!({ "receiverId": bob.id, "content": content })).await;
+        sent.push(m["data"]["id"].as_str().unwrap().to_owned());
+    }
+    let (older, fresh) = (&sent[0], &sent[1]);
+    let edit = |text: &str| Some(json!({ "text": text }));
+    m.insert(
+        "PATCH /api/messages/{id}",
+        b.http(Method::PATCH, &format!("/api/messages/{fresh}"), t, edit("edited")).await,
+    );
+    let frame = json!({ "action": "editMessage", "messageId": fresh, "text": "edited again" });
+    m.insert("editMessage", b.ws(frame, "messageEdited", 0).await);
+    m.insert(
+        "PATCH /api/messages/{id} older",
+        b.http(Method::PATCH, &format!("/api/messages/{older}"), t, edit("edited")).await,
+    );
     b.table.take();
     let (status, _) = b.gw.call(Method::PATCH, "/api/users/me", Some(&admin), None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "an unmatched method reaches the $default route");

@@ -5,6 +5,7 @@ mod attacks;
 mod budget;
 mod conformance;
 mod e2e;
+mod edits;
 mod faults;
 mod harness;
 mod limits;
