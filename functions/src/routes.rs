@@ -53,6 +53,7 @@ functions! {
     MessagesSend = "messages-send",
     MessagesList = "messages-list",
     MessagesEdit = "messages-edit",
+    MessagesReact = "messages-react",
     MessagesDelete = "messages-delete",
     GroupsCreate = "groups-create",
     GroupsMembers = "groups-members",
@@ -70,6 +71,7 @@ functions! {
     WsSendMessage = "ws-send-message",
     WsTyping = "ws-typing",
     WsEditMessage = "ws-edit-message",
+    WsReact = "ws-react",
     WsMarkAsRead = "ws-mark-as-read",
     WsJoinConversation = "ws-join-conversation",
     WsLeaveConversation = "ws-leave-conversation",
@@ -389,7 +391,9 @@ pub static FUNCTIONS: &[Decl] = {
         .actions(&[GetItem, BatchGetItem, Query])
         .why("history: authenticate (BatchGetItem), the conversation (GetItem) and a page of messages (Query on the table) concurrently; the other user of a not-yet-started direct conversation (GetItem).")
         .routes(&[
-            http_route("GET /api/messages/{id}", http_handler!(msg::list), User, budget(3, 2, "1 + page", "0", "session → conversation ‖ messages query")),
+            http_route("GET /api/messages/{id}", http_handler!(msg::list), User, budget(3, 2, "1 + page", "0", "session → conversation ‖ messages query")).variants(&[
+                ("reactions", budget(4, 3, "1 + page + mine", "0", "a page where some message has reactions: then the caller's own in the page's range (one Query)")),
+            ]),
             http_route("GET /chat/conversation/{senderId}/{receiverId}", http_handler!(msg::list_between), User, budget(3, 2, "1 + page", "0", "as GET /api/messages/{id}")),
         ]),
     Decl::new(MessagesEdit, FanOut)
@@ -399,6 +403,13 @@ pub static FUNCTIONS: &[Decl] = {
             http_route("PATCH /api/messages/{id}", http_handler!(msg::edit), User, budget(5, 3, "2.5", "6", "session ‖ message (GSI1) → transaction (message, membership check, summary copy) ‖ conversation + summary → fan-out; an edit of an older message retries the transaction without the copy (+1 request, +1 round trip)")).variants(&[
                 ("older", budget(6, 4, "2.5", "6", "an older message: the transaction with the summary's copy fails on its `seq`, and runs again without it")),
             ]),
+        ]),
+    Decl::new(MessagesReact, FanOut)
+        .actions(&[GetItem, BatchGetItem, QueryIndex, PutItem, DeleteItem, UpdateItem, ConditionCheckItem, PostToConnection])
+        .why("react / unreact: authenticate (BatchGetItem) and the message by id (Query on GSI1) concurrently; one transaction: the caller's reaction item (PutItem if absent / DeleteItem if present), their membership (ConditionCheckItem), the message's counter for the kind (UpdateItem ADD, not on a deleted message); the conversation (GetItem) alongside; reactionAdded/Removed to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem).")
+        .routes(&[
+            http_route("PUT /api/messages/{id}/reactions/{reaction}", http_handler!(msg::react, true), User, budget(5, 3, "2", "6", "session ‖ message (GSI1) → transaction (reaction item, membership check, counter) ‖ conversation → fan-out")),
+            http_route("DELETE /api/messages/{id}/reactions/{reaction}", http_handler!(msg::react, false), User, budget(5, 3, "2", "6", "as PUT")),
         ]),
     Decl::new(MessagesDelete, FanOut)
         .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, QueryIndex, PostToConnection])
@@ -510,6 +521,13 @@ pub static FUNCTIONS: &[Decl] = {
         .why("editMessage: as messages-edit, the connection check (GetItem) in place of the session check. A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
             ws_route("editMessage", ws_handler!(ws::edit_message), User, budget(5, 3, "2.5", "6", "as PATCH /api/messages/{id}, the connection check in place of the session check")),
+        ]),
+    Decl::new(WsReact, FanOut)
+        .actions(&[GetItem, BatchGetItem, QueryIndex, PutItem, DeleteItem, UpdateItem, ConditionCheckItem, PostToConnection, DeleteConnection])
+        .why("react / unreact: as messages-react, the connection check (GetItem) in place of the session check. A frame on a connection whose token has expired closes it (DELETE @connections).")
+        .routes(&[
+            ws_route("react", ws_handler!(ws::react), User, budget(5, 3, "2", "6", "as PUT /api/messages/{id}/reactions/{reaction}, the connection check in place of the session check")),
+            ws_route("unreact", ws_handler!(ws::react), User, budget(5, 3, "2", "6", "as react")),
         ]),
     Decl::new(WsMarkAsRead, FanOut)
         .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])

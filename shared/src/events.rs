@@ -27,6 +27,10 @@ pub enum Event {
     MessageDeleted(MessageDeleted),
     /// A message's text was rewritten by its sender, to the members.
     MessageEdited(MessageEdited),
+    /// A member reacted to a message, to the members.
+    ReactionAdded(ReactionChange),
+    /// A member took a reaction back, to the members.
+    ReactionRemoved(ReactionChange),
     /// A user's presence, to their contacts and the admin room (and to the setter).
     Presence(PresenceView),
     Notification(NotificationPush),
@@ -46,6 +50,8 @@ pub const MESSAGES_MARKED_READ: &str = "messagesMarkedRead";
 pub const MESSAGES_READ: &str = "messagesRead";
 pub const MESSAGE_DELETED: &str = "messageDeleted";
 pub const MESSAGE_EDITED: &str = "messageEdited";
+pub const REACTION_ADDED: &str = "reactionAdded";
+pub const REACTION_REMOVED: &str = "reactionRemoved";
 pub const PRESENCE: &str = "presence";
 pub const NOTIFICATION: &str = "notification";
 pub const MEMBERSHIP: &str = "membership";
@@ -64,6 +70,8 @@ impl Event {
             Self::MessagesRead(_) => MESSAGES_READ,
             Self::MessageDeleted(_) => MESSAGE_DELETED,
             Self::MessageEdited(_) => MESSAGE_EDITED,
+            Self::ReactionAdded(_) => REACTION_ADDED,
+            Self::ReactionRemoved(_) => REACTION_REMOVED,
             Self::Presence(_) => PRESENCE,
             Self::Notification(_) => NOTIFICATION,
             Self::Membership(_) => MEMBERSHIP,
@@ -151,6 +159,17 @@ pub struct MessageDeleted {
 #[derive(Debug, Clone, Serialize)]
 pub struct MessageEdited {
     pub message: Message,
+}
+
+/// `reactionAdded` / `reactionRemoved`, and the answer of reacting: clients move their count
+/// of the kind by one (a count read back would cost a request per reaction).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionChange {
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
+    pub user_id: UserId,
+    pub reaction: crate::reactions::Reaction,
 }
 
 /// A user's presence as others see it (`presence`, `GET/PUT /api/status`): the status the user

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod login_guard;
 pub mod models;
 pub mod push;
+pub mod reactions;
 pub mod repo;
 pub mod service;
 pub mod store;

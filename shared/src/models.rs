@@ -330,6 +330,10 @@ pub struct Message {
     /// When the sender last rewrote the text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edited_at: Option<String>,
+    /// The kinds of reaction with a count, most chosen first (none on a deleted message). Not
+    /// stored as such: gathered from the item's counters (`repo::messages`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<crate::reactions::ReactionCount>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

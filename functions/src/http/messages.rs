@@ -5,7 +5,8 @@ use std::future::Future;
 
 use chat::ids::{MessageId, UserId};
 use chat::models::MessageText;
-use chat::service::messages::{self, Outgoing, PageRequest, SendOutcome, Target};
+use chat::reactions::Reaction;
+use chat::service::messages::{self, Outgoing, PageRequest, ReactOutcome, SendOutcome, Target};
 use chat::service::Actor;
 use chat::{App, AppError};
 use lambda_http::Request;
@@ -119,6 +120,17 @@ pub async fn edit(app: &App, req: Request) -> Result<Reply, AppError> {
     let text = MessageText::parse(&body::<Edit>(&req)?.text)?;
     let (actor, session) = concurrent_session(app, &req, None)?;
     Ok(Reply::ok(messages::edit(app, &actor, session, &id, text).await?))
+}
+
+/// `PUT` (`add`) / `DELETE /api/messages/:id/reactions/:reaction`: the caller's reaction,
+/// idempotent; the answer is the change either way.
+pub async fn react(app: &App, req: Request, add: bool) -> Result<Reply, AppError> {
+    let id = path_id(&req, "id", MessageId::parse, "message")?;
+    let kind = Reaction::parse(&path_param(&req, "reaction")?)?;
+    let (actor, session) = concurrent_session(app, &req, None)?;
+    let (ReactOutcome::Changed(change) | ReactOutcome::Unchanged(change)) =
+        messages::react(app, &actor, session, &id, kind, add).await?;
+    Ok(Reply::ok(change))
 }
 
 pub async fn delete(app: &App, req: Request) -> Result<Reply, AppError> {

@@ -5,7 +5,8 @@ use chat::clock::{iso, now_ms};
 use chat::events::{Event, MessageAck, Pong};
 use chat::ids::{ConversationId, MessageId};
 use chat::models::MessageText;
-use chat::service::messages::{self, Outgoing, SendOutcome, Target};
+use chat::reactions::Reaction;
+use chat::service::messages::{self, Outgoing, ReactOutcome, SendOutcome, Target};
 use chat::service::{conversations, fanout, presence, realtime};
 use chat::{App, AppError};
 use serde::Deserialize;
@@ -22,6 +23,8 @@ pub enum Action {
     #[serde(alias = "chatMessage")]
     SendMessage(SendMessage),
     EditMessage(EditMessage),
+    React(ReactTo),
+    Unreact(ReactTo),
     Typing(Typing),
     MarkAsRead(MarkAsRead),
     JoinConversation(ViewConversation),
@@ -50,6 +53,14 @@ pub struct SendMessage {
 pub struct EditMessage {
     pub message_id: String,
     pub text: String,
+}
+
+/// As `PUT` / `DELETE /api/messages/{id}/reactions/{reaction}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactTo {
+    pub message_id: String,
+    pub reaction: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,6 +153,25 @@ pub async fn edit_message(app: &App, req: WsRequest) -> Result<(), AppError> {
     let text = MessageText::parse(&b.text)?;
     let open = realtime::check_open(app, actor, &req.connection_id);
     messages::edit(app, actor, open, &id, text).await.map(drop)
+}
+
+/// `react` / `unreact`: a change goes to every member's connections (this one included); one
+/// that was already so is confirmed to this connection only.
+pub async fn react(app: &App, req: WsRequest) -> Result<(), AppError> {
+    let actor = req.actor()?;
+    let (b, add) = match req.action()? {
+        Action::React(b) => (b, true),
+        Action::Unreact(b) => (b, false),
+        _ => return Err(other_action()),
+    };
+    let id = MessageId::parse(&b.message_id).ok_or_else(|| AppError::field("messageId", "not a message id"))?;
+    let kind = Reaction::parse(&b.reaction)?;
+    let open = realtime::check_open(app, actor, &req.connection_id);
+    if let ReactOutcome::Unchanged(change) = messages::react(app, actor, open, &id, kind, add).await? {
+        let event = if add { Event::ReactionAdded(change) } else { Event::ReactionRemoved(change) };
+        fanout::reply(app, &req.connection_id, &event).await;
+    }
+    Ok(())
 }
 
 pub async fn typing(app: &App, req: WsRequest) -> Result<(), AppError> {

@@ -8,10 +8,11 @@ use super::{conversations::check_access, conversations::check_member, notificati
 use crate::app::App;
 use crate::clock::{iso, now_ms, now_secs};
 use crate::error::AppError;
-use crate::events::{Event, MessageAck, MessageDeleted, MessageEdited, MessagePush, Sender};
+use crate::events::{Event, MessageAck, MessageDeleted, MessageEdited, MessagePush, ReactionChange, Sender};
 use crate::ids::{ConnectionId, ConversationId, MessageId, UserId};
 use crate::models::DEFAULT_PAGE;
 use crate::models::{parse_limit, ConversationKind, Message, MessageText, NotificationKind, Status, User, Username};
+use crate::reactions::{self, Reaction};
 use crate::repo::connections::Presence;
 use crate::repo::conversations::Conversation;
 use crate::repo::notifications::{MessageNote, NotificationData};
@@ -184,6 +185,7 @@ where
             client_message_id: out.client_message_id.clone(),
             deleted: false,
             edited_at: None,
+            reactions: vec![],
         };
         let mut ops = msgs::send_ops(&message, previous, summary_exists, now_secs(), !creating)?;
         let mut conversation = loaded.map(|l| l.conversation);
@@ -332,7 +334,9 @@ pub async fn list(
         }
     }
     check_access(actor, conversation.as_ref())?;
-    Ok(messages)
+    let (mut items, next) = messages;
+    msgs::mark_mine(app.table(), &mut items, &actor.user_id).await?;
+    Ok((items, next))
 }
 
 /// The sender, the conversation's admins, or an admin: tombstones it and pushes `messageDeleted`.
@@ -418,4 +422,62 @@ where
         fanout::to_members(app, &l.conversation, None, &event).await?;
     }
     Ok(edited)
+}
+
+/// What a reaction did: `Changed` pushes the change to the members; `Unchanged` (already so)
+/// pushes nothing.
+#[derive(Debug)]
+pub enum ReactOutcome {
+    Changed(ReactionChange),
+    Unchanged(ReactionChange),
+}
+
+/// A member adds (`add`) or takes back their reaction `kind` on a message; idempotent. At most
+/// `reactions::MAX_KINDS` kinds per message (409 for one more; checked on the message as read,
+/// so concurrent first uses of new kinds may pass it by as many). Two sequential round trips
+/// before the fan-out: the message (GSI1 `Query`) ‖ session, then the transaction of
+/// `msgs::react` ‖ the conversation for the fan-out. A message the caller cannot read, or a
+/// deleted one, is 404 alike.
+#[tracing::instrument(skip_all, fields(actor = %actor.user_id, message = %id, add))]
+pub async fn react<A>(
+    app: &App,
+    actor: &Actor,
+    authenticate: A,
+    id: &MessageId,
+    kind: Reaction,
+    add: bool,
+) -> Result<ReactOutcome, AppError>
+where
+    A: Future<Output = Result<(), AppError>>,
+{
+    let (_, found) = tokio::try_join!(authenticate, msgs::find(app.table(), id))?;
+    let message = found.filter(|m| !m.deleted).ok_or_else(|| AppError::not_found("message"))?;
+    let known = message.reactions.iter().any(|r| r.reaction == kind);
+    if add && !known && message.reactions.len() >= reactions::MAX_KINDS {
+        return Err(AppError::Conflict(format!(
+            "a message carries at most {} kinds of reaction",
+            reactions::MAX_KINDS
+        )));
+    }
+    let change = ReactionChange {
+        conversation_id: message.conversation_id.clone(),
+        message_id: message.id.clone(),
+        user_id: actor.user_id.clone(),
+        reaction: kind,
+    };
+    let at = iso(now_ms());
+    let (reacted, conversation) = tokio::join!(
+        msgs::react(app.table(), &message, &actor.user_id, &change.reaction, add, &at),
+        conversations::get(app.table(), &message.conversation_id),
+    );
+    match reacted? {
+        msgs::Reacted::Changed => {}
+        msgs::Reacted::Unchanged => return Ok(ReactOutcome::Unchanged(change)),
+        msgs::Reacted::NotMember | msgs::Reacted::Gone => return Err(AppError::not_found("message")),
+    }
+    if let Some(c) = conversation? {
+        let event = if add { Event::ReactionAdded(change.clone()) } else { Event::ReactionRemoved(change.clone()) };
+        fanout::to_members(app, &c, None, &event).await?;
+    }
+    Ok(ReactOutcome::Changed(change))
 }

@@ -302,6 +302,14 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
         "PATCH /api/messages/{id} older",
         b.http(Method::PATCH, &format!("/api/messages/{older}"), t, edit("edited")).await,
     );
+    let thumbs = format!("/api/messages/{fresh}/reactions/%F0%9F%91%8D");
+    m.insert("PUT /api/messages/{id}/reactions/{reaction}", b.http(Method::PUT, &thumbs, t, None).await);
+    let react = |action: &str| json!({ "action": action, "messageId": fresh, "reaction": ":tada:" });
+    m.insert("react", b.ws(react("react"), "reactionAdded", 0).await);
+    m.insert("unreact", b.ws(react("unreact"), "reactionRemoved", 0).await);
+    let conv_of_fresh = format!("/api/messages/{conv}");
+    m.insert("GET /api/messages/{id} reactions", b.http(Method::GET, &conv_of_fresh, t, None).await);
+    m.insert("DELETE /api/messages/{id}/reactions/{reaction}", b.http(Method::DELETE, &thumbs, t, None).await);
     b.table.take();
     let (status, _) = b.gw.call(Method::PATCH, "/api/users/me", Some(&admin), None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "an unmatched method reaches the $default route");

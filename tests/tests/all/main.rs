@@ -13,6 +13,7 @@ mod management;
 mod openapi;
 mod probe;
 mod races;
+mod reactions;
 mod readme;
 mod seed_surface;
 mod seeds;
