@@ -50,6 +50,7 @@ functions! {
     ConversationsGet = "conversations-get",
     ConversationsDelete = "conversations-delete",
     ConversationsRead = "conversations-read",
+    ConversationsPins = "conversations-pins",
     MessagesSend = "messages-send",
     MessagesList = "messages-list",
     MessagesEdit = "messages-edit",
@@ -375,6 +376,14 @@ pub static FUNCTIONS: &[Decl] = {
         .why("read: authenticate, conversation + summary (BatchGetItem), the message (GetItem), the read marker (UpdateItem), receipts to the members' connections (BatchGetItem, POST @connections; a 410 Gone connection is removed: UpdateItem + DeleteItem).")
         .routes(&[
             http_route("POST /api/conversations/{id}/read", http_handler!(conv::read), User, budget(4, 4, "3", "1", "session → conversation ‖ message → marker → receipts fan-out (one presence batch for reader and others)")),
+        ]),
+    Decl::new(ConversationsPins, FanOut)
+        .actions(&[GetItem, BatchGetItem, Query, QueryIndex, PutItem, DeleteItem, UpdateItem, ConditionCheckItem, PostToConnection])
+        .why("pins: pin/unpin: authenticate (BatchGetItem), the conversation (GetItem) and the message by id (Query on GSI1) concurrently; one transaction: the pin item (PutItem if absent / DeleteItem if present), META's pinCount (UpdateItem ADD, capped), the message not deleted (ConditionCheckItem); messagePinned/Unpinned to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem). List: the conversation (GetItem) ‖ the pins (Query), their messages (BatchGetItem).")
+        .routes(&[
+            http_route("POST /api/conversations/{id}/pins/{messageId}", http_handler!(conv::pin, true), User, budget(5, 3, "2", "6", "session ‖ conversation ‖ message (GSI1) → transaction (pin item, META's count, message check) → fan-out")),
+            http_route("DELETE /api/conversations/{id}/pins/{messageId}", http_handler!(conv::pin, false), User, budget(5, 3, "2", "4", "as POST, without the message check")),
+            http_route("GET /api/conversations/{id}/pins", http_handler!(conv::pins), User, budget(4, 3, "1.5 + pins/2", "0", "session → conversation ‖ pins query → their messages (batch)")),
         ]),
     Decl::new(MessagesSend, FanOut)
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection])

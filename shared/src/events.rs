@@ -31,6 +31,10 @@ pub enum Event {
     ReactionAdded(ReactionChange),
     /// A member took a reaction back, to the members.
     ReactionRemoved(ReactionChange),
+    /// A message was pinned in a conversation, to the members.
+    MessagePinned(PinChange),
+    /// A message was unpinned, to the members.
+    MessageUnpinned(PinChange),
     /// A user's presence, to their contacts and the admin room (and to the setter).
     Presence(PresenceView),
     Notification(NotificationPush),
@@ -52,6 +56,8 @@ pub const MESSAGE_DELETED: &str = "messageDeleted";
 pub const MESSAGE_EDITED: &str = "messageEdited";
 pub const REACTION_ADDED: &str = "reactionAdded";
 pub const REACTION_REMOVED: &str = "reactionRemoved";
+pub const MESSAGE_PINNED: &str = "messagePinned";
+pub const MESSAGE_UNPINNED: &str = "messageUnpinned";
 pub const PRESENCE: &str = "presence";
 pub const NOTIFICATION: &str = "notification";
 pub const MEMBERSHIP: &str = "membership";
@@ -72,6 +78,8 @@ impl Event {
             Self::MessageEdited(_) => MESSAGE_EDITED,
             Self::ReactionAdded(_) => REACTION_ADDED,
             Self::ReactionRemoved(_) => REACTION_REMOVED,
+            Self::MessagePinned(_) => MESSAGE_PINNED,
+            Self::MessageUnpinned(_) => MESSAGE_UNPINNED,
             Self::Presence(_) => PRESENCE,
             Self::Notification(_) => NOTIFICATION,
             Self::Membership(_) => MEMBERSHIP,
@@ -170,6 +178,16 @@ pub struct ReactionChange {
     pub message_id: MessageId,
     pub user_id: UserId,
     pub reaction: crate::reactions::Reaction,
+}
+
+/// `messagePinned` / `messageUnpinned`, and the answer of pinning: who did it, when.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PinChange {
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
+    pub user_id: UserId,
+    pub at: String,
 }
 
 /// A user's presence as others see it (`presence`, `GET/PUT /api/status`): the status the user

@@ -1,13 +1,13 @@
 //! `/api/conversations`: start, list, get, delete, read.
 
 use chat::ids::{ConversationId, MessageId};
-use chat::service::conversations;
+use chat::service::{conversations, pins};
 use chat::{App, AppError};
 use lambda_http::Request;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{body, caller, path_id, query_param, Reply};
+use super::{body, caller, concurrent_session, path_id, query_param, Reply};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,4 +65,19 @@ pub async fn read(app: &App, req: Request) -> Result<Reply, AppError> {
         .map(|m| MessageId::parse(&m).ok_or_else(|| AppError::field("upToMessageId", "not a message id")))
         .transpose()?;
     Ok(Reply::ok(conversations::mark_read(app, &caller.actor(), &id, up_to.as_ref()).await?))
+}
+
+/// `POST` (`pinning`) / `DELETE /api/conversations/:id/pins/:messageId`: idempotent; the answer
+/// is the change either way.
+pub async fn pin(app: &App, req: Request, pinning: bool) -> Result<Reply, AppError> {
+    let id = conversation_id(&req)?;
+    let message = path_id(&req, "messageId", MessageId::parse, "message")?;
+    let (actor, session) = concurrent_session(app, &req, None)?;
+    Ok(Reply::ok(pins::set(app, &actor, session, &id, &message, pinning).await?))
+}
+
+/// `GET /api/conversations/:id/pins`: every pin (at most 50: one page).
+pub async fn pins(app: &App, req: Request) -> Result<Reply, AppError> {
+    let caller = caller(app, &req).await?;
+    Ok(Reply::page(pins::list(app, &caller.actor(), &conversation_id(&req)?).await?, None))
 }

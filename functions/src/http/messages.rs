@@ -1,43 +1,15 @@
 //! Messages: every send form the clients use (`/api/messages…`, `/chat`), the history (also
 //! between two named users), delete.
 
-use std::future::Future;
-
 use chat::ids::{MessageId, UserId};
 use chat::models::MessageText;
 use chat::reactions::Reaction;
 use chat::service::messages::{self, Outgoing, PageRequest, ReactOutcome, SendOutcome, Target};
-use chat::service::Actor;
 use chat::{App, AppError};
 use lambda_http::Request;
 use serde::Deserialize;
 
-use super::{body, caller, path_id, path_param, query_param, token, Reply};
-
-/// The caller as the token names them, and the session check to run concurrently with a
-/// route's first read (SPEC §6: two round trips). The check also refuses a token whose role is
-/// out of date. `sender`, if given, must name the caller, by id or by username: checked against
-/// the stored user the session reads anyway (a token's username may predate a rename).
-fn concurrent_session<'a>(
-    app: &'a App,
-    req: &Request,
-    sender: Option<String>,
-) -> Result<(Actor, impl Future<Output = Result<(), AppError>> + 'a), AppError> {
-    let claims = app.verify(token(req).as_deref())?;
-    let actor = Actor { user_id: claims.sub.clone(), username: claims.username.clone(), role: claims.role };
-    let role = actor.role;
-    let session = async move {
-        let caller = app.session(claims).await?;
-        if caller.user.role != role {
-            return Err(AppError::Unauthorized("token out of date; log in again".into()));
-        }
-        if sender.as_deref().is_some_and(|s| !messages::names_user(s, &caller.user)) {
-            return Err(AppError::Forbidden("sender must be the caller".into()));
-        }
-        Ok(())
-    };
-    Ok((actor, session))
-}
+use super::{body, caller, concurrent_session, path_id, path_param, query_param, Reply};
 
 pub async fn send(app: &App, req: &Request, sender: Option<String>, out: Outgoing) -> Result<Reply, AppError> {
     let (actor, session) = concurrent_session(app, req, sender)?;

@@ -228,6 +228,15 @@ pub async fn find(table: &dyn Table, id: &MessageId) -> Result<Option<Message>, 
     page.items.into_iter().next().map(read).transpose()
 }
 
+/// Messages of one conversation by id, those that exist, in `ids`' order: one `BatchGetItem`
+/// per 100.
+pub async fn get_many(table: &dyn Table, conv: &ConversationId, ids: &[MessageId]) -> Result<Vec<Message>, AppError> {
+    let keys: Vec<_> = ids.iter().map(|id| keys::message(conv, id)).collect();
+    let mut found: Vec<Message> = table.batch_get(&keys).await?.into_iter().map(read).collect::<Result<_, _>>()?;
+    found.sort_by_key(|m| ids.iter().position(|id| *id == m.id));
+    Ok(found.iter().map(redact).collect())
+}
+
 /// One `GetItem`.
 pub async fn get(table: &dyn Table, conv: &ConversationId, id: &MessageId) -> Result<Option<Message>, AppError> {
     table.get(&keys::message(conv, id), false).await?.map(read).transpose()

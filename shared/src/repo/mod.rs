@@ -6,6 +6,7 @@ pub mod conversations;
 pub mod groups;
 pub mod messages;
 pub mod notifications;
+pub mod pins;
 pub mod tickets;
 pub mod tokens;
 pub mod users;

@@ -310,6 +310,11 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
     let conv_of_fresh = format!("/api/messages/{conv}");
     m.insert("GET /api/messages/{id} reactions", b.http(Method::GET, &conv_of_fresh, t, None).await);
     m.insert("DELETE /api/messages/{id}/reactions/{reaction}", b.http(Method::DELETE, &thumbs, t, None).await);
+    let pin = format!("/api/conversations/{conv}/pins/{fresh}");
+    m.insert("POST /api/conversations/{id}/pins/{messageId}", b.http(Method::POST, &pin, t, None).await);
+    let pins = format!("/api/conversations/{conv}/pins");
+    m.insert("GET /api/conversations/{id}/pins", b.http(Method::GET, &pins, t, None).await);
+    m.insert("DELETE /api/conversations/{id}/pins/{messageId}", b.http(Method::DELETE, &pin, t, None).await);
     b.table.take();
     let (status, _) = b.gw.call(Method::PATCH, "/api/users/me", Some(&admin), None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "an unmatched method reaches the $default route");

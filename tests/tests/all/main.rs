@@ -11,6 +11,7 @@ mod harness;
 mod limits;
 mod management;
 mod openapi;
+mod pins;
 mod probe;
 mod races;
 mod reactions;
