@@ -74,6 +74,7 @@ functions! {
     WsEditMessage = "ws-edit-message",
     WsReact = "ws-react",
     WsMarkAsRead = "ws-mark-as-read",
+    WsDelivered = "ws-delivered",
     WsJoinConversation = "ws-join-conversation",
     WsLeaveConversation = "ws-leave-conversation",
     WsSetStatus = "ws-set-status",
@@ -397,13 +398,13 @@ pub static FUNCTIONS: &[Decl] = {
             http_route("POST /chat", http_handler!(msg::send_details_to_receiver), User, budget(5, 3, "2", "8", "as POST /api/messages")),
         ]),
     Decl::new(MessagesList, Light)
-        .actions(&[GetItem, BatchGetItem, Query])
-        .why("history: authenticate (BatchGetItem), the conversation (GetItem) and a page of messages (Query on the table) concurrently; the other user of a not-yet-started direct conversation (GetItem).")
+        .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection])
+        .why("history: authenticate (BatchGetItem), the conversation (GetItem) and a page of messages (Query on the table) concurrently; the other user of a not-yet-started direct conversation (GetItem). The newest page marks its messages delivered (UpdateItem, conditional) and, when the marker moved, tells the other members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem); a page with reactions: the caller's own (Query).")
         .routes(&[
-            http_route("GET /api/messages/{id}", http_handler!(msg::list), User, budget(3, 2, "1 + page", "0", "session → conversation ‖ messages query")).variants(&[
-                ("reactions", budget(4, 3, "1 + page + mine", "0", "a page where some message has reactions: then the caller's own in the page's range (one Query)")),
+            http_route("GET /api/messages/{id}", http_handler!(msg::list), User, budget(5, 4, "1 + page", "1", "session → conversation ‖ messages query → the newest page: delivery marker (conditional write) → `messagesDelivered` to the others when it moved (one presence batch)")).variants(&[
+                ("reactions", budget(6, 4, "1 + page + mine", "1", "a page where some message has reactions: the caller's own in the page's range (one Query, alongside the marker)")),
             ]),
-            http_route("GET /chat/conversation/{senderId}/{receiverId}", http_handler!(msg::list_between), User, budget(3, 2, "1 + page", "0", "as GET /api/messages/{id}")),
+            http_route("GET /chat/conversation/{senderId}/{receiverId}", http_handler!(msg::list_between), User, budget(5, 4, "1 + page", "1", "as GET /api/messages/{id}")),
         ]),
     Decl::new(MessagesEdit, FanOut)
         .actions(&[GetItem, BatchGetItem, QueryIndex, UpdateItem, ConditionCheckItem, DeleteItem, PostToConnection])
@@ -543,6 +544,12 @@ pub static FUNCTIONS: &[Decl] = {
         .why("markAsRead: as conversations-read, without the authentication read. A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
             ws_route("markAsRead", ws_handler!(ws::mark_as_read), User, budget(4, 4, "2.5", "1", "connection open → conversation ‖ message → marker → receipts fan-out (as the HTTP route, the connection check in place of the session check)")),
+        ]),
+    Decl::new(WsDelivered, Light)
+        .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
+        .why("delivered: the connection (GetItem), the conversation + summary (BatchGetItem) ‖ the message (GetItem), the delivery marker (UpdateItem, conditional: one write per acknowledged batch); messagesDelivered to the other members when it moved (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem). A frame on a connection whose token has expired closes it (DELETE @connections).")
+        .routes(&[
+            ws_route("delivered", ws_handler!(ws::delivered), User, budget(4, 4, "2", "1", "connection open → conversation ‖ message → marker → messagesDelivered to the others (one presence batch)")),
         ]),
     Decl::new(WsJoinConversation, Light)
         .actions(&[GetItem, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])

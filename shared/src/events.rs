@@ -24,6 +24,8 @@ pub enum Event {
     MessagesMarkedRead(ReadReceipt),
     /// The other members.
     MessagesRead(ReadReceipt),
+    /// A member's devices received messages up to `deliveredSeq`, to the other members.
+    MessagesDelivered(DeliveryReceipt),
     MessageDeleted(MessageDeleted),
     /// A message's text was rewritten by its sender, to the members.
     MessageEdited(MessageEdited),
@@ -54,6 +56,7 @@ pub const MESSAGES_MARKED_READ: &str = "messagesMarkedRead";
 pub const MESSAGES_READ: &str = "messagesRead";
 pub const MESSAGE_DELETED: &str = "messageDeleted";
 pub const MESSAGE_EDITED: &str = "messageEdited";
+pub const MESSAGES_DELIVERED: &str = "messagesDelivered";
 pub const REACTION_ADDED: &str = "reactionAdded";
 pub const REACTION_REMOVED: &str = "reactionRemoved";
 pub const MESSAGE_PINNED: &str = "messagePinned";
@@ -76,6 +79,7 @@ impl Event {
             Self::MessagesRead(_) => MESSAGES_READ,
             Self::MessageDeleted(_) => MESSAGE_DELETED,
             Self::MessageEdited(_) => MESSAGE_EDITED,
+            Self::MessagesDelivered(_) => MESSAGES_DELIVERED,
             Self::ReactionAdded(_) => REACTION_ADDED,
             Self::ReactionRemoved(_) => REACTION_REMOVED,
             Self::MessagePinned(_) => MESSAGE_PINNED,
@@ -139,6 +143,17 @@ pub struct Typing {
     pub user_id: UserId,
     pub is_typing: bool,
     pub expires_at: String,
+}
+
+/// `messagesDelivered`: the messages of the conversation up to `deliveredSeq` reached one of
+/// the user's devices (a read implies delivery: clients show the higher of the two ticks).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryReceipt {
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+    pub delivered_seq: i64,
+    pub delivered_at: String,
 }
 
 /// `messagesMarkedRead` / `messagesRead`, and the answer of marking a conversation read.

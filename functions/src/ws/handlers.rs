@@ -27,6 +27,8 @@ pub enum Action {
     Unreact(ReactTo),
     Typing(Typing),
     MarkAsRead(MarkAsRead),
+    /// Received up to `upToMessageId` (default: all): delivery receipts.
+    Delivered(MarkAsRead),
     JoinConversation(ViewConversation),
     LeaveConversation(ViewConversation),
     SetStatus(SetStatus),
@@ -188,6 +190,19 @@ pub async fn mark_as_read(app: &App, req: WsRequest) -> Result<(), AppError> {
     let conv = conversation(&b.conversation_id)?;
     conversations::mark_read(app, req.open_actor(app).await?, &conv, up_to.as_ref()).await?;
     Ok(())
+}
+
+/// `delivered`: this device received the conversation's messages up to `upToMessageId` (one
+/// acknowledgement per batch of received messages); the other members get `messagesDelivered`
+/// when the marker moved. Nothing comes back to this connection.
+pub async fn delivered(app: &App, req: WsRequest) -> Result<(), AppError> {
+    let Action::Delivered(b) = req.action()? else { return Err(other_action()) };
+    let up_to = b
+        .up_to_message_id
+        .map(|m| MessageId::parse(&m).ok_or_else(|| AppError::field("upToMessageId", "not a message id")))
+        .transpose()?;
+    let conv = conversation(&b.conversation_id)?;
+    conversations::mark_delivered(app, req.open_actor(app).await?, &conv, up_to.as_ref()).await
 }
 
 pub async fn join_conversation(app: &App, req: WsRequest) -> Result<(), AppError> {

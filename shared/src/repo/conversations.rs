@@ -230,6 +230,18 @@ pub async fn mark_read(table: &dyn Table, user: &UserId, id: &ConversationId, se
     }
 }
 
+/// Advances `user`'s delivery marker of `id` to `seq` (one conditional `UpdateItem`): whether it
+/// moved (a marker at or past `seq` stays).
+pub async fn mark_delivered(table: &dyn Table, user: &UserId, id: &ConversationId, seq: i64) -> Result<bool, AppError> {
+    let key = keys::membership(user, id);
+    let cond = Condition::AbsentOrLessThan("deliveredSeq".into(), Value::from(seq));
+    match table.update(&key, vec![Update::Set("deliveredSeq".into(), seq.into())], Some(cond)).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Deletes the conversation, its memberships and its messages (admin only; not a hot path):
 /// queries of the messages, then transactions of up to 100 deletes.
 pub async fn delete(table: &dyn Table, conversation: &Conversation) -> Result<(), AppError> {

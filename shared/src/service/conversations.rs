@@ -9,7 +9,7 @@ use super::{fanout, Actor};
 use crate::app::App;
 use crate::clock::{iso, now_ms};
 use crate::error::AppError;
-use crate::events::{Event, ReadReceipt};
+use crate::events::{DeliveryReceipt, Event, ReadReceipt};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::models::{ConversationKind, Message, Person, User};
 use crate::repo::{self, conversations::Conversation, conversations::Summary};
@@ -254,4 +254,45 @@ pub async fn mark_read(
     let (marked, read) = (Event::MessagesMarkedRead(receipt.clone()), Event::MessagesRead(receipt.clone()));
     fanout::push_all(app, vec![(mine, &marked), (others, &read)]).await;
     Ok(receipt)
+}
+
+/// Records that the caller's devices received the conversation's messages up to `up_to`
+/// (default: all): one conditional write per acknowledged batch, never one per message; when
+/// the marker moved, `messagesDelivered` goes to the other members. Members only.
+#[tracing::instrument(skip_all, fields(actor = %actor.user_id, conversation = %id))]
+pub async fn mark_delivered(
+    app: &App,
+    actor: &Actor,
+    id: &ConversationId,
+    up_to: Option<&MessageId>,
+) -> Result<(), AppError> {
+    let message = async {
+        match up_to {
+            Some(m) => repo::messages::get(app.table(), id, m).await,
+            None => Ok(None),
+        }
+    };
+    let (loaded, message) = tokio::try_join!(repo::conversations::load(app.table(), id), message)?;
+    check_member(actor, loaded.as_ref().map(|l| &l.conversation))?;
+    let Some(l) = loaded else { return Err(AppError::not_found("conversation")) };
+    let seq = match (up_to, message) {
+        (Some(_), None) => return Err(AppError::not_found("message")),
+        (Some(_), Some(m)) => m.seq,
+        (None, _) => l.summary.seq,
+    };
+    delivered(app, actor, &l.conversation, seq).await
+}
+
+/// Advances the delivery marker to `seq` and, when it moved, tells the other members.
+pub async fn delivered(app: &App, actor: &Actor, c: &Conversation, seq: i64) -> Result<(), AppError> {
+    if seq <= 0 || !repo::conversations::mark_delivered(app.table(), &actor.user_id, &c.id, seq).await? {
+        return Ok(());
+    }
+    let receipt = DeliveryReceipt {
+        conversation_id: c.id.clone(),
+        user_id: actor.user_id.clone(),
+        delivered_seq: seq,
+        delivered_at: iso(now_ms()),
+    };
+    fanout::to_members(app, c, Some(&actor.user_id), &Event::MessagesDelivered(receipt)).await
 }

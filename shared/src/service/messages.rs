@@ -335,7 +335,17 @@ pub async fn list(
     }
     check_access(actor, conversation.as_ref())?;
     let (mut items, next) = messages;
-    msgs::mark_mine(app.table(), &mut items, &actor.user_id).await?;
+    // A member fetching the newest messages has them delivered (one conditional write).
+    let newest = items.iter().map(|m| m.seq).max().filter(|_| page.before.is_none());
+    let delivered = async {
+        match (&conversation, newest) {
+            (Some(c), Some(seq)) if c.is_member(&actor.user_id) => {
+                super::conversations::delivered(app, actor, c, seq).await
+            }
+            _ => Ok(()),
+        }
+    };
+    tokio::try_join!(msgs::mark_mine(app.table(), &mut items, &actor.user_id), delivered)?;
     Ok((items, next))
 }
 

@@ -489,6 +489,8 @@ fn ws_rows() -> Vec<WsRow> {
           [N, Event("messagesMarkedRead"), Event("messagesMarkedRead"), N, F]),
         r("markAsRead", "up to alice's message", |f| json!({ "action": "markAsRead", "conversationId": f.conv, "upToMessageId": f.msg }),
           [N, Event("messagesMarkedRead"), Event("messagesMarkedRead"), N, F]),
+        r("delivered", "the conversation", |f| json!({ "action": "delivered", "conversationId": f.conv }),
+          [N, Quiet, Quiet, N, F]),
         r("joinConversation", "the conversation", |f| json!({ "action": "joinConversation", "conversationId": f.conv }),
           [N, Quiet, Quiet, N, F]),
         r("joinConversation", "the group", |f| json!({ "action": "joinConversation", "conversationId": f.group }),

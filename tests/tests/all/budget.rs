@@ -315,6 +315,10 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
     let pins = format!("/api/conversations/{conv}/pins");
     m.insert("GET /api/conversations/{id}/pins", b.http(Method::GET, &pins, t, None).await);
     m.insert("DELETE /api/conversations/{id}/pins/{messageId}", b.http(Method::DELETE, &pin, t, None).await);
+    // A message alice has not fetched: her acknowledgement moves her marker.
+    b.gw.post("/api/messages", &bob.token, json!({ "receiverId": a.id, "content": "new" })).await;
+    let delivered = json!({ "action": "delivered", "conversationId": conv });
+    m.insert("delivered", b.ws(delivered, "messagesDelivered", 1).await);
     b.table.take();
     let (status, _) = b.gw.call(Method::PATCH, "/api/users/me", Some(&admin), None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "an unmatched method reaches the $default route");

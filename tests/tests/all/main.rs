@@ -16,6 +16,7 @@ mod probe;
 mod races;
 mod reactions;
 mod readme;
+mod receipts;
 mod seed_surface;
 mod seeds;
 mod sessions;
