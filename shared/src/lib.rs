@@ -10,6 +10,7 @@ pub mod events;
 pub mod iam;
 pub mod ids;
 pub mod login_guard;
+pub mod mentions;
 pub mod models;
 pub mod push;
 pub mod reactions;

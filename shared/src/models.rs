@@ -310,6 +310,8 @@ pub enum NotificationKind {
     Message,
     /// Live only, on leaving `busy`: the conversations with unread messages.
     MissedMessages,
+    /// A message mentioned the user: stored and pushed, also when they are busy.
+    Mention,
 }
 
 /// A message, as stored and as sent to clients.
@@ -334,6 +336,9 @@ pub struct Message {
     /// stored as such: gathered from the item's counters (`repo::messages`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<crate::reactions::ReactionCount>,
+    /// The members the message mentions (by `@username` in the text, or by id beside it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -28,11 +28,13 @@ struct ReceiverText {
     text: String,
     #[serde(default)]
     client_message_id: Option<String>,
+    #[serde(default)]
+    mentions: Option<Vec<String>>,
 }
 
 pub async fn send_text_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverText = body(&req)?;
-    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.text, b.client_message_id)?;
+    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.text, b.client_message_id)?.mentioning(b.mentions)?;
     send(app, &req, b.sender, out).await
 }
 
@@ -46,11 +48,14 @@ struct ReceiverContent {
     content: String,
     #[serde(default)]
     client_message_id: Option<String>,
+    #[serde(default)]
+    mentions: Option<Vec<String>>,
 }
 
 pub async fn send_content_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverContent = body(&req)?;
-    let out = Outgoing::parse(Target::parse(&b.receiver_id)?, &b.content, b.client_message_id)?;
+    let out =
+        Outgoing::parse(Target::parse(&b.receiver_id)?, &b.content, b.client_message_id)?.mentioning(b.mentions)?;
     send(app, &req, b.sender_id, out).await
 }
 
@@ -61,11 +66,14 @@ struct MessageToPathUser {
     message: String,
     #[serde(default)]
     client_message_id: Option<String>,
+    #[serde(default)]
+    mentions: Option<Vec<String>>,
 }
 
 pub async fn send_to_path_user(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: MessageToPathUser = body(&req)?;
-    let out = Outgoing::parse(Target::parse(&path_param(&req, "id")?)?, &b.message, b.client_message_id)?;
+    let out = Outgoing::parse(Target::parse(&path_param(&req, "id")?)?, &b.message, b.client_message_id)?
+        .mentioning(b.mentions)?;
     send(app, &req, None, out).await
 }
 
@@ -127,11 +135,14 @@ struct ReceiverDetails {
     message_details: Details,
     #[serde(default)]
     client_message_id: Option<String>,
+    #[serde(default)]
+    mentions: Option<Vec<String>>,
 }
 
 pub async fn send_details_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverDetails = body(&req)?;
-    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.message_details.text, b.client_message_id)?;
+    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.message_details.text, b.client_message_id)?
+        .mentioning(b.mentions)?;
     send(app, &req, b.sender, out).await
 }
 

@@ -47,6 +47,9 @@ pub struct SendMessage {
     pub text: String,
     #[serde(default)]
     pub client_message_id: Option<String>,
+    /// Users mentioned by id, beside the text's `@username`s.
+    #[serde(default)]
+    pub mentions: Option<Vec<String>>,
 }
 
 /// As `PATCH /api/messages/{id}`.
@@ -137,7 +140,7 @@ pub async fn send_message(app: &App, req: WsRequest) -> Result<(), AppError> {
         (None, Some(r)) => Target::parse(&r)?,
         (None, None) => return Err(AppError::field("conversationId", "conversationId or receiverId is required")),
     };
-    let out = Outgoing::parse(target, &b.text, b.client_message_id)?;
+    let out = Outgoing::parse(target, &b.text, b.client_message_id)?.mentioning(b.mentions)?;
     let open = realtime::check_open(app, actor, &req.connection_id);
     if let SendOutcome::Existing(message) = messages::send(app, actor, open, out, Some(&req.connection_id)).await? {
         let ack = Event::MessageReceived(MessageAck::new(message, true));

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{fanout, Actor};
 use crate::app::App;
@@ -60,6 +59,9 @@ pub struct ConversationView {
     /// The reader's unread messages, where they are a member.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unread_count: Option<i64>,
+    /// Of those, the ones that mention the reader.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread_mentions: Option<i64>,
 }
 
 /// A member in a conversation view: in full in a direct conversation, by id in a group (its own
@@ -72,7 +74,20 @@ pub enum MemberRef {
 }
 
 /// The client's view of a conversation.
-pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, unread: Option<i64>) -> ConversationView {
+/// The reader's place in a conversation: the last message read, the unread mentions.
+#[derive(Debug, Clone, Copy)]
+pub struct Marker {
+    pub read_seq: i64,
+    pub unread_mentions: i64,
+}
+
+impl From<&repo::conversations::Membership> for Marker {
+    fn from(m: &repo::conversations::Membership) -> Self {
+        Self { read_seq: m.read_seq, unread_mentions: m.unread_mentions() }
+    }
+}
+
+pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, mine: Option<Marker>) -> ConversationView {
     let members = c
         .member_set
         .iter()
@@ -91,7 +106,8 @@ pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, unread
         last_message_time: s.last_message_time.clone(),
         message_count: s.seq,
         created_at: c.created_at.clone(),
-        unread_count: unread.map(|u| u.max(0)),
+        unread_count: mine.map(|m| (s.seq - m.read_seq).max(0)),
+        unread_mentions: mine.map(|m| m.unread_mentions),
     }
 }
 
@@ -143,7 +159,7 @@ pub async fn list_of(
     let reads: HashMap<_, _> = memberships
         .iter()
         .filter(|m| wanted(&m.conversation_id))
-        .map(|m| (m.conversation_id.clone(), m.read_seq))
+        .map(|m| (m.conversation_id.clone(), Marker::from(m)))
         .collect();
     let ids: Vec<ConversationId> = reads.keys().cloned().collect();
     let mut loaded = repo::conversations::load_many(app.table(), &ids).await?;
@@ -161,7 +177,7 @@ pub async fn list_all(app: &App) -> Result<Vec<ConversationView>, AppError> {
 async fn views(
     app: &App,
     mut loaded: Vec<repo::conversations::Loaded>,
-    read: impl Fn(&ConversationId) -> Option<i64>,
+    read: impl Fn(&ConversationId) -> Option<Marker>,
 ) -> Result<Vec<ConversationView>, AppError> {
     let mut members: Vec<UserId> = loaded
         .iter()
@@ -180,10 +196,7 @@ async fn views(
         l.summary.last_message_time.clone().unwrap_or_else(|| l.conversation.created_at.clone())
     };
     loaded.sort_by_key(|l| std::cmp::Reverse(activity(l)));
-    Ok(loaded
-        .iter()
-        .map(|l| view(&l.conversation, &l.summary, &users, read(&l.conversation.id).map(|r| l.summary.seq - r)))
-        .collect())
+    Ok(loaded.iter().map(|l| view(&l.conversation, &l.summary, &users, read(&l.conversation.id))).collect())
 }
 
 /// One `BatchGetItem` for the conversation, then its members and my read marker concurrently.
@@ -193,18 +206,19 @@ pub async fn get(app: &App, actor: &Actor, id: &ConversationId) -> Result<Conver
     let Some(l) = loaded else { return Err(AppError::not_found("conversation")) };
     let read = async {
         match l.conversation.is_member(&actor.user_id) {
-            true => membership_read_seq(app, actor, id).await.map(Some),
+            true => my_marker(app, actor, id).await.map(Some),
             false => Ok(None),
         }
     };
     let (members, read) = tokio::try_join!(repo::users::get_many(app.table(), &l.conversation.member_set), read)?;
     let users: HashMap<_, _> = members.into_iter().map(|u| (u.id.clone(), u)).collect();
-    Ok(view(&l.conversation, &l.summary, &users, read.map(|r| l.summary.seq - r)))
+    Ok(view(&l.conversation, &l.summary, &users, read))
 }
 
-async fn membership_read_seq(app: &App, actor: &Actor, id: &ConversationId) -> Result<i64, AppError> {
+async fn my_marker(app: &App, actor: &Actor, id: &ConversationId) -> Result<Marker, AppError> {
     let item = app.table().get(&repo::keys::membership(&actor.user_id, id), false).await?;
-    Ok(item.and_then(|i| i.get("readSeq").and_then(Value::as_i64)).unwrap_or(0))
+    let membership: Option<repo::conversations::Membership> = item.map(repo::from_item).transpose()?;
+    Ok(membership.as_ref().map_or(Marker { read_seq: 0, unread_mentions: 0 }, Marker::from))
 }
 
 /// Admin only.

@@ -72,6 +72,8 @@ pub struct Outgoing {
     pub target: Target,
     pub text: MessageText,
     pub client_message_id: Option<String>,
+    /// Users mentioned by id beside the text's `@username`s.
+    pub mentions: Vec<UserId>,
 }
 
 impl Outgoing {
@@ -81,7 +83,21 @@ impl Outgoing {
             target,
             text: MessageText::parse(text)?,
             client_message_id: parse_client_message_id(client_message_id)?,
+            mentions: vec![],
         })
+    }
+
+    /// With users mentioned by id (`mentions: [ids]`): at most `mentions::MAX_MENTIONS`.
+    pub fn mentioning(mut self, ids: Option<Vec<String>>) -> Result<Self, AppError> {
+        let ids = ids.unwrap_or_default();
+        if ids.len() > crate::mentions::MAX_MENTIONS {
+            return Err(AppError::field("mentions", "at most 20 users"));
+        }
+        self.mentions = ids
+            .iter()
+            .map(|s| UserId::parse(s).ok_or_else(|| AppError::field("mentions", "not user ids")))
+            .collect::<Result<_, _>>()?;
+        Ok(self)
     }
 }
 
@@ -151,8 +167,10 @@ where
     }
     let idem_key = out.client_message_id.as_ref().map(|c| keys::idempotency(&sender.user_id, c));
     let receiver_key = receiver.as_ref().map(keys::user);
+    // `@username`s are resolved from their locks, read in the same batch.
+    let name_keys: Vec<_> = crate::mentions::names_in(out.text.as_str()).iter().map(|n| keys::username(n)).collect();
     let mut keys: Vec<_> = conversations::load_keys(&conversation_id).into();
-    keys.extend(idem_key.iter().cloned().chain(receiver_key.iter().cloned()));
+    keys.extend(idem_key.iter().cloned().chain(receiver_key.iter().cloned()).chain(name_keys.iter().cloned()));
 
     let mut authenticate = Some(authenticate);
     for attempt in 0..SEND_ATTEMPTS {
@@ -174,6 +192,21 @@ where
             (None, None) => return Err(AppError::not_found("conversation")),
         }
         let (previous, summary_exists) = loaded.as_ref().map_or((0, false), |l| (l.summary.seq, l.summary_exists));
+        let members: Vec<&UserId> = match (&loaded, &receiver) {
+            (Some(l), _) => l.conversation.member_set.iter().collect(),
+            (None, Some(r)) => vec![r],
+            (None, None) => vec![],
+        };
+        let named = name_keys
+            .iter()
+            .filter_map(|k| repo::pick(&items, k))
+            .filter_map(|lock| repo::string_field(&lock, "userId").and_then(|s| UserId::parse(&s)));
+        let mut mentions: Vec<UserId> = Vec::new();
+        for u in out.mentions.iter().cloned().chain(named) {
+            if members.contains(&&u) && u != sender.user_id && !mentions.contains(&u) {
+                mentions.push(u);
+            }
+        }
         let now = now_ms();
         let message = Message {
             id: MessageId::generate(),
@@ -186,6 +219,7 @@ where
             deleted: false,
             edited_at: None,
             reactions: vec![],
+            mentions,
         };
         let mut ops = msgs::send_ops(&message, previous, summary_exists, now_secs(), !creating)?;
         let mut conversation = loaded.map(|l| l.conversation);
@@ -260,7 +294,32 @@ async fn deliver(app: &App, sender: &Actor, c: &Conversation, m: &Message, origi
         Ok(admins) => batches.push((admins, &new_message)),
         Err(e) => tracing::warn!(error = %e, "admin room lookup failed"),
     }
-    tokio::join!(notify_absent(app, sender, c, m, &absent), fanout::push_all(app, batches));
+    tokio::join!(
+        notify_absent(app, sender, c, m, &absent),
+        fanout::push_all(app, batches),
+        notify_mentioned(app, sender, c, m)
+    );
+}
+
+/// Each mentioned member: the mention recorded on their membership (unread mentions) and a
+/// `mention` notification, stored and pushed even when they are busy.
+async fn notify_mentioned(app: &App, sender: &Actor, c: &Conversation, m: &Message) {
+    let each = m.mentions.iter().map(|user| async move {
+        let data = NotificationData::Message(MessageNote {
+            conversation_id: c.id.clone(),
+            message_id: m.id.clone(),
+            sender_id: sender.user_id.clone(),
+        });
+        let text = format!("{} mentioned you", sender.username);
+        let (marked, notified) = tokio::join!(
+            conversations::add_mention(app.table(), user, &c.id, m.seq),
+            notifications::notify(app, user, NotificationKind::Mention, &text, data, true),
+        );
+        if let Err(e) = marked.and(notified.map(drop)) {
+            tracing::warn!(error = %e, "could not record a mention");
+        }
+    });
+    futures::future::join_all(each).await;
 }
 
 /// The members other than the sender who will not see a message live: busy or not connected.

@@ -10,6 +10,7 @@ mod faults;
 mod harness;
 mod limits;
 mod management;
+mod mentions;
 mod openapi;
 mod pins;
 mod probe;
