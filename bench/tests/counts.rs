@@ -176,7 +176,10 @@ fn the_lambda_binary_keeps_one_tls_stack_and_one_http_stack() {
     for (package, own) in bundles {
         let crates = lambda_dependencies(package);
         let has = |name: &str| crates.iter().any(|(n, _)| n == name);
-        assert!(has("aws-sdk-dynamodb") && has("aws-sdk-secretsmanager"), "{package}: the list looks wrong: {crates:?}");
+        assert!(
+            has("aws-sdk-dynamodb") && has("aws-sdk-secretsmanager"),
+            "{package}: the list looks wrong: {crates:?}"
+        );
         for optional in ["argon2", "aws-sdk-s3", "aws-sdk-sns"] {
             assert_eq!(has(optional), own.contains(&optional), "{package}: {optional}");
         }

@@ -51,8 +51,11 @@ functions! {
     ConversationsGet = "conversations-get",
     ConversationsDelete = "conversations-delete",
     ConversationsRead = "conversations-read",
+    ConversationsPins = "conversations-pins",
     MessagesSend = "messages-send",
     MessagesList = "messages-list",
+    MessagesEdit = "messages-edit",
+    MessagesReact = "messages-react",
     MessagesDelete = "messages-delete",
     GroupsCreate = "groups-create",
     GroupsMembers = "groups-members",
@@ -69,7 +72,10 @@ functions! {
     WsDefault = "ws-default",
     WsSendMessage = "ws-send-message",
     WsTyping = "ws-typing",
+    WsEditMessage = "ws-edit-message",
+    WsReact = "ws-react",
     WsMarkAsRead = "ws-mark-as-read",
+    WsDelivered = "ws-delivered",
     WsJoinConversation = "ws-join-conversation",
     WsLeaveConversation = "ws-leave-conversation",
     WsSetStatus = "ws-set-status",
@@ -510,11 +516,11 @@ pub fn conflicting_path_variables<'a>(paths: &[&'a str]) -> Option<(&'a str, &'a
 pub static FUNCTIONS: &[Decl] = {
     use http::{auth, conversations as conv, groups, messages as msg, notifications as notif, status, users};
     use {
-        chat::events::{MessageDeleted, PresenceView, ReadReceipt},
+        chat::events::{MessageDeleted, PinChange, PresenceView, ReactionChange, ReadReceipt},
         chat::ids::{ConversationId, GroupId, MessageId, NotificationId, UserId},
         chat::models::{Message, UserView},
         chat::repo::notifications::Notification,
-        chat::service::{conversations::ConversationView, groups::GroupView, notifications::Marked},
+        chat::service::{conversations::ConversationView, groups::GroupView, notifications::Marked, pins::PinView},
         chat::service::users::{SessionView, TicketView, Updated},
         http::IdPath,
     };
@@ -627,6 +633,14 @@ pub static FUNCTIONS: &[Decl] = {
         .routes(&[
             http_route("POST /api/conversations/{id}/read", http_handler!(conv::read), User, budget(4, 4, "3", "1", "session → conversation ‖ message → marker → receipts fan-out (one presence batch for reader and others)")).doc("markRead", "Mark read up to a message (default: everything)", "Members only. REST twin of the `markAsRead` WebSocket action.").path::<IdPath<ConversationId>>().optional_body::<conv::ReadBody>().reply::<ReadReceipt>(&[200]).errors(&[403, 404]),
         ]),
+    Decl::new(ConversationsPins, FanOut)
+        .actions(&[GetItem, BatchGetItem, Query, QueryIndex, PutItem, DeleteItem, UpdateItem, ConditionCheckItem, PostToConnection])
+        .why("pins: pin/unpin: authenticate (BatchGetItem), the conversation (GetItem) and the message by id (Query on GSI1) concurrently; one transaction: the pin item (PutItem if absent / DeleteItem if present), META's pinCount (UpdateItem ADD, capped), the message not deleted (ConditionCheckItem); messagePinned/Unpinned to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem). List: the conversation (GetItem) ‖ the pins (Query), their messages (BatchGetItem).")
+        .routes(&[
+            http_route("POST /api/conversations/{id}/pins/{messageId}", http_handler!(conv::pin, true), User, budget(5, 3, "2", "6", "session ‖ conversation ‖ message (GSI1) → transaction (pin item, META's count, message check) → fan-out")).doc("pinMessage", "Pin a message", "Any member of a direct conversation; the owner and admins of a group or channel; system admins. Idempotent; at most 50 pins per conversation (409); `messagePinned` to the members when it changed.").path::<conv::PinPath>().reply::<PinChange>(&[200]).errors(&[403, 404, 409]),
+            http_route("DELETE /api/conversations/{id}/pins/{messageId}", http_handler!(conv::pin, false), User, budget(5, 3, "2", "4", "as POST, without the message check")).doc("unpinMessage", "Unpin a message", "As pinning; idempotent; `messageUnpinned` to the members when it changed.").path::<conv::PinPath>().reply::<PinChange>(&[200]).errors(&[403, 404]),
+            http_route("GET /api/conversations/{id}/pins", http_handler!(conv::pins), User, budget(4, 3, "1.5 + pins/2", "0", "session → conversation ‖ pins query → their messages (batch)")).doc("listPins", "The pinned messages of a conversation", "Members and admins; in message order, at most 50 (one page). A deleted message stays listed as its tombstone until unpinned.").path::<IdPath<ConversationId>>().page::<PinView>().errors(&[403, 404]),
+        ]),
     Decl::new(MessagesSend, FanOut)
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection])
         .why("send (four seed shapes): authenticate + conversation, summary, idempotency key, receiver (BatchGetItem); a retried clientMessageId's message (GetItem); one transaction (message, idempotency key, new conversation and memberships: PutItem; summary, read marker: UpdateItem); fan-out: presences (BatchGetItem), admin room (Query on the table), a stored notification for an absent direct recipient (PutItem), POST @connections, 410 Gone cleanup (UpdateItem + DeleteItem).")
@@ -639,11 +653,28 @@ pub static FUNCTIONS: &[Decl] = {
             http_route("POST /chat", http_handler!(msg::send_details_to_receiver), User, budget(5, 3, "2", "8", "as POST /api/messages")).doc("legacyChat", "Send a message (seed 001)", "").body::<msg::ReceiverDetails>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]),
         ]),
     Decl::new(MessagesList, Light)
-        .actions(&[GetItem, BatchGetItem, Query])
-        .why("history: authenticate (BatchGetItem), the conversation (GetItem) and a page of messages (Query on the table) concurrently; the other user of a not-yet-started direct conversation (GetItem).")
+        .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection])
+        .why("history: authenticate (BatchGetItem), the conversation (GetItem) and a page of messages (Query on the table) concurrently; the other user of a not-yet-started direct conversation (GetItem). The newest page marks its messages delivered (UpdateItem, conditional) and, when the marker moved, tells the other members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem); a page with reactions: the caller's own (Query).")
         .routes(&[
-            http_route("GET /api/messages/{id}", http_handler!(msg::list), User, budget(3, 2, "1 + page", "0", "session → conversation ‖ messages query")).doc("listMessages", "Messages of a conversation, oldest first", "Members and admins. Without a cursor: the latest page; `nextCursor` goes further back (or forward with `after`).").path::<msg::TargetPath>().query::<msg::HistoryQuery>().page::<Message>().errors(&[403, 404]),
-            http_route("GET /chat/conversation/{senderId}/{receiverId}", http_handler!(msg::list_between), User, budget(3, 2, "1 + page", "0", "as GET /api/messages/{id}")).doc("legacyConversation", "The conversation between two users (seed 001)", "The caller must be one of the two (admins: any two).").path::<msg::BetweenPath>().query::<msg::HistoryQuery>().page::<Message>().errors(&[403, 404]),
+            http_route("GET /api/messages/{id}", http_handler!(msg::list), User, budget(5, 4, "1 + page", "1", "session → conversation ‖ messages query → the newest page: delivery marker (conditional write) → `messagesDelivered` to the others when it moved (one presence batch)")).doc("listMessages", "Messages of a conversation, oldest first", "Members and admins. Without a cursor: the latest page; `nextCursor` goes further back (or forward with `after`). A member fetching the newest page has its messages delivered (`messagesDelivered` to the others when their marker moves); each message carries its reaction counts and the caller's own.").path::<msg::TargetPath>().query::<msg::HistoryQuery>().page::<Message>().errors(&[403, 404]).variants(&[
+                ("reactions", budget(6, 4, "1 + page + mine", "1", "a page where some message has reactions: the caller's own in the page's range (one Query, alongside the marker)")),
+            ]),
+            http_route("GET /chat/conversation/{senderId}/{receiverId}", http_handler!(msg::list_between), User, budget(5, 4, "1 + page", "1", "as GET /api/messages/{id}")).doc("legacyConversation", "The conversation between two users (seed 001)", "The caller must be one of the two (admins: any two).").path::<msg::BetweenPath>().query::<msg::HistoryQuery>().page::<Message>().errors(&[403, 404]),
+        ]),
+    Decl::new(MessagesEdit, FanOut)
+        .actions(&[GetItem, BatchGetItem, QueryIndex, UpdateItem, ConditionCheckItem, DeleteItem, PostToConnection])
+        .why("edit (the sender): authenticate (BatchGetItem) and the message by id (Query on GSI1) concurrently; one transaction: the message (UpdateItem, conditional on the text read), the sender's membership (ConditionCheckItem), the summary's lastMessage copy when it is the last (UpdateItem); the conversation (BatchGetItem) alongside; messageEdited to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem).")
+        .routes(&[
+            http_route("PATCH /api/messages/{id}", http_handler!(msg::edit), User, budget(5, 3, "2.5", "6", "session ‖ message (GSI1) → transaction (message, membership check, summary copy) ‖ conversation + summary → fan-out; an edit of an older message retries the transaction without the copy (+1 request, +1 round trip)")).doc("editMessage", "Edit a message", "The sender only, while a member (admins may delete, not rewrite). `editedAt` is set; `messageEdited` is pushed to the members and the conversation's `lastMessage` follows. A deleted message is 404; 409 when another edit came first. The same text again changes nothing.").path::<IdPath<MessageId>>().body::<msg::Edit>().reply::<Message>(&[200]).errors(&[403, 404, 409]).variants(&[
+                ("older", budget(6, 4, "2.5", "6", "an older message: the transaction with the summary's copy fails on its `seq`, and runs again without it")),
+            ]),
+        ]),
+    Decl::new(MessagesReact, FanOut)
+        .actions(&[GetItem, BatchGetItem, QueryIndex, PutItem, DeleteItem, UpdateItem, ConditionCheckItem, PostToConnection])
+        .why("react / unreact: authenticate (BatchGetItem) and the message by id (Query on GSI1) concurrently; one transaction: the caller's reaction item (PutItem if absent / DeleteItem if present), their membership (ConditionCheckItem), the message's counter for the kind (UpdateItem ADD, not on a deleted message); the conversation (GetItem) alongside; reactionAdded/Removed to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem).")
+        .routes(&[
+            http_route("PUT /api/messages/{id}/reactions/{reaction}", http_handler!(msg::react, true), User, budget(5, 3, "2", "6", "session ‖ message (GSI1) → transaction (reaction item, membership check, counter) ‖ conversation → fan-out")).doc("addReaction", "React to a message", "Members; one reaction of a kind per user, idempotent (the answer is the same either way; `reactionAdded` goes to the members only when it changed). At most 50 kinds per message (409).").path::<msg::ReactionPath>().reply::<ReactionChange>(&[200]).errors(&[404, 409]),
+            http_route("DELETE /api/messages/{id}/reactions/{reaction}", http_handler!(msg::react, false), User, budget(5, 3, "2", "6", "as PUT")).doc("removeReaction", "Take one's reaction back", "Idempotent; `reactionRemoved` goes to the members only when it changed.").path::<msg::ReactionPath>().reply::<ReactionChange>(&[200]).errors(&[404]),
         ]),
     Decl::new(MessagesDelete, FanOut)
         .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, QueryIndex, PostToConnection])
@@ -750,11 +781,30 @@ pub static FUNCTIONS: &[Decl] = {
         .routes(&[
             ws_route("typing", ws_handler!(ws::typing), User, budget(4, 2, "2", "1", "conversation ‖ connection open → connection update ‖ fan-out")).doc("typing", "Start or stop a typing indicator (members only); pushed as `typingStatus` to the other members. It ends on `isTyping:false`, on disconnect, or at `expiresAt` (≤ 10 s).", "").body::<ws::Typing>(),
         ]),
+    Decl::new(WsEditMessage, FanOut)
+        .actions(&[GetItem, BatchGetItem, QueryIndex, UpdateItem, ConditionCheckItem, DeleteItem, PostToConnection, DeleteConnection])
+        .why("editMessage: as messages-edit, the connection check (GetItem) in place of the session check. A frame on a connection whose token has expired closes it (DELETE @connections).")
+        .routes(&[
+            ws_route("editMessage", ws_handler!(ws::edit_message), User, budget(5, 3, "2.5", "6", "as PATCH /api/messages/{id}, the connection check in place of the session check")).doc("editMessage", "Edit a message (as PATCH /api/messages/{id}); `messageEdited` to every member's connections, this one included.", "").body::<ws::EditMessage>(),
+        ]),
+    Decl::new(WsReact, FanOut)
+        .actions(&[GetItem, BatchGetItem, QueryIndex, PutItem, DeleteItem, UpdateItem, ConditionCheckItem, PostToConnection, DeleteConnection])
+        .why("react / unreact: as messages-react, the connection check (GetItem) in place of the session check. A frame on a connection whose token has expired closes it (DELETE @connections).")
+        .routes(&[
+            ws_route("react", ws_handler!(ws::react), User, budget(5, 3, "2", "6", "as PUT /api/messages/{id}/reactions/{reaction}, the connection check in place of the session check")).doc("react", "React to a message; `reactionAdded` to the members (again: confirmed to this connection only).", "").body::<ws::ReactTo>(),
+            ws_route("unreact", ws_handler!(ws::react), User, budget(5, 3, "2", "6", "as react")).doc("unreact", "Take one's reaction back; `reactionRemoved` to the members (again: confirmed to this connection only).", "").body::<ws::ReactTo>(),
+        ]),
     Decl::new(WsMarkAsRead, FanOut)
         .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
         .why("markAsRead: as conversations-read, without the authentication read. A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
             ws_route("markAsRead", ws_handler!(ws::mark_as_read), User, budget(4, 4, "2.5", "1", "connection open → conversation ‖ message → marker → receipts fan-out (as the HTTP route, the connection check in place of the session check)")).doc("markAsRead", "Mark read up to a message (default everything); `messagesMarkedRead` to the reader's devices, `messagesRead` to the other members. Members only.", "").body::<ws::MarkAsRead>(),
+        ]),
+    Decl::new(WsDelivered, Light)
+        .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
+        .why("delivered: the connection (GetItem), the conversation + summary (BatchGetItem) ‖ the message (GetItem), the delivery marker (UpdateItem, conditional: one write per acknowledged batch); messagesDelivered to the other members when it moved (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem). A frame on a connection whose token has expired closes it (DELETE @connections).")
+        .routes(&[
+            ws_route("delivered", ws_handler!(ws::delivered), User, budget(4, 4, "2", "1", "connection open → conversation ‖ message → marker → messagesDelivered to the others (one presence batch)")).doc("delivered", "This device received the conversation's messages up to `upToMessageId` (default: all): one acknowledgement per batch; `messagesDelivered` to the other members when the marker moved. Nothing comes back.", "").body::<ws::MarkAsRead>(),
         ]),
     Decl::new(WsJoinConversation, Light)
         .actions(&[GetItem, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])

@@ -26,8 +26,20 @@ pub enum Event {
     MessagesMarkedRead(ReadReceipt),
     /// A conversation marked read, to the other members.
     MessagesRead(ReadReceipt),
+    /// A member's devices received messages up to `deliveredSeq`, to the other members.
+    MessagesDelivered(DeliveryReceipt),
     /// A message was deleted (tombstoned), to the members.
     MessageDeleted(MessageDeleted),
+    /// A message's text was rewritten by its sender, to the members.
+    MessageEdited(MessageEdited),
+    /// A member reacted to a message, to the members.
+    ReactionAdded(ReactionChange),
+    /// A member took a reaction back, to the members.
+    ReactionRemoved(ReactionChange),
+    /// A message was pinned in a conversation, to the members.
+    MessagePinned(PinChange),
+    /// A message was unpinned, to the members.
+    MessageUnpinned(PinChange),
     /// A user's presence, to their contacts and the admin room (and to the setter).
     Presence(PresenceView),
     /// A stored notification pushed live (admin notices, added to / removed from a group, a
@@ -49,6 +61,12 @@ pub const TYPING_STATUS: &str = "typingStatus";
 pub const MESSAGES_MARKED_READ: &str = "messagesMarkedRead";
 pub const MESSAGES_READ: &str = "messagesRead";
 pub const MESSAGE_DELETED: &str = "messageDeleted";
+pub const MESSAGE_EDITED: &str = "messageEdited";
+pub const MESSAGES_DELIVERED: &str = "messagesDelivered";
+pub const REACTION_ADDED: &str = "reactionAdded";
+pub const REACTION_REMOVED: &str = "reactionRemoved";
+pub const MESSAGE_PINNED: &str = "messagePinned";
+pub const MESSAGE_UNPINNED: &str = "messageUnpinned";
 pub const PRESENCE: &str = "presence";
 pub const NOTIFICATION: &str = "notification";
 pub const MEMBERSHIP: &str = "membership";
@@ -66,6 +84,12 @@ impl Event {
             Self::MessagesMarkedRead(_) => MESSAGES_MARKED_READ,
             Self::MessagesRead(_) => MESSAGES_READ,
             Self::MessageDeleted(_) => MESSAGE_DELETED,
+            Self::MessageEdited(_) => MESSAGE_EDITED,
+            Self::MessagesDelivered(_) => MESSAGES_DELIVERED,
+            Self::ReactionAdded(_) => REACTION_ADDED,
+            Self::ReactionRemoved(_) => REACTION_REMOVED,
+            Self::MessagePinned(_) => MESSAGE_PINNED,
+            Self::MessageUnpinned(_) => MESSAGE_UNPINNED,
             Self::Presence(_) => PRESENCE,
             Self::Notification(_) => NOTIFICATION,
             Self::Membership(_) => MEMBERSHIP,
@@ -131,6 +155,18 @@ pub struct Typing {
     pub expires_at: String,
 }
 
+/// `messagesDelivered`: the messages of the conversation up to `deliveredSeq` reached one of
+/// the user's devices (a read implies delivery: clients show the higher of the two ticks).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryReceipt {
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+    pub delivered_seq: i64,
+    pub delivered_at: String,
+}
+
 /// `messagesMarkedRead` / `messagesRead`, and the answer of marking a conversation read.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize)]
@@ -153,6 +189,36 @@ pub struct MessageDeleted {
     pub message_id: MessageId,
     pub conversation_id: ConversationId,
     pub deleted_by: UserId,
+}
+
+/// `messageEdited`, to the members: the message as it now reads.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageEdited {
+    pub message: Message,
+}
+
+/// `reactionAdded` / `reactionRemoved`, and the answer of reacting: clients move their count
+/// of the kind by one (a count read back would cost a request per reaction).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionChange {
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
+    pub user_id: UserId,
+    pub reaction: crate::reactions::Reaction,
+}
+
+/// `messagePinned` / `messageUnpinned`, and the answer of pinning: who did it, when.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PinChange {
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
+    pub user_id: UserId,
+    pub at: String,
 }
 
 /// A user's presence as others see it (`presence`, `GET/PUT /api/status`): the status the user

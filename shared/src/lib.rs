@@ -12,10 +12,12 @@ pub mod events;
 pub mod iam;
 pub mod ids;
 pub mod login_guard;
+pub mod mentions;
 pub mod models;
 #[cfg(feature = "sns")]
 pub mod phone_push;
 pub mod push;
+pub mod reactions;
 pub mod repo;
 pub mod secrets;
 pub mod service;

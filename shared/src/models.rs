@@ -349,6 +349,8 @@ pub enum NotificationKind {
     Message,
     /// Live only, on leaving `busy`: the conversations with unread messages.
     MissedMessages,
+    /// A message mentioned the user: stored and pushed, also when they are busy.
+    Mention,
 }
 
 /// A message, as stored and as sent to clients.
@@ -367,6 +369,16 @@ pub struct Message {
     pub client_message_id: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// When the sender last rewrote the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<String>,
+    /// The kinds of reaction with a count, most chosen first (none on a deleted message). Not
+    /// stored as such: gathered from the item's counters (`repo::messages`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<crate::reactions::ReactionCount>,
+    /// The members the message mentions (by `@username` in the text, or by id beside it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<UserId>,
 }
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -21,19 +21,48 @@ pub enum Lines {
 /// Unicode `White_Space` (what `char::is_whitespace` and `str::trim` go by), as ranges: the
 /// schema patterns are built from it (`whitespace_table_is_char_is_whitespace` holds it to std).
 pub const WHITESPACE: &[(u32, u32)] = &[
-    (0x09, 0x0D), (0x20, 0x20), (0x85, 0x85), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A),
-    (0x2028, 0x2029), (0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000),
+    (0x09, 0x0D),
+    (0x20, 0x20),
+    (0x85, 0x85),
+    (0xA0, 0xA0),
+    (0x1680, 0x1680),
+    (0x2000, 0x200A),
+    (0x2028, 0x2029),
+    (0x202F, 0x202F),
+    (0x205F, 0x205F),
+    (0x3000, 0x3000),
 ];
 
 /// Characters other than whitespace that render as nothing by themselves: Unicode `Cf`
 /// (format), the fillers and blanks that fonts draw empty, and variation selectors.
 pub const INVISIBLE: &[(u32, u32)] = &[
-    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x0600, 0x0605), (0x06DD, 0x06DD),
-    (0x070F, 0x070F), (0x0890, 0x0891), (0x08E2, 0x08E2), (0x115F, 0x1160), (0x17B4, 0x17B5),
-    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x2800, 0x2800),
-    (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFFB),
-    (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x1343F), (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A), (0xE0000, 0xE007F), (0xE0100, 0xE01EF),
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x0600, 0x0605),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x2800, 0x2800),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE007F),
+    (0xE0100, 0xE01EF),
 ];
 
 /// Control characters (Unicode `Cc`), and those a multi-line text keeps (tab, LF, CR).
@@ -96,7 +125,11 @@ pub fn schema(min: usize, max: usize, lines: Lines) -> schemars::Schema {
     let allowed = format!("[^{}]*", class(refused.iter().copied()));
     let visible = format!("[^{}]", class(CONTROL.iter().chain(WHITESPACE).chain(INVISIBLE).copied()));
     let rendered = format!("{allowed}{visible}{allowed}");
-    let pattern = if min == 0 { format!("^([{}]*|{rendered})$", class(WHITESPACE.iter().copied())) } else { format!("^{rendered}$") };
+    let pattern = if min == 0 {
+        format!("^([{}]*|{rendered})$", class(WHITESPACE.iter().copied()))
+    } else {
+        format!("^{rendered}$")
+    };
     let rule = match lines {
         Lines::Single => "one line, no control characters; trimmed",
         Lines::Multi => "no control characters other than tab and newlines",
@@ -106,7 +139,10 @@ pub fn schema(min: usize, max: usize, lines: Lines) -> schemars::Schema {
         schema.insert("minLength".into(), min.into());
     }
     let visible = if min == 0 { "empty, or with" } else { "with" };
-    schema.insert("description".into(), format!("{min} to {max} characters ({rule}), {visible} at least one visible character.").into());
+    schema.insert(
+        "description".into(),
+        format!("{min} to {max} characters ({rule}), {visible} at least one visible character.").into(),
+    );
     schema
 }
 

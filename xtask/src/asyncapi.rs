@@ -91,7 +91,8 @@ pub fn render() -> Result<String, String> {
             });
             if let Some(f) = c.body {
                 let schema = f(&mut de);
-                let (name, body) = definition(&de, &schema).ok_or_else(|| format!("{}: the body is a struct", r.key))?;
+                let (name, body) =
+                    definition(&de, &schema).ok_or_else(|| format!("{}: the body is a struct", r.key))?;
                 inlined.push(name);
                 for (k, v) in body.as_object().into_iter().flatten() {
                     match k.as_str() {

@@ -173,7 +173,8 @@ fn operation(
     }
     if let Some(f) = c.body {
         let schema = f(de);
-        op["requestBody"] = json!({ "required": !c.body_optional, "content": { "application/json": { "schema": schema } } });
+        op["requestBody"] =
+            json!({ "required": !c.body_optional, "content": { "application/json": { "schema": schema } } });
     }
     let mut responses = Map::new();
     let reply = c.reply.ok_or_else(|| format!("{key}: no `.reply` or `.page` in its declaration"))?;
@@ -213,7 +214,8 @@ fn operation(
         responses.insert(status.to_string(), error_ref(status));
     }
     op["responses"] = responses.into();
-    op["security"] = if access == Access::Anyone { json!([]) } else { json!([{ "bearerAuth": [] }, { "cookieAuth": [] }]) };
+    op["security"] =
+        if access == Access::Anyone { json!([]) } else { json!([{ "bearerAuth": [] }, { "cookieAuth": [] }]) };
     Ok(op)
 }
 
@@ -225,7 +227,8 @@ pub fn render() -> Result<String, String> {
     for d in FUNCTIONS {
         for r in d.routes {
             let (Handler::Http(_), Some((method, path))) = (r.handler, http_parts(r.key)) else { continue };
-            let op = operation(&mut de, &mut ser, &mut helpers, d.function.name(), method, path, r.access, &r.contract)?;
+            let op =
+                operation(&mut de, &mut ser, &mut helpers, d.function.name(), method, path, r.access, &r.contract)?;
             let t = tag(d.function.name(), path);
             if !tags.contains(&t) {
                 tags.push(t);
@@ -279,7 +282,8 @@ pub fn render() -> Result<String, String> {
             "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorEnvelope" } } },
         });
         if status == 503 {
-            r["headers"] = json!({ "Retry-After": { "description": "Seconds to wait.", "schema": { "type": "integer" } } });
+            r["headers"] =
+                json!({ "Retry-After": { "description": "Seconds to wait.", "schema": { "type": "integer" } } });
         }
         if status == 429 {
             // The stage's throttling is API Gateway's own answer, not the envelope.

@@ -110,7 +110,10 @@ async fn dynamodb_stub() -> Response {
 enum Secret {
     Env,
     /// A secret on the local server (moto), read at cold start with `GetSecretValue`.
-    Manager { arn: String, endpoint: String },
+    Manager {
+        arn: String,
+        endpoint: String,
+    },
 }
 
 /// The signing key as a secret on the local server.
@@ -359,7 +362,19 @@ pub fn run(args: &Args) -> Result<(), Error> {
         let (mut ready, mut first, mut invoke, mut hwm, mut ready_stub) = (vec![], vec![], vec![], vec![], vec![]);
         let (mut ready_stub_bundle, mut ready_bundle) = (vec![], vec![]);
         let run = |dynamodb: &str, event: &str, wait_response: bool, cert_file: Option<&str>| {
-            spawn_once(&bootstrap, function, memory, &api, dynamodb, &table, &em, event, wait_response, cert_file, &secret)
+            spawn_once(
+                &bootstrap,
+                function,
+                memory,
+                &api,
+                dynamodb,
+                &table,
+                &em,
+                event,
+                wait_response,
+                cert_file,
+                &secret,
+            )
         };
         // One unmeasured run: the binary into the page cache, the table's first-touch costs.
         run(&dynamodb, &event_for(function, &seed, 0), true, None)?;

@@ -5,10 +5,12 @@
 use chat::auth::{clear_cookie, session_cookie};
 use chat::models::{bounded, Email, Password, Profile, Role, Username};
 #[cfg(feature = "schema")]
-use chat::models::{COMPANY_MAX, FIRST_NAME_MAX, FULL_NAME_MAX, GENDER_MAX, LAST_NAME_MAX, PHONE_MAX, PROFILE_PICTURE_MAX};
+use chat::models::{
+    COMPANY_MAX, FIRST_NAME_MAX, FULL_NAME_MAX, GENDER_MAX, LAST_NAME_MAX, PHONE_MAX, PROFILE_PICTURE_MAX,
+};
+use chat::service::users::{self, Registration, Session};
 #[cfg(feature = "schema")]
 use chat::text::Text;
-use chat::service::users::{self, Registration, Session};
 use chat::{App, AppError};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};

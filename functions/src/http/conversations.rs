@@ -1,13 +1,13 @@
 //! `/api/conversations`: start, list, get, delete, read.
 
 use chat::ids::{ConversationId, MessageId};
-use chat::service::conversations;
+use chat::service::{conversations, pins};
 use chat::{App, AppError};
 use lambda_http::Request;
 use serde::Deserialize;
 
 use super::users::Deleted;
-use super::{body, caller, flag, path_id, Reply};
+use super::{body, caller, concurrent_session, flag, path_id, Reply};
 
 /// `GET /api/conversations`'s parameters.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -80,4 +80,29 @@ pub async fn read(app: &App, req: Request) -> Result<Reply, AppError> {
         .map(|m| MessageId::parse(&m).ok_or_else(|| AppError::field("upToMessageId", "not a message id")))
         .transpose()?;
     Ok(Reply::ok(conversations::mark_read(app, &caller.actor(), &id, up_to.as_ref()).await?))
+}
+
+/// `{id}` and `{messageId}` of a pin's path.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename_all = "camelCase"))]
+#[allow(dead_code)]
+pub struct PinPath {
+    /// A malformed id names nothing: 404.
+    pub id: ConversationId,
+    pub message_id: MessageId,
+}
+
+/// `POST` (`pinning`) / `DELETE /api/conversations/:id/pins/:messageId`: idempotent; the answer
+/// is the change either way.
+pub async fn pin(app: &App, req: Request, pinning: bool) -> Result<Reply, AppError> {
+    let id = conversation_id(&req)?;
+    let message = path_id(&req, "messageId", MessageId::parse, "message")?;
+    let (actor, session) = concurrent_session(app, &req, None).await?;
+    Ok(Reply::ok(pins::set(app, &actor, session, &id, &message, pinning).await?))
+}
+
+/// `GET /api/conversations/:id/pins`: every pin (at most 50: one page).
+pub async fn pins(app: &App, req: Request) -> Result<Reply, AppError> {
+    let caller = caller(app, &req).await?;
+    Ok(Reply::page(pins::list(app, &caller.actor(), &conversation_id(&req)?).await?, None))
 }

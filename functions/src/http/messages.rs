@@ -2,17 +2,17 @@
 //! between two named users), delete.
 
 use chat::ids::{MessageId, UserId};
-use chat::service::messages::{self, Outgoing, PageRequest, SendOutcome, Target};
+use chat::models::MessageText;
+use chat::reactions::Reaction;
+use chat::service::messages::{self, Outgoing, PageRequest, ReactOutcome, SendOutcome, Target};
 use chat::{App, AppError};
 use lambda_http::Request;
 use serde::Deserialize;
 
-use super::{body, caller, path_id, path_param, query_param, token, Reply};
+use super::{body, caller, concurrent_session, path_id, path_param, query_param, Reply};
 use chat::models::Limit;
 #[cfg(feature = "schema")]
-use chat::models::MessageText;
-#[cfg(feature = "schema")]
-use chat::service::messages::schema::{ClientMessageId, TargetRef};
+use chat::service::messages::schema::{ClientMessageId, Mentions, TargetRef};
 
 /// A page of history's parameters.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -45,23 +45,8 @@ pub struct BetweenPath {
     pub receiver_id: UserId,
 }
 
-/// Authenticates concurrently with the send's first read (SPEC §6: two round trips). `sender`,
-/// if given, must name the caller, by id or by username: checked against the stored user the
-/// session reads anyway (a token's username may predate a rename).
 pub async fn send(app: &App, req: &Request, sender: Option<String>, out: Outgoing) -> Result<Reply, AppError> {
-    let claims = app.verify_fresh(token(req).as_deref()).await?;
-    let actor =
-        chat::service::Actor { user_id: claims.sub.clone(), username: claims.username.clone(), role: claims.role };
-    let session = async {
-        let caller = app.session(claims.clone()).await?;
-        if caller.user.role != actor.role {
-            return Err(AppError::Unauthorized("token out of date; log in again".into()));
-        }
-        if sender.as_deref().is_some_and(|s| !messages::names_user(s, &caller.user)) {
-            return Err(AppError::Forbidden("sender must be the caller".into()));
-        }
-        Ok(())
-    };
+    let (actor, session) = concurrent_session(app, req, sender).await?;
     // 201 for a new message, 200 for a retry that found it stored.
     let outcome = messages::send(app, &actor, session, out, None).await?;
     Ok(Reply::ok(outcome.message()).status(matches!(outcome, SendOutcome::New(_))))
@@ -83,11 +68,15 @@ pub struct ReceiverText {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Option<ClientMessageId>"))]
     client_message_id: Option<String>,
+    /// Users mentioned by id, beside the text's `@username`s (members only; at most 20).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Mentions>"))]
+    mentions: Option<Vec<String>>,
 }
 
 pub async fn send_text_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverText = body(&req)?;
-    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.text, b.client_message_id)?;
+    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.text, b.client_message_id)?.mentioning(b.mentions)?;
     send(app, &req, b.sender, out).await
 }
 
@@ -107,11 +96,16 @@ pub struct ReceiverContent {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Option<ClientMessageId>"))]
     client_message_id: Option<String>,
+    /// Users mentioned by id, beside the text's `@username`s (members only; at most 20).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Mentions>"))]
+    mentions: Option<Vec<String>>,
 }
 
 pub async fn send_content_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverContent = body(&req)?;
-    let out = Outgoing::parse(Target::parse(&b.receiver_id)?, &b.content, b.client_message_id)?;
+    let out =
+        Outgoing::parse(Target::parse(&b.receiver_id)?, &b.content, b.client_message_id)?.mentioning(b.mentions)?;
     send(app, &req, b.sender_id, out).await
 }
 
@@ -125,11 +119,16 @@ pub struct MessageToPathUser {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Option<ClientMessageId>"))]
     client_message_id: Option<String>,
+    /// Users mentioned by id, beside the text's `@username`s (members only; at most 20).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Mentions>"))]
+    mentions: Option<Vec<String>>,
 }
 
 pub async fn send_to_path_user(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: MessageToPathUser = body(&req)?;
-    let out = Outgoing::parse(Target::parse(&path_param(&req, "id")?)?, &b.message, b.client_message_id)?;
+    let out = Outgoing::parse(Target::parse(&path_param(&req, "id")?)?, &b.message, b.client_message_id)?
+        .mentioning(b.mentions)?;
     send(app, &req, None, out).await
 }
 
@@ -141,6 +140,44 @@ pub async fn list(app: &App, req: Request) -> Result<Reply, AppError> {
     let page = PageRequest::parse(b.as_deref(), a.as_deref(), l.as_deref())?;
     let (items, next) = messages::list(app, &caller.actor(), &target, &page).await?;
     Ok(Reply::page(items, next))
+}
+
+/// `PATCH /api/messages/:id` `{text}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Edit {
+    /// The new text.
+    #[cfg_attr(feature = "schema", schemars(with = "MessageText"))]
+    text: String,
+}
+
+/// `{id}` and `{reaction}` of a reaction's path.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[allow(dead_code)]
+pub struct ReactionPath {
+    /// A malformed id names nothing: 404.
+    pub id: MessageId,
+    pub reaction: chat::reactions::Reaction,
+}
+
+/// The sender rewrites a message's text (`messageEdited` to the members).
+pub async fn edit(app: &App, req: Request) -> Result<Reply, AppError> {
+    let id = path_id(&req, "id", MessageId::parse, "message")?;
+    let text = MessageText::parse(&body::<Edit>(&req)?.text)?;
+    let (actor, session) = concurrent_session(app, &req, None).await?;
+    Ok(Reply::ok(messages::edit(app, &actor, session, &id, text).await?))
+}
+
+/// `PUT` (`add`) / `DELETE /api/messages/:id/reactions/:reaction`: the caller's reaction,
+/// idempotent; the answer is the change either way.
+pub async fn react(app: &App, req: Request, add: bool) -> Result<Reply, AppError> {
+    let id = path_id(&req, "id", MessageId::parse, "message")?;
+    let kind = Reaction::parse(&path_param(&req, "reaction")?)?;
+    let (actor, session) = concurrent_session(app, &req, None).await?;
+    let (ReactOutcome::Changed(change) | ReactOutcome::Unchanged(change)) =
+        messages::react(app, &actor, session, &id, kind, add).await?;
+    Ok(Reply::ok(change))
 }
 
 pub async fn delete(app: &App, req: Request) -> Result<Reply, AppError> {
@@ -172,11 +209,16 @@ pub struct ReceiverDetails {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Option<ClientMessageId>"))]
     client_message_id: Option<String>,
+    /// Users mentioned by id, beside the text's `@username`s (members only; at most 20).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Mentions>"))]
+    mentions: Option<Vec<String>>,
 }
 
 pub async fn send_details_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverDetails = body(&req)?;
-    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.message_details.text, b.client_message_id)?;
+    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.message_details.text, b.client_message_id)?
+        .mentioning(b.mentions)?;
     send(app, &req, b.sender, out).await
 }
 

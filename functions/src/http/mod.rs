@@ -10,6 +10,8 @@ pub mod status;
 pub mod users;
 
 use std::future::Future;
+
+use chat::service::Actor;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -114,6 +116,32 @@ pub fn body<T: DeserializeOwned>(req: &Request) -> Result<T, AppError> {
 pub fn token(req: &Request) -> Option<String> {
     let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
     chat::auth::token_from(header(header::AUTHORIZATION), header(header::COOKIE), None)
+}
+
+/// The caller as the token names them, and the session check to run concurrently with a
+/// route's first read (SPEC §6: two round trips). The check also refuses a token whose role is
+/// out of date. `sender`, if given, must name the caller, by id or by username: checked against
+/// the stored user the session reads anyway (a token's username may predate a rename).
+async fn concurrent_session<'a>(
+    app: &'a App,
+    req: &Request,
+    sender: Option<String>,
+) -> Result<(Actor, impl Future<Output = Result<(), AppError>> + 'a), AppError> {
+    // A signature no cached key matches may be the first of a rotated key: re-read once.
+    let claims = app.verify_fresh(token(req).as_deref()).await?;
+    let actor = Actor { user_id: claims.sub.clone(), username: claims.username.clone(), role: claims.role };
+    let role = actor.role;
+    let session = async move {
+        let caller = app.session(claims).await?;
+        if caller.user.role != role {
+            return Err(AppError::Unauthorized("token out of date; log in again".into()));
+        }
+        if sender.as_deref().is_some_and(|s| !chat::service::messages::names_user(s, &caller.user)) {
+            return Err(AppError::Forbidden("sender must be the caller".into()));
+        }
+        Ok(())
+    };
+    Ok((actor, session))
 }
 
 pub async fn caller(app: &App, req: &Request) -> Result<Caller, AppError> {

@@ -17,7 +17,10 @@ pub struct StatusBody {
     pub status: String,
     /// `typing`, `playing` or free text (empty: none).
     #[serde(default)]
-    #[cfg_attr(feature = "schema", schemars(with = "Option<chat::text::Text<0, { chat::service::presence::ACTIVITY_MAX }, false>>"))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<chat::text::Text<0, { chat::service::presence::ACTIVITY_MAX }, false>>")
+    )]
     pub activity: Option<String>,
     /// The caller's own id, if given (403 otherwise).
     #[serde(default)]

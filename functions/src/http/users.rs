@@ -1,16 +1,16 @@
 //! `/api/users`: directory, me, get, update, delete.
 
 use chat::ids::UserId;
+use chat::models::Limit;
 use chat::models::{parse_limit, Email, Password, Profile, Role, Username, Visibility, DEFAULT_PAGE};
+#[cfg(feature = "schema")]
+use chat::models::{COMPANY_MAX, FIRST_NAME_MAX, GENDER_MAX, LAST_NAME_MAX, PHONE_MAX, PROFILE_PICTURE_MAX};
 use chat::service::users::{self, ProfileUpdate};
+#[cfg(feature = "schema")]
+use chat::text::Text;
 use chat::{App, AppError};
 use lambda_http::Request;
 use serde::Deserialize;
-use chat::models::Limit;
-#[cfg(feature = "schema")]
-use chat::models::{COMPANY_MAX, FIRST_NAME_MAX, GENDER_MAX, LAST_NAME_MAX, PHONE_MAX, PROFILE_PICTURE_MAX};
-#[cfg(feature = "schema")]
-use chat::text::Text;
 
 /// `GET /api/users`'s parameters.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -4,7 +4,9 @@
 use chat::clock::{iso, now_ms};
 use chat::events::{Event, MessageAck, Pong};
 use chat::ids::{ConversationId, MessageId};
-use chat::service::messages::{self, Outgoing, SendOutcome, Target};
+use chat::models::MessageText;
+use chat::reactions::Reaction;
+use chat::service::messages::{self, Outgoing, ReactOutcome, SendOutcome, Target};
 use chat::service::{conversations, fanout, presence, realtime};
 use chat::{App, AppError};
 use serde::Deserialize;
@@ -20,8 +22,13 @@ pub enum Action {
     /// Also `chatMessage`.
     #[serde(alias = "chatMessage")]
     SendMessage(SendMessage),
+    EditMessage(EditMessage),
+    React(ReactTo),
+    Unreact(ReactTo),
     Typing(Typing),
     MarkAsRead(MarkAsRead),
+    /// Received up to `upToMessageId` (default: all): delivery receipts.
+    Delivered(MarkAsRead),
     JoinConversation(ViewConversation),
     LeaveConversation(ViewConversation),
     SetStatus(SetStatus),
@@ -50,6 +57,32 @@ pub struct SendMessage {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Option<chat::service::messages::schema::ClientMessageId>"))]
     pub client_message_id: Option<String>,
+    /// Users mentioned by id, beside the text's `@username`s.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<chat::service::messages::schema::Mentions>"))]
+    pub mentions: Option<Vec<String>>,
+}
+
+/// As `PATCH /api/messages/{id}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EditMessage {
+    #[cfg_attr(feature = "schema", schemars(with = "MessageId"))]
+    pub message_id: String,
+    #[cfg_attr(feature = "schema", schemars(with = "chat::models::MessageText"))]
+    pub text: String,
+}
+
+/// As `PUT` / `DELETE /api/messages/{id}/reactions/{reaction}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactTo {
+    #[cfg_attr(feature = "schema", schemars(with = "MessageId"))]
+    pub message_id: String,
+    #[cfg_attr(feature = "schema", schemars(with = "Reaction"))]
+    pub reaction: String,
 }
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -91,7 +124,10 @@ pub struct SetStatus {
     pub status: String,
     /// `typing`, `playing` or free text (empty: none).
     #[serde(default)]
-    #[cfg_attr(feature = "schema", schemars(with = "Option<chat::text::Text<0, { chat::service::presence::ACTIVITY_MAX }, false>>"))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<chat::text::Text<0, { chat::service::presence::ACTIVITY_MAX }, false>>")
+    )]
     pub activity: Option<String>,
 }
 
@@ -136,11 +172,41 @@ pub async fn send_message(app: &App, req: WsRequest) -> Result<(), AppError> {
         (None, Some(r)) => Target::parse(&r)?,
         (None, None) => return Err(AppError::field("conversationId", "conversationId or receiverId is required")),
     };
-    let out = Outgoing::parse(target, &b.text, b.client_message_id)?;
+    let out = Outgoing::parse(target, &b.text, b.client_message_id)?.mentioning(b.mentions)?;
     let open = realtime::check_open(app, actor, &req.connection_id);
     if let SendOutcome::Existing(message) = messages::send(app, actor, open, out, Some(&req.connection_id)).await? {
         let ack = Event::MessageReceived(MessageAck::new(message, true));
         fanout::reply(app, &req.connection_id, &ack).await;
+    }
+    Ok(())
+}
+
+/// `editMessage`: as `PATCH /api/messages/{id}`; the connection is checked open alongside the
+/// message's lookup, and gets `messageEdited` with the other members' connections.
+pub async fn edit_message(app: &App, req: WsRequest) -> Result<(), AppError> {
+    let actor = req.actor()?;
+    let Action::EditMessage(b) = req.action()? else { return Err(other_action()) };
+    let id = MessageId::parse(&b.message_id).ok_or_else(|| AppError::field("messageId", "not a message id"))?;
+    let text = MessageText::parse(&b.text)?;
+    let open = realtime::check_open(app, actor, &req.connection_id);
+    messages::edit(app, actor, open, &id, text).await.map(drop)
+}
+
+/// `react` / `unreact`: a change goes to every member's connections (this one included); one
+/// that was already so is confirmed to this connection only.
+pub async fn react(app: &App, req: WsRequest) -> Result<(), AppError> {
+    let actor = req.actor()?;
+    let (b, add) = match req.action()? {
+        Action::React(b) => (b, true),
+        Action::Unreact(b) => (b, false),
+        _ => return Err(other_action()),
+    };
+    let id = MessageId::parse(&b.message_id).ok_or_else(|| AppError::field("messageId", "not a message id"))?;
+    let kind = Reaction::parse(&b.reaction)?;
+    let open = realtime::check_open(app, actor, &req.connection_id);
+    if let ReactOutcome::Unchanged(change) = messages::react(app, actor, open, &id, kind, add).await? {
+        let event = if add { Event::ReactionAdded(change) } else { Event::ReactionRemoved(change) };
+        fanout::reply(app, &req.connection_id, &event).await;
     }
     Ok(())
 }
@@ -159,6 +225,19 @@ pub async fn mark_as_read(app: &App, req: WsRequest) -> Result<(), AppError> {
     let conv = conversation(&b.conversation_id)?;
     conversations::mark_read(app, req.open_actor(app).await?, &conv, up_to.as_ref()).await?;
     Ok(())
+}
+
+/// `delivered`: this device received the conversation's messages up to `upToMessageId` (one
+/// acknowledgement per batch of received messages); the other members get `messagesDelivered`
+/// when the marker moved. Nothing comes back to this connection.
+pub async fn delivered(app: &App, req: WsRequest) -> Result<(), AppError> {
+    let Action::Delivered(b) = req.action()? else { return Err(other_action()) };
+    let up_to = b
+        .up_to_message_id
+        .map(|m| MessageId::parse(&m).ok_or_else(|| AppError::field("upToMessageId", "not a message id")))
+        .transpose()?;
+    let conv = conversation(&b.conversation_id)?;
+    conversations::mark_delivered(app, req.open_actor(app).await?, &conv, up_to.as_ref()).await
 }
 
 pub async fn join_conversation(app: &App, req: WsRequest) -> Result<(), AppError> {

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use crate::Gateway;
 
 /// The template's `AllowMethods` and `AllowHeaders` (a test keeps them in step).
-pub const ALLOW_METHODS: &str = "GET, POST, PUT, DELETE, OPTIONS";
+pub const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 pub const ALLOW_HEADERS: &str = "Authorization, Content-Type";
 
 /// The template's parameters `CorsAllowOrigins`, `CorsAllowCredentials`, `CorsMaxAge`.

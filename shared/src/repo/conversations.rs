@@ -62,6 +62,24 @@ pub struct Membership {
     pub read_seq: i64,
     #[serde(default)]
     pub joined_at: String,
+    /// `seq`s of the messages that mentioned the member (unread ones: those past `read_seq`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mention_set: Vec<String>,
+}
+
+impl Membership {
+    /// The mentions of the member not read yet.
+    pub fn unread_mentions(&self) -> i64 {
+        self.mention_set.iter().filter_map(|s| s.parse::<i64>().ok()).filter(|s| *s > self.read_seq).count() as i64
+    }
+}
+
+/// Records that message `seq` mentioned `user` (one `UpdateItem`, `ADD` to a set: a retry adds
+/// nothing twice).
+pub async fn add_mention(table: &dyn Table, user: &UserId, id: &ConversationId, seq: i64) -> Result<(), AppError> {
+    let update = Update::AddToSet("mentionSet".into(), vec![seq.to_string()]);
+    table.update(&keys::membership(user, id), vec![update], Some(Condition::Exists)).await?;
+    Ok(())
 }
 
 /// A conversation with its summary, as read together.
@@ -171,7 +189,13 @@ pub fn create_direct_ops(
     let mut ops = vec![WriteOp::Put { item: conversation_item(&conversation)?, cond: Some(Condition::NotExists) }];
     for user in [a, b] {
         let read_seq = reader.filter(|(r, _)| *r == user).map_or(0, |(_, seq)| seq);
-        let m = Membership { conversation_id: id.clone(), user_id: user.clone(), read_seq, joined_at: now.to_owned() };
+        let m = Membership {
+            conversation_id: id.clone(),
+            user_id: user.clone(),
+            read_seq,
+            joined_at: now.to_owned(),
+            mention_set: vec![],
+        };
         ops.push(WriteOp::Put { item: membership_item(&m)?, cond: None });
     }
     Ok((conversation, ops))
@@ -226,6 +250,18 @@ pub async fn mark_read(table: &dyn Table, user: &UserId, id: &ConversationId, se
     let cond = Condition::AbsentOrLessThan("readSeq".into(), Value::from(seq));
     match table.update(&key, vec![Update::Set("readSeq".into(), seq.into())], Some(cond)).await {
         Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Advances `user`'s delivery marker of `id` to `seq` (one conditional `UpdateItem`): whether it
+/// moved (a marker at or past `seq` stays).
+pub async fn mark_delivered(table: &dyn Table, user: &UserId, id: &ConversationId, seq: i64) -> Result<bool, AppError> {
+    let key = keys::membership(user, id);
+    let cond = Condition::AbsentOrLessThan("deliveredSeq".into(), Value::from(seq));
+    match table.update(&key, vec![Update::Set("deliveredSeq".into(), seq.into())], Some(cond)).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }

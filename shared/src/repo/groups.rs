@@ -12,7 +12,13 @@ use crate::ids::{ConversationId, UserId};
 use crate::store::{Condition, StoreError, Table, Update, WriteOp, TRANSACT_MAX};
 
 fn membership(c: &ConversationId, user: &UserId, now: &str) -> Membership {
-    Membership { conversation_id: c.clone(), user_id: user.clone(), read_seq: 0, joined_at: now.to_owned() }
+    Membership {
+        conversation_id: c.clone(),
+        user_id: user.clone(),
+        read_seq: 0,
+        joined_at: now.to_owned(),
+        mention_set: vec![],
+    }
 }
 
 /// Creates the group: the members' memberships first (transactions of up to 100, idempotent

@@ -6,6 +6,7 @@ pub mod conversations;
 pub mod groups;
 pub mod messages;
 pub mod notifications;
+pub mod pins;
 pub mod tickets;
 pub mod tokens;
 pub mod users;
@@ -21,6 +22,7 @@ use crate::store::{Item, Key};
 pub mod keys {
     use super::Key;
     use crate::ids::{ConversationId, MessageId, TokenId, UserId};
+    use crate::reactions::Reaction;
 
     pub fn user(id: &UserId) -> Key {
         Key::new(format!("USER#{id}"), "PROFILE")
@@ -48,6 +50,14 @@ pub mod keys {
     }
     pub fn message(conv: &ConversationId, id: &MessageId) -> Key {
         Key::new(messages_pk(conv), id.as_str())
+    }
+    /// A user's reactions in a conversation: one partition, sorted by message then kind, so
+    /// that a history page finds the caller's in one `Query`.
+    pub fn reactions_pk(conv: &ConversationId, user: &UserId) -> String {
+        format!("REACTS#{conv}#{user}")
+    }
+    pub fn reaction(conv: &ConversationId, user: &UserId, message: &MessageId, kind: &Reaction) -> Key {
+        Key::new(reactions_pk(conv, user), format!("{message}#{kind}"))
     }
     pub fn message_gsi(id: &MessageId) -> String {
         format!("MSG#{id}")

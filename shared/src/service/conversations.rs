@@ -3,13 +3,12 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{fanout, Actor};
 use crate::app::App;
 use crate::clock::{iso, now_ms};
 use crate::error::AppError;
-use crate::events::{Event, ReadReceipt};
+use crate::events::{DeliveryReceipt, Event, ReadReceipt};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::models::{ConversationKind, Message, Person, User};
 use crate::repo::{self, conversations::Conversation, conversations::Summary};
@@ -61,6 +60,9 @@ pub struct ConversationView {
     /// The reader's unread messages, where they are a member.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unread_count: Option<i64>,
+    /// Of those, the ones that mention the reader.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread_mentions: Option<i64>,
 }
 
 /// A member in a conversation view: in full in a direct conversation, by id in a group (its own
@@ -74,7 +76,20 @@ pub enum MemberRef {
 }
 
 /// The client's view of a conversation.
-pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, unread: Option<i64>) -> ConversationView {
+/// The reader's place in a conversation: the last message read, the unread mentions.
+#[derive(Debug, Clone, Copy)]
+pub struct Marker {
+    pub read_seq: i64,
+    pub unread_mentions: i64,
+}
+
+impl From<&repo::conversations::Membership> for Marker {
+    fn from(m: &repo::conversations::Membership) -> Self {
+        Self { read_seq: m.read_seq, unread_mentions: m.unread_mentions() }
+    }
+}
+
+pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, mine: Option<Marker>) -> ConversationView {
     let members = c
         .member_set
         .iter()
@@ -93,7 +108,8 @@ pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, unread
         last_message_time: s.last_message_time.clone(),
         message_count: s.seq,
         created_at: c.created_at.clone(),
-        unread_count: unread.map(|u| u.max(0)),
+        unread_count: mine.map(|m| (s.seq - m.read_seq).max(0)),
+        unread_mentions: mine.map(|m| m.unread_mentions),
     }
 }
 
@@ -145,7 +161,7 @@ pub async fn list_of(
     let reads: HashMap<_, _> = memberships
         .iter()
         .filter(|m| wanted(&m.conversation_id))
-        .map(|m| (m.conversation_id.clone(), m.read_seq))
+        .map(|m| (m.conversation_id.clone(), Marker::from(m)))
         .collect();
     let ids: Vec<ConversationId> = reads.keys().cloned().collect();
     let mut loaded = repo::conversations::load_many(app.table(), &ids).await?;
@@ -163,7 +179,7 @@ pub async fn list_all(app: &App) -> Result<Vec<ConversationView>, AppError> {
 async fn views(
     app: &App,
     mut loaded: Vec<repo::conversations::Loaded>,
-    read: impl Fn(&ConversationId) -> Option<i64>,
+    read: impl Fn(&ConversationId) -> Option<Marker>,
 ) -> Result<Vec<ConversationView>, AppError> {
     let mut members: Vec<UserId> = loaded
         .iter()
@@ -182,10 +198,7 @@ async fn views(
         l.summary.last_message_time.clone().unwrap_or_else(|| l.conversation.created_at.clone())
     };
     loaded.sort_by_key(|l| std::cmp::Reverse(activity(l)));
-    Ok(loaded
-        .iter()
-        .map(|l| view(&l.conversation, &l.summary, &users, read(&l.conversation.id).map(|r| l.summary.seq - r)))
-        .collect())
+    Ok(loaded.iter().map(|l| view(&l.conversation, &l.summary, &users, read(&l.conversation.id))).collect())
 }
 
 /// One `BatchGetItem` for the conversation, then its members and my read marker concurrently.
@@ -195,18 +208,19 @@ pub async fn get(app: &App, actor: &Actor, id: &ConversationId) -> Result<Conver
     let Some(l) = loaded else { return Err(AppError::not_found("conversation")) };
     let read = async {
         match l.conversation.is_member(&actor.user_id) {
-            true => membership_read_seq(app, actor, id).await.map(Some),
+            true => my_marker(app, actor, id).await.map(Some),
             false => Ok(None),
         }
     };
     let (members, read) = tokio::try_join!(repo::users::get_many(app.table(), &l.conversation.member_set), read)?;
     let users: HashMap<_, _> = members.into_iter().map(|u| (u.id.clone(), u)).collect();
-    Ok(view(&l.conversation, &l.summary, &users, read.map(|r| l.summary.seq - r)))
+    Ok(view(&l.conversation, &l.summary, &users, read))
 }
 
-async fn membership_read_seq(app: &App, actor: &Actor, id: &ConversationId) -> Result<i64, AppError> {
+async fn my_marker(app: &App, actor: &Actor, id: &ConversationId) -> Result<Marker, AppError> {
     let item = app.table().get(&repo::keys::membership(&actor.user_id, id), false).await?;
-    Ok(item.and_then(|i| i.get("readSeq").and_then(Value::as_i64)).unwrap_or(0))
+    let membership: Option<repo::conversations::Membership> = item.map(repo::from_item).transpose()?;
+    Ok(membership.as_ref().map_or(Marker { read_seq: 0, unread_mentions: 0 }, Marker::from))
 }
 
 /// Admin only.
@@ -256,4 +270,45 @@ pub async fn mark_read(
     let (marked, read) = (Event::MessagesMarkedRead(receipt.clone()), Event::MessagesRead(receipt.clone()));
     fanout::push_all(app, vec![(mine, &marked), (others, &read)]).await;
     Ok(receipt)
+}
+
+/// Records that the caller's devices received the conversation's messages up to `up_to`
+/// (default: all): one conditional write per acknowledged batch, never one per message; when
+/// the marker moved, `messagesDelivered` goes to the other members. Members only.
+#[tracing::instrument(skip_all, fields(actor = %actor.user_id, conversation = %id))]
+pub async fn mark_delivered(
+    app: &App,
+    actor: &Actor,
+    id: &ConversationId,
+    up_to: Option<&MessageId>,
+) -> Result<(), AppError> {
+    let message = async {
+        match up_to {
+            Some(m) => repo::messages::get(app.table(), id, m).await,
+            None => Ok(None),
+        }
+    };
+    let (loaded, message) = tokio::try_join!(repo::conversations::load(app.table(), id), message)?;
+    check_member(actor, loaded.as_ref().map(|l| &l.conversation))?;
+    let Some(l) = loaded else { return Err(AppError::not_found("conversation")) };
+    let seq = match (up_to, message) {
+        (Some(_), None) => return Err(AppError::not_found("message")),
+        (Some(_), Some(m)) => m.seq,
+        (None, _) => l.summary.seq,
+    };
+    delivered(app, actor, &l.conversation, seq).await
+}
+
+/// Advances the delivery marker to `seq` and, when it moved, tells the other members.
+pub async fn delivered(app: &App, actor: &Actor, c: &Conversation, seq: i64) -> Result<(), AppError> {
+    if seq <= 0 || !repo::conversations::mark_delivered(app.table(), &actor.user_id, &c.id, seq).await? {
+        return Ok(());
+    }
+    let receipt = DeliveryReceipt {
+        conversation_id: c.id.clone(),
+        user_id: actor.user_id.clone(),
+        delivered_seq: seq,
+        delivered_at: iso(now_ms()),
+    };
+    fanout::to_members(app, c, Some(&actor.user_id), &Event::MessagesDelivered(receipt)).await
 }

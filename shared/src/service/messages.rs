@@ -8,10 +8,11 @@ use super::{conversations::check_access, conversations::check_member, notificati
 use crate::app::App;
 use crate::clock::{iso, now_ms, now_secs};
 use crate::error::AppError;
-use crate::events::{Event, MessageAck, MessageDeleted, MessagePush, Sender};
+use crate::events::{Event, MessageAck, MessageDeleted, MessageEdited, MessagePush, ReactionChange, Sender};
 use crate::ids::{ConnectionId, ConversationId, MessageId, UserId};
 use crate::models::DEFAULT_PAGE;
 use crate::models::{parse_limit, ConversationKind, Message, MessageText, NotificationKind, Status, User, Username};
+use crate::reactions::{self, Reaction};
 use crate::repo::connections::Presence;
 use crate::repo::conversations::Conversation;
 use crate::repo::notifications::{MessageNote, NotificationData};
@@ -71,6 +72,8 @@ pub struct Outgoing {
     pub target: Target,
     pub text: MessageText,
     pub client_message_id: Option<String>,
+    /// Users mentioned by id beside the text's `@username`s.
+    pub mentions: Vec<UserId>,
 }
 
 impl Outgoing {
@@ -80,7 +83,21 @@ impl Outgoing {
             target,
             text: MessageText::parse(text)?,
             client_message_id: parse_client_message_id(client_message_id)?,
+            mentions: vec![],
         })
+    }
+
+    /// With users mentioned by id (`mentions: [ids]`): at most `mentions::MAX_MENTIONS`.
+    pub fn mentioning(mut self, ids: Option<Vec<String>>) -> Result<Self, AppError> {
+        let ids = ids.unwrap_or_default();
+        if ids.len() > crate::mentions::MAX_MENTIONS {
+            return Err(AppError::field("mentions", format!("at most {} users", crate::mentions::MAX_MENTIONS)));
+        }
+        self.mentions = ids
+            .iter()
+            .map(|s| UserId::parse(s).ok_or_else(|| AppError::field("mentions", "not user ids")))
+            .collect::<Result<_, _>>()?;
+        Ok(self)
     }
 }
 
@@ -104,6 +121,9 @@ pub mod schema {
 
     /// A `Target`: a user id, a conversation id or a username.
     pub struct TargetRef;
+
+    /// `mentions`: user ids, at most `mentions::MAX_MENTIONS`.
+    pub struct Mentions;
 }
 
 #[cfg(feature = "schema")]
@@ -112,7 +132,7 @@ mod schema_impls {
 
     use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 
-    use super::schema::{ClientMessageId, TargetRef};
+    use super::schema::{ClientMessageId, Mentions, TargetRef};
     use super::CLIENT_MESSAGE_ID_MAX;
     use crate::ids::{ConversationId, UserId};
     use crate::models::Username;
@@ -122,13 +142,28 @@ mod schema_impls {
             "ClientMessageId".into()
         }
         fn json_schema(_: &mut SchemaGenerator) -> Schema {
-            let controls: String = crate::text::CONTROL.iter().map(|(lo, hi)| format!("\\u{lo:04X}-\\u{hi:04X}")).collect();
+            let controls: String =
+                crate::text::CONTROL.iter().map(|(lo, hi)| format!("\\u{lo:04X}-\\u{hi:04X}")).collect();
             json_schema!({
                 "type": "string",
                 "minLength": 1,
                 "maxLength": CLIENT_MESSAGE_ID_MAX,
                 "pattern": format!("^[^{controls}]+$"),
                 "description": "The client's idempotency key: a retry with the same target and text answers the stored message (200) and stores nothing; a reuse for another conversation or text is 409.",
+            })
+        }
+    }
+
+    impl JsonSchema for Mentions {
+        fn schema_name() -> Cow<'static, str> {
+            "Mentions".into()
+        }
+        fn json_schema(g: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "type": "array",
+                "items": g.subschema_for::<UserId>(),
+                "maxItems": crate::mentions::MAX_MENTIONS,
+                "description": "Users mentioned by id, beside the text's `@username`s; those not members of the conversation (and the sender) are ignored.",
             })
         }
     }
@@ -202,8 +237,10 @@ where
     }
     let idem_key = out.client_message_id.as_ref().map(|c| keys::idempotency(&sender.user_id, c));
     let receiver_key = receiver.as_ref().map(keys::user);
+    // `@username`s are resolved from their locks, read in the same batch.
+    let name_keys: Vec<_> = crate::mentions::names_in(out.text.as_str()).iter().map(|n| keys::username(n)).collect();
     let mut keys: Vec<_> = conversations::load_keys(&conversation_id).into();
-    keys.extend(idem_key.iter().cloned().chain(receiver_key.iter().cloned()));
+    keys.extend(idem_key.iter().cloned().chain(receiver_key.iter().cloned()).chain(name_keys.iter().cloned()));
 
     let mut authenticate = Some(authenticate);
     for attempt in 0..SEND_ATTEMPTS {
@@ -225,6 +262,21 @@ where
             (None, None) => return Err(AppError::not_found("conversation")),
         }
         let (previous, summary_exists) = loaded.as_ref().map_or((0, false), |l| (l.summary.seq, l.summary_exists));
+        let members: Vec<&UserId> = match (&loaded, &receiver) {
+            (Some(l), _) => l.conversation.member_set.iter().collect(),
+            (None, Some(r)) => vec![r],
+            (None, None) => vec![],
+        };
+        let named = name_keys
+            .iter()
+            .filter_map(|k| repo::pick(&items, k))
+            .filter_map(|lock| repo::string_field(&lock, "userId").and_then(|s| UserId::parse(&s)));
+        let mut mentions: Vec<UserId> = Vec::new();
+        for u in out.mentions.iter().cloned().chain(named) {
+            if members.contains(&&u) && u != sender.user_id && !mentions.contains(&u) {
+                mentions.push(u);
+            }
+        }
         let now = now_ms();
         let message = Message {
             id: MessageId::generate(),
@@ -235,6 +287,9 @@ where
             created_at: iso(now),
             client_message_id: out.client_message_id.clone(),
             deleted: false,
+            edited_at: None,
+            reactions: vec![],
+            mentions,
         };
         let mut ops = msgs::send_ops(&message, previous, summary_exists, now_secs(), !creating)?;
         let mut conversation = loaded.map(|l| l.conversation);
@@ -309,7 +364,32 @@ async fn deliver(app: &App, sender: &Actor, c: &Conversation, m: &Message, origi
         Ok(admins) => batches.push((admins, &new_message)),
         Err(e) => tracing::warn!(error = %e, "admin room lookup failed"),
     }
-    tokio::join!(notify_absent(app, sender, c, m, &absent), fanout::push_all(app, batches));
+    tokio::join!(
+        notify_absent(app, sender, c, m, &absent),
+        fanout::push_all(app, batches),
+        notify_mentioned(app, sender, c, m)
+    );
+}
+
+/// Each mentioned member: the mention recorded on their membership (unread mentions) and a
+/// `mention` notification, stored and pushed even when they are busy.
+async fn notify_mentioned(app: &App, sender: &Actor, c: &Conversation, m: &Message) {
+    let each = m.mentions.iter().map(|user| async move {
+        let data = NotificationData::Message(MessageNote {
+            conversation_id: c.id.clone(),
+            message_id: m.id.clone(),
+            sender_id: sender.user_id.clone(),
+        });
+        let text = format!("{} mentioned you", sender.username);
+        let (marked, notified) = tokio::join!(
+            conversations::add_mention(app.table(), user, &c.id, m.seq),
+            notifications::notify(app, user, NotificationKind::Mention, &text, data, true),
+        );
+        if let Err(e) = marked.and(notified.map(drop)) {
+            tracing::warn!(error = %e, "could not record a mention");
+        }
+    });
+    futures::future::join_all(each).await;
 }
 
 /// The members other than the sender who will not see a message live: busy or not connected.
@@ -383,7 +463,19 @@ pub async fn list(
         }
     }
     check_access(actor, conversation.as_ref())?;
-    Ok(messages)
+    let (mut items, next) = messages;
+    // A member fetching the newest messages has them delivered (one conditional write).
+    let newest = items.iter().map(|m| m.seq).max().filter(|_| page.before.is_none());
+    let delivered = async {
+        match (&conversation, newest) {
+            (Some(c), Some(seq)) if c.is_member(&actor.user_id) => {
+                super::conversations::delivered(app, actor, c, seq).await
+            }
+            _ => Ok(()),
+        }
+    };
+    tokio::try_join!(msgs::mark_mine(app.table(), &mut items, &actor.user_id), delivered)?;
+    Ok((items, next))
 }
 
 /// The sender, the conversation's admins, or an admin: tombstones it and pushes `messageDeleted`.
@@ -414,4 +506,117 @@ pub async fn delete(app: &App, actor: &Actor, id: &MessageId) -> Result<MessageD
     };
     fanout::to_members(app, &conversation, None, &Event::MessageDeleted(deleted.clone())).await?;
     Ok(deleted)
+}
+
+/// Rewrites a message's text: its sender only, while a member (admins may delete, not
+/// rewrite). `authenticate` runs concurrently with the message's lookup, so an edit of the
+/// conversation's last message costs two sequential round trips before the fan-out (GSI1
+/// `Query` ‖ session; `TransactWriteItems` ‖ the conversation for the fan-out), see
+/// `msgs::edit`. A deleted or unknown message, or one of a conversation the caller cannot
+/// read, is 404 alike; the same text again changes nothing and pushes nothing.
+#[tracing::instrument(skip_all, fields(editor = %actor.user_id, message = %id))]
+pub async fn edit<A>(
+    app: &App,
+    actor: &Actor,
+    authenticate: A,
+    id: &MessageId,
+    text: MessageText,
+) -> Result<Message, AppError>
+where
+    A: Future<Output = Result<(), AppError>>,
+{
+    let (_, found) = tokio::try_join!(authenticate, msgs::find(app.table(), id))?;
+    let message = found.filter(|m| !m.deleted).ok_or_else(|| AppError::not_found("message"))?;
+    if message.sender_id != actor.user_id {
+        // A member (or an admin, who may read everything) learns it is not theirs; anyone else,
+        // that there is nothing to see.
+        let conversation = conversations::load(app.table(), &message.conversation_id).await?;
+        return Err(match conversation {
+            Some(l) if l.conversation.is_member(&actor.user_id) || actor.is_admin() => {
+                AppError::Forbidden("only the sender may edit a message".into())
+            }
+            _ => AppError::not_found("message"),
+        });
+    }
+    if message.text == text.as_str() {
+        return Ok(message);
+    }
+    let at = iso(now_ms());
+    let (edited, conversation) = tokio::join!(
+        msgs::edit(app.table(), &message, &actor.user_id, text.as_str(), &at),
+        conversations::load(app.table(), &message.conversation_id),
+    );
+    let edited = match edited? {
+        msgs::Edited::Done(m) => m,
+        msgs::Edited::NotMember => return Err(AppError::not_found("message")),
+        msgs::Edited::Changed => {
+            return Err(match msgs::get(app.table(), &message.conversation_id, &message.id).await? {
+                Some(m) if !m.deleted => AppError::Conflict("the message changed meanwhile; retry".into()),
+                _ => AppError::not_found("message"),
+            })
+        }
+    };
+    if let Some(l) = conversation? {
+        let event = Event::MessageEdited(MessageEdited { message: edited.clone() });
+        fanout::to_members(app, &l.conversation, None, &event).await?;
+    }
+    Ok(edited)
+}
+
+/// What a reaction did: `Changed` pushes the change to the members; `Unchanged` (already so)
+/// pushes nothing.
+#[derive(Debug)]
+pub enum ReactOutcome {
+    Changed(ReactionChange),
+    Unchanged(ReactionChange),
+}
+
+/// A member adds (`add`) or takes back their reaction `kind` on a message; idempotent. At most
+/// `reactions::MAX_KINDS` kinds per message (409 for one more; checked on the message as read,
+/// so concurrent first uses of new kinds may pass it by as many). Two sequential round trips
+/// before the fan-out: the message (GSI1 `Query`) ‖ session, then the transaction of
+/// `msgs::react` ‖ the conversation for the fan-out. A message the caller cannot read, or a
+/// deleted one, is 404 alike.
+#[tracing::instrument(skip_all, fields(actor = %actor.user_id, message = %id, add))]
+pub async fn react<A>(
+    app: &App,
+    actor: &Actor,
+    authenticate: A,
+    id: &MessageId,
+    kind: Reaction,
+    add: bool,
+) -> Result<ReactOutcome, AppError>
+where
+    A: Future<Output = Result<(), AppError>>,
+{
+    let (_, found) = tokio::try_join!(authenticate, msgs::find(app.table(), id))?;
+    let message = found.filter(|m| !m.deleted).ok_or_else(|| AppError::not_found("message"))?;
+    let known = message.reactions.iter().any(|r| r.reaction == kind);
+    if add && !known && message.reactions.len() >= reactions::MAX_KINDS {
+        return Err(AppError::Conflict(format!(
+            "a message carries at most {} kinds of reaction",
+            reactions::MAX_KINDS
+        )));
+    }
+    let change = ReactionChange {
+        conversation_id: message.conversation_id.clone(),
+        message_id: message.id.clone(),
+        user_id: actor.user_id.clone(),
+        reaction: kind,
+    };
+    let at = iso(now_ms());
+    let (reacted, conversation) = tokio::join!(
+        msgs::react(app.table(), &message, &actor.user_id, &change.reaction, add, &at),
+        conversations::get(app.table(), &message.conversation_id),
+    );
+    match reacted? {
+        msgs::Reacted::Changed => {}
+        msgs::Reacted::Unchanged => return Ok(ReactOutcome::Unchanged(change)),
+        msgs::Reacted::NotMember | msgs::Reacted::Gone => return Err(AppError::not_found("message")),
+    }
+    if let Some(c) = conversation? {
+        let event = if add { Event::ReactionAdded(change.clone()) } else { Event::ReactionRemoved(change.clone()) };
+        fanout::to_members(app, &c, None, &event).await?;
+    }
+    Ok(ReactOutcome::Changed(change))
 }

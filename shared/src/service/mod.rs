@@ -11,6 +11,7 @@ pub mod fanout;
 pub mod groups;
 pub mod messages;
 pub mod notifications;
+pub mod pins;
 pub mod presence;
 pub mod realtime;
 pub mod users;

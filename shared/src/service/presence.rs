@@ -56,7 +56,8 @@ impl schemars::JsonSchema for StatusName {
 
 /// `typing`, `playing` or free text of at most 64 characters.
 pub fn parse_activity(s: Option<String>) -> Result<Option<String>, AppError> {
-    let activity = s.map(|a| crate::text::parse("activity", &a, 0, ACTIVITY_MAX, crate::text::Lines::Single)).transpose()?;
+    let activity =
+        s.map(|a| crate::text::parse("activity", &a, 0, ACTIVITY_MAX, crate::text::Lines::Single)).transpose()?;
     Ok(activity.filter(|a| !a.is_empty()))
 }
 

@@ -421,6 +421,9 @@ impl Expr {
                 let n = self.name(attr);
                 format!("attribute_not_exists(pk) OR attribute_not_exists({n}) OR {n} < {}", self.json(v)?)
             }
+            Condition::ExistsWithout(attr) => {
+                format!("attribute_exists(pk) AND attribute_not_exists({})", self.name(attr))
+            }
         })
     }
 

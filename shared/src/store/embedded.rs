@@ -432,6 +432,7 @@ fn holds(cond: &Condition, item: Option<&Item>) -> bool {
             None => true,
             Some(a) => compare(a, v) == Some(Ordering::Less),
         },
+        Condition::ExistsWithout(attr) => item.is_some_and(|i| !i.contains_key(attr)),
     }
 }
 

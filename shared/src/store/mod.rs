@@ -59,6 +59,8 @@ pub enum Condition {
     /// The item does not exist, or it has no `attr`, or `attr < value` (numbers or strings).
     /// Used for monotonic fields such as read markers.
     AbsentOrLessThan(String, Value),
+    /// The item exists and has no `attr` (a message not tombstoned: no `deleted`).
+    ExistsWithout(String),
 }
 
 /// One action of an update; several run atomically in one `UpdateItem`.

@@ -284,6 +284,41 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
         "DELETE /api/conversations/{id}",
         b.http(Method::DELETE, &format!("/api/conversations/{conv}"), Some(&admin), None).await,
     );
+    // An edit of the conversation's last message (the usual case), then of an older one.
+    let mut sent = Vec::new();
+    for content in ["older", "to edit"] {
+        let (_, m) = b.gw.post("/api/messages", &a.token, json!({ "receiverId": bob.id, "content": content })).await;
+        sent.push(m["data"]["id"].as_str().unwrap().to_owned());
+    }
+    let (older, fresh) = (&sent[0], &sent[1]);
+    let edit = |text: &str| Some(json!({ "text": text }));
+    m.insert(
+        "PATCH /api/messages/{id}",
+        b.http(Method::PATCH, &format!("/api/messages/{fresh}"), t, edit("edited")).await,
+    );
+    let frame = json!({ "action": "editMessage", "messageId": fresh, "text": "edited again" });
+    m.insert("editMessage", b.ws(frame, "messageEdited", 0).await);
+    m.insert(
+        "PATCH /api/messages/{id} older",
+        b.http(Method::PATCH, &format!("/api/messages/{older}"), t, edit("edited")).await,
+    );
+    let thumbs = format!("/api/messages/{fresh}/reactions/%F0%9F%91%8D");
+    m.insert("PUT /api/messages/{id}/reactions/{reaction}", b.http(Method::PUT, &thumbs, t, None).await);
+    let react = |action: &str| json!({ "action": action, "messageId": fresh, "reaction": ":tada:" });
+    m.insert("react", b.ws(react("react"), "reactionAdded", 0).await);
+    m.insert("unreact", b.ws(react("unreact"), "reactionRemoved", 0).await);
+    let conv_of_fresh = format!("/api/messages/{conv}");
+    m.insert("GET /api/messages/{id} reactions", b.http(Method::GET, &conv_of_fresh, t, None).await);
+    m.insert("DELETE /api/messages/{id}/reactions/{reaction}", b.http(Method::DELETE, &thumbs, t, None).await);
+    let pin = format!("/api/conversations/{conv}/pins/{fresh}");
+    m.insert("POST /api/conversations/{id}/pins/{messageId}", b.http(Method::POST, &pin, t, None).await);
+    let pins = format!("/api/conversations/{conv}/pins");
+    m.insert("GET /api/conversations/{id}/pins", b.http(Method::GET, &pins, t, None).await);
+    m.insert("DELETE /api/conversations/{id}/pins/{messageId}", b.http(Method::DELETE, &pin, t, None).await);
+    // A message alice has not fetched: her acknowledgement moves her marker.
+    b.gw.post("/api/messages", &bob.token, json!({ "receiverId": a.id, "content": "new" })).await;
+    let delivered = json!({ "action": "delivered", "conversationId": conv });
+    m.insert("delivered", b.ws(delivered, "messagesDelivered", 1).await);
     b.table.take();
     let (status, _) = b.gw.call(Method::PATCH, "/api/users/me", Some(&admin), None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "an unmatched method reaches the $default route");

@@ -39,6 +39,7 @@ suite!(
     writes_that_require_the_item_fail_when_it_is_missing,
     an_equals_condition_guards_writes_on_the_current_value,
     absent_or_less_than_only_lets_a_value_move_forward,
+    exists_without_needs_the_item_and_not_the_attribute,
     update_applies_every_action_and_returns_the_new_item,
     updating_a_missing_item_creates_it_from_its_key,
     delete_returns_the_old_item,
@@ -188,6 +189,22 @@ async fn absent_or_less_than_only_lets_a_value_move_forward(t: &dyn Table) {
         get(t, &k).await,
         Some(item(json!({"pk": "member#1", "sk": "room#1", "readSeq": 9, "readAt": "2024-01-03"})))
     );
+}
+
+async fn exists_without_needs_the_item_and_not_the_attribute(t: &dyn Table) {
+    let k = key("msg#1", "m");
+    let bump = || vec![Update::Add("count".into(), 1)];
+    let live = || Some(Condition::ExistsWithout("deleted".into()));
+    // A missing item: the update must not create it.
+    assert_condition_failed(t.update(&k, bump(), live()).await);
+    assert_eq!(get(t, &k).await, None);
+    t.put(item(json!({"pk": "msg#1", "sk": "m"})), None).await.expect("put");
+    assert_eq!(t.update(&k, bump(), live()).await.expect("live")["count"], json!(1));
+    t.update(&k, vec![Update::Set("deleted".into(), json!(true))], None).await.expect("tombstone");
+    assert_condition_failed(t.update(&k, bump(), live()).await);
+    let op = WriteOp::Update { key: k.clone(), updates: bump(), cond: live() };
+    assert!(matches!(t.transact(vec![op]).await, Err(StoreError::TransactionCancelled { .. })));
+    assert_eq!(get(t, &k).await.expect("item")["count"], json!(1));
 }
 
 async fn update_applies_every_action_and_returns_the_new_item(t: &dyn Table) {

@@ -433,11 +433,12 @@ async fn a_send_is_acknowledged_and_delivered_while_some_connections_are_gone_br
     }
     let actor =
         chat::service::Actor { user_id: alice.clone(), username: "alice".into(), role: chat::models::Role::User };
-    let out = chat::service::messages::Outgoing {
-        target: chat::service::messages::Target::User(bob.clone()),
-        text: chat::models::MessageText::parse("through the storm").expect("text"),
-        client_message_id: None,
-    };
+    let out = chat::service::messages::Outgoing::parse(
+        chat::service::messages::Target::User(bob.clone()),
+        "through the storm",
+        None,
+    )
+    .expect("a message");
     let sent = tokio::time::timeout(
         Duration::from_secs(60),
         chat::service::messages::send(&app, &actor, async { Ok(()) }, out, None),
