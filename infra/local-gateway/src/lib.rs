@@ -1,6 +1,7 @@
 //! The local gateway: one process, one port, serving what API Gateway serves in AWS — the HTTP
 //! API, the WebSocket API (at `/` and `/ws`) and the `@connections` management API — by
-//! building API Gateway events and calling the very same handlers in-process.
+//! building API Gateway events and calling the very same handlers in-process — and, to a browser
+//! asking for `/`, the web client (`web/`).
 
 mod connections;
 pub mod cors;
@@ -8,6 +9,7 @@ mod events;
 mod http_api;
 mod limits;
 mod sigv4;
+pub mod web;
 mod ws_api;
 
 use std::net::SocketAddr;
@@ -153,8 +155,12 @@ pub async fn start_with_push(
     });
     let router = Router::new()
         .route("/openapi.json", get(openapi))
-        .route("/", get(ws_api::upgrade))
+        .route("/", get(ws_api::root))
         .route("/ws", get(ws_api::upgrade))
+        .route("/index.html", get(|h: axum::http::HeaderMap| async move { web::file("index.html", &h) }))
+        .route("/app.css", get(|h: axum::http::HeaderMap| async move { web::file("app.css", &h) }))
+        .route("/config.js", get(|h: axum::http::HeaderMap| async move { web::file("config.js", &h) }))
+        .route("/js/{name}", get(web::module))
         .route("/@connections/{id}", any(connections::management))
         .route("/{stage}/@connections/{id}", any(connections::management_staged))
         .fallback(http_api::dispatch)

@@ -55,6 +55,32 @@ async fn invoke(gw: &Gateway, key: &str, event: Value) -> Result<(), Response> {
         .into_response())
 }
 
+/// `GET /`: a WebSocket upgrade, the web client for a browser (`Accept: text/html`), else the
+/// gateway's JSON information document.
+pub async fn root(
+    gw: State<Arc<Gateway>>,
+    peer: ConnectInfo<SocketAddr>,
+    query: RawQuery,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    if ws.is_err() && crate::web::wants_html(&headers) {
+        return crate::web::file("index.html", &headers);
+    }
+    upgrade(gw, peer, query, headers, ws).await
+}
+
+/// What a GET without an upgrade gets at `/ws` (and at `/` when it does not ask for HTML).
+pub fn info() -> Response {
+    Json(json!({ "success": true, "data": {
+        "service": "chat local gateway",
+        "websocket": "GET /ws with Upgrade: websocket",
+        "web": "GET / from a browser (Accept: text/html): the web client",
+        "openapi": "GET /openapi.json",
+    } }))
+    .into_response()
+}
+
 pub async fn upgrade(
     State(gw): State<Arc<Gateway>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -63,7 +89,7 @@ pub async fn upgrade(
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
     let Ok(ws) = ws else {
-        return Json(json!({ "success": true, "data": { "service": "chat local gateway", "websocket": "GET /ws with Upgrade: websocket" } })).into_response();
+        return info();
     };
     let query = query.unwrap_or_default();
     // A handshake runs the authorizer and a store write: it draws from the same buckets as HTTP.

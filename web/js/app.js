@@ -1,0 +1,741 @@
+// The chat app: wires the HTTP API (api.js), the WebSocket (socket.js) and the page.
+// Every text from the server is rendered with textContent (dom.js), never as HTML.
+import * as api from "./api.js";
+import { Socket } from "./socket.js";
+import { $, h, replace, shortTime } from "./dom.js";
+
+const SESSION_KEY = "chat.session";
+const OUTBOX_KEY = "chat.outbox";
+const PAGE = 30;
+const RETRY_MS = 8000;
+const MAX_TRIES = 6;
+const QUICK_REACTIONS = ["👍", "❤️", "😂"];
+
+const state = {
+  me: null, // {id, username}
+  convs: new Map(), // id → ConversationView (+ local fields)
+  users: new Map(), // id → username
+  presence: new Map(), // userId → PresenceView
+  threads: new Map(), // conversationId → {messages: Map id → Message, older: cursor|null, peerRead, peerDelivered}
+  outbox: [], // [{clientMessageId, conversationId, text, tries, lastTry, failed}]
+  current: null,
+  editing: null,
+  typing: new Map(), // conversationId → Map userId → timeout
+  socket: null,
+};
+
+// ---------- session ----------
+
+function saveSession(session) {
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+}
+
+function loadOutbox() {
+  try { state.outbox = JSON.parse(sessionStorage.getItem(OUTBOX_KEY) || "[]"); } catch { state.outbox = []; }
+}
+function saveOutbox() {
+  sessionStorage.setItem(OUTBOX_KEY, JSON.stringify(state.outbox));
+}
+
+async function boot() {
+  api.whenUnauthorized(() => endSession("Your session ended; please log in again."));
+  bindStatic();
+  let session = null;
+  try { session = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null"); } catch { /* none */ }
+  if (session?.token) {
+    api.setToken(session.token);
+    try {
+      const { data } = await api.get("/api/users/me");
+      return startSession(data, session.token);
+    } catch { api.setToken(null); }
+  }
+  showLogin();
+}
+
+function showLogin(message = "") {
+  $("#chat-view").hidden = true;
+  $("#login-view").hidden = false;
+  $("#auth-error").textContent = message;
+  $("#auth-username").focus();
+}
+
+async function authenticate(kind) {
+  const username = $("#auth-username").value.trim();
+  const password = $("#auth-password").value;
+  $("#auth-error").textContent = "";
+  if (!username || !password) {
+    $("#auth-error").textContent = "Enter a username and a password.";
+    return;
+  }
+  try {
+    const path = kind === "register" ? "/api/users/register" : "/api/users/login";
+    const { data } = await api.post(path, { username, password });
+    $("#auth-password").value = "";
+    startSession(data.user, data.token);
+  } catch (e) {
+    $("#auth-error").textContent = e.message;
+  }
+}
+
+function startSession(user, token) {
+  api.setToken(token);
+  saveSession({ token, user: { id: user.id, username: user.username } });
+  state.me = { id: user.id, username: user.username };
+  state.users.set(user.id, user.username);
+  loadOutbox();
+  $("#login-view").hidden = true;
+  $("#chat-view").hidden = false;
+  $("#me").textContent = user.username;
+  state.socket = new Socket({
+    onEvent,
+    onState: showConnection,
+    onOpen: caughtUp,
+    onAuthLost: () => endSession("Your session ended; please log in again."),
+  });
+  state.socket.start();
+  loadConversations();
+}
+
+async function logout() {
+  try { await api.post("/api/auth/logout"); } catch { /* the token may be gone already */ }
+  endSession("");
+}
+
+function endSession(message) {
+  state.socket?.stop();
+  state.socket = null;
+  api.setToken(null);
+  sessionStorage.removeItem(SESSION_KEY);
+  sessionStorage.removeItem(OUTBOX_KEY);
+  Object.assign(state, { me: null, current: null, editing: null, outbox: [] });
+  for (const key of ["convs", "users", "presence", "threads", "typing"]) state[key].clear();
+  replace($("#conversation-list"));
+  replace($("#message-list"));
+  $("#conversation").hidden = true;
+  $("#empty").hidden = false;
+  showLogin(message);
+}
+
+// ---------- connection ----------
+
+function showConnection(s, detail) {
+  const el = $("#connection");
+  el.dataset.state = s;
+  const queued = state.outbox.filter((m) => !m.failed).length;
+  const text = { open: "Connected", connecting: "Connecting…", offline: "Offline" }[s];
+  el.textContent = text + (detail && s !== "open" ? ` — ${detail}` : "") + (queued && s !== "open" ? ` (${queued} queued)` : "");
+  if (state.current) renderMessages();
+}
+
+/** After each (re)connection: send what is queued, rejoin the open conversation, catch up. */
+async function caughtUp() {
+  flushOutbox(true);
+  if (state.current) state.socket.send({ action: "joinConversation", conversationId: state.current });
+  await loadConversations();
+  for (const [id, thread] of state.threads) {
+    if (thread.loaded) await fetchNewer(id);
+  }
+  if (state.current) markRead(state.current);
+}
+
+function newClientId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function queueMessage(conversationId, text) {
+  const item = { clientMessageId: newClientId(), conversationId, text, tries: 0, lastTry: 0, failed: false };
+  state.outbox.push(item);
+  saveOutbox();
+  sendQueued(item);
+  renderMessages();
+  if (!state.socket?.isOpen) showConnection(state.socket?.state || "offline", "messages are queued");
+}
+
+function sendQueued(item) {
+  const frame = { action: "sendMessage", conversationId: item.conversationId, text: item.text, clientMessageId: item.clientMessageId };
+  if (state.socket?.send(frame)) {
+    item.tries += 1;
+    item.lastTry = Date.now();
+    saveOutbox();
+  }
+}
+
+/** Resends what was not acknowledged (the server dedupes by clientMessageId: never twice). */
+function flushOutbox(all = false) {
+  if (!state.socket?.isOpen) return;
+  let changed = false;
+  for (const item of state.outbox) {
+    if (item.failed) continue;
+    if (item.tries >= MAX_TRIES) { item.failed = true; changed = true; continue; }
+    if (all || Date.now() - item.lastTry > RETRY_MS) sendQueued(item);
+  }
+  if (changed) { saveOutbox(); renderMessages(); }
+}
+setInterval(() => flushOutbox(false), 2000);
+
+function acknowledged(clientMessageId) {
+  const before = state.outbox.length;
+  state.outbox = state.outbox.filter((m) => m.clientMessageId !== clientMessageId);
+  if (state.outbox.length !== before) saveOutbox();
+}
+
+// ---------- conversations ----------
+
+function thread(id) {
+  let t = state.threads.get(id);
+  if (!t) {
+    t = { messages: new Map(), older: null, loaded: false, peerRead: 0, peerDelivered: 0 };
+    state.threads.set(id, t);
+  }
+  return t;
+}
+
+function memberId(m) { return typeof m === "string" ? m : m?.id; }
+
+function rememberMembers(conv) {
+  for (const m of conv.members || []) if (m && typeof m === "object" && m.username) state.users.set(m.id, m.username);
+}
+
+function peerOf(conv) {
+  if (conv?.type !== "direct") return null;
+  return (conv.members || []).map(memberId).find((id) => id && id !== state.me.id) || null;
+}
+
+function convName(conv) {
+  if (conv.name) return conv.name;
+  const peer = peerOf(conv);
+  return (peer && state.users.get(peer)) || "Conversation";
+}
+
+function activity(conv) { return conv.lastMessageTime || conv.createdAt || ""; }
+
+async function loadConversations() {
+  try {
+    const { data } = await api.get("/api/conversations");
+    const seen = new Set();
+    for (const conv of data) {
+      rememberMembers(conv);
+      const old = state.convs.get(conv.id);
+      state.convs.set(conv.id, { ...old, ...conv });
+      seen.add(conv.id);
+    }
+    for (const id of [...state.convs.keys()]) if (!seen.has(id)) state.convs.delete(id);
+    renderConversations();
+    loadPresence();
+    if (state.current) renderHeader();
+  } catch (e) {
+    showSidebarError(e);
+  }
+}
+
+async function loadPresence() {
+  const peers = [...state.convs.values()].map(peerOf).filter((p) => p && !state.presence.has(p));
+  await Promise.all(peers.map(async (p) => {
+    try {
+      const { data } = await api.get(`/api/status/${encodeURIComponent(p)}`);
+      state.presence.set(p, data);
+    } catch { /* unknown presence: no dot */ }
+  }));
+  if (peers.length) { renderConversations(); if (state.current) renderHeader(); }
+}
+
+function presenceStatus(userId) {
+  const p = state.presence.get(userId);
+  if (!p) return null;
+  return p.online && p.status !== "offline" ? p.status : "offline";
+}
+
+function renderConversations() {
+  const list = [...state.convs.values()].sort((a, b) => activity(b).localeCompare(activity(a)));
+  replace($("#conversation-list"), list.map((conv) => {
+    const peer = peerOf(conv);
+    const status = peer ? presenceStatus(peer) : null;
+    const unread = conv.id === state.current ? 0 : conv.unreadCount || 0;
+    const last = conv.lastMessage;
+    const lastText = last ? (last.deleted ? "Message deleted" : `${last.senderId === state.me.id ? "You: " : ""}${last.text}`) : conv.type === "direct" ? "No messages yet" : conv.type;
+    const name = convName(conv);
+    return h("li", { dataset: { id: conv.id } },
+      h("button", {
+        type: "button",
+        "aria-current": conv.id === state.current ? "true" : "false",
+        "aria-label": `${name}${status ? `, ${status}` : ""}${unread ? `, ${unread} unread` : ""}`,
+        onclick: () => openConversation(conv.id),
+      },
+      h("span", { class: "dot", dataset: { status: status || "" }, title: status || "" }),
+      h("span", { class: "conv-name", text: name }),
+      h("span", { class: "conv-time" }, shortTime(activity(conv)), unread ? h("span", { class: "badge unread", text: unread }) : null),
+      h("span", { class: "conv-last", text: lastText })));
+  }));
+}
+
+function showSidebarError(e) {
+  $("#sidebar-error").textContent = e ? e.message : "";
+}
+
+function upsertSummary(message) {
+  const conv = state.convs.get(message.conversationId);
+  if (!conv) { loadConversations(); return null; }
+  if (!conv.lastMessage || (conv.lastMessage.seq ?? 0) <= message.seq) {
+    conv.lastMessage = message;
+    conv.lastMessageTime = message.createdAt;
+  }
+  return conv;
+}
+
+async function startDirect(username) {
+  showSidebarError(null);
+  try {
+    const { data } = await api.post("/api/conversations/start", { participants: [state.me.id, username] });
+    rememberMembers(data);
+    state.convs.set(data.id, { ...state.convs.get(data.id), ...data });
+    renderConversations();
+    loadPresence();
+    openConversation(data.id);
+    return true;
+  } catch (e) { showSidebarError(e); return false; }
+}
+
+async function createGroup(name, members, kind) {
+  showSidebarError(null);
+  try {
+    const { data } = await api.post(kind === "channel" ? "/api/channels" : "/api/groups", { name, members });
+    await loadConversations();
+    openConversation(data.id);
+    return true;
+  } catch (e) { showSidebarError(e); return false; }
+}
+
+async function discoverChannels() {
+  try {
+    const { data } = await api.get("/api/channels", { discover: "true" });
+    replace($("#channel-list"), data.length ? data.map((c) => h("li", { class: "row" },
+      h("span", { class: "spacer", text: `${c.name || "Channel"} (${c.memberCount})` }),
+      c.isMember
+        ? h("button", { type: "button", class: "secondary", onclick: () => openConversation(c.id), "aria-label": `Open ${c.name}` }, "Open")
+        : h("button", { type: "button", onclick: () => joinChannel(c.id), "aria-label": `Join ${c.name}` }, "Join"))) : h("li", { class: "muted", text: "No public channels yet." }));
+  } catch (e) { showSidebarError(e); }
+}
+
+async function joinChannel(id) {
+  try {
+    await api.put(`/api/channels/${encodeURIComponent(id)}/members`, { memberId: state.me.id });
+    await loadConversations();
+    openConversation(id);
+    discoverChannels();
+  } catch (e) { showSidebarError(e); }
+}
+
+async function changeMember(memberId, action) {
+  const conv = state.convs.get(state.current);
+  if (!conv) return;
+  const base = conv.type === "channel" ? "/api/channels" : "/api/groups";
+  try {
+    await api.put(`${base}/${encodeURIComponent(conv.id)}/members`, action ? { memberId, action } : { memberId });
+    if (action === "remove" && memberId === state.me.id) {
+      state.convs.delete(conv.id);
+      closeConversation();
+    }
+    await loadConversations();
+  } catch (e) { showSidebarError(e); }
+}
+
+// ---------- one conversation ----------
+
+async function openConversation(id) {
+  if (state.current && state.current !== id) {
+    sendTyping(false);
+    state.socket?.send({ action: "leaveConversation", conversationId: state.current });
+  }
+  state.current = id;
+  state.editing = null;
+  $("#chat-view").classList.add("viewing");
+  $("#conversation").hidden = false;
+  $("#empty").hidden = true;
+  renderConversations();
+  renderHeader();
+  renderTyping();
+  state.socket?.send({ action: "joinConversation", conversationId: id });
+  const t = thread(id);
+  if (!t.loaded) await loadLatest(id);
+  else await fetchNewer(id);
+  renderMessages(true);
+  markRead(id);
+  $("#composer-text").focus();
+}
+
+function closeConversation() {
+  if (state.current) state.socket?.send({ action: "leaveConversation", conversationId: state.current });
+  state.current = null;
+  $("#chat-view").classList.remove("viewing");
+  $("#conversation").hidden = true;
+  $("#empty").hidden = false;
+  renderConversations();
+}
+
+function renderHeader() {
+  const conv = state.convs.get(state.current);
+  if (!conv) return;
+  $("#conv-title").textContent = convName(conv);
+  const peer = peerOf(conv);
+  const status = peer ? presenceStatus(peer) : null;
+  $("#conv-presence").dataset.status = status || "";
+  $("#conv-sub").textContent = peer ? status || "" : `${conv.type} · ${conv.memberCount} members`;
+  $("#member-form").hidden = conv.type === "direct";
+}
+
+function addMessages(conversationId, messages) {
+  const t = thread(conversationId);
+  for (const m of messages) {
+    const old = t.messages.get(m.id);
+    t.messages.set(m.id, old ? { ...old, ...m } : m);
+    if (m.clientMessageId && m.senderId === state.me.id) acknowledged(m.clientMessageId);
+  }
+}
+
+async function loadLatest(id) {
+  const t = thread(id);
+  try {
+    const { data, nextCursor } = await api.get(`/api/messages/${encodeURIComponent(id)}`, { limit: PAGE });
+    addMessages(id, data);
+    t.older = nextCursor || null;
+    t.loaded = true;
+  } catch (e) { showSidebarError(e); }
+}
+
+async function loadOlder() {
+  const id = state.current;
+  const t = thread(id);
+  if (!t.older || t.loadingOlder) return;
+  t.loadingOlder = true;
+  const box = $("#messages");
+  const fromBottom = box.scrollHeight - box.scrollTop;
+  try {
+    const { data, nextCursor } = await api.get(`/api/messages/${encodeURIComponent(id)}`, { before: t.older, limit: PAGE });
+    addMessages(id, data);
+    t.older = nextCursor || null;
+  } catch (e) { showSidebarError(e); return; } finally { t.loadingOlder = false; }
+  if (id !== state.current) return;
+  renderMessages();
+  box.scrollTop = box.scrollHeight - fromBottom;
+}
+
+/** Catch-up after a reconnection: every message after the newest one held, page by page. */
+async function fetchNewer(id) {
+  const t = thread(id);
+  const newest = sortedMessages(t).at(-1);
+  if (!newest) return loadLatest(id);
+  let cursor = newest.id;
+  let got = [];
+  try {
+    for (let i = 0; i < 20 && cursor; i++) {
+      const { data, nextCursor } = await api.get(`/api/messages/${encodeURIComponent(id)}`, { after: cursor, limit: 100 });
+      addMessages(id, data);
+      got = got.concat(data);
+      cursor = data.length ? nextCursor : null;
+    }
+  } catch (e) { showSidebarError(e); }
+  const fromOthers = got.filter((m) => m.senderId !== state.me.id);
+  if (fromOthers.length) state.socket?.send({ action: "delivered", conversationId: id, upToMessageId: fromOthers.at(-1).id });
+  for (const m of got) upsertSummary(m);
+  if (got.length) renderConversations();
+  if (id === state.current) renderMessages();
+}
+
+function sortedMessages(t) {
+  return [...t.messages.values()].sort((a, b) => a.seq - b.seq);
+}
+
+function markRead(id) {
+  if (document.visibilityState !== "visible" || id !== state.current) return;
+  const conv = state.convs.get(id);
+  const newest = sortedMessages(thread(id)).at(-1);
+  if (!newest) return;
+  const frame = { action: "markAsRead", conversationId: id, upToMessageId: newest.id };
+  if (!state.socket?.send(frame)) api.post(`/api/conversations/${encodeURIComponent(id)}/read`, { upToMessageId: newest.id }).catch(() => {});
+  if (conv && conv.unreadCount) { conv.unreadCount = 0; renderConversations(); }
+}
+
+function tickState(t, m) {
+  if (m.seq <= t.peerRead) return ["read", "✓✓ Read"];
+  if (m.seq <= t.peerDelivered) return ["delivered", "✓✓ Delivered"];
+  return ["sent", "✓ Sent"];
+}
+
+function renderMessages(toBottom = false) {
+  const id = state.current;
+  if (!id) return;
+  const t = thread(id);
+  const box = $("#messages");
+  const atBottom = toBottom || box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+  const items = sortedMessages(t).map((m) => messageItem(t, m));
+  const pending = state.outbox.filter((m) => m.conversationId === id).map((m) => pendingItem(m));
+  replace($("#message-list"), items, pending);
+  $("#older-button").hidden = !t.older;
+  if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+function messageItem(t, m) {
+  const mine = m.senderId === state.me.id;
+  const sender = mine ? "You" : state.users.get(m.senderId) || lookupUser(m.senderId);
+  const [tick, tickText] = mine ? tickState(t, m) : [null, null];
+  const reactions = (m.reactions || []).filter((r) => r.count > 0);
+  return h("li", { class: `message${mine ? " mine" : ""}${m.deleted ? " deleted" : ""}`, dataset: { id: m.id, seq: m.seq } },
+    h("div", { class: "meta" },
+      h("span", { class: "sender", text: sender }),
+      h("time", { datetime: m.createdAt, text: shortTime(m.createdAt) }),
+      m.editedAt ? h("span", { class: "edited", text: "(edited)" }) : null,
+      mine ? h("span", { class: "tick", dataset: { state: tick }, text: tickText }) : null),
+    h("p", { class: "text", text: m.deleted ? "Message deleted" : m.text }),
+    m.deleted ? null : h("div", { class: "reactions" },
+      reactions.map((r) => h("button", {
+        type: "button", class: "reaction", "aria-pressed": r.mine ? "true" : "false",
+        "aria-label": `${r.reaction} ${r.count}${r.mine ? ", yours: remove" : ": add yours"}`,
+        onclick: () => toggleReaction(m, r.reaction),
+      }, `${r.reaction} ${r.count}`)),
+      QUICK_REACTIONS.filter((q) => !reactions.some((r) => r.reaction === q)).slice(0, 1).map((q) =>
+        h("button", { type: "button", class: "react", "aria-label": `React ${q}`, onclick: () => toggleReaction(m, q) }, `+${q}`)),
+      mine ? h("button", { type: "button", class: "link edit", "aria-label": "Edit message", onclick: () => startEdit(m) }, "Edit") : null));
+}
+
+function pendingItem(item) {
+  const open = state.socket?.isOpen;
+  const [s, label] = item.failed ? ["failed", "Not sent"] : open ? ["sending", "Sending…"] : ["queued", "Queued — sent when back online"];
+  return h("li", { class: "message mine pending", dataset: { clientId: item.clientMessageId } },
+    h("div", { class: "meta" },
+      h("span", { class: "sender", text: "You" }),
+      h("span", { class: "tick", dataset: { state: s }, text: label }),
+      item.failed ? h("button", { type: "button", class: "link", onclick: () => { item.failed = false; item.tries = 0; saveOutbox(); sendQueued(item); renderMessages(); } }, "Retry") : null),
+    h("p", { class: "text", text: item.text }));
+}
+
+const lookups = new Map();
+function lookupUser(id) {
+  if (!lookups.has(id)) {
+    lookups.set(id, api.get(`/api/users/${encodeURIComponent(id)}`).then(({ data }) => {
+      state.users.set(id, data.username);
+      renderMessages();
+    }).catch(() => {}));
+  }
+  return "…";
+}
+
+function toggleReaction(m, reaction) {
+  const r = (m.reactions || []).find((x) => x.reaction === reaction);
+  const action = r?.mine ? "unreact" : "react";
+  if (!state.socket?.send({ action, messageId: m.id, reaction })) {
+    const path = `/api/messages/${encodeURIComponent(m.id)}/reactions/${encodeURIComponent(reaction)}`;
+    (action === "react" ? api.put(path) : api.del(path)).then(() => applyReaction(m.conversationId, m.id, reaction, state.me.id, action === "react")).catch(showSidebarError);
+  }
+}
+
+function applyReaction(conversationId, messageId, reaction, userId, added) {
+  const m = thread(conversationId).messages.get(messageId);
+  if (!m) return;
+  const reactions = (m.reactions = m.reactions || []);
+  let r = reactions.find((x) => x.reaction === reaction);
+  if (!r) { r = { reaction, count: 0, mine: false }; reactions.push(r); }
+  const mine = userId === state.me.id;
+  if (mine && r.mine === added) return; // a repeat, confirmed to this connection only
+  r.count = Math.max(0, r.count + (added ? 1 : -1));
+  if (mine) r.mine = added;
+  if (conversationId === state.current) renderMessages();
+}
+
+function startEdit(m) {
+  state.editing = m.id;
+  $("#editing").hidden = false;
+  const box = $("#composer-text");
+  box.value = m.text;
+  box.focus();
+}
+
+function cancelEdit() {
+  state.editing = null;
+  $("#editing").hidden = true;
+  $("#composer-text").value = "";
+}
+
+function submitComposer() {
+  const box = $("#composer-text");
+  const text = box.value;
+  if (!state.current || !text.trim()) return;
+  if (state.editing) {
+    const messageId = state.editing;
+    if (!state.socket?.send({ action: "editMessage", messageId, text })) {
+      api.patch(`/api/messages/${encodeURIComponent(messageId)}`, { text }).then(({ data }) => onEvent("messageEdited", { message: data })).catch(showSidebarError);
+    }
+    cancelEdit();
+    return;
+  }
+  box.value = "";
+  sendTyping(false);
+  queueMessage(state.current, text);
+  renderMessages(true);
+}
+
+// ---------- typing ----------
+
+let typingSentAt = 0;
+let typingStop = null;
+
+function sendTyping(isTyping) {
+  clearTimeout(typingStop);
+  if (!state.current) return;
+  if (isTyping) {
+    if (Date.now() - typingSentAt > 3000) {
+      if (state.socket?.send({ action: "typing", conversationId: state.current, isTyping: true })) typingSentAt = Date.now();
+    }
+    typingStop = setTimeout(() => sendTyping(false), 4000);
+  } else if (typingSentAt) {
+    typingSentAt = 0;
+    state.socket?.send({ action: "typing", conversationId: state.current, isTyping: false });
+  }
+}
+
+function setTyping(conversationId, userId, isTyping, expiresAt) {
+  let who = state.typing.get(conversationId);
+  if (!who) state.typing.set(conversationId, (who = new Map()));
+  clearTimeout(who.get(userId));
+  who.delete(userId);
+  if (isTyping) {
+    const ms = Math.min(10000, Math.max(1000, (Date.parse(expiresAt) || Date.now() + 8000) - Date.now()));
+    who.set(userId, setTimeout(() => setTyping(conversationId, userId, false), ms));
+  }
+  if (conversationId === state.current) renderTyping();
+}
+
+function renderTyping() {
+  const who = [...(state.typing.get(state.current)?.keys() || [])].map((id) => state.users.get(id) || "Someone");
+  $("#typing").textContent = who.length ? `${who.join(", ")} ${who.length > 1 ? "are" : "is"} typing…` : "";
+}
+
+// ---------- events ----------
+
+function onEvent(event, data) {
+  switch (event) {
+    case "chatMessage": {
+      const m = data.message;
+      if (data.sender) state.users.set(data.sender.id, data.sender.username);
+      addMessages(m.conversationId, [m]);
+      const conv = upsertSummary(m);
+      if (m.senderId !== state.me.id) {
+        setTyping(m.conversationId, m.senderId, false);
+        state.socket.send({ action: "delivered", conversationId: m.conversationId, upToMessageId: m.id });
+        if (m.conversationId === state.current && document.visibilityState === "visible") markRead(m.conversationId);
+        else if (conv) conv.unreadCount = (conv.unreadCount || 0) + 1;
+      }
+      renderConversations();
+      if (m.conversationId === state.current) renderMessages();
+      break;
+    }
+    case "messageReceived": {
+      acknowledged(data.clientMessageId);
+      addMessages(data.message.conversationId, [data.message]);
+      upsertSummary(data.message);
+      renderConversations();
+      if (data.message.conversationId === state.current) renderMessages();
+      break;
+    }
+    case "messagesRead":
+    case "messagesDelivered": {
+      if (data.userId === state.me.id) break;
+      const t = thread(data.conversationId);
+      if (event === "messagesRead") t.peerRead = Math.max(t.peerRead, data.readSeq);
+      const seq = event === "messagesRead" ? data.readSeq : data.deliveredSeq;
+      t.peerDelivered = Math.max(t.peerDelivered, seq);
+      if (data.conversationId === state.current) renderMessages();
+      break;
+    }
+    case "messagesMarkedRead": {
+      const conv = state.convs.get(data.conversationId);
+      if (conv) { conv.unreadCount = data.unreadCount; renderConversations(); }
+      break;
+    }
+    case "messageEdited": {
+      const m = data.message;
+      addMessages(m.conversationId, [m]);
+      const conv = state.convs.get(m.conversationId);
+      if (conv?.lastMessage?.id === m.id) { conv.lastMessage = m; renderConversations(); }
+      if (m.conversationId === state.current) renderMessages();
+      break;
+    }
+    case "messageDeleted": {
+      const m = thread(data.conversationId).messages.get(data.messageId);
+      if (m) { m.deleted = true; m.text = ""; }
+      if (data.conversationId === state.current) renderMessages();
+      break;
+    }
+    case "reactionAdded":
+    case "reactionRemoved":
+      applyReaction(data.conversationId, data.messageId, data.reaction, data.userId, event === "reactionAdded");
+      break;
+    case "typingStatus":
+      if (data.userId !== state.me.id) setTyping(data.conversationId, data.userId, data.isTyping, data.expiresAt);
+      break;
+    case "presence": {
+      state.presence.set(data.userId, data);
+      if (data.userId === state.me.id) $("#status-select").value = data.status;
+      renderConversations();
+      if (state.current) renderHeader();
+      break;
+    }
+    case "membership":
+      loadConversations();
+      break;
+    case "notification":
+      if (data?.type === "missedMessages") loadConversations();
+      break;
+    case "error":
+      showSidebarError(new Error(data?.message || "The server refused a request."));
+      break;
+    default:
+      break;
+  }
+}
+
+// ---------- wiring ----------
+
+function bindStatic() {
+  $("#auth-form").addEventListener("submit", (e) => { e.preventDefault(); authenticate("login"); });
+  $("#register-button").addEventListener("click", () => authenticate("register"));
+  $("#logout-button").addEventListener("click", logout);
+  $("#status-select").addEventListener("change", (e) => {
+    const status = e.target.value;
+    if (!state.socket?.send({ action: "setStatus", status })) api.put("/api/status", { status }).catch(showSidebarError);
+  });
+  $("#start-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const input = $("#start-username");
+    if (input.value.trim() && (await startDirect(input.value.trim()))) input.value = "";
+  });
+  $("#group-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const name = $("#group-name").value.trim();
+    const members = $("#group-members").value.split(",").map((s) => s.trim()).filter(Boolean);
+    if (name && (await createGroup(name, members, $("#group-kind").value))) {
+      $("#group-name").value = "";
+      $("#group-members").value = "";
+    }
+  });
+  $("#discover").addEventListener("toggle", (e) => { if (e.target.open) discoverChannels(); });
+  $("#member-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const name = $("#member-name").value.trim();
+    if (name) { changeMember(name, null); $("#member-name").value = ""; }
+  });
+  $("#leave-button").addEventListener("click", () => changeMember(state.me.id, "remove"));
+  $("#back-button").addEventListener("click", closeConversation);
+  $("#older-button").addEventListener("click", loadOlder);
+  $("#messages").addEventListener("scroll", (e) => { if (e.target.scrollTop < 40) loadOlder(); });
+  $("#composer").addEventListener("submit", (e) => { e.preventDefault(); submitComposer(); });
+  const box = $("#composer-text");
+  box.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submitComposer(); }
+    else if (e.key === "Escape" && state.editing) { e.preventDefault(); cancelEdit(); }
+  });
+  box.addEventListener("input", () => { if (!state.editing) sendTyping(box.value.length > 0); });
+  document.addEventListener("visibilitychange", () => { if (state.current) markRead(state.current); });
+}
+
+boot();
