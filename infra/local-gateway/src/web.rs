@@ -29,8 +29,8 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
 /// schemes (a Host header that is not a plain host[:port] gets `'self'` only).
 pub fn csp(headers: &HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let plain = !host.is_empty()
-        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    let plain =
+        !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
     let ws = if plain { format!(" ws://{host} wss://{host}") } else { String::new() };
     format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'{ws}; \
