@@ -118,6 +118,7 @@ impl Invocation {
     /// One Embedded Metric Format line on stdout: CloudWatch Logs turns it into the metrics.
     fn emit(&self, metrics: &chat::metrics::Snapshot) {
         let line = metrics.emf(
+            chat::metrics::namespace(),
             chat::clock::now_ms(),
             self.route.as_deref(),
             Some(self.request_id.as_str()).filter(|id| !id.is_empty()),

@@ -6,7 +6,7 @@
 //! (`AppError::log`), DynamoDB requests (`store::Metered`) and the capacity they consumed
 //! (`store::DynamoTable`, from `ReturnConsumedCapacity: TOTAL`). At the end of the invocation
 //! the Lambda adapter prints the `Snapshot` as one CloudWatch Embedded Metric Format line on
-//! stdout (`Snapshot::emf`: CloudWatch extracts the metrics from the log; no API call), and the
+//! stdout (`Snapshot::emf`, in `namespace()`: CloudWatch extracts the metrics from the log; no API call), and the
 //! local gateway adds it to its `Registry`, served as Prometheus text at `GET /@metrics`.
 //! Names are the same in both. Counting is a relaxed atomic add into a fixed array: nothing is
 //! allocated until the line is written.
@@ -20,8 +20,18 @@ use std::time::Instant;
 
 use crate::error::AppError;
 
-/// The CloudWatch namespace of every metric; the one dimension is `Function`.
+/// The CloudWatch namespace of every metric, unless `METRICS_NAMESPACE` names another (the
+/// template sets `ChatBackend/<stack name>`, so that two stacks of one account stay apart); the
+/// one dimension is `Function`.
 pub const NAMESPACE: &str = "ChatBackend";
+
+/// `METRICS_NAMESPACE`, else `NAMESPACE` (read once).
+pub fn namespace() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::env::var("METRICS_NAMESPACE").ok().filter(|n| !n.is_empty()).unwrap_or_else(|| NAMESPACE.into())
+    })
+}
 
 macro_rules! metrics {
     ($($(#[doc = $doc:literal])* $variant:ident: $unit:literal, $help:literal;)*) => {
@@ -172,6 +182,7 @@ impl Snapshot {
     /// id and the X-Ray trace id.
     pub fn emf(
         &self,
+        namespace: &str,
         timestamp_ms: i64,
         route: Option<&str>,
         request_id: Option<&str>,
@@ -181,7 +192,8 @@ impl Snapshot {
         let mut line = String::with_capacity(512);
         let _ = write!(
             line,
-            r#"{{"_aws":{{"Timestamp":{timestamp_ms},"CloudWatchMetrics":[{{"Namespace":"{NAMESPACE}","Dimensions":[["Function"]],"Metrics":["#
+            r#"{{"_aws":{{"Timestamp":{timestamp_ms},"CloudWatchMetrics":[{{"Namespace":{},"Dimensions":[["Function"]],"Metrics":["#,
+            json_string(namespace)
         );
         for (i, m) in moved().enumerate() {
             let sep = if i == 0 { "" } else { "," };
@@ -334,7 +346,7 @@ mod tests {
         assert_eq!(s.get(Metric::AuthFailures), 1.0);
         assert!(s.get(Metric::Latency) >= 0.0);
 
-        let line = s.emf(1_700_000_000_000, Some("POST /api/messages"), Some("req-1"), Some("Root=1-abc"));
+        let line = s.emf(NAMESPACE, 1_700_000_000_000, Some("POST /api/messages"), Some("req-1"), Some("Root=1-abc"));
         let v: serde_json::Value = serde_json::from_str(&line).expect("one JSON object");
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["Function"]]));
