@@ -35,13 +35,20 @@ pub async fn run() -> Result<(), Error> {
     if decl.verifies_passwords {
         chat::auth::prepare_login();
     }
+    let metric_name = function.name();
     match first.handler {
         Handler::Http(_) | Handler::HttpDefault(_) => {
             lambda_http::run(service_fn(move |req: Request| {
                 let (app, mine) = (app.clone(), mine.clone());
                 async move {
-                    app.tokens.refresh_if_stale().await;
-                    Ok::<_, Error>(serve_http(app, &mine, req).await)
+                    let invocation = Invocation::of_http(&req);
+                    let (res, metrics) = chat::metrics::scope(metric_name, async {
+                        app.tokens.refresh_if_stale().await;
+                        serve_http(app, &mine, req).await
+                    })
+                    .await;
+                    invocation.emit(&metrics);
+                    Ok::<_, Error>(res)
                 }
             }))
             .await
@@ -49,7 +56,13 @@ pub async fn run() -> Result<(), Error> {
         Handler::Ws(handler) => {
             lambda_runtime::run(service_fn(move |ev: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
                 let app = app.clone();
-                async move { Ok::<_, Error>(crate::ws::respond(app, handler, ev.payload).await) }
+                async move {
+                    let invocation = Invocation::of(&ev.context, ev.payload.request_context.route_key.clone());
+                    let (res, metrics) =
+                        chat::metrics::scope(metric_name, crate::ws::respond(app, handler, ev.payload)).await;
+                    invocation.emit(&metrics);
+                    Ok::<_, Error>(res)
+                }
             }))
             .await
         }
@@ -60,8 +73,14 @@ pub async fn run() -> Result<(), Error> {
                 // any other failure (the store down) must not look like a bad token, or clients
                 // would drop valid credentials: API Gateway answers it with 500.
                 async move {
-                    app.tokens.refresh_if_stale().await;
-                    crate::ws::authorize(&app, &ev.payload).await.map_err(|e| match e {
+                    let invocation = Invocation::of(&ev.context, Some("$authorizer".into()));
+                    let (res, metrics) = chat::metrics::scope(metric_name, async {
+                        app.tokens.refresh_if_stale().await;
+                        crate::ws::authorize(&app, &ev.payload).await
+                    })
+                    .await;
+                    invocation.emit(&metrics);
+                    res.map_err(|e| match e {
                         chat::AppError::Unauthorized(_) => Error::from("Unauthorized"),
                         other => Error::from(other.to_string()),
                     })
@@ -69,6 +88,43 @@ pub async fn run() -> Result<(), Error> {
             }))
             .await
         }
+    }
+}
+
+/// What an invocation's metrics line says besides the metrics: its route, request id and
+/// X-Ray trace id (the runtime's log lines carry the last two in their `span`).
+struct Invocation {
+    route: Option<String>,
+    request_id: String,
+    trace_id: Option<String>,
+}
+
+impl Invocation {
+    fn of(ctx: &lambda_runtime::Context, route: Option<String>) -> Self {
+        Self { route, request_id: ctx.request_id.clone(), trace_id: ctx.xray_trace_id.clone() }
+    }
+
+    fn of_http(req: &Request) -> Self {
+        let route = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.clone(),
+            _ => None,
+        };
+        match req.lambda_context_ref() {
+            Some(ctx) => Self::of(ctx, route),
+            None => Self { route, request_id: String::new(), trace_id: None },
+        }
+    }
+
+    /// One Embedded Metric Format line on stdout: CloudWatch Logs turns it into the metrics.
+    fn emit(&self, metrics: &chat::metrics::Snapshot) {
+        let line = metrics.emf(
+            chat::metrics::namespace(),
+            chat::clock::now_ms(),
+            self.route.as_deref(),
+            Some(self.request_id.as_str()).filter(|id| !id.is_empty()),
+            self.trace_id.as_deref(),
+        );
+        println!("{line}");
     }
 }
 

@@ -11,7 +11,7 @@ use crate::ids::{TokenId, UserId};
 use crate::models::{Role, User};
 use crate::push::{ApiGatewayPush, NoPush, Push};
 use crate::repo;
-use crate::store::{DynamoTable, Key, StoreError, Table};
+use crate::store::{DynamoTable, Key, Metered, StoreError, Table};
 
 pub struct App {
     pub config: Config,
@@ -96,11 +96,12 @@ impl App {
         Ok(Self::with_parts(config, table, push))
     }
 
+    /// Every store is counted into the invocation's metrics (`store::Metered`).
     pub fn with_parts(config: Config, table: Arc<dyn Table>, push: Arc<dyn Push>) -> Self {
         let (tokens, hasher) = (Tokens::new(&config), Hasher::new(config.hash_queue));
         Self {
             config,
-            table,
+            table: Arc::new(Metered(table)),
             tokens,
             hasher,
             push,

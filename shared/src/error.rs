@@ -174,6 +174,7 @@ impl AppError {
 
     /// Logs the error once, with its cause chain for faults.
     pub fn log(&self) {
+        crate::metrics::count_error(self);
         if self.status() >= 500 {
             let mut chain = String::new();
             let mut source = std::error::Error::source(self);

@@ -13,6 +13,7 @@ pub mod iam;
 pub mod ids;
 pub mod login_guard;
 pub mod mentions;
+pub mod metrics;
 pub mod models;
 #[cfg(feature = "sns")]
 pub mod phone_push;

@@ -6,6 +6,8 @@ use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::primitives::Blob;
 use futures::{stream, StreamExt};
 
+use crate::metrics::{self, Metric};
+
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
     /// 410: the connection is gone; the caller removes it.
@@ -100,17 +102,28 @@ pub const PUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Posts every `(connection, payload)` concurrently (bounded); returns the connections that
 /// answered 410 Gone. Other failures and timeouts are logged: push is best effort (SPEC §5).
+/// Counts every call (`PushesAttempted`) and its outcome (`PushesDelivered`, `PushesGone`,
+/// `PushesFailed`, a timeout among the failures).
 pub async fn fan_out(push: &Arc<dyn Push>, deliveries: Vec<(String, Vec<u8>)>) -> Vec<String> {
+    metrics::add(Metric::PushesAttempted, deliveries.len() as u64);
     stream::iter(deliveries)
         .map(|(conn, payload)| async move {
             match tokio::time::timeout(PUSH_TIMEOUT, push.post(&conn, payload)).await {
-                Ok(Ok(())) => None,
-                Ok(Err(PushError::Gone)) => Some(conn),
+                Ok(Ok(())) => {
+                    metrics::add(Metric::PushesDelivered, 1);
+                    None
+                }
+                Ok(Err(PushError::Gone)) => {
+                    metrics::add(Metric::PushesGone, 1);
+                    Some(conn)
+                }
                 Ok(Err(e)) => {
+                    metrics::add(Metric::PushesFailed, 1);
                     tracing::warn!(connection = %conn, error = %e, "push failed");
                     None
                 }
                 Err(_) => {
+                    metrics::add(Metric::PushesFailed, 1);
                     tracing::warn!(connection = %conn, "push timed out");
                     None
                 }

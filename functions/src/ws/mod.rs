@@ -119,6 +119,11 @@ pub async fn respond(
 /// `jwt` cookie) or single-use ticket (query `ticket`) gets an Allow policy and a context that API Gateway passes to every route of
 /// the connection; anything else is `Unauthorized` (API Gateway answers 401).
 pub async fn authorize(app: &App, ev: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<Value, AppError> {
+    // Its refusal is not logged by the function (API Gateway answers it): counted here.
+    authorize_token(app, ev).await.inspect_err(chat::metrics::count_error)
+}
+
+async fn authorize_token(app: &App, ev: &ApiGatewayCustomAuthorizerRequestTypeRequest) -> Result<Value, AppError> {
     let header = |name: &str| ev.headers.get(name).and_then(|v| v.to_str().ok());
     let token =
         chat::auth::token_from(header("authorization"), header("cookie"), ev.query_string_parameters.first("token"));

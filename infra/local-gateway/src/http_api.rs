@@ -64,7 +64,7 @@ pub async fn dispatch(
         Ok(r) => r,
         Err(e) => return error(AppError::internal(format!("event did not deserialize: {e}"))),
     };
-    to_axum(crate::granted(function, functions::http::respond(gw.app.clone(), handler, request)).await)
+    to_axum(crate::invoke(&gw, function, functions::http::respond(gw.app.clone(), handler, request)).await)
 }
 
 /// The functions' error response (one mapping, one log line), for what fails in the gateway.

@@ -46,6 +46,9 @@ pub struct Gateway {
     /// What `@connections` calls must be signed with (SigV4), as on AWS: the gateway's own
     /// credentials, which the functions' SDK client signs with.
     pub credentials: Credentials,
+    /// What the invocations counted, per function: `GET /@metrics` (Prometheus text), the same
+    /// names as the functions' Embedded Metric Format lines on AWS.
+    pub metrics: chat::metrics::Registry,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,9 +155,11 @@ pub async fn start_with_push(
         limits,
         limiter: RateLimiter::default(),
         credentials,
+        metrics: chat::metrics::Registry::default(),
     });
     let router = Router::new()
         .route("/openapi.json", get(openapi))
+        .route("/@metrics", get(metrics))
         .route("/", get(ws_api::root))
         .route("/ws", get(ws_api::upgrade))
         .route("/index.html", get(|h: axum::http::HeaderMap| async move { web::file("index.html", &h) }))
@@ -177,6 +182,21 @@ pub async fn start_with_push(
 
 async fn openapi() -> impl axum::response::IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// `GET /@metrics`: a route of the local gateway only (as `@connections`, no route of the
+/// HTTP API): the counters of every invocation since start, in Prometheus text format.
+async fn metrics(axum::extract::State(gw): axum::extract::State<Arc<Gateway>>) -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], gw.metrics.prometheus())
+}
+
+/// One invocation of `function`, as on Lambda: under its declared permissions (`granted`),
+/// with its own metrics recorder, added to the gateway's registry when it ends.
+pub async fn invoke<F: std::future::Future>(gw: &Gateway, function: functions::routes::Function, f: F) -> F::Output {
+    // Boxed: the handlers' futures are deep enough already.
+    let (out, metrics) = chat::metrics::scope(function.name(), Box::pin(granted(function, f))).await;
+    gw.metrics.add(&metrics);
+    out
 }
 
 /// `CHAT_ADMIN_USERNAME` + `CHAT_ADMIN_PASSWORD`: make sure that admin exists.

@@ -42,7 +42,7 @@ async fn invoke(gw: &Gateway, key: &str, event: Value) -> Result<(), Response> {
         ws_handler(gw, key).ok_or_else(|| error(AppError::internal(format!("no WebSocket route {key}"))))?;
     let event: ApiGatewayWebsocketProxyRequest =
         serde_json::from_value(event).map_err(|e| error(AppError::internal(e)))?;
-    let res = crate::granted(function, functions::ws::respond(gw.app.clone(), handler, event)).await;
+    let res = crate::invoke(gw, function, functions::ws::respond(gw.app.clone(), handler, event)).await;
     if res.status_code == 200 {
         return Ok(());
     }
@@ -111,7 +111,7 @@ pub async fn upgrade(
     let auth_event = ctx.authorizer_request(&headers, &query);
     let authorized = match serde_json::from_value::<ApiGatewayCustomAuthorizerRequestTypeRequest>(auth_event) {
         Ok(ev) => {
-            crate::granted(functions::routes::Function::WsAuthorizer, functions::ws::authorize(&gw.app, &ev)).await
+            crate::invoke(&gw, functions::routes::Function::WsAuthorizer, functions::ws::authorize(&gw.app, &ev)).await
         }
         Err(e) => Err(AppError::internal(e)),
     };

@@ -146,6 +146,7 @@ pub async fn reply(app: &App, connection: &ConnectionId, event: &Event) {
 
 /// Pushes, then removes the connections that answered 410 Gone (see `remove_connection`).
 async fn deliver(app: &App, deliveries: Vec<(Target, Vec<u8>)>) {
+    crate::metrics::max(crate::metrics::Metric::FanOutSize, deliveries.len() as u64);
     let owners: HashMap<String, Target> =
         deliveries.iter().map(|(t, _)| (t.connection.to_string(), t.clone())).collect();
     let gone = fan_out(&app.push, deliveries.into_iter().map(|(t, p)| (t.connection.to_string(), p)).collect()).await;

@@ -10,6 +10,7 @@ use crate::clock::{iso, now_ms, now_secs};
 use crate::error::AppError;
 use crate::events::{Event, MessageAck, MessageDeleted, MessageEdited, MessagePush, ReactionChange, Sender};
 use crate::ids::{ConnectionId, ConversationId, MessageId, UserId};
+use crate::metrics::Metric;
 use crate::models::DEFAULT_PAGE;
 use crate::models::{parse_limit, ConversationKind, Message, MessageText, NotificationKind, Status, User, Username};
 use crate::reactions::{self, Reaction};
@@ -337,6 +338,14 @@ where
 /// concurrently; push failures never fail the send. In a direct conversation, a recipient who is
 /// busy or not connected also gets a stored `message` notification (one `PutItem`).
 async fn deliver(app: &App, sender: &Actor, c: &Conversation, m: &Message, origin: Option<&ConnectionId>) {
+    crate::metrics::add(
+        match c.kind {
+            ConversationKind::Direct => Metric::MessagesSentDirect,
+            ConversationKind::Group => Metric::MessagesSentGroup,
+            ConversationKind::Channel => Metric::MessagesSentChannel,
+        },
+        1,
+    );
     let push = MessagePush {
         message: m.clone(),
         sender: Sender { id: sender.user_id.clone(), username: sender.username.clone() },

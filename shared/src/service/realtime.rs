@@ -30,6 +30,7 @@ pub async fn connect(
         ..Connection::new(connection.to_string(), actor.user_id.clone(), actor.role, now)
     };
     let p = repo::connections::connect(app.table(), &c, &iso(now), now_secs()).await?;
+    crate::metrics::add(crate::metrics::Metric::ConnectionsOpened, 1);
     // The first connection brings the user online.
     if p.conn_set.len() == 1 && p.status != Status::Offline {
         presence::broadcast(app, &actor.user_id, &p, Some(connection)).await?;
@@ -65,6 +66,7 @@ async fn open_connection(app: &App, actor: &Actor, connection: &ConnectionId) ->
 /// Removes the connection; a typing indicator it held ends now, and the last connection takes
 /// the user offline.
 pub async fn disconnect(app: &App, actor: &Actor, connection: &ConnectionId) -> Result<(), AppError> {
+    crate::metrics::add(crate::metrics::Metric::ConnectionsClosed, 1);
     if let Some(p) = remove_connection(app, connection, &actor.user_id).await? {
         presence::broadcast(app, &actor.user_id, &p, None).await?;
     }

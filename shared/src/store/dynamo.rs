@@ -9,9 +9,9 @@ use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
-    TimeToLiveSpecification, TransactWriteItem, Update as DynUpdate,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, ConsumedCapacity, Delete, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, ReturnConsumedCapacity, ReturnValue,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update as DynUpdate,
 };
 use aws_sdk_dynamodb::Client;
 use futures::future::try_join_all;
@@ -125,7 +125,15 @@ impl DynamoTable {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await;
             }
-            let out = self.client.batch_get_item().request_items(&self.table, pending).send().await.map_err(map_err)?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, pending)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(map_err)?;
+            read(out.consumed_capacity.iter().flatten());
             for attrs in out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
                 items.push(from_attrs(attrs)?);
             }
@@ -151,9 +159,11 @@ impl Table for DynamoTable {
             .table_name(&self.table)
             .set_key(Some(key_attrs(key)))
             .consistent_read(consistent)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(map_err)?;
+        read(out.consumed_capacity.iter());
         out.item.map(from_attrs).transpose()
     }
 
@@ -203,9 +213,11 @@ impl Table for DynamoTable {
             .set_limit(query.limit.map(|n| i32::try_from(n).unwrap_or(i32::MAX)))
             .scan_index_forward(query.forward)
             .set_exclusive_start_key(start)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(map_err)?;
+        read(out.consumed_capacity.iter());
         Ok(Page {
             items: out.items.unwrap_or_default().into_iter().map(from_attrs).collect::<Result<_, _>>()?,
             next: out.last_evaluated_key.filter(|k| !k.is_empty()).map(from_attrs).transpose()?,
@@ -215,16 +227,19 @@ impl Table for DynamoTable {
     async fn put(&self, item: Item, cond: Option<Condition>) -> Result<(), StoreError> {
         let mut expr = Expr::default();
         let cond = cond.map(|c| expr.condition(&c)).transpose()?;
-        self.client
+        let out = self
+            .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_attrs(item, true)?))
             .set_condition_expression(cond)
             .set_expression_attribute_names(expr.names())
             .set_expression_attribute_values(expr.values())
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(map_err)?;
+        write(out.consumed_capacity.iter());
         Ok(())
     }
 
@@ -242,9 +257,11 @@ impl Table for DynamoTable {
             .set_expression_attribute_names(expr.names())
             .set_expression_attribute_values(expr.values())
             .return_values(ReturnValue::AllNew)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(map_err)?;
+        write(out.consumed_capacity.iter());
         from_attrs(out.attributes.unwrap_or_default())
     }
 
@@ -260,9 +277,11 @@ impl Table for DynamoTable {
             .set_expression_attribute_names(expr.names())
             .set_expression_attribute_values(expr.values())
             .return_values(ReturnValue::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(map_err)?;
+        write(out.consumed_capacity.iter());
         out.attributes.filter(|a| !a.is_empty()).map(from_attrs).transpose()
     }
 
@@ -271,10 +290,19 @@ impl Table for DynamoTable {
         // The SDK retries a transaction whose answer was lost (timeout, 5xx); the token makes
         // such a retry idempotent, instead of applying the writes a second time.
         let token = ulid::Ulid::generate().to_string();
-        let result =
-            self.client.transact_write_items().set_transact_items(Some(items)).client_request_token(token).send().await;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .client_request_token(token)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(out) => {
+                write(out.consumed_capacity.iter().flatten());
+                Ok(())
+            }
             Err(e) => match e.as_service_error() {
                 Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
                     Err(StoreError::TransactionCancelled {
@@ -288,6 +316,16 @@ impl Table for DynamoTable {
             },
         }
     }
+}
+
+/// Read capacity DynamoDB reported (`ReturnConsumedCapacity: TOTAL`: in the answer, no request
+/// of its own) into the invocation's metrics.
+fn read<'a>(consumed: impl Iterator<Item = &'a ConsumedCapacity>) {
+    crate::metrics::capacity(consumed.filter_map(ConsumedCapacity::capacity_units).sum(), 0.0);
+}
+
+fn write<'a>(consumed: impl Iterator<Item = &'a ConsumedCapacity>) {
+    crate::metrics::capacity(0.0, consumed.filter_map(ConsumedCapacity::capacity_units).sum());
 }
 
 impl DynamoTable {

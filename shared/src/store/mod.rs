@@ -18,6 +18,7 @@ pub mod dynamo;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod granted;
+pub mod metered;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -27,6 +28,7 @@ pub use dynamo::DynamoTable;
 #[cfg(feature = "embedded")]
 pub use embedded::EmbeddedTable;
 pub use granted::Granted;
+pub use metered::Metered;
 
 /// An item: attribute name to value.
 pub type Item = serde_json::Map<String, Value>;

@@ -11,6 +11,7 @@ mod harness;
 mod limits;
 mod management;
 mod mentions;
+mod metrics;
 mod openapi;
 mod pins;
 mod probe;
