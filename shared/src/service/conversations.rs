@@ -241,20 +241,7 @@ pub async fn mark_read(
     id: &ConversationId,
     up_to: Option<&MessageId>,
 ) -> Result<ReadReceipt, AppError> {
-    let message = async {
-        match up_to {
-            Some(m) => repo::messages::get(app.table(), id, m).await,
-            None => Ok(None),
-        }
-    };
-    let (loaded, message) = tokio::try_join!(repo::conversations::load(app.table(), id), message)?;
-    check_member(actor, loaded.as_ref().map(|l| &l.conversation))?;
-    let Some(l) = loaded else { return Err(AppError::not_found("conversation")) };
-    let seq = match (up_to, message) {
-        (Some(_), None) => return Err(AppError::not_found("message")),
-        (Some(_), Some(m)) => m.seq,
-        (None, _) => l.summary.seq,
-    };
+    let (l, seq) = marker_target(app, actor, id, up_to).await?;
     repo::conversations::mark_read(app.table(), &actor.user_id, id, seq).await?;
     let receipt = ReadReceipt {
         conversation_id: id.clone(),
@@ -272,16 +259,14 @@ pub async fn mark_read(
     Ok(receipt)
 }
 
-/// Records that the caller's devices received the conversation's messages up to `up_to`
-/// (default: all): one conditional write per acknowledged batch, never one per message; when
-/// the marker moved, `messagesDelivered` goes to the other members. Members only.
-#[tracing::instrument(skip_all, fields(actor = %actor.user_id, conversation = %id))]
-pub async fn mark_delivered(
+/// What a read or delivery marker moves to: the conversation (members only) and the `seq` of
+/// `up_to` (default: the last message), read concurrently.
+async fn marker_target(
     app: &App,
     actor: &Actor,
     id: &ConversationId,
     up_to: Option<&MessageId>,
-) -> Result<(), AppError> {
+) -> Result<(repo::conversations::Loaded, i64), AppError> {
     let message = async {
         match up_to {
             Some(m) => repo::messages::get(app.table(), id, m).await,
@@ -296,6 +281,20 @@ pub async fn mark_delivered(
         (Some(_), Some(m)) => m.seq,
         (None, _) => l.summary.seq,
     };
+    Ok((l, seq))
+}
+
+/// Records that the caller's devices received the conversation's messages up to `up_to`
+/// (default: all): one conditional write per acknowledged batch, never one per message; when
+/// the marker moved, `messagesDelivered` goes to the other members. Members only.
+#[tracing::instrument(skip_all, fields(actor = %actor.user_id, conversation = %id))]
+pub async fn mark_delivered(
+    app: &App,
+    actor: &Actor,
+    id: &ConversationId,
+    up_to: Option<&MessageId>,
+) -> Result<(), AppError> {
+    let (l, seq) = marker_target(app, actor, id, up_to).await?;
     delivered(app, actor, &l.conversation, seq).await
 }
 
