@@ -24,35 +24,15 @@ source "$root/scripts/lib.sh"
 ensure_venv "$venv" requirements-dev.txt
 py="$venv/bin/python"
 
-cargo build --quiet -p local-gateway --bin local-gateway
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 [[ "$target_dir" = /* ]] || target_dir="$root/$target_dir"
-bin="$target_dir/debug/local-gateway"
-[[ -x "$bin" ]] || { echo "fuzz-http: $bin was not built" >&2; exit 1; }
-
 report_dir="$target_dir/fuzz-http"
-rm -rf "$report_dir" && mkdir -p "$report_dir"
-data="$(mktemp -d -t fuzz-http.XXXXXX)"
-log="$report_dir/gateway.log"
-port="$(free_port)"
-base="http://127.0.0.1:$port"
-
 # Generous local rate limits: the fuzzer is one user sending as fast as it can, and what is
 # tested here is the handlers (the limits have their own tests). 429s stay legal answers.
-env PORT="$port" CHAT_STORE=embedded CHAT_DATA_DIR="$data" RUST_LOG="${FUZZ_LOG:-warn}" \
+start_local_gateway fuzz-http "$report_dir" RUST_LOG="${FUZZ_LOG:-warn}" \
   CHAT_ADMIN_USERNAME=fuzz-admin CHAT_ADMIN_PASSWORD='fuzz admin password' \
   CHAT_HTTP_STAGE_RATE=10000 CHAT_HTTP_STAGE_BURST=10000 CHAT_RATE_USER_PER_SEC=10000 CHAT_RATE_USER_BURST=10000 \
-  CHAT_LOGIN_FREE_FAILURES_PER_IP=100000 \
-  "$bin" >"$log" 2>&1 &
-gateway=$!
-cleanup() {
-  kill "$gateway" 2>/dev/null || true
-  wait "$gateway" 2>/dev/null || true
-  rm -rf "$data"
-}
-trap cleanup EXIT
-
-wait_for_port "$port" "$gateway" "$log" "fuzz-http: the gateway"
+  CHAT_LOGIN_FREE_FAILURES_PER_IP=100000
 
 # A user with a conversation, and an admin, so that authenticated routes get past 401.
 eval "$("$py" - "$base" <<'PY'
@@ -106,9 +86,7 @@ if ! kill -0 "$gateway" 2>/dev/null; then
   tail -50 "$log" >&2
   status=1
 fi
-if grep -q "panicked" "$log"; then
-  echo "fuzz-http: the gateway panicked:" >&2
-  grep -A5 "panicked" "$log" >&2
+if gateway_panicked fuzz-http; then
   status=1
 fi
 cases="$(cat "$report_dir"/*.log | grep -oE '^ *[0-9]+ generated' | awk '{n += $1} END {print n + 0}')"

@@ -64,3 +64,39 @@ step() {
   "$@"
   echo "    $name: $((SECONDS - start)) s" >&2
 }
+
+# `start_local_gateway NAME OUT [ENV=VALUE…]`: builds the local gateway, empties OUT, and starts
+# the binary on a free port over the embedded store in a temporary folder, with the ENV given;
+# waits until it listens. Sets `gateway` (its pid), `port`, `base` (its URL) and `log`
+# (OUT/gateway.log), and stops it and removes the folder on exit. NAME prefixes the messages.
+start_local_gateway() {
+  local name="$1" out="$2" target_dir bin
+  shift 2
+  cargo build --quiet -p local-gateway --bin local-gateway
+  target_dir="${CARGO_TARGET_DIR:-$root/target}"
+  [[ "$target_dir" = /* ]] || target_dir="$root/$target_dir"
+  bin="$target_dir/debug/local-gateway"
+  [[ -x "$bin" ]] || { echo "$name: $bin was not built" >&2; exit 1; }
+  rm -rf "$out" && mkdir -p "$out"
+  gateway_data="$(mktemp -d -t "$name.XXXXXX")"
+  log="$out/gateway.log"
+  port="$(free_port)"
+  base="http://127.0.0.1:$port"
+  env PORT="$port" CHAT_STORE=embedded CHAT_DATA_DIR="$gateway_data" "$@" "$bin" >"$log" 2>&1 &
+  gateway=$!
+  trap stop_local_gateway EXIT
+  wait_for_port "$port" "$gateway" "$log" "$name: the gateway"
+}
+
+stop_local_gateway() {
+  kill "$gateway" 2>/dev/null || true
+  wait "$gateway" 2>/dev/null || true
+  rm -rf "$gateway_data"
+}
+
+# `gateway_panicked NAME`: true (and says so) when the gateway's log shows a panic.
+gateway_panicked() {
+  grep -q "panicked" "$log" || return 1
+  echo "$1: the gateway panicked:" >&2
+  grep -A5 "panicked" "$log" >&2
+}
