@@ -75,10 +75,7 @@ pub async fn read(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
     let id = conversation_id(&req)?;
     let b: ReadBody = if req.body().is_empty() { ReadBody::default() } else { body(&req)? };
-    let up_to = b
-        .up_to_message_id
-        .map(|m| MessageId::parse(&m).ok_or_else(|| AppError::field("upToMessageId", "not a message id")))
-        .transpose()?;
+    let up_to = conversations::parse_up_to(b.up_to_message_id.as_deref())?;
     Ok(Reply::ok(conversations::mark_read(app, &caller.actor(), &id, up_to.as_ref()).await?))
 }
 

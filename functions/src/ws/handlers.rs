@@ -131,6 +131,13 @@ pub struct SetStatus {
     pub activity: Option<String>,
 }
 
+impl MarkAsRead {
+    /// The conversation and the optional last message the marker moves to.
+    fn parse(&self) -> Result<(ConversationId, Option<MessageId>), AppError> {
+        Ok((conversation(&self.conversation_id)?, conversations::parse_up_to(self.up_to_message_id.as_deref())?))
+    }
+}
+
 /// The action did not match its route: API Gateway routes on `action`, so only a frame that
 /// names it twice gets here.
 fn other_action() -> AppError {
@@ -218,13 +225,8 @@ pub async fn typing(app: &App, req: WsRequest) -> Result<(), AppError> {
 
 pub async fn mark_as_read(app: &App, req: WsRequest) -> Result<(), AppError> {
     let Action::MarkAsRead(b) = req.action()? else { return Err(other_action()) };
-    let up_to = b
-        .up_to_message_id
-        .map(|m| MessageId::parse(&m).ok_or_else(|| AppError::field("upToMessageId", "not a message id")))
-        .transpose()?;
-    let conv = conversation(&b.conversation_id)?;
-    conversations::mark_read(app, req.open_actor(app).await?, &conv, up_to.as_ref()).await?;
-    Ok(())
+    let (conv, up_to) = b.parse()?;
+    conversations::mark_read(app, req.open_actor(app).await?, &conv, up_to.as_ref()).await.map(drop)
 }
 
 /// `delivered`: this device received the conversation's messages up to `upToMessageId` (one
@@ -232,11 +234,7 @@ pub async fn mark_as_read(app: &App, req: WsRequest) -> Result<(), AppError> {
 /// when the marker moved. Nothing comes back to this connection.
 pub async fn delivered(app: &App, req: WsRequest) -> Result<(), AppError> {
     let Action::Delivered(b) = req.action()? else { return Err(other_action()) };
-    let up_to = b
-        .up_to_message_id
-        .map(|m| MessageId::parse(&m).ok_or_else(|| AppError::field("upToMessageId", "not a message id")))
-        .transpose()?;
-    let conv = conversation(&b.conversation_id)?;
+    let (conv, up_to) = b.parse()?;
     conversations::mark_delivered(app, req.open_actor(app).await?, &conv, up_to.as_ref()).await
 }
 

@@ -259,6 +259,11 @@ pub async fn mark_read(
     Ok(receipt)
 }
 
+/// A marker's `upToMessageId`, when given: a message id (400 otherwise).
+pub fn parse_up_to(up_to: Option<&str>) -> Result<Option<MessageId>, AppError> {
+    up_to.map(|m| MessageId::parse(m).ok_or_else(|| AppError::field("upToMessageId", "not a message id"))).transpose()
+}
+
 /// What a read or delivery marker moves to: the conversation (members only) and the `seq` of
 /// `up_to` (default: the last message), read concurrently.
 async fn marker_target(

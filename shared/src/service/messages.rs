@@ -539,9 +539,9 @@ where
     if message.sender_id != actor.user_id {
         // A member (or an admin, who may read everything) learns it is not theirs; anyone else,
         // that there is nothing to see.
-        let conversation = conversations::load(app.table(), &message.conversation_id).await?;
+        let conversation = conversations::get(app.table(), &message.conversation_id).await?;
         return Err(match conversation {
-            Some(l) if l.conversation.is_member(&actor.user_id) || actor.is_admin() => {
+            Some(c) if c.is_member(&actor.user_id) || actor.is_admin() => {
                 AppError::Forbidden("only the sender may edit a message".into())
             }
             _ => AppError::not_found("message"),
@@ -553,7 +553,7 @@ where
     let at = iso(now_ms());
     let (edited, conversation) = tokio::join!(
         msgs::edit(app.table(), &message, &actor.user_id, text.as_str(), &at),
-        conversations::load(app.table(), &message.conversation_id),
+        conversations::get(app.table(), &message.conversation_id),
     );
     let edited = match edited? {
         msgs::Edited::Done(m) => m,
@@ -565,9 +565,9 @@ where
             })
         }
     };
-    if let Some(l) = conversation? {
+    if let Some(c) = conversation? {
         let event = Event::MessageEdited(MessageEdited { message: edited.clone() });
-        fanout::to_members(app, &l.conversation, None, &event).await?;
+        fanout::to_members(app, &c, None, &event).await?;
     }
     Ok(edited)
 }
