@@ -1,6 +1,7 @@
 //! Cold start: a minimal Lambda Runtime API on loopback (`GET …/invocation/next` hands out one
 //! event, `POST …/response` takes the answer), plus the `@connections` API the WebSocket
-//! functions push to, and a stand-in DynamoDB endpoint that answers `{}` instantly.
+//! functions push to, and stand-ins for DynamoDB and Secrets Manager that answer instantly (they
+//! separate our own init from a local server's latency).
 //!
 //! Each run spawns the release `bootstrap` as Lambda does (`AWS_LAMBDA_RUNTIME_API`, `_HANDLER`,
 //! the function's environment) and records the time from `spawn` to the first `/next` poll
@@ -104,6 +105,20 @@ async fn push(State(em): State<Emulator>) -> StatusCode {
 /// A DynamoDB stand-in: every request is answered `{}` (for `GetItem`: no such item).
 async fn dynamodb_stub() -> Response {
     ([("content-type", "application/x-amz-json-1.0")], "{}").into_response()
+}
+
+/// A Secrets Manager stand-in for `GetSecretValue`: `AWSCURRENT` is the key at once, `AWSPREVIOUS`
+/// is absent (no rotation yet), as the functions read them at cold start.
+async fn secrets_stub(body: Bytes) -> Response {
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let arn = request["SecretId"].as_str().unwrap_or_default();
+    if request["VersionStage"] == "AWSPREVIOUS" {
+        let error = json!({ "__type": "ResourceNotFoundException", "message": "no AWSPREVIOUS version" });
+        return (StatusCode::BAD_REQUEST, [("content-type", "application/x-amz-json-1.1")], error.to_string())
+            .into_response();
+    }
+    let out = json!({ "ARN": arn, "Name": arn, "SecretString": SECRET, "VersionId": "v1", "VersionStages": ["AWSCURRENT"] });
+    ([("content-type", "application/x-amz-json-1.1")], out.to_string()).into_response()
 }
 
 /// Where the functions get the signing key.
@@ -325,6 +340,8 @@ pub fn run(args: &Args) -> Result<(), Error> {
         .route("/{stage}/@connections/{id}", post(push))
         .route("/ddb", post(dynamodb_stub))
         .route("/ddb/", post(dynamodb_stub))
+        .route("/secrets", post(secrets_stub))
+        .route("/secrets/", post(secrets_stub))
         .with_state(em.clone());
     rt.spawn(async move { axum::serve(listener, app).await });
     let table = format!("perf-cold-{}", ulid::Ulid::generate()).to_lowercase();
@@ -337,6 +354,11 @@ pub fn run(args: &Args) -> Result<(), Error> {
     let size = std::fs::metadata(&bootstrap)?.len();
     let api = addr.to_string();
     let stub = format!("http://{addr}/ddb");
+    // The stand-in runs read the key from the Secrets Manager stand-in: no local server's latency.
+    let stub_secret = match &secret {
+        Secret::Env => Secret::Env,
+        Secret::Manager { arn, .. } => Secret::Manager { arn: arn.clone(), endpoint: format!("http://{addr}/secrets") },
+    };
     // rustls-native-certs reads `SSL_CERT_FILE` alone when set; unset, it reads the system
     // bundle and every file of the system directory (here Debian's /etc/ssl/certs: ~300 files).
     let bundle = args.get("cert-file").unwrap_or("/etc/ssl/certs/ca-certificates.crt").to_owned();
@@ -352,7 +374,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
         seed["getitem_ms"].as_f64().unwrap_or(0.0)
     );
     println!(
-        "Columns: local DynamoDB server (moto) or a stand-in answering `{{}}` at once; CA roots from the system store ({cert_files} entries in /etc/ssl/certs) or from `SSL_CERT_FILE={bundle}` only.\n"
+        "Columns: local DynamoDB server (moto) or a stand-in answering `{{}}` at once (and, with Secrets Manager, a stand-in answering `GetSecretValue` at once); CA roots from the system store ({cert_files} entries in /etc/ssl/certs) or from `SSL_CERT_FILE={bundle}` only.\n"
     );
     println!("| function | ready (1st `/next`) p50 ms | p90 ms | ready, stand-in p50 ms | ready, stand-in + one CA bundle p50 ms | ready, moto + one CA bundle p50 ms | 1st response p50 ms | p90 ms | first invocation p50 ms | peak RSS p50 MB | max MB |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
@@ -373,7 +395,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
                 event,
                 wait_response,
                 cert_file,
-                &secret,
+                if dynamodb == stub { &stub_secret } else { &secret },
             )
         };
         // One unmeasured run: the binary into the page cache, the table's first-touch costs.
