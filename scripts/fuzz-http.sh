@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Fuzzes the HTTP API with schemathesis (property-based tests generated from docs/openapi.json)
-# against a real local gateway: the built `local-gateway` binary on a free port, embedded store
-# in a temporary directory. Fails on any 5xx, any response that does not conform to the
-# document (status code, content type, body schema), or a gateway that dies or panics.
+# against a real local gateway: the built `local-gateway` binary on a free port, once on the
+# embedded store (temporary directory) and once on DynamoDB (moto). Every check schemathesis
+# has (schemathesis.toml names the few disabled, where and why) and every phase, stateful
+# included (the document's `links`). Fails on any failed check, or a gateway that dies or
+# panics.
 #
-#   scripts/fuzz-http.sh                       # the CI budget
-#   FUZZ_MAX_EXAMPLES=200 scripts/fuzz-http.sh # a longer run
-#   FUZZ_SEED=123 scripts/fuzz-http.sh         # replay a run (its seed is printed)
+#   scripts/fuzz-http.sh                          # the CI budget
+#   FUZZ_MAX_EXAMPLES=200 scripts/fuzz-http.sh    # a longer run
+#   FUZZ_SEED=123 scripts/fuzz-http.sh            # replay a run (its seed is printed)
+#   FUZZ_STORES=embedded scripts/fuzz-http.sh     # one store
 #
 # Bounded: at most FUZZ_MAX_EXAMPLES cases per operation and phase, and a hard timeout of
-# FUZZ_TIMEOUT seconds per schemathesis run. JUnit reports land in target/fuzz-http/.
+# FUZZ_TIMEOUT seconds per schemathesis run. JUnit reports land in target/fuzz-http/<store>/.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,6 +20,7 @@ cd "$root"
 max_examples="${FUZZ_MAX_EXAMPLES:-40}"
 hard_timeout="${FUZZ_TIMEOUT:-600}"
 seed="${FUZZ_SEED:-}"
+stores="${FUZZ_STORES:-embedded dynamodb}"
 
 venv="$root/.venv"
 # shellcheck source=scripts/lib.sh
@@ -26,16 +30,51 @@ py="$venv/bin/python"
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 [[ "$target_dir" = /* ]] || target_dir="$root/$target_dir"
-report_dir="$target_dir/fuzz-http"
-# Generous local rate limits: the fuzzer is one user sending as fast as it can, and what is
-# tested here is the handlers (the limits have their own tests). 429s stay legal answers.
-start_local_gateway fuzz-http "$report_dir" RUST_LOG="${FUZZ_LOG:-warn}" \
-  CHAT_ADMIN_USERNAME=fuzz-admin CHAT_ADMIN_PASSWORD='fuzz admin password' \
-  CHAT_HTTP_STAGE_RATE=10000 CHAT_HTTP_STAGE_BURST=10000 CHAT_RATE_USER_PER_SEC=10000 CHAT_RATE_USER_BURST=10000 \
-  CHAT_LOGIN_FREE_FAILURES_PER_IP=100000
 
-# A user with a conversation, and an admin, so that authenticated routes get past 401.
-eval "$("$py" - "$base" <<'PY'
+# Every check (schemathesis.toml says which are off where, and why); FUZZ_CHECKS narrows a run.
+phases="${FUZZ_PHASES:-examples,coverage,fuzzing,stateful}"
+# One worker: hypothesis describes strategies with ast.parse, which is not thread-safe on
+# CPython 3.11 ("AST constructor recursion depth mismatch").
+common=(--max-examples "$max_examples" --phases "$phases"
+  --workers 1 --request-timeout 30 --no-shrink --suppress-health-check all)
+if [[ -n "$seed" ]]; then common+=(--seed "$seed"); fi
+if [[ -n "${FUZZ_CHECKS:-}" ]]; then common+=(--checks "$FUZZ_CHECKS"); fi
+
+run() {
+  local name="$1"
+  shift
+  echo "== schemathesis: $store: $name"
+  # From the report directory: schemathesis keeps its cache (.schemathesis/) in the current one.
+  (cd "$report_dir" && timeout --kill-after=10 "$hard_timeout" "$venv/bin/schemathesis" --config-file "$root/schemathesis.toml" \
+    run "$base/openapi.json" --url "$base" "${common[@]}" \
+    --report junit --report-junit-path "$report_dir/$name.xml" "$@") | tee "$report_dir/$name.log"
+}
+
+stop_moto() {
+  kill "${moto_pid:-}" 2>/dev/null || true
+  wait "${moto_pid:-}" 2>/dev/null || true
+}
+
+# `fuzz STORE`: a gateway on STORE (embedded, or dynamodb on a moto of its own), two users and
+# an admin, and the three runs. Sets `status` to 1 on any failure.
+fuzz() {
+  store="$1"
+  report_dir="$target_dir/fuzz-http/$store"
+  local backend=(CHAT_STORE=embedded)
+  if [[ "$store" = dynamodb ]]; then
+    start_moto "$venv" "$target_dir/fuzz-http/moto.log"
+    backend=(CHAT_STORE=dynamodb "DYNAMODB_ENDPOINT=$DYNAMODB_ENDPOINT" TABLE_NAME="fuzz-$RANDOM$RANDOM")
+  fi
+  # Generous local rate limits: the fuzzer is one user sending as fast as it can, and what is
+  # tested here is the handlers (the limits have their own tests). 429s stay legal answers.
+  start_local_gateway "fuzz-http ($store)" "$report_dir" RUST_LOG="${FUZZ_LOG:-warn}" "${backend[@]}" \
+    CHAT_ADMIN_USERNAME=fuzz-admin CHAT_ADMIN_PASSWORD='fuzz admin password' \
+    CHAT_HTTP_STAGE_RATE=10000 CHAT_HTTP_STAGE_BURST=10000 CHAT_RATE_USER_PER_SEC=10000 CHAT_RATE_USER_BURST=10000 \
+    CHAT_LOGIN_FREE_FAILURES_PER_IP=100000
+  trap 'stop_local_gateway; stop_moto' EXIT
+
+  # A user with a conversation, and an admin, so that authenticated routes get past 401.
+  eval "$("$py" - "$base" <<'PY'
 import json, sys, urllib.request
 base = sys.argv[1]
 def call(method, path, body=None, token=None):
@@ -53,42 +92,39 @@ print(f"user_token={user['token']} admin_token={admin['token']}")
 PY
 )"
 
-checks=not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance
-# One worker: hypothesis describes strategies with ast.parse, which is not thread-safe on
-# CPython 3.11 ("AST constructor recursion depth mismatch").
-common=(--url "$base" --checks "$checks" --max-examples "$max_examples" --phases examples,coverage,fuzzing
-  --workers 1 --request-timeout 30 --no-shrink --suppress-health-check all)
-if [[ -n "$seed" ]]; then common+=(--seed "$seed"); fi
+  # Schemathesis learns ids from responses (`/api/users/me` gives the caller's own): the
+  # operations that end the session (delete the caller, log out, refresh) run last, on their
+  # own, so that they do not turn the rest of the run into 401s. Admin-only branches get a run
+  # as the admin.
+  local enders=(--exclude-operation-id deleteUser --exclude-operation-id logout --exclude-operation-id refresh)
+  run user -H "Authorization: Bearer $user_token" "${enders[@]}" || status=1
+  run admin -H "Authorization: Bearer $admin_token" "${enders[@]}" || status=1
+  run session -H "Authorization: Bearer $user_token" \
+    --include-operation-id deleteUser --include-operation-id logout --include-operation-id refresh || status=1
 
-run() {
-  local name="$1"
-  shift
-  echo "== schemathesis: $name"
-  set -o pipefail
-  # From the report directory: schemathesis keeps its cache (.schemathesis/) in the current one.
-  (cd "$report_dir" && timeout --kill-after=10 "$hard_timeout" "$venv/bin/schemathesis" run "$base/openapi.json" "${common[@]}" \
-    --report junit --report-junit-path "$report_dir/$name.xml" "$@") | tee "$report_dir/$name.log"
+  if ! kill -0 "$gateway" 2>/dev/null; then
+    echo "fuzz-http ($store): the gateway died; its log:" >&2
+    tail -50 "$log" >&2
+    status=1
+  fi
+  if gateway_panicked "fuzz-http ($store)"; then
+    status=1
+  fi
+  stop_local_gateway
+  stop_moto
+  trap - EXIT
 }
 
 status=0
-# Schemathesis learns ids from responses (`/api/users/me` gives the caller's own): the
-# operations that end the session (delete the caller, log out, refresh) run last, on their
-# own, so that they do not turn the rest of the run into 401s. Admin-only branches get a run
-# as the admin.
-enders=(--exclude-operation-id deleteUser --exclude-operation-id logout --exclude-operation-id refresh)
-run user -H "Authorization: Bearer $user_token" "${enders[@]}" || status=1
-run admin -H "Authorization: Bearer $admin_token" "${enders[@]}" || status=1
-run session -H "Authorization: Bearer $user_token" \
-  --include-operation-id deleteUser --include-operation-id logout --include-operation-id refresh || status=1
-
-if ! kill -0 "$gateway" 2>/dev/null; then
-  echo "fuzz-http: the gateway died; its log:" >&2
-  tail -50 "$log" >&2
-  status=1
-fi
-if gateway_panicked fuzz-http; then
-  status=1
-fi
-cases="$(cat "$report_dir"/*.log | grep -oE '^ *[0-9]+ generated' | awk '{n += $1} END {print n + 0}')"
-echo "fuzz-http: $([[ $status = 0 ]] && echo passed || echo FAILED): $cases cases generated; reports in $report_dir"
+rm -rf "$target_dir/fuzz-http" && mkdir -p "$target_dir/fuzz-http"
+for store in $stores; do
+  fuzz "$store"
+done
+summary=""
+for store in $stores; do
+  n="$(cat "$target_dir/fuzz-http/$store"/*.log | grep -oE '^ *[0-9]+ generated' | awk '{n += $1} END {print n + 0}')"
+  summary+="$store $n, "
+  total=$((${total:-0} + n))
+done
+echo "fuzz-http: $([[ $status = 0 ]] && echo passed || echo FAILED): $total cases generated (${summary%, }); reports in $target_dir/fuzz-http"
 exit "$status"

@@ -60,6 +60,10 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// Members named by a request that no user answers to (404: a referenced object is
+    /// missing; the request itself is well-formed). Only what could be a username is named.
+    #[error("unknown members")]
+    UnknownMembers(Vec<String>),
     #[error("{0}")]
     Conflict(String),
     /// The path exists for other methods (`allow`, for the `Allow` header).
@@ -125,7 +129,7 @@ impl AppError {
             Self::Validation { .. } => 400,
             Self::Unauthorized(_) => 401,
             Self::Forbidden(_) => 403,
-            Self::NotFound(_) => 404,
+            Self::NotFound(_) | Self::UnknownMembers(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge => 413,
@@ -140,7 +144,7 @@ impl AppError {
             Self::Validation { .. } => "VALIDATION_ERROR",
             Self::Unauthorized(_) => "UNAUTHORIZED",
             Self::Forbidden(_) => "FORBIDDEN",
-            Self::NotFound(_) => "NOT_FOUND",
+            Self::NotFound(_) | Self::UnknownMembers(_) => "NOT_FOUND",
             Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
@@ -162,6 +166,7 @@ impl AppError {
     pub fn body(&self) -> ErrorBody {
         let details = match self {
             Self::Validation { details, .. } => details.clone(),
+            Self::UnknownMembers(names) => Some(json!({ "unknown": names })),
             _ => None,
         };
         ErrorBody { code: self.code(), message: self.to_string(), details }

@@ -139,6 +139,13 @@ impl ConversationId {
         }
     }
 
+    /// `dm_<ULID>_<ULID>`, in any order: what the schema's pattern admits (it cannot order them).
+    pub fn is_direct_shaped(s: &str) -> bool {
+        s.strip_prefix(Self::DIRECT)
+            .and_then(|rest| rest.split_once('_'))
+            .is_some_and(|(a, b)| Ulid::from_string(a).is_ok() && Ulid::from_string(b).is_ok())
+    }
+
     /// The two members of a direct conversation.
     pub fn direct_members(&self) -> Option<(UserId, UserId)> {
         let (a, b) = self.0.strip_prefix(Self::DIRECT)?.split_once('_')?;

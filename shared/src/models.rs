@@ -20,6 +20,9 @@ pub fn parse_limit(limit: Option<&str>) -> Result<Option<u32>, AppError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Username(String);
 
+/// The schema of a user named by id or username (for `#[schemars(with = …)]`).
+pub struct UserRef;
+
 impl Username {
     pub const MIN: usize = 3;
     pub const MAX: usize = 32;
@@ -441,6 +444,18 @@ mod schema {
                 "pattern": format!("^{WS}[A-Za-z0-9{punct}]{{{min},{max}}}{WS}$"),
                 "not": { "pattern": format!("^{WS}({user}|{group}){ULID_PATTERN}{WS}$") },
                 "description": format!("{min} to {max} ASCII letters, digits, `_`, `.` or `-` (trimmed), not shaped like a user or group id. Unique regardless of case."),
+            })
+        }
+    }
+
+    impl JsonSchema for UserRef {
+        fn schema_name() -> Cow<'static, str> {
+            "UserRef".into()
+        }
+        fn json_schema(g: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "anyOf": [g.subschema_for::<UserId>(), g.subschema_for::<Username>()],
+                "description": "A user, by id or username.",
             })
         }
     }

@@ -92,31 +92,38 @@ pub fn renders(s: &str) -> bool {
 /// `min` 0 allows an empty text (clearing an optional field); a non-empty one must render.
 /// The error names the field and the rule, never the value.
 pub fn parse(field: &str, s: &str, min: usize, max: usize, lines: Lines) -> Result<String, AppError> {
+    // The whitespace around a single-line text is trimmed, but counts towards `max` as the
+    // schema's `maxLength` counts it: a text too long as sent is refused, whatever it trims to.
+    let too_long = s.chars().nth(max).is_some();
     let s = if lines == Lines::Single { s.trim() } else { s };
     let n = s.chars().count();
     if s.chars().any(|c| is_refused_control(c, lines)) {
         let allowed = if lines == Lines::Multi { " other than tab and newline" } else { "" };
         return Err(AppError::field(field, format!("control characters{allowed} are not allowed")));
     }
-    if n > max || n < min || (n > 0 && !renders(s)) {
+    if too_long || n < min || (n > 0 && !renders(s)) {
         let what = if min == 0 { format!("at most {max} characters") } else { format!("{min} to {max} characters") };
         return Err(AppError::field(field, format!("{what}, with at least one visible character")));
     }
     Ok(s.to_owned())
 }
 
+/// The inside of a pattern's character class holding `ranges` (`\uXXXX` escapes in the BMP;
+/// other characters as themselves, which schema tools' regex engines read alike).
+#[cfg(feature = "schema")]
+pub fn class(ranges: impl IntoIterator<Item = (u32, u32)>) -> String {
+    let one = |c: u32| match char::from_u32(c) {
+        Some(c) if c as u32 > 0xFFFF => c.to_string(),
+        _ => format!("\\u{c:04X}"),
+    };
+    ranges.into_iter().map(|(lo, hi)| if lo == hi { one(lo) } else { format!("{}-{}", one(lo), one(hi)) }).collect()
+}
+
 /// The JSON Schema of such a text (`min..=max` characters): the same tables as `parse`, as
-/// a pattern. Single-line texts may have whitespace around them (trimmed, not counted by the
-/// parser; `maxLength` counts it).
+/// a pattern. Single-line texts may have whitespace around them (trimmed; counted by
+/// `maxLength` and the parser alike).
 #[cfg(feature = "schema")]
 pub fn schema(min: usize, max: usize, lines: Lines) -> schemars::Schema {
-    fn class(ranges: impl IntoIterator<Item = (u32, u32)>) -> String {
-        let one = |c: u32| match char::from_u32(c) {
-            Some(c) if c as u32 > 0xFFFF => c.to_string(),
-            _ => format!("\\u{c:04X}"),
-        };
-        ranges.into_iter().map(|(lo, hi)| if lo == hi { one(lo) } else { format!("{}-{}", one(lo), one(hi)) }).collect()
-    }
     let refused: Vec<(u32, u32)> = match lines {
         Lines::Single => CONTROL.to_vec(),
         // Cc less tab, LF, CR: 00-08, 0B-0C, 0E-1F, 7F-9F.
@@ -202,6 +209,14 @@ mod tests {
         assert_eq!(parse("company", "", 0, 10, Lines::Single).unwrap(), "");
         assert_eq!(parse("company", "  Acme ", 0, 10, Lines::Single).unwrap(), "Acme");
         assert!(parse("company", "\u{200B}", 0, 10, Lines::Single).is_err());
+    }
+
+    #[test]
+    fn a_text_longer_than_its_limit_as_sent_is_refused_whatever_it_trims_to() {
+        // As the schema's `maxLength` counts: 11 characters, 10 allowed.
+        assert!(parse("company", &"\u{85}".repeat(11), 0, 10, Lines::Single).is_err());
+        assert!(parse("company", " Acme      ", 0, 10, Lines::Single).is_err());
+        assert_eq!(parse("company", &"\u{85}".repeat(10), 0, 10, Lines::Single).unwrap(), "");
     }
 
     #[test]

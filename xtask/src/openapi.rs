@@ -3,7 +3,7 @@
 //! 3.1 takes it). The success envelope, the page and the error envelope are defined once in
 //! `components`; the prose that belongs to no route is here.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use functions::routes::{http_parts, Access, Contract, Handler, SchemaFn, FUNCTIONS};
 use schemars::generate::SchemaSettings;
@@ -219,6 +219,108 @@ fn operation(
     Ok(op)
 }
 
+/// The id types a path parameter of type `param` takes: a conversation id is also a group's, a
+/// send's target any of the three.
+fn sources(param: &str) -> &'static [&'static str] {
+    match param {
+        "ConversationId" => &["ConversationId", "GroupId"],
+        "Target" => &["UserId", "ConversationId", "GroupId"],
+        "UserId" => &["UserId"],
+        "GroupId" => &["GroupId"],
+        "MessageId" => &["MessageId"],
+        "NotificationId" => &["NotificationId"],
+        _ => &[],
+    }
+}
+
+/// The component a `$ref` names.
+fn ref_name(schema: &Value) -> Option<&str> {
+    schema.get("$ref")?.as_str()?.strip_prefix("#/components/schemas/")
+}
+
+/// Where a response body holds ids: type → the shortest JSON pointer to one (`/data/id`,
+/// `/data/0/id` in a page, `/data/message/id`), through `$ref`s a few levels deep.
+fn id_pointers(schema: &Value, schemas: &Map<String, Value>, at: &str, depth: usize, out: &mut BTreeMap<String, String>) {
+    if depth > 6 {
+        return;
+    }
+    if let Some(name) = ref_name(schema) {
+        // A user is linked by their own `id` only: a message's `senderId` chained into user
+        // routes is noise, not a workflow.
+        let own = at.ends_with("/id") || name != "UserId";
+        if name.ends_with("Id") && own {
+            let shorter = out.get(name).is_none_or(|p| p.len() > at.len());
+            if shorter {
+                out.insert(name.to_owned(), at.to_owned());
+            }
+        } else if let (false, Some(def)) = (name.ends_with("Id"), schemas.get(name)) {
+            id_pointers(def, schemas, at, depth + 1, out);
+        }
+        return;
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        for s in schema.get(key).and_then(Value::as_array).into_iter().flatten() {
+            id_pointers(s, schemas, at, depth + 1, out);
+        }
+    }
+    for (k, s) in schema.get("properties").and_then(Value::as_object).into_iter().flatten() {
+        id_pointers(s, schemas, &format!("{at}/{k}"), depth + 1, out);
+    }
+    if let Some(items) = schema.get("items") {
+        id_pointers(items, schemas, &format!("{at}/0"), depth + 1, out);
+    }
+}
+
+/// OpenAPI `links` from every success response that holds an id to every operation taking
+/// that id in its path, derived from the types (for stateful testing: create → read → update
+/// → delete chains, and for client generators).
+fn add_links(paths: &mut Map<String, Value>, schemas: &Map<String, Value>) {
+    // (operationId, [(parameter, its id type)]) of every operation with id path parameters.
+    let mut targets: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    for item in paths.values() {
+        for op in item.as_object().into_iter().flat_map(|o| o.values()) {
+            let params: Vec<(String, String)> = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "path")
+                .filter_map(|p| Some((p["name"].as_str()?.to_owned(), ref_name(&p["schema"])?.to_owned())))
+                .filter(|(_, t)| !sources(t).is_empty())
+                .collect();
+            if let (Some(id), false) = (op["operationId"].as_str(), params.is_empty()) {
+                targets.push((id.to_owned(), params));
+            }
+        }
+    }
+    for item in paths.values_mut() {
+        for op in item.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else { continue };
+            for (status, response) in responses.iter_mut() {
+                if !status.starts_with('2') {
+                    continue;
+                }
+                let mut found = BTreeMap::new();
+                id_pointers(&response["content"]["application/json"]["schema"], schemas, "", 0, &mut found);
+                let mut links = Map::new();
+                for (target, params) in &targets {
+                    let mut values = Map::new();
+                    for (name, ty) in params {
+                        if let Some(at) = sources(ty).iter().find_map(|t| found.get(*t)) {
+                            values.insert(name.clone(), format!("$response.body#{at}").into());
+                        }
+                    }
+                    if !values.is_empty() {
+                        links.insert(target.clone(), json!({ "operationId": target, "parameters": values }));
+                    }
+                }
+                if !links.is_empty() {
+                    response["links"] = links.into();
+                }
+            }
+        }
+    }
+}
+
 pub fn render() -> Result<String, String> {
     let (mut de, mut ser) = (generator(false), generator(true));
     let mut helpers = BTreeSet::new();
@@ -242,6 +344,7 @@ pub fn render() -> Result<String, String> {
     for h in &helpers {
         schemas.remove(h);
     }
+    add_links(&mut paths, &schemas);
     schemas.insert(
         "Envelope".into(),
         json!({

@@ -37,9 +37,10 @@ pub enum ChannelItem {
 pub struct CreateBody {
     #[cfg_attr(feature = "schema", schemars(with = "Text<1, NAME_MAX, false>"))]
     name: String,
-    /// Users by id or username (at most the configured group size, 1000 by default; 400 for an
-    /// unknown one).
+    /// Users by id or username (at most the configured group size, 1000 by default; 404
+    /// `unknown members` for names no user has).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<chat::models::UserRef>"))]
     members: Vec<String>,
 }
 
@@ -56,6 +57,7 @@ pub async fn create(app: &App, req: Request, kind: ConversationKind) -> Result<R
 /// and remove anyone; a user may add themself to a channel and remove themself from any group.
 pub struct MembersBody {
     /// A user id or username.
+    #[cfg_attr(feature = "schema", schemars(with = "chat::models::UserRef"))]
     member_id: String,
     #[serde(default)]
     action: Option<MemberAction>,

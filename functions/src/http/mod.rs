@@ -79,6 +79,9 @@ fn json_response(status: StatusCode, body: &Value, cookies: &[String]) -> Respon
 
 /// Runs a handler and maps its outcome to the envelope; errors are logged here, once.
 pub async fn respond(app: Arc<App>, handler: HttpHandler, req: Request) -> Response<Body> {
+    if let Some(allow) = router::shadowed(req.method().as_str(), req.uri().path()) {
+        return error_response(&AppError::MethodNotAllowed { allow });
+    }
     match handler(app, req).await {
         Ok(Reply { status, body: Ok(body), cookies }) => json_response(status, &body, &cookies),
         Ok(Reply { body: Err(e), .. }) => error_response(&AppError::internal(e)),

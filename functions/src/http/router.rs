@@ -2,6 +2,11 @@
 //! `/api/users/me` over `/api/users/{id}`), with `matchit`. The local gateway dispatches with
 //! it; the `$default` function answers what no route matches with it (405 + `Allow` when the
 //! path exists for other methods, else 404), on AWS and locally alike.
+//!
+//! API Gateway matches by method and path together, so `PUT /api/users/me` reaches
+//! `PUT /api/users/{id}` with the id `me`. The contract (OpenAPI) matches a concrete path
+//! before a template, whatever the method: `/api/users/me` is served with `GET` only, and a
+//! `PUT` there is a 405. `shadowed` tells the handlers so (`http::respond`).
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -21,9 +26,12 @@ pub struct HttpRoute {
     pub function: Function,
 }
 
-/// The HTTP routes by method.
+/// The HTTP routes by method, and the methods of each concrete (template-free) path.
 #[derive(Default)]
-pub struct HttpRouter(BTreeMap<String, matchit::Router<HttpRoute>>);
+pub struct HttpRouter {
+    by_method: BTreeMap<String, matchit::Router<HttpRoute>>,
+    concrete: BTreeMap<&'static str, Vec<&'static str>>,
+}
 
 impl HttpRouter {
     pub fn new(routes: &[Route]) -> Result<Self, matchit::InsertError> {
@@ -31,7 +39,12 @@ impl HttpRouter {
         for r in routes {
             if let (Handler::Http(handler), Some((method, template))) = (r.handler, http_parts(r.key)) {
                 let route = HttpRoute { key: r.key, handler, function: r.function };
-                by_method.0.entry(method.to_owned()).or_default().insert(template, route)?;
+                by_method.by_method.entry(method.to_owned()).or_default().insert(template, route)?;
+                if !template.contains('{') {
+                    let methods = by_method.concrete.entry(template).or_default();
+                    methods.push(method);
+                    methods.sort_unstable();
+                }
             }
         }
         Ok(by_method)
@@ -39,7 +52,7 @@ impl HttpRouter {
 
     /// The route of `method path`, with its path parameters percent-decoded.
     pub fn find(&self, method: &str, path: &str) -> Option<(HttpRoute, Map<String, Value>)> {
-        let matched = self.0.get(method)?.at(path).ok()?;
+        let matched = self.by_method.get(method)?.at(path).ok()?;
         let mut params = Map::new();
         for (name, raw) in matched.params.iter() {
             params.insert(name.to_owned(), percent_decode(raw)?.into());
@@ -47,10 +60,26 @@ impl HttpRouter {
         Some((*matched.value, params))
     }
 
-    /// The methods some route serves `path` with, in order.
+    /// The methods `path` is served with, in order: a concrete path's own, else those of every
+    /// template that matches it.
     pub fn allowed(&self, path: &str) -> Vec<&str> {
-        self.0.iter().filter(|(_, r)| r.at(path).is_ok()).map(|(m, _)| m.as_str()).collect()
+        match self.concrete.get(path) {
+            Some(methods) => methods.clone(),
+            None => self.by_method.iter().filter(|(_, r)| r.at(path).is_ok()).map(|(m, _)| m.as_str()).collect(),
+        }
     }
+
+    /// `Some(allowed methods)` when `path` is a concrete route's path that `method` does not
+    /// serve: a template route reached it only because API Gateway matches by method first.
+    pub fn shadowed(&self, method: &str, path: &str) -> Option<String> {
+        let methods = self.concrete.get(path)?;
+        (!methods.contains(&method)).then(|| methods.join(", "))
+    }
+}
+
+/// `HttpRouter::shadowed` of the route table.
+pub fn shadowed(method: &str, path: &str) -> Option<String> {
+    ROUTER.as_ref()?.shadowed(method, path)
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -92,8 +121,11 @@ mod tests {
     fn the_methods_of_a_path_are_those_of_every_route_that_matches_it() {
         let routes = HttpRouter::new(&crate::routes::routes()).expect("the route table inserts");
         assert_eq!(routes.allowed("/api/users/usr_1"), ["DELETE", "GET", "PUT"]);
-        // `me` is also an `{id}` for the methods without a `/api/users/me` route, as on AWS.
-        assert_eq!(routes.allowed("/api/users/me"), ["DELETE", "GET", "PUT"]);
+        // A concrete path is served with its own methods only, as the contract matches it.
+        assert_eq!(routes.allowed("/api/users/me"), ["GET"]);
+        assert_eq!(routes.shadowed("PUT", "/api/users/me").as_deref(), Some("GET"));
+        assert_eq!(routes.shadowed("GET", "/api/users/me"), None);
+        assert_eq!(routes.shadowed("PUT", "/api/users/usr_1"), None);
         assert!(routes.allowed("/nowhere").is_empty());
     }
 }

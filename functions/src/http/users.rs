@@ -67,7 +67,7 @@ pub struct UpdateBody {
     username: Option<String>,
     #[cfg_attr(feature = "schema", schemars(with = "Option<Email>"))]
     email: Option<String>,
-    /// Your own password needs `currentPassword`; ends every connection of the user, and the
+    /// Your own password needs `currentPassword` (403 when it does not match); ends every connection of the user, and the
     /// answer carries a new token (also set as the cookie) when it is yours.
     #[cfg_attr(feature = "schema", schemars(with = "Option<Password>"))]
     password: Option<String>,

@@ -5,7 +5,6 @@ use std::collections::{BTreeSet, HashMap};
 use futures::future::join_all;
 use futures::{stream, StreamExt};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::conversations::{self, ConversationView};
 use super::{fanout, Actor};
@@ -54,10 +53,7 @@ async fn resolve(app: &App, who: &[String]) -> Result<Vec<UserId>, AppError> {
         }
     }
     if !missing.is_empty() {
-        return Err(AppError::Validation {
-            message: "unknown members".into(),
-            details: Some(json!({ "unknown": missing })),
-        });
+        return Err(AppError::UnknownMembers(missing));
     }
     Ok(out)
 }

@@ -41,6 +41,11 @@ impl Target {
         if let Some(conversation) = ConversationId::parse(s) {
             return Ok(Self::Conversation(conversation));
         }
+        // Shaped like a direct conversation but not one any pair has (its users out of order,
+        // or one user twice): no such conversation, as the contract's pattern admits it.
+        if ConversationId::is_direct_shaped(s) {
+            return Err(AppError::not_found("conversation"));
+        }
         Username::parse(s)
             .map(Self::Username)
             .map_err(|_| AppError::field("receiver", "not a user id, username or conversation id"))
@@ -234,7 +239,8 @@ where
     let (conversation_id, receiver) =
         out.target.locate(app, &sender.user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
     if receiver.as_ref() == Some(&sender.user_id) {
-        return Err(AppError::field("receiver", "cannot message yourself"));
+        // Well-formed, and refused by rule (no conversation with oneself): 403, not 400.
+        return Err(AppError::Forbidden("cannot message yourself".into()));
     }
     let idem_key = out.client_message_id.as_ref().map(|c| keys::idempotency(&sender.user_id, c));
     let receiver_key = receiver.as_ref().map(keys::user);

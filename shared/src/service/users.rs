@@ -263,7 +263,8 @@ pub async fn update(
         if caller.id() == target {
             let current = patch.current_password.unwrap_or_default();
             if !app.hasher.verify(current, Some(before.password_hash.clone())).await? {
-                return Err(AppError::field("currentPassword", "does not match"));
+                // A credential check, not a malformed request: 403 (401 would end the session).
+                return Err(AppError::Forbidden("currentPassword does not match".into()));
             }
         }
         after.password_hash = app.hasher.hash(password).await?;

@@ -377,7 +377,7 @@ async fn logout_revokes_the_token_and_a_password_change_invalidates_older_tokens
         (a["data"]["token"].as_str().unwrap().to_owned(), b["data"]["token"].as_str().unwrap().to_owned());
     let change = json!({ "password": "new password 42", "currentPassword": "wrong" });
     let (status, _) = gw.put(format!("/api/users/{}", alice.id), &old1, change).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "the current password is required");
+    assert_eq!(status, StatusCode::FORBIDDEN, "the current password is required");
     let change = json!({ "password": "new password 42", "currentPassword": "correct horse battery" });
     let (status, changed) = gw.put(format!("/api/users/{}", alice.id), &old1, change).await;
     assert_eq!(status, StatusCode::OK, "{changed}");

@@ -293,6 +293,7 @@ impl Ws {
             let msg = tokio::time::timeout_at(deadline, self.stream.next()).await.ok()??.ok()?;
             if let Message::Text(t) = msg {
                 let v: Value = serde_json::from_str(&t).expect("events are JSON");
+                crate::contract::check_event(&v);
                 if v["event"] == name {
                     return Some(v["data"].clone());
                 }
@@ -307,6 +308,7 @@ impl Ws {
             let msg = tokio::time::timeout_at(deadline, self.stream.next()).await.ok()??.ok()?;
             if let Message::Text(t) = msg {
                 let v: Value = serde_json::from_str(&t).expect("events are JSON");
+                crate::contract::check_event(&v);
                 return Some((v["event"].as_str().unwrap_or_default().to_owned(), v["data"].clone()));
             }
         }

@@ -4,6 +4,7 @@ mod access;
 mod attacks;
 mod budget;
 mod conformance;
+mod contract;
 mod e2e;
 mod edits;
 mod faults;
