@@ -1,3 +1,4 @@
+// @ts-check
 // The chat app: wires the HTTP API (api.js), the WebSocket (socket.js) and the page.
 // Every text from the server is rendered with textContent (dom.js), never as HTML.
 import * as api from "./api.js";
@@ -11,16 +12,36 @@ const RETRY_MS = 8000;
 const MAX_TRIES = 6;
 const QUICK_REACTIONS = ["👍", "❤️", "😂"];
 
+// The contract's types (generated from docs/openapi.json and docs/asyncapi.yaml).
+/** @template {keyof import("../../clients/typescript/src/generated/openapi").components["schemas"]} N @typedef {import("../../clients/typescript/src/chat-client.js").Schema<N>} Schema */
+/** @typedef {Schema<"ConversationView">} ConversationView */
+/** @typedef {Schema<"Message">} Message */
+/** @typedef {Schema<"PresenceView">} PresenceView */
+/** @typedef {import("../../clients/typescript/src/chat-client.js").ServerEvent} ServerEvent */
+/** @typedef {{id: string, username: string}} Me */
+/** @typedef {{clientMessageId: string, conversationId: string, text: string, tries: number, lastTry: number, failed: boolean}} Queued */
+/** @typedef {{messages: Map<string, Message>, older: string | null, loaded: boolean, loadingOlder?: boolean, peerRead: number, peerDelivered: number}} Thread */
+
 const state = {
-  me: null, // {id, username}
-  convs: new Map(), // id → ConversationView (+ local fields)
-  users: new Map(), // id → username
-  presence: new Map(), // userId → PresenceView
-  threads: new Map(), // conversationId → {messages: Map id → Message, older: cursor|null, peerRead, peerDelivered}
-  outbox: [], // [{clientMessageId, conversationId, text, tries, lastTry, failed}]
+  /** The user of the session: set before any code that reads it runs (startSession). */
+  me: /** @type {Me} */ (/** @type {unknown} */ (null)),
+  /** @type {Map<string, ConversationView>} id → conversation */
+  convs: new Map(),
+  /** @type {Map<string, string>} id → username */
+  users: new Map(),
+  /** @type {Map<string, PresenceView>} userId → presence */
+  presence: new Map(),
+  /** @type {Map<string, Thread>} conversationId → what this page holds of it */
+  threads: new Map(),
+  /** @type {Queued[]} sends not acknowledged yet */
+  outbox: [],
+  /** @type {string | null} */
   current: null,
+  /** @type {string | null} */
   editing: null,
-  typing: new Map(), // conversationId → Map userId → timeout
+  /** @type {Map<string, Map<string, ReturnType<typeof setTimeout>>>} conversationId → userId → expiry */
+  typing: new Map(),
+  /** @type {Socket | null} */
   socket: null,
 };
 
@@ -45,7 +66,7 @@ async function boot() {
   if (session?.token) {
     api.setToken(session.token);
     try {
-      const { data } = await api.get("/api/users/me");
+      const { data } = await api.http.get("/api/users/me");
       return startSession(data, session.token);
     } catch { api.setToken(null); }
   }
@@ -68,12 +89,14 @@ async function authenticate(kind) {
     return;
   }
   try {
-    const path = kind === "register" ? "/api/users/register" : "/api/users/login";
-    const { data } = await api.post(path, { username, password });
+    const body = { username, password };
+    const { data } = kind === "register"
+      ? await api.http.post("/api/users/register", { body })
+      : await api.http.post("/api/users/login", { body });
     $("#auth-password").value = "";
     startSession(data.user, data.token);
   } catch (e) {
-    $("#auth-error").textContent = e.message;
+    $("#auth-error").textContent = e instanceof Error ? e.message : String(e);
   }
 }
 
@@ -97,7 +120,7 @@ function startSession(user, token) {
 }
 
 async function logout() {
-  try { await api.post("/api/auth/logout"); } catch { /* the token may be gone already */ }
+  try { await api.http.post("/api/auth/logout"); } catch { /* the token may be gone already */ }
   endSession("");
 }
 
@@ -130,7 +153,7 @@ function showConnection(s, detail) {
 /** After each (re)connection: send what is queued, rejoin the open conversation, catch up. */
 async function caughtUp() {
   flushOutbox(true);
-  if (state.current) state.socket.send({ action: "joinConversation", conversationId: state.current });
+  if (state.current) state.socket?.send({ action: "joinConversation", conversationId: state.current });
   await loadConversations();
   for (const [id, thread] of state.threads) {
     if (thread.loaded) await fetchNewer(id);
@@ -153,6 +176,7 @@ function queueMessage(conversationId, text) {
 }
 
 function sendQueued(item) {
+  /** @type {import("../../clients/typescript/src/chat-client.js").ActionOf<"sendMessage">} */
   const frame = { action: "sendMessage", conversationId: item.conversationId, text: item.text, clientMessageId: item.clientMessageId };
   if (state.socket?.send(frame)) {
     item.tries += 1;
@@ -212,7 +236,7 @@ function activity(conv) { return conv.lastMessageTime || conv.createdAt || ""; }
 
 async function loadConversations() {
   try {
-    const { data } = await api.get("/api/conversations");
+    const { data } = await api.http.get("/api/conversations");
     const seen = new Set();
     for (const conv of data) {
       rememberMembers(conv);
@@ -233,7 +257,7 @@ async function loadPresence() {
   const peers = [...state.convs.values()].map(peerOf).filter((p) => p && !state.presence.has(p));
   await Promise.all(peers.map(async (p) => {
     try {
-      const { data } = await api.get(`/api/status/${encodeURIComponent(p)}`);
+      const { data } = await api.http.get("/api/status/{userId}", { path: { userId: p } });
       state.presence.set(p, data);
     } catch { /* unknown presence: no dot */ }
   }));
@@ -286,7 +310,7 @@ function upsertSummary(message) {
 async function startDirect(username) {
   showSidebarError(null);
   try {
-    const { data } = await api.post("/api/conversations/start", { participants: [state.me.id, username] });
+    const { data } = await api.http.post("/api/conversations/start", { body: { participants: [state.me.id, username] } });
     rememberMembers(data);
     state.convs.set(data.id, { ...state.convs.get(data.id), ...data });
     renderConversations();
@@ -299,7 +323,10 @@ async function startDirect(username) {
 async function createGroup(name, members, kind) {
   showSidebarError(null);
   try {
-    const { data } = await api.post(kind === "channel" ? "/api/channels" : "/api/groups", { name, members });
+    const body = { name, members };
+    const { data } = kind === "channel"
+      ? await api.http.post("/api/channels", { body })
+      : await api.http.post("/api/groups", { body });
     await loadConversations();
     openConversation(data.id);
     return true;
@@ -308,10 +335,11 @@ async function createGroup(name, members, kind) {
 
 async function discoverChannels() {
   try {
-    const { data } = await api.get("/api/channels", { discover: "true" });
+    const { data } = await api.http.get("/api/channels", { query: { discover: "true" } });
     replace($("#channel-list"), data.length ? data.map((c) => h("li", { class: "row" },
       h("span", { class: "spacer", text: `${c.name || "Channel"} (${c.memberCount})` }),
-      c.isMember
+      // One schema answers both listings; with `discover` each item is a ChannelListing.
+      ("isMember" in c ? c.isMember : true)
         ? h("button", { type: "button", class: "secondary", onclick: () => openConversation(c.id), "aria-label": `Open ${c.name}` }, "Open")
         : h("button", { type: "button", onclick: () => joinChannel(c.id), "aria-label": `Join ${c.name}` }, "Join"))) : h("li", { class: "muted", text: "No public channels yet." }));
   } catch (e) { showSidebarError(e); }
@@ -319,7 +347,7 @@ async function discoverChannels() {
 
 async function joinChannel(id) {
   try {
-    await api.put(`/api/channels/${encodeURIComponent(id)}/members`, { memberId: state.me.id });
+    await api.http.put("/api/channels/{id}/members", { path: { id }, body: { memberId: state.me.id } });
     await loadConversations();
     openConversation(id);
     discoverChannels();
@@ -327,11 +355,12 @@ async function joinChannel(id) {
 }
 
 async function changeMember(memberId, action) {
-  const conv = state.convs.get(state.current);
+  const conv = state.current ? state.convs.get(state.current) : undefined;
   if (!conv) return;
-  const base = conv.type === "channel" ? "/api/channels" : "/api/groups";
+  const init = { path: { id: conv.id }, body: action ? { memberId, action } : { memberId } };
   try {
-    await api.put(`${base}/${encodeURIComponent(conv.id)}/members`, action ? { memberId, action } : { memberId });
+    if (conv.type === "channel") await api.http.put("/api/channels/{id}/members", init);
+    else await api.http.put("/api/groups/{id}/members", init);
     if (action === "remove" && memberId === state.me.id) {
       state.convs.delete(conv.id);
       closeConversation();
@@ -374,7 +403,7 @@ function closeConversation() {
 }
 
 function renderHeader() {
-  const conv = state.convs.get(state.current);
+  const conv = state.current ? state.convs.get(state.current) : undefined;
   if (!conv) return;
   $("#conv-title").textContent = convName(conv);
   const peer = peerOf(conv);
@@ -396,7 +425,7 @@ function addMessages(conversationId, messages) {
 async function loadLatest(id) {
   const t = thread(id);
   try {
-    const { data, nextCursor } = await api.get(`/api/messages/${encodeURIComponent(id)}`, { limit: PAGE });
+    const { data, nextCursor } = await api.http.get("/api/messages/{id}", { path: { id }, query: { limit: PAGE } });
     addMessages(id, data);
     t.older = nextCursor || null;
     t.loaded = true;
@@ -405,13 +434,15 @@ async function loadLatest(id) {
 
 async function loadOlder() {
   const id = state.current;
+  if (!id) return;
   const t = thread(id);
-  if (!t.older || t.loadingOlder) return;
+  const older = t.older;
+  if (!older || t.loadingOlder) return;
   t.loadingOlder = true;
   const box = $("#messages");
   const fromBottom = box.scrollHeight - box.scrollTop;
   try {
-    const { data, nextCursor } = await api.get(`/api/messages/${encodeURIComponent(id)}`, { before: t.older, limit: PAGE });
+    const { data, nextCursor } = await api.http.get("/api/messages/{id}", { path: { id }, query: { before: older, limit: PAGE } });
     addMessages(id, data);
     t.older = nextCursor || null;
   } catch (e) { showSidebarError(e); return; } finally { t.loadingOlder = false; }
@@ -429,7 +460,7 @@ async function fetchNewer(id) {
   let got = [];
   try {
     for (let i = 0; i < 20 && cursor; i++) {
-      const { data, nextCursor } = await api.get(`/api/messages/${encodeURIComponent(id)}`, { after: cursor, limit: 100 });
+      const { data, nextCursor } = await api.http.get("/api/messages/{id}", { path: { id }, query: { after: cursor, limit: 100 } });
       addMessages(id, data);
       got = got.concat(data);
       cursor = data.length ? nextCursor : null;
@@ -451,8 +482,9 @@ function markRead(id) {
   const conv = state.convs.get(id);
   const newest = sortedMessages(thread(id)).at(-1);
   if (!newest) return;
+  /** @type {import("../../clients/typescript/src/chat-client.js").ActionOf<"markAsRead">} */
   const frame = { action: "markAsRead", conversationId: id, upToMessageId: newest.id };
-  if (!state.socket?.send(frame)) api.post(`/api/conversations/${encodeURIComponent(id)}/read`, { upToMessageId: newest.id }).catch(() => {});
+  if (!state.socket?.send(frame)) api.http.post("/api/conversations/{id}/read", { path: { id }, body: { upToMessageId: newest.id } }).catch(() => {});
   if (conv && conv.unreadCount) { conv.unreadCount = 0; renderConversations(); }
 }
 
@@ -512,7 +544,7 @@ function pendingItem(item) {
 const lookups = new Map();
 function lookupUser(id) {
   if (!lookups.has(id)) {
-    lookups.set(id, api.get(`/api/users/${encodeURIComponent(id)}`).then(({ data }) => {
+    lookups.set(id, api.http.get("/api/users/{id}", { path: { id } }).then(({ data }) => {
       state.users.set(id, data.username);
       renderMessages();
     }).catch(() => {}));
@@ -524,8 +556,8 @@ function toggleReaction(m, reaction) {
   const r = (m.reactions || []).find((x) => x.reaction === reaction);
   const action = r?.mine ? "unreact" : "react";
   if (!state.socket?.send({ action, messageId: m.id, reaction })) {
-    const path = `/api/messages/${encodeURIComponent(m.id)}/reactions/${encodeURIComponent(reaction)}`;
-    (action === "react" ? api.put(path) : api.del(path)).then(() => applyReaction(m.conversationId, m.id, reaction, state.me.id, action === "react")).catch(showSidebarError);
+    const init = { path: { id: m.id, reaction } };
+    (action === "react" ? api.http.put("/api/messages/{id}/reactions/{reaction}", init) : api.http.delete("/api/messages/{id}/reactions/{reaction}", init)).then(() => applyReaction(m.conversationId, m.id, reaction, state.me.id, action === "react")).catch(showSidebarError);
   }
 }
 
@@ -563,7 +595,7 @@ function submitComposer() {
   if (state.editing) {
     const messageId = state.editing;
     if (!state.socket?.send({ action: "editMessage", messageId, text })) {
-      api.patch(`/api/messages/${encodeURIComponent(messageId)}`, { text }).then(({ data }) => onEvent("messageEdited", { message: data })).catch(showSidebarError);
+      api.http.patch("/api/messages/{id}", { path: { id: messageId }, body: { text } }).then(({ data }) => onEvent({ event: "messageEdited", data: { message: data } })).catch(showSidebarError);
     }
     cancelEdit();
     return;
@@ -606,13 +638,14 @@ function setTyping(conversationId, userId, isTyping, expiresAt) {
 }
 
 function renderTyping() {
-  const who = [...(state.typing.get(state.current)?.keys() || [])].map((id) => state.users.get(id) || "Someone");
+  const who = [...((state.current && state.typing.get(state.current)?.keys()) || [])].map((id) => state.users.get(id) || "Someone");
   $("#typing").textContent = who.length ? `${who.join(", ")} ${who.length > 1 ? "are" : "is"} typing…` : "";
 }
 
 // ---------- events ----------
 
-function onEvent(event, data) {
+function onEvent(frame) {
+  const { event, data } = frame;
   switch (event) {
     case "chatMessage": {
       const m = data.message;
@@ -621,7 +654,7 @@ function onEvent(event, data) {
       const conv = upsertSummary(m);
       if (m.senderId !== state.me.id) {
         setTyping(m.conversationId, m.senderId, false);
-        state.socket.send({ action: "delivered", conversationId: m.conversationId, upToMessageId: m.id });
+        state.socket?.send({ action: "delivered", conversationId: m.conversationId, upToMessageId: m.id });
         if (m.conversationId === state.current && document.visibilityState === "visible") markRead(m.conversationId);
         else if (conv) conv.unreadCount = (conv.unreadCount || 0) + 1;
       }
@@ -656,7 +689,7 @@ function onEvent(event, data) {
       const m = data.message;
       addMessages(m.conversationId, [m]);
       const conv = state.convs.get(m.conversationId);
-      if (conv?.lastMessage?.id === m.id) { conv.lastMessage = m; renderConversations(); }
+      if (conv && conv.lastMessage?.id === m.id) { conv.lastMessage = m; renderConversations(); }
       if (m.conversationId === state.current) renderMessages();
       break;
     }
@@ -702,7 +735,7 @@ function bindStatic() {
   $("#logout-button").addEventListener("click", logout);
   $("#status-select").addEventListener("change", (e) => {
     const status = e.target.value;
-    if (!state.socket?.send({ action: "setStatus", status })) api.put("/api/status", { status }).catch(showSidebarError);
+    if (!state.socket?.send({ action: "setStatus", status })) api.http.put("/api/status", { body: { status } }).catch(showSidebarError);
   });
   $("#start-form").addEventListener("submit", async (e) => {
     e.preventDefault();
