@@ -47,6 +47,7 @@ const state = {
 
 // ---------- session ----------
 
+/** @param {{token: string, user: Me}} session */
 function saveSession(session) {
   sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
 }
@@ -80,6 +81,7 @@ function showLogin(message = "") {
   $("#auth-username").focus();
 }
 
+/** @param {"login" | "register"} kind */
 async function authenticate(kind) {
   const username = $("#auth-username").value.trim();
   const password = $("#auth-password").value;
@@ -100,6 +102,7 @@ async function authenticate(kind) {
   }
 }
 
+/** @param {Me} user @param {string} token */
 function startSession(user, token) {
   api.setToken(token);
   saveSession({ token, user: { id: user.id, username: user.username } });
@@ -124,6 +127,7 @@ async function logout() {
   endSession("");
 }
 
+/** @param {string} message */
 function endSession(message) {
   state.socket?.stop();
   state.socket = null;
@@ -131,7 +135,7 @@ function endSession(message) {
   sessionStorage.removeItem(SESSION_KEY);
   sessionStorage.removeItem(OUTBOX_KEY);
   Object.assign(state, { me: null, current: null, editing: null, outbox: [] });
-  for (const key of ["convs", "users", "presence", "threads", "typing"]) state[key].clear();
+  for (const map of [state.convs, state.users, state.presence, state.threads, state.typing]) map.clear();
   replace($("#conversation-list"));
   replace($("#message-list"));
   $("#conversation").hidden = true;
@@ -141,6 +145,7 @@ function endSession(message) {
 
 // ---------- connection ----------
 
+/** @param {import("./socket.js").SocketState} s @param {string} [detail] */
 function showConnection(s, detail) {
   const el = $("#connection");
   el.dataset.state = s;
@@ -166,6 +171,7 @@ function newClientId() {
   return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** @param {string} conversationId @param {string} text */
 function queueMessage(conversationId, text) {
   const item = { clientMessageId: newClientId(), conversationId, text, tries: 0, lastTry: 0, failed: false };
   state.outbox.push(item);
@@ -175,6 +181,7 @@ function queueMessage(conversationId, text) {
   if (!state.socket?.isOpen) showConnection(state.socket?.state || "offline", "messages are queued");
 }
 
+/** @param {Queued} item */
 function sendQueued(item) {
   /** @type {import("../../clients/typescript/src/chat-client.js").ActionOf<"sendMessage">} */
   const frame = { action: "sendMessage", conversationId: item.conversationId, text: item.text, clientMessageId: item.clientMessageId };
@@ -198,6 +205,7 @@ function flushOutbox(all = false) {
 }
 setInterval(() => flushOutbox(false), 2000);
 
+/** @param {string | null | undefined} clientMessageId */
 function acknowledged(clientMessageId) {
   const before = state.outbox.length;
   state.outbox = state.outbox.filter((m) => m.clientMessageId !== clientMessageId);
@@ -206,6 +214,7 @@ function acknowledged(clientMessageId) {
 
 // ---------- conversations ----------
 
+/** @param {string} id @returns {Thread} */
 function thread(id) {
   let t = state.threads.get(id);
   if (!t) {
@@ -215,23 +224,28 @@ function thread(id) {
   return t;
 }
 
+/** @param {Schema<"MemberRef">} m @returns {string | undefined} */
 function memberId(m) { return typeof m === "string" ? m : m?.id; }
 
+/** @param {ConversationView} conv */
 function rememberMembers(conv) {
   for (const m of conv.members || []) if (m && typeof m === "object" && m.username) state.users.set(m.id, m.username);
 }
 
+/** @param {ConversationView | undefined} conv */
 function peerOf(conv) {
   if (conv?.type !== "direct") return null;
   return (conv.members || []).map(memberId).find((id) => id && id !== state.me.id) || null;
 }
 
+/** @param {ConversationView} conv */
 function convName(conv) {
   if (conv.name) return conv.name;
   const peer = peerOf(conv);
   return (peer && state.users.get(peer)) || "Conversation";
 }
 
+/** @param {ConversationView} conv */
 function activity(conv) { return conv.lastMessageTime || conv.createdAt || ""; }
 
 async function loadConversations() {
@@ -254,7 +268,7 @@ async function loadConversations() {
 }
 
 async function loadPresence() {
-  const peers = [...state.convs.values()].map(peerOf).filter((p) => p && !state.presence.has(p));
+  const peers = [...state.convs.values()].map(peerOf).filter(/** @returns {p is string} */ (p) => !!p && !state.presence.has(p));
   await Promise.all(peers.map(async (p) => {
     try {
       const { data } = await api.http.get("/api/status/{userId}", { path: { userId: p } });
@@ -264,6 +278,7 @@ async function loadPresence() {
   if (peers.length) { renderConversations(); if (state.current) renderHeader(); }
 }
 
+/** @param {string} userId */
 function presenceStatus(userId) {
   const p = state.presence.get(userId);
   if (!p) return null;
@@ -293,10 +308,12 @@ function renderConversations() {
   }));
 }
 
+/** @param {unknown} e an Error (its message is shown), or nothing to clear */
 function showSidebarError(e) {
-  $("#sidebar-error").textContent = e ? e.message : "";
+  $("#sidebar-error").textContent = e instanceof Error ? e.message : e ? String(e) : "";
 }
 
+/** @param {Message} message */
 function upsertSummary(message) {
   const conv = state.convs.get(message.conversationId);
   if (!conv) { loadConversations(); return null; }
@@ -307,6 +324,7 @@ function upsertSummary(message) {
   return conv;
 }
 
+/** @param {string} username */
 async function startDirect(username) {
   showSidebarError(null);
   try {
@@ -320,6 +338,7 @@ async function startDirect(username) {
   } catch (e) { showSidebarError(e); return false; }
 }
 
+/** @param {string} name @param {string[]} members @param {string} kind "channel" or "group" */
 async function createGroup(name, members, kind) {
   showSidebarError(null);
   try {
@@ -345,6 +364,7 @@ async function discoverChannels() {
   } catch (e) { showSidebarError(e); }
 }
 
+/** @param {string} id */
 async function joinChannel(id) {
   try {
     await api.http.put("/api/channels/{id}/members", { path: { id }, body: { memberId: state.me.id } });
@@ -354,6 +374,7 @@ async function joinChannel(id) {
   } catch (e) { showSidebarError(e); }
 }
 
+/** @param {string} memberId @param {Schema<"MemberAction"> | null} action */
 async function changeMember(memberId, action) {
   const conv = state.current ? state.convs.get(state.current) : undefined;
   if (!conv) return;
@@ -371,6 +392,7 @@ async function changeMember(memberId, action) {
 
 // ---------- one conversation ----------
 
+/** @param {string} id */
 async function openConversation(id) {
   if (state.current && state.current !== id) {
     sendTyping(false);
@@ -413,6 +435,7 @@ function renderHeader() {
   $("#member-form").hidden = conv.type === "direct";
 }
 
+/** @param {string} conversationId @param {Message[]} messages */
 function addMessages(conversationId, messages) {
   const t = thread(conversationId);
   for (const m of messages) {
@@ -422,6 +445,7 @@ function addMessages(conversationId, messages) {
   }
 }
 
+/** @param {string} id */
 async function loadLatest(id) {
   const t = thread(id);
   try {
@@ -452,31 +476,37 @@ async function loadOlder() {
 }
 
 /** Catch-up after a reconnection: every message after the newest one held, page by page. */
+/** @param {string} id */
 async function fetchNewer(id) {
   const t = thread(id);
   const newest = sortedMessages(t).at(-1);
   if (!newest) return loadLatest(id);
+  /** @type {string | null | undefined} */
   let cursor = newest.id;
+  /** @type {Message[]} */
   let got = [];
   try {
     for (let i = 0; i < 20 && cursor; i++) {
+      /** @type {{data: Message[], nextCursor?: string}} (annotated: `cursor` feeds the loop) */
       const { data, nextCursor } = await api.http.get("/api/messages/{id}", { path: { id }, query: { after: cursor, limit: 100 } });
       addMessages(id, data);
       got = got.concat(data);
       cursor = data.length ? nextCursor : null;
     }
   } catch (e) { showSidebarError(e); }
-  const fromOthers = got.filter((m) => m.senderId !== state.me.id);
-  if (fromOthers.length) state.socket?.send({ action: "delivered", conversationId: id, upToMessageId: fromOthers.at(-1).id });
+  const lastFromOthers = got.filter((m) => m.senderId !== state.me.id).at(-1);
+  if (lastFromOthers) state.socket?.send({ action: "delivered", conversationId: id, upToMessageId: lastFromOthers.id });
   for (const m of got) upsertSummary(m);
   if (got.length) renderConversations();
   if (id === state.current) renderMessages();
 }
 
+/** @param {Thread} t */
 function sortedMessages(t) {
   return [...t.messages.values()].sort((a, b) => a.seq - b.seq);
 }
 
+/** @param {string} id */
 function markRead(id) {
   if (document.visibilityState !== "visible" || id !== state.current) return;
   const conv = state.convs.get(id);
@@ -488,6 +518,7 @@ function markRead(id) {
   if (conv && conv.unreadCount) { conv.unreadCount = 0; renderConversations(); }
 }
 
+/** @param {Thread} t @param {Message} m @returns {[string, string]} */
 function tickState(t, m) {
   if (m.seq <= t.peerRead) return ["read", "✓✓ Read"];
   if (m.seq <= t.peerDelivered) return ["delivered", "✓✓ Delivered"];
@@ -507,6 +538,7 @@ function renderMessages(toBottom = false) {
   if (atBottom) box.scrollTop = box.scrollHeight;
 }
 
+/** @param {Thread} t @param {Message} m */
 function messageItem(t, m) {
   const mine = m.senderId === state.me.id;
   const sender = mine ? "You" : state.users.get(m.senderId) || lookupUser(m.senderId);
@@ -530,6 +562,7 @@ function messageItem(t, m) {
       mine ? h("button", { type: "button", class: "link edit", "aria-label": "Edit message", onclick: () => startEdit(m) }, "Edit") : null));
 }
 
+/** @param {Queued} item */
 function pendingItem(item) {
   const open = state.socket?.isOpen;
   const [s, label] = item.failed ? ["failed", "Not sent"] : open ? ["sending", "Sending…"] : ["queued", "Queued — sent when back online"];
@@ -542,6 +575,7 @@ function pendingItem(item) {
 }
 
 const lookups = new Map();
+/** @param {string} id */
 function lookupUser(id) {
   if (!lookups.has(id)) {
     lookups.set(id, api.http.get("/api/users/{id}", { path: { id } }).then(({ data }) => {
@@ -552,6 +586,7 @@ function lookupUser(id) {
   return "…";
 }
 
+/** @param {Message} m @param {string} reaction */
 function toggleReaction(m, reaction) {
   const r = (m.reactions || []).find((x) => x.reaction === reaction);
   const action = r?.mine ? "unreact" : "react";
@@ -561,6 +596,7 @@ function toggleReaction(m, reaction) {
   }
 }
 
+/** @param {string} conversationId @param {string} messageId @param {string} reaction @param {string} userId @param {boolean} added */
 function applyReaction(conversationId, messageId, reaction, userId, added) {
   const m = thread(conversationId).messages.get(messageId);
   if (!m) return;
@@ -574,6 +610,7 @@ function applyReaction(conversationId, messageId, reaction, userId, added) {
   if (conversationId === state.current) renderMessages();
 }
 
+/** @param {Message} m */
 function startEdit(m) {
   state.editing = m.id;
   $("#editing").hidden = false;
@@ -609,8 +646,10 @@ function submitComposer() {
 // ---------- typing ----------
 
 let typingSentAt = 0;
-let typingStop = null;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let typingStop;
 
+/** @param {boolean} isTyping */
 function sendTyping(isTyping) {
   clearTimeout(typingStop);
   if (!state.current) return;
@@ -625,13 +664,14 @@ function sendTyping(isTyping) {
   }
 }
 
+/** @param {string} conversationId @param {string} userId @param {boolean} isTyping @param {string} [expiresAt] */
 function setTyping(conversationId, userId, isTyping, expiresAt) {
   let who = state.typing.get(conversationId);
   if (!who) state.typing.set(conversationId, (who = new Map()));
   clearTimeout(who.get(userId));
   who.delete(userId);
   if (isTyping) {
-    const ms = Math.min(10000, Math.max(1000, (Date.parse(expiresAt) || Date.now() + 8000) - Date.now()));
+    const ms = Math.min(10000, Math.max(1000, (Date.parse(expiresAt ?? "") || Date.now() + 8000) - Date.now()));
     who.set(userId, setTimeout(() => setTyping(conversationId, userId, false), ms));
   }
   if (conversationId === state.current) renderTyping();
@@ -644,6 +684,7 @@ function renderTyping() {
 
 // ---------- events ----------
 
+/** @param {ServerEvent} frame */
 function onEvent(frame) {
   const { event, data } = frame;
   switch (event) {
@@ -730,29 +771,30 @@ function onEvent(frame) {
 // ---------- wiring ----------
 
 function bindStatic() {
-  $("#auth-form").addEventListener("submit", (e) => { e.preventDefault(); authenticate("login"); });
+  $("#auth-form").addEventListener("submit", (/** @type {Event} */ e) => { e.preventDefault(); authenticate("login"); });
   $("#register-button").addEventListener("click", () => authenticate("register"));
   $("#logout-button").addEventListener("click", logout);
-  $("#status-select").addEventListener("change", (e) => {
-    const status = e.target.value;
+  $("#status-select").addEventListener("change", () => {
+    /** @type {Schema<"StatusName">} */
+    const status = $("#status-select").value;
     if (!state.socket?.send({ action: "setStatus", status })) api.http.put("/api/status", { body: { status } }).catch(showSidebarError);
   });
-  $("#start-form").addEventListener("submit", async (e) => {
+  $("#start-form").addEventListener("submit", async (/** @type {Event} */ e) => {
     e.preventDefault();
     const input = $("#start-username");
     if (input.value.trim() && (await startDirect(input.value.trim()))) input.value = "";
   });
-  $("#group-form").addEventListener("submit", async (e) => {
+  $("#group-form").addEventListener("submit", async (/** @type {Event} */ e) => {
     e.preventDefault();
     const name = $("#group-name").value.trim();
-    const members = $("#group-members").value.split(",").map((s) => s.trim()).filter(Boolean);
+    const members = $("#group-members").value.split(",").map((/** @type {string} */ s) => s.trim()).filter(Boolean);
     if (name && (await createGroup(name, members, $("#group-kind").value))) {
       $("#group-name").value = "";
       $("#group-members").value = "";
     }
   });
-  $("#discover").addEventListener("toggle", (e) => { if (e.target.open) discoverChannels(); });
-  $("#member-form").addEventListener("submit", (e) => {
+  $("#discover").addEventListener("toggle", () => { if ($("#discover").open) discoverChannels(); });
+  $("#member-form").addEventListener("submit", (/** @type {Event} */ e) => {
     e.preventDefault();
     const name = $("#member-name").value.trim();
     if (name) { changeMember(name, null); $("#member-name").value = ""; }
@@ -760,10 +802,10 @@ function bindStatic() {
   $("#leave-button").addEventListener("click", () => changeMember(state.me.id, "remove"));
   $("#back-button").addEventListener("click", closeConversation);
   $("#older-button").addEventListener("click", loadOlder);
-  $("#messages").addEventListener("scroll", (e) => { if (e.target.scrollTop < 40) loadOlder(); });
-  $("#composer").addEventListener("submit", (e) => { e.preventDefault(); submitComposer(); });
+  $("#messages").addEventListener("scroll", () => { if ($("#messages").scrollTop < 40) loadOlder(); });
+  $("#composer").addEventListener("submit", (/** @type {Event} */ e) => { e.preventDefault(); submitComposer(); });
   const box = $("#composer-text");
-  box.addEventListener("keydown", (e) => {
+  box.addEventListener("keydown", (/** @type {KeyboardEvent} */ e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submitComposer(); }
     else if (e.key === "Escape" && state.editing) { e.preventDefault(); cancelEdit(); }
   });
