@@ -1,3 +1,4 @@
+// @ts-check
 // Where the app finds the backend. The only file to edit when deploying (see README, "Web client").
 //   httpBase: the HTTP API's base URL, e.g. "https://abc123.execute-api.us-east-1.amazonaws.com";
 //             "" means the origin that served this page (the local gateway serves both).

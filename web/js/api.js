@@ -1,16 +1,27 @@
-// The HTTP API (docs/openapi.json): every answer is the envelope {success, data} or
-// {success: false, error: {code, message}}; the token goes in the Authorization header.
+// @ts-check
+// The HTTP API through the typed client (chat-client.js, compiled from clients/typescript and
+// typed by docs/openapi.json): `http.get("/api/messages/{id}", {path: {id}, query: {limit}})`
+// resolves to the envelope's `{data, nextCursor}` and throws an ApiError for the error envelope.
+// The token goes in the Authorization header.
 import config from "../config.js";
+import * as compiled from "./chat-client.js";
 
-export class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message || code || `HTTP ${status}`);
-    this.status = status;
-    this.code = code;
-  }
-}
+/**
+ * The compiled client, typed by its TypeScript source (tsc cannot see the generics in the
+ * emitted JavaScript): the one place the web client meets the generated types.
+ */
+const client = /** @type {typeof import("../../clients/typescript/src/chat-client.js")} */ (/** @type {unknown} */ (compiled));
+export const { ApiError, ChatHttp, ChatSocket } = client;
 
-export const httpBase = (config.httpBase || location.origin).replace(/\/$/, "");
+/** @type {string | null} */
+let token = null;
+let onUnauthorized = () => {};
+
+export const http = new ChatHttp({
+  baseUrl: config.httpBase || location.origin,
+  token: () => token,
+  onUnauthorized: () => onUnauthorized(),
+});
 
 /** The WebSocket URL: the configured one, or ws(s)://<this host>/ws. */
 export function wsBase() {
@@ -19,42 +30,8 @@ export function wsBase() {
   return `${scheme}//${location.host}/ws`;
 }
 
-let token = null;
-let onUnauthorized = () => {};
-
+/** @param {string | null} t */
 export function setToken(t) { token = t; }
 export function getToken() { return token; }
+/** @param {() => void} f called on a 401 to a call that carried the token */
 export function whenUnauthorized(f) { onUnauthorized = f; }
-
-/** Calls the API; resolves to `{data, nextCursor}` of the envelope, throws ApiError. */
-export async function call(method, path, { body, query } = {}) {
-  let url = httpBase + path;
-  if (query) {
-    const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) q.set(k, String(v));
-    if ([...q].length) url += `?${q}`;
-  }
-  const headers = {};
-  if (body !== undefined) headers["content-type"] = "application/json";
-  if (token) headers.authorization = `Bearer ${token}`;
-  let res;
-  try {
-    res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (e) {
-    throw new ApiError(0, "NETWORK", "The server cannot be reached.");
-  }
-  let json = null;
-  try { json = await res.json(); } catch { /* an empty or non-JSON body */ }
-  if (!res.ok || !json || json.success === false) {
-    const err = json?.error;
-    if (res.status === 401 && token) onUnauthorized();
-    throw new ApiError(res.status, err?.code, err?.message || json?.message);
-  }
-  return { data: json.data, nextCursor: json.nextCursor };
-}
-
-export const get = (path, query) => call("GET", path, { query });
-export const post = (path, body = {}) => call("POST", path, { body });
-export const put = (path, body = {}) => call("PUT", path, { body });
-export const patch = (path, body = {}) => call("PATCH", path, { body });
-export const del = (path) => call("DELETE", path);

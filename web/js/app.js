@@ -1,3 +1,4 @@
+// @ts-check
 // The chat app: wires the HTTP API (api.js), the WebSocket (socket.js) and the page.
 // Every text from the server is rendered with textContent (dom.js), never as HTML.
 import * as api from "./api.js";
@@ -11,21 +12,42 @@ const RETRY_MS = 8000;
 const MAX_TRIES = 6;
 const QUICK_REACTIONS = ["👍", "❤️", "😂"];
 
+// The contract's types (generated from docs/openapi.json and docs/asyncapi.yaml).
+/** @template {keyof import("../../clients/typescript/src/generated/openapi").components["schemas"]} N @typedef {import("../../clients/typescript/src/chat-client.js").Schema<N>} Schema */
+/** @typedef {Schema<"ConversationView">} ConversationView */
+/** @typedef {Schema<"Message">} Message */
+/** @typedef {Schema<"PresenceView">} PresenceView */
+/** @typedef {import("../../clients/typescript/src/chat-client.js").ServerEvent} ServerEvent */
+/** @typedef {{id: string, username: string}} Me */
+/** @typedef {{clientMessageId: string, conversationId: string, text: string, tries: number, lastTry: number, failed: boolean}} Queued */
+/** @typedef {{messages: Map<string, Message>, older: string | null, loaded: boolean, loadingOlder?: boolean, peerRead: number, peerDelivered: number}} Thread */
+
 const state = {
-  me: null, // {id, username}
-  convs: new Map(), // id → ConversationView (+ local fields)
-  users: new Map(), // id → username
-  presence: new Map(), // userId → PresenceView
-  threads: new Map(), // conversationId → {messages: Map id → Message, older: cursor|null, peerRead, peerDelivered}
-  outbox: [], // [{clientMessageId, conversationId, text, tries, lastTry, failed}]
+  /** The user of the session: set before any code that reads it runs (startSession). */
+  me: /** @type {Me} */ (/** @type {unknown} */ (null)),
+  /** @type {Map<string, ConversationView>} id → conversation */
+  convs: new Map(),
+  /** @type {Map<string, string>} id → username */
+  users: new Map(),
+  /** @type {Map<string, PresenceView>} userId → presence */
+  presence: new Map(),
+  /** @type {Map<string, Thread>} conversationId → what this page holds of it */
+  threads: new Map(),
+  /** @type {Queued[]} sends not acknowledged yet */
+  outbox: [],
+  /** @type {string | null} */
   current: null,
+  /** @type {string | null} */
   editing: null,
-  typing: new Map(), // conversationId → Map userId → timeout
+  /** @type {Map<string, Map<string, ReturnType<typeof setTimeout>>>} conversationId → userId → expiry */
+  typing: new Map(),
+  /** @type {Socket | null} */
   socket: null,
 };
 
 // ---------- session ----------
 
+/** @param {{token: string, user: Me}} session */
 function saveSession(session) {
   sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
 }
@@ -45,7 +67,7 @@ async function boot() {
   if (session?.token) {
     api.setToken(session.token);
     try {
-      const { data } = await api.get("/api/users/me");
+      const { data } = await api.http.get("/api/users/me");
       return startSession(data, session.token);
     } catch { api.setToken(null); }
   }
@@ -59,6 +81,7 @@ function showLogin(message = "") {
   $("#auth-username").focus();
 }
 
+/** @param {"login" | "register"} kind */
 async function authenticate(kind) {
   const username = $("#auth-username").value.trim();
   const password = $("#auth-password").value;
@@ -68,15 +91,18 @@ async function authenticate(kind) {
     return;
   }
   try {
-    const path = kind === "register" ? "/api/users/register" : "/api/users/login";
-    const { data } = await api.post(path, { username, password });
+    const body = { username, password };
+    const { data } = kind === "register"
+      ? await api.http.post("/api/users/register", { body })
+      : await api.http.post("/api/users/login", { body });
     $("#auth-password").value = "";
     startSession(data.user, data.token);
   } catch (e) {
-    $("#auth-error").textContent = e.message;
+    $("#auth-error").textContent = e instanceof Error ? e.message : String(e);
   }
 }
 
+/** @param {Me} user @param {string} token */
 function startSession(user, token) {
   api.setToken(token);
   saveSession({ token, user: { id: user.id, username: user.username } });
@@ -97,10 +123,11 @@ function startSession(user, token) {
 }
 
 async function logout() {
-  try { await api.post("/api/auth/logout"); } catch { /* the token may be gone already */ }
+  try { await api.http.post("/api/auth/logout"); } catch { /* the token may be gone already */ }
   endSession("");
 }
 
+/** @param {string} message */
 function endSession(message) {
   state.socket?.stop();
   state.socket = null;
@@ -108,7 +135,7 @@ function endSession(message) {
   sessionStorage.removeItem(SESSION_KEY);
   sessionStorage.removeItem(OUTBOX_KEY);
   Object.assign(state, { me: null, current: null, editing: null, outbox: [] });
-  for (const key of ["convs", "users", "presence", "threads", "typing"]) state[key].clear();
+  for (const map of [state.convs, state.users, state.presence, state.threads, state.typing]) map.clear();
   replace($("#conversation-list"));
   replace($("#message-list"));
   $("#conversation").hidden = true;
@@ -118,6 +145,7 @@ function endSession(message) {
 
 // ---------- connection ----------
 
+/** @param {import("./socket.js").SocketState} s @param {string} [detail] */
 function showConnection(s, detail) {
   const el = $("#connection");
   el.dataset.state = s;
@@ -130,7 +158,7 @@ function showConnection(s, detail) {
 /** After each (re)connection: send what is queued, rejoin the open conversation, catch up. */
 async function caughtUp() {
   flushOutbox(true);
-  if (state.current) state.socket.send({ action: "joinConversation", conversationId: state.current });
+  if (state.current) state.socket?.send({ action: "joinConversation", conversationId: state.current });
   await loadConversations();
   for (const [id, thread] of state.threads) {
     if (thread.loaded) await fetchNewer(id);
@@ -143,6 +171,7 @@ function newClientId() {
   return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** @param {string} conversationId @param {string} text */
 function queueMessage(conversationId, text) {
   const item = { clientMessageId: newClientId(), conversationId, text, tries: 0, lastTry: 0, failed: false };
   state.outbox.push(item);
@@ -152,7 +181,9 @@ function queueMessage(conversationId, text) {
   if (!state.socket?.isOpen) showConnection(state.socket?.state || "offline", "messages are queued");
 }
 
+/** @param {Queued} item */
 function sendQueued(item) {
+  /** @type {import("../../clients/typescript/src/chat-client.js").ActionOf<"sendMessage">} */
   const frame = { action: "sendMessage", conversationId: item.conversationId, text: item.text, clientMessageId: item.clientMessageId };
   if (state.socket?.send(frame)) {
     item.tries += 1;
@@ -174,6 +205,7 @@ function flushOutbox(all = false) {
 }
 setInterval(() => flushOutbox(false), 2000);
 
+/** @param {string | null | undefined} clientMessageId */
 function acknowledged(clientMessageId) {
   const before = state.outbox.length;
   state.outbox = state.outbox.filter((m) => m.clientMessageId !== clientMessageId);
@@ -182,6 +214,7 @@ function acknowledged(clientMessageId) {
 
 // ---------- conversations ----------
 
+/** @param {string} id @returns {Thread} */
 function thread(id) {
   let t = state.threads.get(id);
   if (!t) {
@@ -191,28 +224,33 @@ function thread(id) {
   return t;
 }
 
+/** @param {Schema<"MemberRef">} m @returns {string | undefined} */
 function memberId(m) { return typeof m === "string" ? m : m?.id; }
 
+/** @param {ConversationView} conv */
 function rememberMembers(conv) {
   for (const m of conv.members || []) if (m && typeof m === "object" && m.username) state.users.set(m.id, m.username);
 }
 
+/** @param {ConversationView | undefined} conv */
 function peerOf(conv) {
   if (conv?.type !== "direct") return null;
   return (conv.members || []).map(memberId).find((id) => id && id !== state.me.id) || null;
 }
 
+/** @param {ConversationView} conv */
 function convName(conv) {
   if (conv.name) return conv.name;
   const peer = peerOf(conv);
   return (peer && state.users.get(peer)) || "Conversation";
 }
 
+/** @param {ConversationView} conv */
 function activity(conv) { return conv.lastMessageTime || conv.createdAt || ""; }
 
 async function loadConversations() {
   try {
-    const { data } = await api.get("/api/conversations");
+    const { data } = await api.http.get("/api/conversations");
     const seen = new Set();
     for (const conv of data) {
       rememberMembers(conv);
@@ -230,16 +268,17 @@ async function loadConversations() {
 }
 
 async function loadPresence() {
-  const peers = [...state.convs.values()].map(peerOf).filter((p) => p && !state.presence.has(p));
+  const peers = [...state.convs.values()].map(peerOf).filter(/** @returns {p is string} */ (p) => !!p && !state.presence.has(p));
   await Promise.all(peers.map(async (p) => {
     try {
-      const { data } = await api.get(`/api/status/${encodeURIComponent(p)}`);
+      const { data } = await api.http.get("/api/status/{userId}", { path: { userId: p } });
       state.presence.set(p, data);
     } catch { /* unknown presence: no dot */ }
   }));
   if (peers.length) { renderConversations(); if (state.current) renderHeader(); }
 }
 
+/** @param {string} userId */
 function presenceStatus(userId) {
   const p = state.presence.get(userId);
   if (!p) return null;
@@ -269,10 +308,12 @@ function renderConversations() {
   }));
 }
 
+/** @param {unknown} e an Error (its message is shown), or nothing to clear */
 function showSidebarError(e) {
-  $("#sidebar-error").textContent = e ? e.message : "";
+  $("#sidebar-error").textContent = e instanceof Error ? e.message : e ? String(e) : "";
 }
 
+/** @param {Message} message */
 function upsertSummary(message) {
   const conv = state.convs.get(message.conversationId);
   if (!conv) { loadConversations(); return null; }
@@ -283,10 +324,11 @@ function upsertSummary(message) {
   return conv;
 }
 
+/** @param {string} username */
 async function startDirect(username) {
   showSidebarError(null);
   try {
-    const { data } = await api.post("/api/conversations/start", { participants: [state.me.id, username] });
+    const { data } = await api.http.post("/api/conversations/start", { body: { participants: [state.me.id, username] } });
     rememberMembers(data);
     state.convs.set(data.id, { ...state.convs.get(data.id), ...data });
     renderConversations();
@@ -296,10 +338,14 @@ async function startDirect(username) {
   } catch (e) { showSidebarError(e); return false; }
 }
 
+/** @param {string} name @param {string[]} members @param {string} kind "channel" or "group" */
 async function createGroup(name, members, kind) {
   showSidebarError(null);
   try {
-    const { data } = await api.post(kind === "channel" ? "/api/channels" : "/api/groups", { name, members });
+    const body = { name, members };
+    const { data } = kind === "channel"
+      ? await api.http.post("/api/channels", { body })
+      : await api.http.post("/api/groups", { body });
     await loadConversations();
     openConversation(data.id);
     return true;
@@ -308,30 +354,34 @@ async function createGroup(name, members, kind) {
 
 async function discoverChannels() {
   try {
-    const { data } = await api.get("/api/channels", { discover: "true" });
+    const { data } = await api.http.get("/api/channels", { query: { discover: "true" } });
     replace($("#channel-list"), data.length ? data.map((c) => h("li", { class: "row" },
       h("span", { class: "spacer", text: `${c.name || "Channel"} (${c.memberCount})` }),
-      c.isMember
+      // One schema answers both listings; with `discover` each item is a ChannelListing.
+      ("isMember" in c ? c.isMember : true)
         ? h("button", { type: "button", class: "secondary", onclick: () => openConversation(c.id), "aria-label": `Open ${c.name}` }, "Open")
         : h("button", { type: "button", onclick: () => joinChannel(c.id), "aria-label": `Join ${c.name}` }, "Join"))) : h("li", { class: "muted", text: "No public channels yet." }));
   } catch (e) { showSidebarError(e); }
 }
 
+/** @param {string} id */
 async function joinChannel(id) {
   try {
-    await api.put(`/api/channels/${encodeURIComponent(id)}/members`, { memberId: state.me.id });
+    await api.http.put("/api/channels/{id}/members", { path: { id }, body: { memberId: state.me.id } });
     await loadConversations();
     openConversation(id);
     discoverChannels();
   } catch (e) { showSidebarError(e); }
 }
 
+/** @param {string} memberId @param {Schema<"MemberAction"> | null} action */
 async function changeMember(memberId, action) {
-  const conv = state.convs.get(state.current);
+  const conv = state.current ? state.convs.get(state.current) : undefined;
   if (!conv) return;
-  const base = conv.type === "channel" ? "/api/channels" : "/api/groups";
+  const init = { path: { id: conv.id }, body: action ? { memberId, action } : { memberId } };
   try {
-    await api.put(`${base}/${encodeURIComponent(conv.id)}/members`, action ? { memberId, action } : { memberId });
+    if (conv.type === "channel") await api.http.put("/api/channels/{id}/members", init);
+    else await api.http.put("/api/groups/{id}/members", init);
     if (action === "remove" && memberId === state.me.id) {
       state.convs.delete(conv.id);
       closeConversation();
@@ -342,6 +392,7 @@ async function changeMember(memberId, action) {
 
 // ---------- one conversation ----------
 
+/** @param {string} id */
 async function openConversation(id) {
   if (state.current && state.current !== id) {
     sendTyping(false);
@@ -374,7 +425,7 @@ function closeConversation() {
 }
 
 function renderHeader() {
-  const conv = state.convs.get(state.current);
+  const conv = state.current ? state.convs.get(state.current) : undefined;
   if (!conv) return;
   $("#conv-title").textContent = convName(conv);
   const peer = peerOf(conv);
@@ -384,6 +435,7 @@ function renderHeader() {
   $("#member-form").hidden = conv.type === "direct";
 }
 
+/** @param {string} conversationId @param {Message[]} messages */
 function addMessages(conversationId, messages) {
   const t = thread(conversationId);
   for (const m of messages) {
@@ -393,10 +445,11 @@ function addMessages(conversationId, messages) {
   }
 }
 
+/** @param {string} id */
 async function loadLatest(id) {
   const t = thread(id);
   try {
-    const { data, nextCursor } = await api.get(`/api/messages/${encodeURIComponent(id)}`, { limit: PAGE });
+    const { data, nextCursor } = await api.http.get("/api/messages/{id}", { path: { id }, query: { limit: PAGE } });
     addMessages(id, data);
     t.older = nextCursor || null;
     t.loaded = true;
@@ -405,13 +458,15 @@ async function loadLatest(id) {
 
 async function loadOlder() {
   const id = state.current;
+  if (!id) return;
   const t = thread(id);
-  if (!t.older || t.loadingOlder) return;
+  const older = t.older;
+  if (!older || t.loadingOlder) return;
   t.loadingOlder = true;
   const box = $("#messages");
   const fromBottom = box.scrollHeight - box.scrollTop;
   try {
-    const { data, nextCursor } = await api.get(`/api/messages/${encodeURIComponent(id)}`, { before: t.older, limit: PAGE });
+    const { data, nextCursor } = await api.http.get("/api/messages/{id}", { path: { id }, query: { before: older, limit: PAGE } });
     addMessages(id, data);
     t.older = nextCursor || null;
   } catch (e) { showSidebarError(e); return; } finally { t.loadingOlder = false; }
@@ -421,41 +476,49 @@ async function loadOlder() {
 }
 
 /** Catch-up after a reconnection: every message after the newest one held, page by page. */
+/** @param {string} id */
 async function fetchNewer(id) {
   const t = thread(id);
   const newest = sortedMessages(t).at(-1);
   if (!newest) return loadLatest(id);
+  /** @type {string | null | undefined} */
   let cursor = newest.id;
+  /** @type {Message[]} */
   let got = [];
   try {
     for (let i = 0; i < 20 && cursor; i++) {
-      const { data, nextCursor } = await api.get(`/api/messages/${encodeURIComponent(id)}`, { after: cursor, limit: 100 });
+      /** @type {{data: Message[], nextCursor?: string}} (annotated: `cursor` feeds the loop) */
+      const { data, nextCursor } = await api.http.get("/api/messages/{id}", { path: { id }, query: { after: cursor, limit: 100 } });
       addMessages(id, data);
       got = got.concat(data);
       cursor = data.length ? nextCursor : null;
     }
   } catch (e) { showSidebarError(e); }
-  const fromOthers = got.filter((m) => m.senderId !== state.me.id);
-  if (fromOthers.length) state.socket?.send({ action: "delivered", conversationId: id, upToMessageId: fromOthers.at(-1).id });
+  const lastFromOthers = got.filter((m) => m.senderId !== state.me.id).at(-1);
+  if (lastFromOthers) state.socket?.send({ action: "delivered", conversationId: id, upToMessageId: lastFromOthers.id });
   for (const m of got) upsertSummary(m);
   if (got.length) renderConversations();
   if (id === state.current) renderMessages();
 }
 
+/** @param {Thread} t */
 function sortedMessages(t) {
   return [...t.messages.values()].sort((a, b) => a.seq - b.seq);
 }
 
+/** @param {string} id */
 function markRead(id) {
   if (document.visibilityState !== "visible" || id !== state.current) return;
   const conv = state.convs.get(id);
   const newest = sortedMessages(thread(id)).at(-1);
   if (!newest) return;
+  /** @type {import("../../clients/typescript/src/chat-client.js").ActionOf<"markAsRead">} */
   const frame = { action: "markAsRead", conversationId: id, upToMessageId: newest.id };
-  if (!state.socket?.send(frame)) api.post(`/api/conversations/${encodeURIComponent(id)}/read`, { upToMessageId: newest.id }).catch(() => {});
+  if (!state.socket?.send(frame)) api.http.post("/api/conversations/{id}/read", { path: { id }, body: { upToMessageId: newest.id } }).catch(() => {});
   if (conv && conv.unreadCount) { conv.unreadCount = 0; renderConversations(); }
 }
 
+/** @param {Thread} t @param {Message} m @returns {[string, string]} */
 function tickState(t, m) {
   if (m.seq <= t.peerRead) return ["read", "✓✓ Read"];
   if (m.seq <= t.peerDelivered) return ["delivered", "✓✓ Delivered"];
@@ -475,6 +538,7 @@ function renderMessages(toBottom = false) {
   if (atBottom) box.scrollTop = box.scrollHeight;
 }
 
+/** @param {Thread} t @param {Message} m */
 function messageItem(t, m) {
   const mine = m.senderId === state.me.id;
   const sender = mine ? "You" : state.users.get(m.senderId) || lookupUser(m.senderId);
@@ -498,6 +562,7 @@ function messageItem(t, m) {
       mine ? h("button", { type: "button", class: "link edit", "aria-label": "Edit message", onclick: () => startEdit(m) }, "Edit") : null));
 }
 
+/** @param {Queued} item */
 function pendingItem(item) {
   const open = state.socket?.isOpen;
   const [s, label] = item.failed ? ["failed", "Not sent"] : open ? ["sending", "Sending…"] : ["queued", "Queued — sent when back online"];
@@ -510,9 +575,10 @@ function pendingItem(item) {
 }
 
 const lookups = new Map();
+/** @param {string} id */
 function lookupUser(id) {
   if (!lookups.has(id)) {
-    lookups.set(id, api.get(`/api/users/${encodeURIComponent(id)}`).then(({ data }) => {
+    lookups.set(id, api.http.get("/api/users/{id}", { path: { id } }).then(({ data }) => {
       state.users.set(id, data.username);
       renderMessages();
     }).catch(() => {}));
@@ -520,15 +586,17 @@ function lookupUser(id) {
   return "…";
 }
 
+/** @param {Message} m @param {string} reaction */
 function toggleReaction(m, reaction) {
   const r = (m.reactions || []).find((x) => x.reaction === reaction);
   const action = r?.mine ? "unreact" : "react";
   if (!state.socket?.send({ action, messageId: m.id, reaction })) {
-    const path = `/api/messages/${encodeURIComponent(m.id)}/reactions/${encodeURIComponent(reaction)}`;
-    (action === "react" ? api.put(path) : api.del(path)).then(() => applyReaction(m.conversationId, m.id, reaction, state.me.id, action === "react")).catch(showSidebarError);
+    const init = { path: { id: m.id, reaction } };
+    (action === "react" ? api.http.put("/api/messages/{id}/reactions/{reaction}", init) : api.http.delete("/api/messages/{id}/reactions/{reaction}", init)).then(() => applyReaction(m.conversationId, m.id, reaction, state.me.id, action === "react")).catch(showSidebarError);
   }
 }
 
+/** @param {string} conversationId @param {string} messageId @param {string} reaction @param {string} userId @param {boolean} added */
 function applyReaction(conversationId, messageId, reaction, userId, added) {
   const m = thread(conversationId).messages.get(messageId);
   if (!m) return;
@@ -542,6 +610,7 @@ function applyReaction(conversationId, messageId, reaction, userId, added) {
   if (conversationId === state.current) renderMessages();
 }
 
+/** @param {Message} m */
 function startEdit(m) {
   state.editing = m.id;
   $("#editing").hidden = false;
@@ -563,7 +632,7 @@ function submitComposer() {
   if (state.editing) {
     const messageId = state.editing;
     if (!state.socket?.send({ action: "editMessage", messageId, text })) {
-      api.patch(`/api/messages/${encodeURIComponent(messageId)}`, { text }).then(({ data }) => onEvent("messageEdited", { message: data })).catch(showSidebarError);
+      api.http.patch("/api/messages/{id}", { path: { id: messageId }, body: { text } }).then(({ data }) => onEvent({ event: "messageEdited", data: { message: data } })).catch(showSidebarError);
     }
     cancelEdit();
     return;
@@ -577,8 +646,10 @@ function submitComposer() {
 // ---------- typing ----------
 
 let typingSentAt = 0;
-let typingStop = null;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let typingStop;
 
+/** @param {boolean} isTyping */
 function sendTyping(isTyping) {
   clearTimeout(typingStop);
   if (!state.current) return;
@@ -593,26 +664,29 @@ function sendTyping(isTyping) {
   }
 }
 
+/** @param {string} conversationId @param {string} userId @param {boolean} isTyping @param {string} [expiresAt] */
 function setTyping(conversationId, userId, isTyping, expiresAt) {
   let who = state.typing.get(conversationId);
   if (!who) state.typing.set(conversationId, (who = new Map()));
   clearTimeout(who.get(userId));
   who.delete(userId);
   if (isTyping) {
-    const ms = Math.min(10000, Math.max(1000, (Date.parse(expiresAt) || Date.now() + 8000) - Date.now()));
+    const ms = Math.min(10000, Math.max(1000, (Date.parse(expiresAt ?? "") || Date.now() + 8000) - Date.now()));
     who.set(userId, setTimeout(() => setTyping(conversationId, userId, false), ms));
   }
   if (conversationId === state.current) renderTyping();
 }
 
 function renderTyping() {
-  const who = [...(state.typing.get(state.current)?.keys() || [])].map((id) => state.users.get(id) || "Someone");
+  const who = [...((state.current && state.typing.get(state.current)?.keys()) || [])].map((id) => state.users.get(id) || "Someone");
   $("#typing").textContent = who.length ? `${who.join(", ")} ${who.length > 1 ? "are" : "is"} typing…` : "";
 }
 
 // ---------- events ----------
 
-function onEvent(event, data) {
+/** @param {ServerEvent} frame */
+function onEvent(frame) {
+  const { event, data } = frame;
   switch (event) {
     case "chatMessage": {
       const m = data.message;
@@ -621,7 +695,7 @@ function onEvent(event, data) {
       const conv = upsertSummary(m);
       if (m.senderId !== state.me.id) {
         setTyping(m.conversationId, m.senderId, false);
-        state.socket.send({ action: "delivered", conversationId: m.conversationId, upToMessageId: m.id });
+        state.socket?.send({ action: "delivered", conversationId: m.conversationId, upToMessageId: m.id });
         if (m.conversationId === state.current && document.visibilityState === "visible") markRead(m.conversationId);
         else if (conv) conv.unreadCount = (conv.unreadCount || 0) + 1;
       }
@@ -656,7 +730,7 @@ function onEvent(event, data) {
       const m = data.message;
       addMessages(m.conversationId, [m]);
       const conv = state.convs.get(m.conversationId);
-      if (conv?.lastMessage?.id === m.id) { conv.lastMessage = m; renderConversations(); }
+      if (conv && conv.lastMessage?.id === m.id) { conv.lastMessage = m; renderConversations(); }
       if (m.conversationId === state.current) renderMessages();
       break;
     }
@@ -697,29 +771,30 @@ function onEvent(event, data) {
 // ---------- wiring ----------
 
 function bindStatic() {
-  $("#auth-form").addEventListener("submit", (e) => { e.preventDefault(); authenticate("login"); });
+  $("#auth-form").addEventListener("submit", (/** @type {Event} */ e) => { e.preventDefault(); authenticate("login"); });
   $("#register-button").addEventListener("click", () => authenticate("register"));
   $("#logout-button").addEventListener("click", logout);
-  $("#status-select").addEventListener("change", (e) => {
-    const status = e.target.value;
-    if (!state.socket?.send({ action: "setStatus", status })) api.put("/api/status", { status }).catch(showSidebarError);
+  $("#status-select").addEventListener("change", () => {
+    /** @type {Schema<"StatusName">} */
+    const status = $("#status-select").value;
+    if (!state.socket?.send({ action: "setStatus", status })) api.http.put("/api/status", { body: { status } }).catch(showSidebarError);
   });
-  $("#start-form").addEventListener("submit", async (e) => {
+  $("#start-form").addEventListener("submit", async (/** @type {Event} */ e) => {
     e.preventDefault();
     const input = $("#start-username");
     if (input.value.trim() && (await startDirect(input.value.trim()))) input.value = "";
   });
-  $("#group-form").addEventListener("submit", async (e) => {
+  $("#group-form").addEventListener("submit", async (/** @type {Event} */ e) => {
     e.preventDefault();
     const name = $("#group-name").value.trim();
-    const members = $("#group-members").value.split(",").map((s) => s.trim()).filter(Boolean);
+    const members = $("#group-members").value.split(",").map((/** @type {string} */ s) => s.trim()).filter(Boolean);
     if (name && (await createGroup(name, members, $("#group-kind").value))) {
       $("#group-name").value = "";
       $("#group-members").value = "";
     }
   });
-  $("#discover").addEventListener("toggle", (e) => { if (e.target.open) discoverChannels(); });
-  $("#member-form").addEventListener("submit", (e) => {
+  $("#discover").addEventListener("toggle", () => { if ($("#discover").open) discoverChannels(); });
+  $("#member-form").addEventListener("submit", (/** @type {Event} */ e) => {
     e.preventDefault();
     const name = $("#member-name").value.trim();
     if (name) { changeMember(name, null); $("#member-name").value = ""; }
@@ -727,10 +802,10 @@ function bindStatic() {
   $("#leave-button").addEventListener("click", () => changeMember(state.me.id, "remove"));
   $("#back-button").addEventListener("click", closeConversation);
   $("#older-button").addEventListener("click", loadOlder);
-  $("#messages").addEventListener("scroll", (e) => { if (e.target.scrollTop < 40) loadOlder(); });
-  $("#composer").addEventListener("submit", (e) => { e.preventDefault(); submitComposer(); });
+  $("#messages").addEventListener("scroll", () => { if ($("#messages").scrollTop < 40) loadOlder(); });
+  $("#composer").addEventListener("submit", (/** @type {Event} */ e) => { e.preventDefault(); submitComposer(); });
   const box = $("#composer-text");
-  box.addEventListener("keydown", (e) => {
+  box.addEventListener("keydown", (/** @type {KeyboardEvent} */ e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); submitComposer(); }
     else if (e.key === "Escape" && state.editing) { e.preventDefault(); cancelEdit(); }
   });

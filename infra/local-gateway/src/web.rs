@@ -15,6 +15,8 @@ pub const FILES: &[(&str, &str, &str)] = &[
     ("config.js", "text/javascript; charset=utf-8", include_str!("../../../web/config.js")),
     ("js/api.js", "text/javascript; charset=utf-8", include_str!("../../../web/js/api.js")),
     ("js/app.js", "text/javascript; charset=utf-8", include_str!("../../../web/js/app.js")),
+    // Compiled from clients/typescript/src/chat-client.ts (scripts/test-clients.sh checks it is current).
+    ("js/chat-client.js", "text/javascript; charset=utf-8", include_str!("../../../web/js/chat-client.js")),
     ("js/dom.js", "text/javascript; charset=utf-8", include_str!("../../../web/js/dom.js")),
     ("js/socket.js", "text/javascript; charset=utf-8", include_str!("../../../web/js/socket.js")),
 ];
