@@ -244,7 +244,7 @@ export interface components {
             userId: components["schemas"]["UserId"];
         };
         /**
-         * @description One emoji (a single grapheme cluster: 👍, 👍🏽, 🇫🇷, 👩‍💻) or a `:short_code:` of 1 to 32 characters `[a-z0-9_+-]`; anything else is 400.
+         * @description One emoji (👍, 👍🏽, 🇫🇷, 👩‍💻, 1️⃣: a pictograph with its modifiers, a ZWJ sequence of them, a flag or a keycap; always a single grapheme cluster) or a `:short_code:` of 1 to 32 characters `[a-z0-9_+-]`; anything else is 400.
          * @example 👍
          * @example :tada:
          */

@@ -781,11 +781,11 @@ export interface components {
         /** @description A new group or channel; the caller is its owner and first member. */
         CreateBody: {
             /**
-             * @description Users by id or username (at most the configured group size, 1000 by default; 400 for an
-             *     unknown one).
+             * @description Users by id or username (at most the configured group size, 1000 by default; 404
+             *     `unknown members` for names no user has).
              * @default []
              */
-            members?: string[];
+            members?: components["schemas"]["UserRef"][];
             /** @description 1 to 100 characters (one line, no control characters; trimmed), with at least one visible character. */
             name: string;
         };
@@ -929,7 +929,7 @@ export interface components {
         MembersBody: {
             action?: components["schemas"]["MemberAction"] | null;
             /** @description A user id or username. */
-            memberId: string;
+            memberId: components["schemas"]["UserRef"];
         };
         /** @description Users mentioned by id, beside the text's `@username`s; those not members of the conversation (and the sender) are ignored. */
         Mentions: components["schemas"]["UserId"][];
@@ -1054,7 +1054,7 @@ export interface components {
             username: string;
         };
         /**
-         * @description One emoji (a single grapheme cluster: 👍, 👍🏽, 🇫🇷, 👩‍💻) or a `:short_code:` of 1 to 32 characters `[a-z0-9_+-]`; anything else is 400.
+         * @description One emoji (👍, 👍🏽, 🇫🇷, 👩‍💻, 1️⃣: a pictograph with its modifiers, a ZWJ sequence of them, a flag or a keycap; always a single grapheme cluster) or a `:short_code:` of 1 to 32 characters `[a-z0-9_+-]`; anything else is 400.
          * @example 👍
          * @example :tada:
          */
@@ -1272,7 +1272,7 @@ export interface components {
             /** @description 0 to 64 characters (one line, no control characters; trimmed), empty, or with at least one visible character. */
             lastName?: string | null;
             /**
-             * @description Your own password needs `currentPassword`; ends every connection of the user, and the
+             * @description Your own password needs `currentPassword` (403 when it does not match); ends every connection of the user, and the
              *     answer carries a new token (also set as the cookie) when it is yours.
              */
             password?: components["schemas"]["Password"] | null;
@@ -1291,6 +1291,8 @@ export interface components {
         };
         /** @description `usr_` and a ULID. */
         UserId: string;
+        /** @description A user, by id or username. */
+        UserRef: components["schemas"]["UserId"] | components["schemas"]["Username"];
         /**
          * @description A user as clients see them: the public fields (absent ones as `null`), and for self and
          *     admins (`Visibility::Private`) the others, secrets excepted.
