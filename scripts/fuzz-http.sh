@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Fuzzes the HTTP API with schemathesis (property-based tests generated from docs/openapi.json)
-# against a real local gateway: the built `local-gateway` binary on a free port, once on the
-# embedded store (temporary directory) and once on DynamoDB (moto). Every check schemathesis
-# has (schemathesis.toml names the few disabled, where and why) and every phase, stateful
-# included (the document's `links`). Fails on any failed check, or a gateway that dies or
-# panics.
+# Fuzzes the contract against a real local gateway (the built `local-gateway` binary on a free
+# port), once on the embedded store (temporary directory) and once on DynamoDB (moto):
+# - the HTTP API with schemathesis (property-based tests generated from docs/openapi.json):
+#   every check it has (schemathesis.toml names the few disabled, where and why) and every
+#   phase, stateful included (the document's `links`);
+# - the WebSocket API with scripts/fuzz-ws.py: valid and invalid frames generated from the
+#   actions of docs/asyncapi.yaml, every event checked against its schema.
+# Fails on any failed check, or a gateway that dies or panics.
 #
 #   scripts/fuzz-http.sh                          # the CI budget
 #   FUZZ_MAX_EXAMPLES=200 scripts/fuzz-http.sh    # a longer run
@@ -88,7 +90,8 @@ user = call("POST", "/api/users/register", {"username": "fuzz-user", "password":
 peer = call("POST", "/api/users/register", {"username": "fuzz-peer", "password": "fuzz peer password"})
 admin = call("POST", "/api/users/login", {"username": "fuzz-admin", "password": "fuzz admin password"})
 call("POST", "/api/messages", {"receiverId": peer["user"]["id"], "content": "hello"}, user["token"])
-print(f"user_token={user['token']} admin_token={admin['token']}")
+ws = call("POST", "/api/users/register", {"username": "fuzz-socket", "password": "fuzz socket password"})
+print(f"user_token={user['token']} admin_token={admin['token']} ws_token={ws['token']}")
 PY
 )"
 
@@ -101,6 +104,9 @@ PY
   run admin -H "Authorization: Bearer $admin_token" "${enders[@]}" || status=1
   run session -H "Authorization: Bearer $user_token" \
     --include-operation-id deleteUser --include-operation-id logout --include-operation-id refresh || status=1
+  echo "== WebSocket contract: $store"
+  "$py" "$root/scripts/fuzz-ws.py" "$base" "$ws_token" --examples "$max_examples" ${seed:+--seed "$seed"} \
+    | tee "$report_dir/websocket.log" || status=1
 
   if ! kill -0 "$gateway" 2>/dev/null; then
     echo "fuzz-http ($store): the gateway died; its log:" >&2
@@ -123,8 +129,9 @@ done
 summary=""
 for store in $stores; do
   n="$(cat "$target_dir/fuzz-http/$store"/*.log | grep -oE '^ *[0-9]+ generated' | awk '{n += $1} END {print n + 0}')"
-  summary+="$store $n, "
+  frames="$(grep -oE 'passed: [0-9]+ valid and [0-9]+ invalid' "$target_dir/fuzz-http/$store/websocket.log" | awk '{print $2 + $5}')"
+  summary+="$store: $n HTTP cases and ${frames:-0} WebSocket frames; "
   total=$((${total:-0} + n))
 done
-echo "fuzz-http: $([[ $status = 0 ]] && echo passed || echo FAILED): $total cases generated (${summary%, }); reports in $target_dir/fuzz-http"
+echo "fuzz-http: $([[ $status = 0 ]] && echo passed || echo FAILED): $total HTTP cases (${summary%; }); reports in $target_dir/fuzz-http"
 exit "$status"

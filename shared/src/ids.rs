@@ -139,6 +139,15 @@ impl ConversationId {
         }
     }
 
+    /// A conversation id a request names in `field`: 400 when malformed; 404 when shaped like
+    /// a direct conversation no pair has (`is_direct_shaped`), as for any missing conversation.
+    pub fn from_request(field: &str, s: &str) -> Result<Self, crate::error::AppError> {
+        Self::parse(s).ok_or_else(|| match Self::is_direct_shaped(s) {
+            true => crate::error::AppError::not_found("conversation"),
+            false => crate::error::AppError::field(field, "not a conversation id"),
+        })
+    }
+
     /// `dm_<ULID>_<ULID>`, in any order: what the schema's pattern admits (it cannot order them).
     pub fn is_direct_shaped(s: &str) -> bool {
         s.strip_prefix(Self::DIRECT)

@@ -164,7 +164,7 @@ pub async fn default(_: &App, req: WsRequest) -> Result<(), AppError> {
 }
 
 fn conversation(id: &str) -> Result<ConversationId, AppError> {
-    ConversationId::parse(id).ok_or_else(|| AppError::field("conversationId", "not a conversation id"))
+    ConversationId::from_request("conversationId", id)
 }
 
 /// `sendMessage` / `chatMessage`: stored, then `messageReceived` to this connection and
