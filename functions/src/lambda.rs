@@ -33,7 +33,9 @@ pub async fn run() -> Result<(), Error> {
     }
     let app = Arc::new(App::build(config).await?);
     if decl.verifies_passwords {
-        chat::auth::prepare_login();
+        // Off the init path: the first `/next` need not wait for a hash only an unknown user's
+        // login uses; such a login arriving first waits for it (a `OnceLock`).
+        drop(tokio::task::spawn_blocking(chat::auth::prepare_login));
     }
     let metric_name = function.name();
     match first.handler {

@@ -80,8 +80,9 @@ pub fn hash_password(password: &Password) -> Result<String, AppError> {
     argon::hash_password(password)
 }
 
-/// Computes the dummy hash during init (functions that log users in), so the first login of an
-/// unknown user does not cost two hashes.
+/// Computes the dummy hash ahead of the first login (functions that log users in start it at
+/// cold start, in the background): a login of an unknown user checks against it, so that it
+/// costs a hash like a known user's; one arriving first waits for it.
 pub fn prepare_login() {
     argon::dummy_hash();
 }

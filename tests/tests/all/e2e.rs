@@ -422,7 +422,8 @@ async fn bad_input_gets_a_4xx_envelope_and_changes_nothing(store: Store) {
         ("/api/messages", json!({ "receiverId": "nobody", "content": "hi" }), 404),
         ("/api/messages", json!({ "receiverId": "no body!", "content": "hi" }), 400),
         ("/api/messages", json!({ "receiverId": bob.id, "content": big }), 413),
-        ("/api/messages", json!({ "receiverId": alice.id, "content": "me" }), 400),
+        // Well-formed, refused by rule: no conversation with oneself.
+        ("/api/messages", json!({ "receiverId": alice.id, "content": "me" }), 403),
         ("/api/messages", json!({ "receiverId": "usr_01JAAAAAAAAAAAAAAAAAAAAAAA", "content": "ghost" }), 404),
         ("/api/conversations/start", json!({ "participants": [alice.id] }), 400),
         ("/api/users/register", json!({ "username": "x", "password": "short" }), 400),

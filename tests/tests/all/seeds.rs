@@ -193,12 +193,12 @@ async fn seed_002_user_examples_register_log_in_update_get_and_delete(store: Sto
     assert_eq!(error(StatusCode::UNAUTHORIZED, gw.post_anon("/api/users/login", wrong).await), "UNAUTHORIZED");
 
     // 1.3 Update profile `{username, password}`. Changing one's password also needs
-    // `currentPassword` (README, decisions: a stolen token must not take the account): 400.
+    // `currentPassword` (README, decisions: a stolen token must not take the account): 403.
     let renamed = unique_username("renamed");
     let update = json!({ "username": renamed, "password": "a new long password" });
     assert_eq!(
-        error(StatusCode::BAD_REQUEST, gw.put(format!("/api/users/{}", me.id), &me.token, update).await),
-        "VALIDATION_ERROR"
+        error(StatusCode::FORBIDDEN, gw.put(format!("/api/users/{}", me.id), &me.token, update).await),
+        "FORBIDDEN"
     );
     let update = json!({ "username": renamed, "password": "a new long password", "currentPassword": PASSWORD });
     let updated = ok(StatusCode::OK, gw.put(format!("/api/users/{}", me.id), &me.token, update).await);
