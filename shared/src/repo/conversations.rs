@@ -277,6 +277,11 @@ pub async fn delete(table: &dyn Table, conversation: &Conversation) -> Result<()
         let q = Query::new(crate::store::Index::Table, keys::messages_pk(id), SortCond::All).start(start);
         let page = table.query(&q).await?;
         doomed.extend(page.items.iter().filter_map(|i| Some(Key::new(i.get("pk")?.as_str()?, i.get("sk")?.as_str()?))));
+        // A reply's entry in its thread's index.
+        doomed.extend(page.items.iter().filter_map(|i| {
+            let root = crate::ids::MessageId::parse(i.get("parentId")?.as_str()?)?;
+            Some(keys::thread_entry(&root, &crate::ids::MessageId::parse(i.get("sk")?.as_str()?)?))
+        }));
         match page.next {
             Some(next) => start = Some(next),
             None => break,

@@ -33,17 +33,16 @@ pub fn send_ops(
 ) -> Result<Vec<WriteOp>, AppError> {
     let summary_cond =
         if summary_exists { Condition::Equals("seq".into(), previous_seq.into()) } else { Condition::NotExists };
+    // A reply kept to its thread takes its place in the conversation's order (`seq`: markers and
+    // unread counts) but is not its last message.
+    let mut summary = vec![Update::Set("seq".into(), m.seq.into())];
+    if m.in_history() {
+        summary.push(Update::Set("lastMessage".into(), serde_json::to_value(m.as_copy())?));
+        summary.push(Update::Set("lastMessageTime".into(), m.created_at.clone().into()));
+    }
     let mut ops = vec![
         WriteOp::Put { item: message_item(m)?, cond: Some(Condition::NotExists) },
-        WriteOp::Update {
-            key: keys::summary(&m.conversation_id),
-            updates: vec![
-                Update::Set("seq".into(), m.seq.into()),
-                Update::Set("lastMessage".into(), serde_json::to_value(m)?),
-                Update::Set("lastMessageTime".into(), m.created_at.clone().into()),
-            ],
-            cond: Some(summary_cond),
-        },
+        WriteOp::Update { key: keys::summary(&m.conversation_id), updates: summary, cond: Some(summary_cond) },
     ];
     if let Some(client_id) = &m.client_message_id {
         // The text's digest, not the text: a copy of the text would outlive its edits and delete.
@@ -63,6 +62,33 @@ pub fn send_ops(
     }
     Ok(ops)
 }
+
+/// The writes a reply adds to its send transaction: its root's thread counters — `replyCount`
+/// (`ADD 1`: exact under concurrent replies), `lastReplyAt` and the replier's own time
+/// (`rp:<user>`, one attribute per distinct replier: the last few are the latest of them, with
+/// no read-modify-write) — conditional on the root not being deleted, and the thread's index
+/// entry. The root update is the first of the returned ops.
+pub fn reply_ops(m: &Message, root: &MessageId) -> Result<Vec<WriteOp>, AppError> {
+    let at: serde_json::Value = m.created_at.clone().into();
+    Ok(vec![
+        WriteOp::Update {
+            key: keys::message(&m.conversation_id, root),
+            updates: vec![
+                Update::Add("replyCount".into(), 1),
+                Update::Set("lastReplyAt".into(), at.clone()),
+                Update::Set(format!("{REPLIER_PREFIX}{}", m.sender_id), at),
+            ],
+            cond: Some(Condition::ExistsWithout("deleted".into())),
+        },
+        WriteOp::Put {
+            item: to_item(&keys::thread_entry(root, &m.id), &json!({ "conversationId": m.conversation_id }))?,
+            cond: None,
+        },
+    ])
+}
+
+/// The attribute prefix of a root's per-replier times.
+pub const REPLIER_PREFIX: &str = "rp:";
 
 /// Index of the idempotency put in `send_ops` (its condition failing means a retry).
 pub const IDEMPOTENCY_OP: usize = 2;
@@ -116,7 +142,42 @@ pub async fn page(
     }
     let full = messages.len() as u32 == limit && page.next.is_some();
     let cursor = full.then(|| if query.forward { messages.last() } else { messages.first() }).flatten();
-    Ok((messages.iter().map(redact).collect(), cursor.map(|m| m.id.to_string())))
+    let cursor = cursor.map(|m| m.id.to_string());
+    // Replies kept to their thread are read but not shown: a page may come out shorter than
+    // `limit` (still with its cursor) in a conversation of busy threads.
+    Ok((messages.iter().filter(|m| m.in_history()).map(redact).collect(), cursor))
+}
+
+/// A page of the thread of `root` (in conversation `conv`), with the cursors of `page`: the
+/// thread's index (one `Query`), then its replies (one `BatchGetItem`).
+pub async fn thread_page(
+    table: &dyn Table,
+    conv: &ConversationId,
+    root: &MessageId,
+    before: Option<&MessageId>,
+    after: Option<&MessageId>,
+    limit: u32,
+) -> Result<(Vec<Message>, Option<String>), AppError> {
+    let pk = keys::thread_pk(root);
+    let query = match (before, after) {
+        (_, Some(after)) => Query::new(Index::Table, pk, SortCond::After(after.to_string())).limit(limit),
+        (Some(before), None) => {
+            Query::new(Index::Table, pk, SortCond::Before(before.to_string())).limit(limit).backward()
+        }
+        (None, None) => Query::new(Index::Table, pk, SortCond::All).limit(limit).backward(),
+    };
+    let page = table.query(&query).await?;
+    let mut ids: Vec<MessageId> =
+        page.items.iter().filter_map(|i| string_field(i, "sk")).filter_map(|s| MessageId::parse(&s)).collect();
+    if !query.forward {
+        ids.reverse();
+    }
+    let full = ids.len() as u32 == limit && page.next.is_some();
+    let cursor = full.then(|| if query.forward { ids.last() } else { ids.first() }).flatten().map(|id| id.to_string());
+    if ids.is_empty() {
+        return Ok((vec![], cursor));
+    }
+    Ok((get_many(table, conv, &ids).await?, cursor))
 }
 
 /// A deleted message keeps its place but not its text.
@@ -128,8 +189,9 @@ fn redact(m: &Message) -> Message {
     m
 }
 
-/// A message item as a message, its reaction counts gathered from their counters.
-fn read(item: Item) -> Result<Message, AppError> {
+/// A message item as a message, its reaction counts and last repliers gathered from their
+/// attributes.
+pub fn read(item: Item) -> Result<Message, AppError> {
     let mut counts: Vec<ReactionCount> = item
         .iter()
         .filter_map(|(attr, v)| {
@@ -139,10 +201,19 @@ fn read(item: Item) -> Result<Message, AppError> {
         })
         .collect();
     counts.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reaction.cmp(&b.reaction)));
+    let mut repliers: Vec<(String, UserId)> = item
+        .iter()
+        .filter_map(|(attr, v)| {
+            let user = UserId::parse(attr.strip_prefix(REPLIER_PREFIX)?)?;
+            Some((v.as_str()?.to_owned(), user))
+        })
+        .collect();
+    repliers.sort_by(|a, b| b.cmp(a));
     let mut m: Message = from_item(item)?;
     if !m.deleted {
         m.reactions = counts;
     }
+    m.repliers = repliers.into_iter().take(crate::models::MAX_REPLIERS).map(|(_, u)| u).collect();
     Ok(m)
 }
 
@@ -249,12 +320,12 @@ pub async fn get(table: &dyn Table, conv: &ConversationId, id: &MessageId) -> Re
 /// last never becomes it again.
 pub async fn rewrite(table: &dyn Table, m: &Message, summary_seq: i64, updates: Vec<Update>) -> Result<(), AppError> {
     let key = keys::message(&m.conversation_id, &m.id);
-    if summary_seq == m.seq {
+    if summary_seq == m.seq && m.in_history() {
         let ops = vec![
             WriteOp::Update { key: key.clone(), updates: updates.clone(), cond: Some(Condition::Exists) },
             WriteOp::Update {
                 key: keys::summary(&m.conversation_id),
-                updates: vec![Update::Set("lastMessage".into(), serde_json::to_value(redact(m))?)],
+                updates: vec![Update::Set("lastMessage".into(), serde_json::to_value(redact(m).as_copy())?)],
                 cond: Some(Condition::Equals("seq".into(), m.seq.into())),
             },
         ];
@@ -285,7 +356,7 @@ pub enum Edited {
 /// more without it — two round trips for the usual edit of the last message, three otherwise.
 pub async fn edit(table: &dyn Table, m: &Message, editor: &UserId, text: &str, at: &str) -> Result<Edited, AppError> {
     let edited = Message { text: text.to_owned(), edited_at: Some(at.to_owned()), ..m.clone() };
-    let copy = Message { reactions: vec![], ..edited.clone() };
+    let copy = edited.as_copy();
     let message = WriteOp::Update {
         key: keys::message(&m.conversation_id, &m.id),
         updates: vec![Update::Set("text".into(), text.into()), Update::Set("editedAt".into(), at.into())],
@@ -297,7 +368,8 @@ pub async fn edit(table: &dyn Table, m: &Message, editor: &UserId, text: &str, a
         updates: vec![Update::Set("lastMessage".into(), serde_json::to_value(&copy)?)],
         cond: Some(Condition::Equals("seq".into(), m.seq.into())),
     };
-    let mut ops = vec![message, member, summary];
+    // A reply kept to its thread is never the conversation's last message.
+    let mut ops = if m.in_history() { vec![message, member, summary] } else { vec![message, member] };
     loop {
         match table.transact(ops.clone()).await {
             Ok(()) => return Ok(Edited::Done(edited)),

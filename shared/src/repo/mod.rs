@@ -59,6 +59,14 @@ pub mod keys {
     pub fn reaction(conv: &ConversationId, user: &UserId, message: &MessageId, kind: &Reaction) -> Key {
         Key::new(reactions_pk(conv, user), format!("{message}#{kind}"))
     }
+    /// A thread's index: one entry per reply (`sk` = the reply's id), so that a thread pages
+    /// with the same cursors as history without filtering the conversation's messages.
+    pub fn thread_pk(root: &MessageId) -> String {
+        format!("THREAD#{root}")
+    }
+    pub fn thread_entry(root: &MessageId, reply: &MessageId) -> Key {
+        Key::new(thread_pk(root), reply.as_str())
+    }
     pub fn message_gsi(id: &MessageId) -> String {
         format!("MSG#{id}")
     }

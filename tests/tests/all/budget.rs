@@ -315,6 +315,16 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
     let pins = format!("/api/conversations/{conv}/pins");
     m.insert("GET /api/conversations/{id}/pins", b.http(Method::GET, &pins, t, None).await);
     m.insert("DELETE /api/conversations/{id}/pins/{messageId}", b.http(Method::DELETE, &pin, t, None).await);
+    // A thread: a reply to the fresh message, its page, then the page with a reaction on it.
+    let reply = json!({ "receiverId": conv, "content": "in thread", "parentId": fresh });
+    let replied = b.http(Method::POST, "/api/messages", t, Some(reply)).await;
+    m.insert("POST /api/messages reply", replied);
+    let thread = format!("/api/messages/{fresh}/replies");
+    m.insert("GET /api/messages/{id}/replies", b.http(Method::GET, &thread, t, None).await);
+    let (_, page) = b.gw.get(&thread, &a.token).await;
+    let reply_id = page["data"][0]["id"].as_str().expect("the reply").to_owned();
+    b.gw.call(Method::PUT, &format!("/api/messages/{reply_id}/reactions/%F0%9F%91%8D"), t, None).await;
+    m.insert("GET /api/messages/{id}/replies reactions", b.http(Method::GET, &thread, t, None).await);
     // A message alice has not fetched: her acknowledgement moves her marker.
     b.gw.post("/api/messages", &bob.token, json!({ "receiverId": a.id, "content": "new" })).await;
     let delivered = json!({ "action": "delivered", "conversationId": conv });

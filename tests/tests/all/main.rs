@@ -24,4 +24,5 @@ mod seed_surface;
 mod seeds;
 mod sessions;
 mod support;
+mod threads;
 mod ws_fuzz;
