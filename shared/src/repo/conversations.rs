@@ -248,7 +248,7 @@ pub async fn memberships_of(table: &dyn Table, user: &UserId) -> Result<Vec<Memb
 pub async fn mark_read(table: &dyn Table, user: &UserId, id: &ConversationId, seq: i64) -> Result<(), AppError> {
     let key = keys::membership(user, id);
     let cond = Condition::AbsentOrLessThan("readSeq".into(), Value::from(seq));
-    match table.update(&key, vec![Update::Set("readSeq".into(), seq.into())], Some(cond)).await {
+    match table.update(&key, vec![Update::Set("readSeq".into(), seq.into()), marked_at()], Some(cond)).await {
         Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
         Err(e) => Err(e.into()),
     }
@@ -259,7 +259,7 @@ pub async fn mark_read(table: &dyn Table, user: &UserId, id: &ConversationId, se
 pub async fn mark_delivered(table: &dyn Table, user: &UserId, id: &ConversationId, seq: i64) -> Result<bool, AppError> {
     let key = keys::membership(user, id);
     let cond = Condition::AbsentOrLessThan("deliveredSeq".into(), Value::from(seq));
-    match table.update(&key, vec![Update::Set("deliveredSeq".into(), seq.into())], Some(cond)).await {
+    match table.update(&key, vec![Update::Set("deliveredSeq".into(), seq.into()), marked_at()], Some(cond)).await {
         Ok(_) => Ok(true),
         Err(StoreError::ConditionFailed) => Ok(false),
         Err(e) => Err(e.into()),
@@ -293,4 +293,10 @@ pub async fn delete(table: &dyn Table, conversation: &Conversation) -> Result<()
         table.transact(chunk.iter().map(|k| WriteOp::Delete { key: k.clone(), cond: None }).collect()).await?;
     }
     Ok(())
+}
+
+/// A membership's `markedAt`: a sync reports markers that moved since its token (no write of
+/// its own: the marker's update carries it).
+fn marked_at() -> Update {
+    Update::Set(super::changes::MARKED_AT.into(), crate::clock::now_ms().into())
 }

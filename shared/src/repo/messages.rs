@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::changes::{self, Entry, EntryKind, Stamp, CHANGED_AT};
 use super::{from_item, keys, string_field, to_item};
 use crate::error::AppError;
 use crate::ids::{ConversationId, MessageId, UserId};
@@ -35,7 +36,9 @@ pub fn send_ops(
         if summary_exists { Condition::Equals("seq".into(), previous_seq.into()) } else { Condition::NotExists };
     // A reply kept to its thread takes its place in the conversation's order (`seq`: markers and
     // unread counts) but is not its last message.
-    let mut summary = vec![Update::Set("seq".into(), m.seq.into())];
+    // `changedAt`: the sync's hint that this conversation has news (no extra write).
+    let mut summary =
+        vec![Update::Set("seq".into(), m.seq.into()), Update::Set(CHANGED_AT.into(), crate::clock::now_ms().into())];
     if m.in_history() {
         summary.push(Update::Set("lastMessage".into(), serde_json::to_value(m.as_copy())?));
         summary.push(Update::Set("lastMessageTime".into(), m.created_at.clone().into()));
@@ -240,6 +243,7 @@ pub async fn react(
     kind: &Reaction,
     add: bool,
     at: &str,
+    stamp: Stamp,
 ) -> Result<Reacted, AppError> {
     let key = keys::reaction(&m.conversation_id, user, &m.id, kind);
     let mine = if add {
@@ -255,6 +259,18 @@ pub async fn react(
             updates: vec![Update::Add(count_attribute(kind), if add { 1 } else { -1 })],
             cond: Some(Condition::ExistsWithout("deleted".into())),
         },
+        changes::summary_op(&m.conversation_id, stamp),
+        changes::entry_op(
+            &m.conversation_id,
+            stamp,
+            &Entry {
+                kind: if add { EntryKind::ReactionAdded } else { EntryKind::ReactionRemoved },
+                message_id: m.id.clone(),
+                user_id: user.clone(),
+                reaction: Some(kind.to_string()),
+                at: stamp.at_ms,
+            },
+        )?,
     ];
     match table.transact(ops).await {
         Ok(()) => Ok(Reacted::Changed),
@@ -313,29 +329,44 @@ pub async fn get(table: &dyn Table, conv: &ConversationId, id: &MessageId) -> Re
     table.get(&keys::message(conv, id), false).await?.map(read).transpose()
 }
 
-/// Rewrites a stored message (delete, edit) and every copy of it (SPEC §7): the conversation's
-/// `lastMessage` when it is this message (the summary's `seq` is still the message's). One
-/// `TransactWriteItems`, or one `UpdateItem` when the message is not the last; a send racing
-/// the rewrite makes it retry once without the summary, since a message that stopped being the
-/// last never becomes it again.
-pub async fn rewrite(table: &dyn Table, m: &Message, summary_seq: i64, updates: Vec<Update>) -> Result<(), AppError> {
-    let key = keys::message(&m.conversation_id, &m.id);
-    if summary_seq == m.seq && m.in_history() {
-        let ops = vec![
-            WriteOp::Update { key: key.clone(), updates: updates.clone(), cond: Some(Condition::Exists) },
-            WriteOp::Update {
-                key: keys::summary(&m.conversation_id),
-                updates: vec![Update::Set("lastMessage".into(), serde_json::to_value(redact(m).as_copy())?)],
-                cond: Some(Condition::Equals("seq".into(), m.seq.into())),
-            },
-        ];
-        match table.transact(ops).await {
-            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&1) => {}
-            other => return Ok(other?),
+/// Rewrites a stored message (delete) and every copy of it (SPEC §7): the conversation's
+/// `lastMessage` when it is this message (the summary's `seq` is still the message's), with
+/// the change log's entry, in one `TransactWriteItems`. A send racing the rewrite makes it run
+/// once more without the copy, since a message that stopped being the last never becomes it again.
+pub async fn rewrite(
+    table: &dyn Table,
+    m: &Message,
+    summary_seq: i64,
+    updates: Vec<Update>,
+    stamp: Stamp,
+    entry: &Entry,
+) -> Result<(), AppError> {
+    let message =
+        WriteOp::Update { key: keys::message(&m.conversation_id, &m.id), updates, cond: Some(Condition::Exists) };
+    let copy = WriteOp::Update {
+        key: keys::summary(&m.conversation_id),
+        updates: vec![
+            Update::Set("lastMessage".into(), serde_json::to_value(redact(m).as_copy())?),
+            stamp.touch(CHANGED_AT),
+        ],
+        cond: Some(Condition::Equals("seq".into(), m.seq.into())),
+    };
+    let entry = changes::entry_op(&m.conversation_id, stamp, entry)?;
+    let mut with_copy = summary_seq == m.seq && m.in_history();
+    for _ in 0..3 {
+        let summary = if with_copy { copy.clone() } else { changes::summary_op(&m.conversation_id, stamp) };
+        match table.transact(vec![message.clone(), summary, entry.clone()]).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&0) => {
+                return Err(AppError::not_found("message"))
+            }
+            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&1) => with_copy = false,
+            // A conflict with a concurrent write of the summary: again.
+            Err(StoreError::TransactionCancelled { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
     }
-    table.update(&key, updates, Some(Condition::Exists)).await?;
-    Ok(())
+    Err(AppError::Conflict("the conversation is busy; retry".into()))
 }
 
 /// How an edit ended.
@@ -354,7 +385,14 @@ pub enum Edited {
 /// Whether `m` is the last message is not known without reading the summary: the transaction
 /// tries with the copy (conditional on the summary's `seq`) and, when that alone fails, once
 /// more without it — two round trips for the usual edit of the last message, three otherwise.
-pub async fn edit(table: &dyn Table, m: &Message, editor: &UserId, text: &str, at: &str) -> Result<Edited, AppError> {
+pub async fn edit(
+    table: &dyn Table,
+    m: &Message,
+    editor: &UserId,
+    text: &str,
+    at: &str,
+    stamp: Stamp,
+) -> Result<Edited, AppError> {
     let edited = Message { text: text.to_owned(), edited_at: Some(at.to_owned()), ..m.clone() };
     let copy = edited.as_copy();
     let message = WriteOp::Update {
@@ -365,28 +403,51 @@ pub async fn edit(table: &dyn Table, m: &Message, editor: &UserId, text: &str, a
     let member = WriteOp::Check { key: keys::membership(editor, &m.conversation_id), cond: Condition::Exists };
     let summary = WriteOp::Update {
         key: keys::summary(&m.conversation_id),
-        updates: vec![Update::Set("lastMessage".into(), serde_json::to_value(&copy)?)],
+        updates: vec![Update::Set("lastMessage".into(), serde_json::to_value(&copy)?), stamp.touch(CHANGED_AT)],
         cond: Some(Condition::Equals("seq".into(), m.seq.into())),
     };
+    let entry = Entry {
+        kind: EntryKind::Edited,
+        message_id: m.id.clone(),
+        user_id: editor.clone(),
+        reaction: None,
+        at: stamp.at_ms,
+    };
+    let entry = changes::entry_op(&m.conversation_id, stamp, &entry)?;
     // A reply kept to its thread is never the conversation's last message.
-    let mut ops = if m.in_history() { vec![message, member, summary] } else { vec![message, member] };
-    loop {
-        match table.transact(ops.clone()).await {
+    let mut with_copy = m.in_history();
+    for _ in 0..3 {
+        let touch = if with_copy { summary.clone() } else { changes::summary_op(&m.conversation_id, stamp) };
+        match table.transact(vec![message.clone(), member.clone(), touch, entry.clone()]).await {
             Ok(()) => return Ok(Edited::Done(edited)),
             Err(StoreError::TransactionCancelled { failed }) if failed.contains(&0) => return Ok(Edited::Changed),
             Err(StoreError::TransactionCancelled { failed }) if failed.contains(&1) => return Ok(Edited::NotMember),
-            Err(StoreError::TransactionCancelled { .. }) if ops.len() == 3 => {
-                ops.pop();
-            }
+            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&2) => with_copy = false,
+            // A conflict with a concurrent write of the summary: again.
+            Err(StoreError::TransactionCancelled { .. }) => {}
             Err(e) => return Err(e.into()),
         }
     }
+    Err(AppError::Conflict("the conversation is busy; retry".into()))
 }
 
 /// Tombstones the message: the text is erased everywhere, the place kept (`rewrite`).
-pub async fn tombstone(table: &dyn Table, m: &Message, summary_seq: i64) -> Result<Message, AppError> {
+pub async fn tombstone(
+    table: &dyn Table,
+    m: &Message,
+    summary_seq: i64,
+    by: &UserId,
+    stamp: Stamp,
+) -> Result<Message, AppError> {
     let gone = Message { deleted: true, text: String::new(), ..m.clone() };
     let updates = vec![Update::Set("deleted".into(), true.into()), Update::Set("text".into(), "".into())];
-    rewrite(table, &gone, summary_seq, updates).await?;
+    let entry = Entry {
+        kind: EntryKind::Deleted,
+        message_id: m.id.clone(),
+        user_id: by.clone(),
+        reaction: None,
+        at: stamp.at_ms,
+    };
+    rewrite(table, &gone, summary_seq, updates, stamp, &entry).await?;
     Ok(gone)
 }

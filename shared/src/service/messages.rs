@@ -553,7 +553,8 @@ pub async fn delete(app: &App, actor: &Actor, id: &MessageId) -> Result<MessageD
     // Also when already deleted but its text lingers in the summary (written before the fix).
     let lingering = summary.last_message.as_ref().is_some_and(|l| l.id == message.id && !l.text.is_empty());
     if !message.deleted || lingering {
-        msgs::tombstone(app.table(), &message, summary.seq).await?;
+        let stamp = repo::changes::Stamp::now(app.config.sync_retention_days);
+        msgs::tombstone(app.table(), &message, summary.seq, &actor.user_id, stamp).await?;
     }
     let deleted = MessageDeleted {
         message_id: message.id,
@@ -598,8 +599,9 @@ where
         return Ok(message);
     }
     let at = iso(now_ms());
+    let stamp = repo::changes::Stamp::now(app.config.sync_retention_days);
     let (edited, conversation) = tokio::join!(
-        msgs::edit(app.table(), &message, &actor.user_id, text.as_str(), &at),
+        msgs::edit(app.table(), &message, &actor.user_id, text.as_str(), &at, stamp),
         conversations::get(app.table(), &message.conversation_id),
     );
     let edited = match edited? {
@@ -661,8 +663,9 @@ where
         reaction: kind,
     };
     let at = iso(now_ms());
+    let stamp = repo::changes::Stamp::now(app.config.sync_retention_days);
     let (reacted, conversation) = tokio::join!(
-        msgs::react(app.table(), &message, &actor.user_id, &change.reaction, add, &at),
+        msgs::react(app.table(), &message, &actor.user_id, &change.reaction, add, &at, stamp),
         conversations::get(app.table(), &message.conversation_id),
     );
     match reacted? {

@@ -159,6 +159,8 @@ fn http_rows() -> Vec<Row> {
                                                                                                   [s(401), s(404), s(200), s(200), s(404), s(200)]),
         r("GET /api/messages/{id}", "group history", Method::GET, |f| format!("/api/messages/{}", f.group), no_body, Alice,
                                                                                                   [s(401), s(404), s(200), s(200), s(200), s(200)]),
+        r("GET /api/sync", "my changes since now", Method::GET, |_| "/api/sync".into(), no_body, Alice,
+                                                                                                  [s(401), s(200), s(200), s(200), s(200), s(200)]),
         r("GET /api/messages/{id}/replies", "the thread of alice's message", Method::GET, |f| format!("/api/messages/{}/replies", f.msg), no_body, Alice,
                                                                                                   [s(401), s(404), s(200), s(200), s(404), s(200)]),
         r("GET /api/messages/{id}/replies", "a group thread", Method::GET, |f| format!("/api/messages/{}/replies", f.group_msg), no_body, Alice,

@@ -44,7 +44,8 @@ async fn in_history(gw: &Gateway, who: &User, conv: &str, id: &str) -> Value {
 
 async fn direct(gw: &Gateway) -> (User, User, String, Value) {
     let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
-    let (status, sent) = gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "root" })).await;
+    let (status, sent) =
+        gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": "root" })).await;
     assert_eq!(status, StatusCode::CREATED, "{sent}");
     let conv = sent["data"]["conversationId"].as_str().unwrap().to_owned();
     (alice, bob, conv, sent["data"].clone())
@@ -146,7 +147,8 @@ async fn bad_or_unreadable_parents_are_refused_and_change_nothing(store: Store) 
     let (alice, bob, conv, root) = direct(&gw).await;
     let root_id = root["id"].as_str().unwrap();
     let carol = gw.user("carol").await;
-    let (_, elsewhere) = gw.post("/api/messages", &carol.token, json!({ "receiverId": bob.id, "content": "other" })).await;
+    let (_, elsewhere) =
+        gw.post("/api/messages", &carol.token, json!({ "receiverId": bob.id, "content": "other" })).await;
     let other_id = elsewhere["data"]["id"].as_str().unwrap();
     let doomed = send(&gw, &alice, &conv, "doomed", json!({})).await;
     let doomed_id = doomed["id"].as_str().unwrap();
