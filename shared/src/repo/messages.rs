@@ -59,7 +59,10 @@ pub fn send_ops(
     if sender_marker {
         ops.push(WriteOp::Update {
             key: keys::membership(&m.sender_id, &m.conversation_id),
-            updates: vec![Update::Set("readSeq".into(), m.seq.into())],
+            updates: vec![
+                Update::Set("readSeq".into(), m.seq.into()),
+                Update::Set(changes::MARKED_AT.into(), crate::clock::now_ms().into()),
+            ],
             cond: None,
         });
     }

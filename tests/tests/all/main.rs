@@ -24,5 +24,6 @@ mod seed_surface;
 mod seeds;
 mod sessions;
 mod support;
+mod sync;
 mod threads;
 mod ws_fuzz;
