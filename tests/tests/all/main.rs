@@ -3,6 +3,7 @@
 mod access;
 mod attacks;
 mod budget;
+mod catch_up;
 mod conformance;
 mod e2e;
 mod edits;
