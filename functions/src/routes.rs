@@ -52,6 +52,7 @@ functions! {
     ConversationsDelete = "conversations-delete",
     ConversationsRead = "conversations-read",
     ConversationsPins = "conversations-pins",
+    Sync = "sync",
     MessagesSend = "messages-send",
     MessagesList = "messages-list",
     MessagesEdit = "messages-edit",
@@ -80,7 +81,6 @@ functions! {
     WsLeaveConversation = "ws-leave-conversation",
     WsSetStatus = "ws-set-status",
     WsPing = "ws-ping",
-    Sync = "sync",
 }
 
 impl Function {

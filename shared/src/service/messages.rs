@@ -100,7 +100,7 @@ impl Outgoing {
         self.parent = parent_id
             .map(|p| MessageId::parse(&p).ok_or_else(|| AppError::field("parentId", "not a message id")))
             .transpose()?;
-        if also_in_conversation.is_some() && self.parent.is_none() {
+        if also_in_conversation == Some(true) && self.parent.is_none() {
             return Err(AppError::field("alsoInConversation", "only with parentId"));
         }
         self.also_in_conversation = also_in_conversation.unwrap_or(false);

@@ -384,6 +384,7 @@ where
     let edited = todo.iter().zip(&found).map(|((id, ..), f)| async move {
         let mut ids: Vec<MessageId> =
             f.log.iter().filter(|(_, e)| e.kind == EntryKind::Edited).map(|(_, e)| e.message_id.clone()).collect();
+        ids.sort();
         ids.dedup();
         if ids.is_empty() {
             return Ok(vec![]);
