@@ -42,11 +42,14 @@ async fn two_users_on_two_devices_use_every_message_feature_then_catch_up_with_o
     let m1 = alice_phone_ws.event("messageReceived").await["message"].clone();
     let conv = m1["conversationId"].as_str().expect("a conversation").to_owned();
     assert_eq!(m1["mentions"], json!([bob.id]));
-    for ws in [&mut bob_phone_ws, &mut bob_laptop_ws, &mut alice_laptop_ws] {
+    // Bob's phone gets the message and the mention, in either order (pushed concurrently).
+    let seen = bob_phone_ws.events(&["chatMessage", "notification"]).await;
+    assert_eq!(seen["chatMessage"]["message"]["id"], m1["id"]);
+    let note = &seen["notification"];
+    assert_eq!((note["type"].as_str(), note["data"]["messageId"].as_str()), (Some("mention"), m1["id"].as_str()));
+    for ws in [&mut bob_laptop_ws, &mut alice_laptop_ws] {
         assert_eq!(ws.event("chatMessage").await["message"]["id"], m1["id"]);
     }
-    let note = bob_phone_ws.event("notification").await;
-    assert_eq!((note["type"].as_str(), note["data"]["messageId"].as_str()), (Some("mention"), m1["id"].as_str()));
 
     // Delivered (bob's phone acknowledges), then read (bob's laptop): alice sees both ticks.
     bob_phone_ws.send(json!({ "action": "delivered", "conversationId": conv })).await;
