@@ -76,6 +76,18 @@ async fn a_reply_to_a_reply_joins_the_roots_thread_and_stays_out_of_the_main_his
         let thread = page(&gw, &bob, &format!("/api/messages/{id}/replies")).await;
         assert_eq!(texts(&thread), ["first reply", "reply to the reply", "shown too"], "from {id}");
     }
+
+    // A reply kept to its thread never becomes the last message, even as the newest one,
+    // edited or deleted.
+    let latest = send(&gw, &bob, &conv, "latest", json!({ "parentId": root_id })).await;
+    let path = format!("/api/messages/{}", latest["id"].as_str().unwrap());
+    let edit = json!({ "text": "latest, edited" });
+    assert_eq!(gw.call(reqwest::Method::PATCH, &path, Some(&bob.token), Some(edit)).await.0, StatusCode::OK);
+    let (_, c) = gw.get(format!("/api/conversations/{conv}"), &alice.token).await;
+    assert_eq!(c["data"]["lastMessage"]["text"], "shown too", "{c}");
+    assert_eq!(gw.delete(&path, &bob.token).await.0, StatusCode::OK);
+    let (_, c) = gw.get(format!("/api/conversations/{conv}"), &alice.token).await;
+    assert_eq!(c["data"]["lastMessage"]["text"], "shown too", "{c}");
 }
 
 async fn concurrent_replies_count_exactly_and_a_retried_reply_counts_once(store: Store) {
