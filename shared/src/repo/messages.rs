@@ -275,13 +275,27 @@ pub async fn react(
             },
         )?,
     ];
-    match table.transact(ops).await {
-        Ok(()) => Ok(Reacted::Changed),
-        Err(StoreError::TransactionCancelled { failed }) if failed.contains(&1) => Ok(Reacted::NotMember),
-        Err(StoreError::TransactionCancelled { failed }) if failed.contains(&2) => Ok(Reacted::Gone),
-        Err(StoreError::TransactionCancelled { failed }) if failed.contains(&0) => Ok(Reacted::Unchanged),
-        Err(e) => Err(e.into()),
+    // Changes of one conversation conflict on its summary (`changedAt`), and of one message on
+    // its counters: a transaction cancelled for a conflict (no failed condition) runs again.
+    for attempt in 1..=CONFLICT_ATTEMPTS {
+        match table.transact(ops.clone()).await {
+            Ok(()) => return Ok(Reacted::Changed),
+            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&1) => return Ok(Reacted::NotMember),
+            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&2) => return Ok(Reacted::Gone),
+            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&0) => return Ok(Reacted::Unchanged),
+            Err(StoreError::TransactionCancelled { .. }) => conflict_pause(attempt).await,
+            Err(e) => return Err(e.into()),
+        }
     }
+    Err(AppError::Conflict("the conversation is busy; retry".into()))
+}
+
+/// Attempts of a change whose transaction conflicts with concurrent changes of its conversation.
+const CONFLICT_ATTEMPTS: u32 = 5;
+
+/// A short, growing wait before running a conflicting transaction again.
+async fn conflict_pause(attempt: u32) {
+    tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt))).await;
 }
 
 /// Marks the kinds `user` chose on `messages` (a page of one conversation): one `Query` over the
@@ -356,7 +370,7 @@ pub async fn rewrite(
     };
     let entry = changes::entry_op(&m.conversation_id, stamp, entry)?;
     let mut with_copy = summary_seq == m.seq && m.in_history();
-    for _ in 0..3 {
+    for attempt in 1..=CONFLICT_ATTEMPTS {
         let summary = if with_copy { copy.clone() } else { changes::summary_op(&m.conversation_id, stamp) };
         match table.transact(vec![message.clone(), summary, entry.clone()]).await {
             Ok(()) => return Ok(()),
@@ -365,7 +379,7 @@ pub async fn rewrite(
             }
             Err(StoreError::TransactionCancelled { failed }) if failed.contains(&1) => with_copy = false,
             // A conflict with a concurrent write of the summary: again.
-            Err(StoreError::TransactionCancelled { .. }) => {}
+            Err(StoreError::TransactionCancelled { .. }) => conflict_pause(attempt).await,
             Err(e) => return Err(e.into()),
         }
     }
@@ -419,7 +433,7 @@ pub async fn edit(
     let entry = changes::entry_op(&m.conversation_id, stamp, &entry)?;
     // A reply kept to its thread is never the conversation's last message.
     let mut with_copy = m.in_history();
-    for _ in 0..3 {
+    for attempt in 1..=CONFLICT_ATTEMPTS {
         let touch = if with_copy { summary.clone() } else { changes::summary_op(&m.conversation_id, stamp) };
         match table.transact(vec![message.clone(), member.clone(), touch, entry.clone()]).await {
             Ok(()) => return Ok(Edited::Done(edited)),
@@ -427,7 +441,7 @@ pub async fn edit(
             Err(StoreError::TransactionCancelled { failed }) if failed.contains(&1) => return Ok(Edited::NotMember),
             Err(StoreError::TransactionCancelled { failed }) if failed.contains(&2) => with_copy = false,
             // A conflict with a concurrent write of the summary: again.
-            Err(StoreError::TransactionCancelled { .. }) => {}
+            Err(StoreError::TransactionCancelled { .. }) => conflict_pause(attempt).await,
             Err(e) => return Err(e.into()),
         }
     }
