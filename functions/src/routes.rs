@@ -52,6 +52,7 @@ functions! {
     ConversationsDelete = "conversations-delete",
     ConversationsRead = "conversations-read",
     ConversationsPins = "conversations-pins",
+    Sync = "sync",
     MessagesSend = "messages-send",
     MessagesList = "messages-list",
     MessagesEdit = "messages-edit",
@@ -514,7 +515,7 @@ pub fn conflicting_path_variables<'a>(paths: &[&'a str]) -> Option<(&'a str, &'a
 
 #[rustfmt::skip]
 pub static FUNCTIONS: &[Decl] = {
-    use http::{auth, conversations as conv, groups, messages as msg, notifications as notif, status, users};
+    use http::{auth, conversations as conv, groups, messages as msg, notifications as notif, status, sync, users};
     use {
         chat::events::{MessageDeleted, PinChange, PresenceView, ReactionChange, ReadReceipt},
         chat::ids::{ConversationId, GroupId, MessageId, NotificationId, UserId},
@@ -641,6 +642,12 @@ pub static FUNCTIONS: &[Decl] = {
             http_route("DELETE /api/conversations/{id}/pins/{messageId}", http_handler!(conv::pin, false), User, budget(5, 3, "2", "4", "as POST, without the message check")).doc("unpinMessage", "Unpin a message", "As pinning; idempotent; `messageUnpinned` to the members when it changed.").path::<conv::PinPath>().reply::<PinChange>(&[200]).errors(&[403, 404]),
             http_route("GET /api/conversations/{id}/pins", http_handler!(conv::pins), User, budget(4, 3, "1.5 + pins/2", "0", "session → conversation ‖ pins query → their messages (batch)")).doc("listPins", "The pinned messages of a conversation", "Members and admins; in message order, at most 50 (one page). A deleted message stays listed as its tombstone until unpinned.").path::<IdPath<ConversationId>>().page::<PinView>().errors(&[403, 404]),
         ]),
+    Decl::new(Sync, Light)
+        .actions(&[GetItem, BatchGetItem, Query])
+        .why("sync: authenticate (BatchGetItem), the caller's memberships and the notifications since the token (Query on the table, concurrently), the conversations' META + SUMMARY and the other member's membership of direct ones (BatchGetItem); per changed conversation, concurrently, its new messages, its change log and, when they changed, its pins (Query on the table); the edited messages (BatchGetItem). Writes nothing.")
+        .routes(&[
+            http_route("GET /api/sync", http_handler!(sync::get), User, budget(8, 4, "1.5 + conversations × 1.5 + changes/2", "0", "session ‖ memberships ‖ removals (a range of my notifications) → META + SUMMARY (+ the other member's membership of a direct conversation) per conversation, batch per 33 → per changed conversation (at most 10 a page), concurrently: new messages (a range of `MSGS#c`) ‖ change log (`CHG#c`) ‖ pins when they changed → the edited messages (batch); measured: one changed conversation")).doc("sync", "Everything that changed for me since a token", "For a client coming back after hours offline, instead of one history request per conversation: across all the caller's conversations, new messages (thread replies included), edits, deletes, reactions, read and delivery markers (the caller's own; the other member's in a direct conversation), pins, and conversations joined, changed or left. Paged: while `next` is set, call again with it; then keep `token` for the next sync. No `since`: no changes and the token of now.").query::<sync::SyncQuery>().reply::<chat::service::sync::SyncPage>(&[200]).errors(&[410]),
+        ]),
     Decl::new(MessagesSend, FanOut)
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection])
         .why("send (four seed shapes): authenticate + conversation, summary, idempotency key, receiver (BatchGetItem); a retried clientMessageId's message (GetItem); one transaction (message, idempotency key, new conversation and memberships: PutItem; summary, read marker: UpdateItem); fan-out: presences (BatchGetItem), admin room (Query on the table), a stored notification for an absent direct recipient (PutItem), POST @connections, 410 Gone cleanup (UpdateItem + DeleteItem).")
@@ -648,39 +655,44 @@ pub static FUNCTIONS: &[Decl] = {
             http_route("POST /api/messages/send", http_handler!(msg::send_text_to_receiver), User, budget(5, 3, "2", "8", "session ‖ conversation + summary + idempotency key (one batch) → send transaction → fan-out (presences ‖ admin room)")).doc("sendMessage000", "Send a message (seed 000)", "201 once stored; 200 with the stored message for a retried `clientMessageId`.").body::<msg::ReceiverText>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]).variants(&[
                 ("username", budget(6, 4, "2.5", "8", "seed 000's `\"receiver\": \"bob\"`: the username's lock (`GetItem`) → as above (a name's id is needed for the conversation's key; ids stay at 2 round trips before the fan-out). The sender's name is checked against the session's user, no read")),
             ]),
-            http_route("POST /api/messages", http_handler!(msg::send_content_to_receiver), User, budget(5, 3, "2", "8", "same")).doc("sendMessage002", "Send a message (seed 002)", "201 once stored; 200 with the stored message for a retried `clientMessageId`.").body::<msg::ReceiverContent>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]),
+            http_route("POST /api/messages", http_handler!(msg::send_content_to_receiver), User, budget(5, 3, "2", "8", "same")).doc("sendMessage002", "Send a message (seed 002)", "201 once stored; 200 with the stored message for a retried `clientMessageId`.").body::<msg::ReceiverContent>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]).variants(&[
+                ("reply", budget(5, 3, "2.5", "12", "a thread reply (`parentId`): the parent read in the same batch; the transaction adds the root's counters (`ADD replyCount`, `lastReplyAt`, the replier's time) and the thread's index entry")),
+            ]),
             http_route("POST /api/messages/send/{id}", http_handler!(msg::send_to_path_user), User, budget(5, 3, "2", "8", "same")).doc("sendMessage003", "Send a message to user {id} (seed 003)", "").path::<msg::TargetPath>().body::<msg::MessageToPathUser>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]),
             http_route("POST /chat", http_handler!(msg::send_details_to_receiver), User, budget(5, 3, "2", "8", "as POST /api/messages")).doc("legacyChat", "Send a message (seed 001)", "").body::<msg::ReceiverDetails>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]),
         ]),
     Decl::new(MessagesList, Light)
-        .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection])
-        .why("history: authenticate (BatchGetItem), the conversation (GetItem) and a page of messages (Query on the table) concurrently; the other user of a not-yet-started direct conversation (GetItem). The newest page marks its messages delivered (UpdateItem, conditional) and, when the marker moved, tells the other members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem); a page with reactions: the caller's own (Query).")
+        .actions(&[GetItem, BatchGetItem, Query, QueryIndex, UpdateItem, DeleteItem, PostToConnection])
+        .why("history: authenticate (BatchGetItem), the conversation (GetItem) and a page of messages (Query on the table) concurrently; the other user of a not-yet-started direct conversation (GetItem). The newest page marks its messages delivered (UpdateItem, conditional) and, when the marker moved, tells the other members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem); a page with reactions: the caller's own (Query). Threads: the message by id (Query on GSI1), the thread's index (Query), its replies (BatchGetItem).")
         .routes(&[
             http_route("GET /api/messages/{id}", http_handler!(msg::list), User, budget(5, 4, "1 + page", "1", "session → conversation ‖ messages query → the newest page: delivery marker (conditional write) → `messagesDelivered` to the others when it moved (one presence batch)")).doc("listMessages", "Messages of a conversation, oldest first", "Members and admins. Without a cursor: the latest page; `nextCursor` goes further back (or forward with `after`). A member fetching the newest page has its messages delivered (`messagesDelivered` to the others when their marker moves); each message carries its reaction counts and the caller's own.").path::<msg::TargetPath>().query::<msg::HistoryQuery>().page::<Message>().errors(&[403, 404]).variants(&[
                 ("reactions", budget(6, 4, "1 + page + mine", "1", "a page where some message has reactions: the caller's own in the page's range (one Query, alongside the marker)")),
             ]),
+            http_route("GET /api/messages/{id}/replies", http_handler!(msg::replies), User, budget(5, 3, "2 + page", "0", "session ‖ the message (GSI1) → the thread's index (one Query) ‖ conversation → the replies (batch)")).doc("listReplies", "The replies of a thread, oldest first", "Members and admins. `{id}` is the thread's root or any reply in it. The cursors of history: without one, the latest page; `nextCursor` goes further back (or forward with `after`). A message the caller cannot read is 404.").path::<IdPath<MessageId>>().query::<msg::HistoryQuery>().page::<Message>().errors(&[403, 404]).variants(&[
+                ("reactions", budget(6, 4, "2 + page + mine", "0", "a page where some reply has reactions: the caller's own (one Query)")),
+            ]),
             http_route("GET /chat/conversation/{senderId}/{receiverId}", http_handler!(msg::list_between), User, budget(5, 4, "1 + page", "1", "as GET /api/messages/{id}")).doc("legacyConversation", "The conversation between two users (seed 001)", "The caller must be one of the two (admins: any two).").path::<msg::BetweenPath>().query::<msg::HistoryQuery>().page::<Message>().errors(&[403, 404]),
         ]),
     Decl::new(MessagesEdit, FanOut)
-        .actions(&[GetItem, BatchGetItem, QueryIndex, UpdateItem, ConditionCheckItem, DeleteItem, PostToConnection])
-        .why("edit (the sender): authenticate (BatchGetItem) and the message by id (Query on GSI1) concurrently; one transaction: the message (UpdateItem, conditional on the text read), the sender's membership (ConditionCheckItem), the summary's lastMessage copy when it is the last (UpdateItem); the conversation (GetItem) alongside; messageEdited to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem).")
+        .actions(&[GetItem, BatchGetItem, QueryIndex, PutItem, UpdateItem, ConditionCheckItem, DeleteItem, PostToConnection])
+        .why("edit (the sender): authenticate (BatchGetItem) and the message by id (Query on GSI1) concurrently; one transaction: the message (UpdateItem, conditional on the text read), the sender's membership (ConditionCheckItem), the summary's lastMessage copy when it is the last (UpdateItem); the conversation (GetItem) alongside; messageEdited to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem). The sync's change-log entry (PutItem, TTL) and the summary's changedAt (UpdateItem) ride in the same transaction.")
         .routes(&[
-            http_route("PATCH /api/messages/{id}", http_handler!(msg::edit), User, budget(5, 3, "2", "6", "session ‖ message (GSI1) → transaction (message, membership check, summary copy) ‖ conversation → fan-out; an edit of an older message retries the transaction without the copy (+1 request, +1 round trip)")).doc("editMessage", "Edit a message", "The sender only, while a member (admins may delete, not rewrite). `editedAt` is set; `messageEdited` is pushed to the members and the conversation's `lastMessage` follows. A deleted message is 404; 409 when another edit came first. The same text again changes nothing.").path::<IdPath<MessageId>>().body::<msg::Edit>().reply::<Message>(&[200]).errors(&[403, 404, 409]).variants(&[
-                ("older", budget(6, 4, "2", "6", "an older message: the transaction with the summary's copy fails on its `seq`, and runs again without it")),
+            http_route("PATCH /api/messages/{id}", http_handler!(msg::edit), User, budget(5, 3, "2", "8", "session ‖ message (GSI1) → transaction (message, membership check, summary copy and `changedAt`, change-log entry) ‖ conversation → fan-out; an edit of an older message retries the transaction without the copy (+1 request, +1 round trip)")).doc("editMessage", "Edit a message", "The sender only, while a member (admins may delete, not rewrite). `editedAt` is set; `messageEdited` is pushed to the members and the conversation's `lastMessage` follows. A deleted message is 404; 409 when another edit came first. The same text again changes nothing.").path::<IdPath<MessageId>>().body::<msg::Edit>().reply::<Message>(&[200]).errors(&[403, 404, 409]).variants(&[
+                ("older", budget(6, 4, "2", "8", "an older message: the transaction with the summary's copy fails on its `seq`, and runs again without it")),
             ]),
         ]),
     Decl::new(MessagesReact, FanOut)
         .actions(&[GetItem, BatchGetItem, QueryIndex, PutItem, DeleteItem, UpdateItem, ConditionCheckItem, PostToConnection])
-        .why("react / unreact: authenticate (BatchGetItem) and the message by id (Query on GSI1) concurrently; one transaction: the caller's reaction item (PutItem if absent / DeleteItem if present), their membership (ConditionCheckItem), the message's counter for the kind (UpdateItem ADD, not on a deleted message); the conversation (GetItem) alongside; reactionAdded/Removed to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem).")
+        .why("react / unreact: authenticate (BatchGetItem) and the message by id (Query on GSI1) concurrently; one transaction: the caller's reaction item (PutItem if absent / DeleteItem if present), their membership (ConditionCheckItem), the message's counter for the kind (UpdateItem ADD, not on a deleted message); the conversation (GetItem) alongside; reactionAdded/Removed to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem). The sync's change-log entry (PutItem, TTL) and the summary's changedAt (UpdateItem) ride in the same transaction.")
         .routes(&[
-            http_route("PUT /api/messages/{id}/reactions/{reaction}", http_handler!(msg::react, true), User, budget(5, 3, "2", "6", "session ‖ message (GSI1) → transaction (reaction item, membership check, counter) ‖ conversation → fan-out")).doc("addReaction", "React to a message", "Members; one reaction of a kind per user, idempotent (the answer is the same either way; `reactionAdded` goes to the members only when it changed). At most 50 kinds per message (409).").path::<msg::ReactionPath>().reply::<ReactionChange>(&[200]).errors(&[400, 404, 409]),
-            http_route("DELETE /api/messages/{id}/reactions/{reaction}", http_handler!(msg::react, false), User, budget(5, 3, "2", "6", "as PUT")).doc("removeReaction", "Take one's reaction back", "Idempotent; `reactionRemoved` goes to the members only when it changed.").path::<msg::ReactionPath>().reply::<ReactionChange>(&[200]).errors(&[400, 404]),
+            http_route("PUT /api/messages/{id}/reactions/{reaction}", http_handler!(msg::react, true), User, budget(5, 3, "2", "10", "session ‖ message (GSI1) → transaction (reaction item, membership check, counter, summary's `changedAt`, change-log entry) ‖ conversation → fan-out")).doc("addReaction", "React to a message", "Members; one reaction of a kind per user, idempotent (the answer is the same either way; `reactionAdded` goes to the members only when it changed). At most 50 kinds per message (409).").path::<msg::ReactionPath>().reply::<ReactionChange>(&[200]).errors(&[400, 404, 409]),
+            http_route("DELETE /api/messages/{id}/reactions/{reaction}", http_handler!(msg::react, false), User, budget(5, 3, "2", "10", "as PUT")).doc("removeReaction", "Take one's reaction back", "Idempotent; `reactionRemoved` goes to the members only when it changed.").path::<msg::ReactionPath>().reply::<ReactionChange>(&[200]).errors(&[400, 404]),
         ]),
     Decl::new(MessagesDelete, FanOut)
-        .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, QueryIndex, PostToConnection])
-        .why("delete: authenticate (BatchGetItem), the message by id (Query on GSI1), its conversation (GetItem), the tombstone (UpdateItem), messageDeleted to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem).")
+        .actions(&[GetItem, BatchGetItem, PutItem, UpdateItem, DeleteItem, QueryIndex, PostToConnection])
+        .why("delete: authenticate (BatchGetItem), the message by id (Query on GSI1), its conversation (GetItem), the tombstone (UpdateItem), messageDeleted to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem). The sync's change-log entry (PutItem, TTL) and the summary's changedAt (UpdateItem) ride in the same transaction.")
         .routes(&[
-            http_route("DELETE /api/messages/{id}", http_handler!(msg::delete), User, budget(5, 5, "3", "1–4", "session → message (GSI1) → conversation + summary (one batch) → tombstone, with the summary's `lastMessage` copy in one transaction when it is the last message → fan-out")).doc("deleteMessage", "Delete (tombstone) a message", "The sender, the conversation's admins, or an admin. `messageDeleted` is pushed to the members.").path::<IdPath<MessageId>>().reply::<MessageDeleted>(&[200]).errors(&[403, 404]),
+            http_route("DELETE /api/messages/{id}", http_handler!(msg::delete), User, budget(5, 5, "3", "6", "session → message (GSI1) → conversation + summary (one batch) → one transaction: tombstone, the summary (`lastMessage` copy when it is the last message; `changedAt`), change-log entry → fan-out")).doc("deleteMessage", "Delete (tombstone) a message", "The sender, the conversation's admins, or an admin. `messageDeleted` is pushed to the members.").path::<IdPath<MessageId>>().reply::<MessageDeleted>(&[200]).errors(&[403, 404]),
         ]),
     Decl::new(GroupsCreate, FanOut)
         .timeout_s(29)
@@ -782,17 +794,17 @@ pub static FUNCTIONS: &[Decl] = {
             ws_route("typing", ws_handler!(ws::typing), User, budget(4, 2, "2", "1", "conversation ‖ connection open → connection update ‖ fan-out")).doc("typing", "Start or stop a typing indicator (members only); pushed as `typingStatus` to the other members. It ends on `isTyping:false`, on disconnect, or at `expiresAt` (≤ 10 s).", "").body::<ws::Typing>(),
         ]),
     Decl::new(WsEditMessage, FanOut)
-        .actions(&[GetItem, BatchGetItem, QueryIndex, UpdateItem, ConditionCheckItem, DeleteItem, PostToConnection, DeleteConnection])
+        .actions(&[GetItem, BatchGetItem, QueryIndex, PutItem, UpdateItem, ConditionCheckItem, DeleteItem, PostToConnection, DeleteConnection])
         .why("editMessage: as messages-edit, the connection check (GetItem) in place of the session check. A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
-            ws_route("editMessage", ws_handler!(ws::edit_message), User, budget(5, 3, "2.5", "6", "as PATCH /api/messages/{id}, the connection check in place of the session check")).doc("editMessage", "Edit a message (as PATCH /api/messages/{id}); `messageEdited` to every member's connections, this one included.", "").body::<ws::EditMessage>(),
+            ws_route("editMessage", ws_handler!(ws::edit_message), User, budget(5, 3, "2.5", "8", "as PATCH /api/messages/{id}, the connection check in place of the session check")).doc("editMessage", "Edit a message (as PATCH /api/messages/{id}); `messageEdited` to every member's connections, this one included.", "").body::<ws::EditMessage>(),
         ]),
     Decl::new(WsReact, FanOut)
         .actions(&[GetItem, BatchGetItem, QueryIndex, PutItem, DeleteItem, UpdateItem, ConditionCheckItem, PostToConnection, DeleteConnection])
         .why("react / unreact: as messages-react, the connection check (GetItem) in place of the session check. A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
-            ws_route("react", ws_handler!(ws::react), User, budget(5, 3, "2", "6", "as PUT /api/messages/{id}/reactions/{reaction}, the connection check in place of the session check")).doc("react", "React to a message; `reactionAdded` to the members (again: confirmed to this connection only).", "").body::<ws::ReactTo>(),
-            ws_route("unreact", ws_handler!(ws::react), User, budget(5, 3, "2", "6", "as react")).doc("unreact", "Take one's reaction back; `reactionRemoved` to the members (again: confirmed to this connection only).", "").body::<ws::ReactTo>(),
+            ws_route("react", ws_handler!(ws::react), User, budget(5, 3, "2", "10", "as PUT /api/messages/{id}/reactions/{reaction}, the connection check in place of the session check")).doc("react", "React to a message; `reactionAdded` to the members (again: confirmed to this connection only).", "").body::<ws::ReactTo>(),
+            ws_route("unreact", ws_handler!(ws::react), User, budget(5, 3, "2", "10", "as react")).doc("unreact", "Take one's reaction back; `reactionRemoved` to the members (again: confirmed to this connection only).", "").body::<ws::ReactTo>(),
         ]),
     Decl::new(WsMarkAsRead, FanOut)
         .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])

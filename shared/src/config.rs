@@ -39,6 +39,9 @@ pub struct Config {
     /// Password hashes (argon2) running or waiting in one process before more are refused with
     /// 503 (`auth::Hasher`): bounds memory and latency under a burst of logins.
     pub hash_queue: usize,
+    /// How long the change log behind `GET /api/sync` keeps changes (`CHAT_SYNC_RETENTION_DAYS`,
+    /// default 30): older tokens answer `RESYNC_REQUIRED`; change items expire by TTL after it.
+    pub sync_retention_days: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +99,7 @@ impl Config {
             login_free_failures_per_ip: number("CHAT_LOGIN_FREE_FAILURES_PER_IP", 50)?.clamp(1, 100_000) as u32,
             login_base_delay_ms: number("CHAT_LOGIN_BASE_DELAY_MS", 1000)?.clamp(1, 900_000),
             hash_queue: number("CHAT_HASH_QUEUE", 16)?.clamp(1, 10_000) as usize,
+            sync_retention_days: number("CHAT_SYNC_RETENTION_DAYS", 30)?.clamp(1, 365),
         })
     }
 
@@ -116,6 +120,7 @@ impl Config {
             login_base_delay_ms: 1000,
             // Many test gateways share one test process: the gate has its own test.
             hash_queue: 10_000,
+            sync_retention_days: 30,
         }
     }
 }

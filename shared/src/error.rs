@@ -18,13 +18,14 @@ pub struct ErrorBody {
 }
 
 /// Every `code` an error may have, with its HTTP status (`AppError::code`, `AppError::status`).
-pub const CODES: [(&str, u16); 10] = [
+pub const CODES: [(&str, u16); 11] = [
     ("VALIDATION_ERROR", 400),
     ("UNAUTHORIZED", 401),
     ("FORBIDDEN", 403),
     ("NOT_FOUND", 404),
     ("METHOD_NOT_ALLOWED", 405),
     ("CONFLICT", 409),
+    ("RESYNC_REQUIRED", 410),
     ("PAYLOAD_TOO_LARGE", 413),
     ("RATE_LIMITED", 429),
     ("INTERNAL", 500),
@@ -66,6 +67,9 @@ pub enum AppError {
     UnknownMembers(Vec<String>),
     #[error("{0}")]
     Conflict(String),
+    /// A sync token older than the change log's retention: the client reloads its state.
+    #[error("{0}")]
+    ResyncRequired(String),
     /// The path exists for other methods (`allow`, for the `Allow` header).
     #[error("method not allowed; allowed: {allow}")]
     MethodNotAllowed { allow: String },
@@ -132,6 +136,7 @@ impl AppError {
             Self::NotFound(_) | Self::UnknownMembers(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
+            Self::ResyncRequired(_) => 410,
             Self::PayloadTooLarge => 413,
             Self::RateLimited(_) => 429,
             Self::Unavailable(_) | Self::Overloaded => 503,
@@ -147,6 +152,7 @@ impl AppError {
             Self::NotFound(_) | Self::UnknownMembers(_) => "NOT_FOUND",
             Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
+            Self::ResyncRequired(_) => "RESYNC_REQUIRED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::RateLimited(_) => "RATE_LIMITED",
             Self::Unavailable(_) | Self::Overloaded => "UNAVAILABLE",
@@ -257,6 +263,7 @@ mod tests {
             AppError::NotFound("x".into()),
             AppError::MethodNotAllowed { allow: "GET".into() },
             AppError::Conflict("x".into()),
+            AppError::ResyncRequired("x".into()),
             AppError::PayloadTooLarge,
             AppError::RateLimited("x".into()),
             AppError::internal("x"),

@@ -382,6 +382,43 @@ pub struct Message {
     /// The members the message mentions (by `@username` in the text, or by id beside it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<UserId>,
+    /// A thread reply: the root message of its thread (one level deep: a reply to a reply
+    /// attaches to the root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<MessageId>,
+    /// A reply also shown in the conversation's main history.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub also_in_conversation: bool,
+    /// A thread's root: its replies (an `ADD` counter: exact under concurrent replies).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reply_count: i64,
+    /// A thread's root: when the last reply came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reply_at: Option<String>,
+    /// A thread's root: the last distinct repliers, most recent first (at most
+    /// `MAX_REPLIERS`). Not stored as such: gathered from per-replier times (`repo::messages`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repliers: Vec<UserId>,
+}
+
+/// The repliers a thread's root shows.
+pub const MAX_REPLIERS: usize = 3;
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+impl Message {
+    /// Whether the main history shows it: every message but a reply kept to its thread.
+    pub fn in_history(&self) -> bool {
+        self.parent_id.is_none() || self.also_in_conversation
+    }
+
+    /// The message as other items copy it (the summary's `lastMessage`): without the counters
+    /// that move on the message alone.
+    pub fn as_copy(&self) -> Self {
+        Self { reactions: vec![], reply_count: 0, last_reply_at: None, repliers: vec![], ..self.clone() }
+    }
 }
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

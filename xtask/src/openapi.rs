@@ -21,12 +21,13 @@ refused (400), and every caller is rate limited (429). The WebSocket API is desc
 (functions/src/routes.rs) and the Rust types: edit those, not this file.";
 
 /// The error statuses every route may answer, and what each means.
-const ERRORS: [(u16, &str, &str); 8] = [
+const ERRORS: [(u16, &str, &str); 9] = [
     (400, "BadRequest", "Validation error: malformed JSON, wrong types, unknown fields, out-of-range values."),
     (401, "Unauthorized", "No token, or an invalid, expired or revoked one."),
     (403, "Forbidden", "Authenticated, but not allowed."),
     (404, "NotFound", "Not found (or not yours to know about)."),
     (409, "Conflict", "Conflict with the stored state (a taken name, a concurrent change, a reused `clientMessageId`)."),
+    (410, "ResyncRequired", "`RESYNC_REQUIRED`: a sync token older than the change log's retention; reload the state, then sync from the token that load answered."),
     (413, "PayloadTooLarge", "Body larger than 64 KB."),
     (429, "RateLimited", "Too many requests: API Gateway's throttling (`{\"message\": \"Too Many Requests\"}`, the stage's rate, also locally), or too many failed logins (`RATE_LIMITED` in the envelope); retry later."),
     (503, "Unavailable", "The store is down or throttling, or the server is too busy: retry after `Retry-After` seconds."),

@@ -72,11 +72,21 @@ pub struct ReceiverText {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Option<Mentions>"))]
     mentions: Option<Vec<String>>,
+    /// A thread reply to this message of the same conversation (a reply to a reply joins its
+    /// root's thread); 404 when the caller cannot read it or it is deleted.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<MessageId>"))]
+    parent_id: Option<String>,
+    /// A reply also shown in the main history (only with `parentId`; default false).
+    #[serde(default)]
+    also_in_conversation: Option<bool>,
 }
 
 pub async fn send_text_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverText = body(&req)?;
-    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.text, b.client_message_id)?.mentioning(b.mentions)?;
+    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.text, b.client_message_id)?
+        .mentioning(b.mentions)?
+        .replying(b.parent_id, b.also_in_conversation)?;
     send(app, &req, b.sender, out).await
 }
 
@@ -100,12 +110,21 @@ pub struct ReceiverContent {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Option<Mentions>"))]
     mentions: Option<Vec<String>>,
+    /// A thread reply to this message of the same conversation (a reply to a reply joins its
+    /// root's thread); 404 when the caller cannot read it or it is deleted.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<MessageId>"))]
+    parent_id: Option<String>,
+    /// A reply also shown in the main history (only with `parentId`; default false).
+    #[serde(default)]
+    also_in_conversation: Option<bool>,
 }
 
 pub async fn send_content_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverContent = body(&req)?;
-    let out =
-        Outgoing::parse(Target::parse(&b.receiver_id)?, &b.content, b.client_message_id)?.mentioning(b.mentions)?;
+    let out = Outgoing::parse(Target::parse(&b.receiver_id)?, &b.content, b.client_message_id)?
+        .mentioning(b.mentions)?
+        .replying(b.parent_id, b.also_in_conversation)?;
     send(app, &req, b.sender_id, out).await
 }
 
@@ -123,12 +142,21 @@ pub struct MessageToPathUser {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Option<Mentions>"))]
     mentions: Option<Vec<String>>,
+    /// A thread reply to this message of the same conversation (a reply to a reply joins its
+    /// root's thread); 404 when the caller cannot read it or it is deleted.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<MessageId>"))]
+    parent_id: Option<String>,
+    /// A reply also shown in the main history (only with `parentId`; default false).
+    #[serde(default)]
+    also_in_conversation: Option<bool>,
 }
 
 pub async fn send_to_path_user(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: MessageToPathUser = body(&req)?;
     let out = Outgoing::parse(Target::parse(&path_param(&req, "id")?)?, &b.message, b.client_message_id)?
-        .mentioning(b.mentions)?;
+        .mentioning(b.mentions)?
+        .replying(b.parent_id, b.also_in_conversation)?;
     send(app, &req, None, out).await
 }
 
@@ -213,12 +241,21 @@ pub struct ReceiverDetails {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Option<Mentions>"))]
     mentions: Option<Vec<String>>,
+    /// A thread reply to this message of the same conversation (a reply to a reply joins its
+    /// root's thread); 404 when the caller cannot read it or it is deleted.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<MessageId>"))]
+    parent_id: Option<String>,
+    /// A reply also shown in the main history (only with `parentId`; default false).
+    #[serde(default)]
+    also_in_conversation: Option<bool>,
 }
 
 pub async fn send_details_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverDetails = body(&req)?;
     let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.message_details.text, b.client_message_id)?
-        .mentioning(b.mentions)?;
+        .mentioning(b.mentions)?
+        .replying(b.parent_id, b.also_in_conversation)?;
     send(app, &req, b.sender, out).await
 }
 
@@ -237,5 +274,15 @@ pub async fn list_between(app: &App, req: Request) -> Result<Reply, AppError> {
     let page = PageRequest::parse(bq.as_deref(), aq.as_deref(), lq.as_deref())?;
     let as_member = chat::service::Actor { user_id: me.clone(), ..actor.clone() };
     let (items, next) = messages::list(app, &as_member, &Target::User(other.clone()), &page).await?;
+    Ok(Reply::page(items, next))
+}
+
+/// `GET /api/messages/:id/replies?limit=&before=&after=`: the thread of message `:id`.
+pub async fn replies(app: &App, req: Request) -> Result<Reply, AppError> {
+    let id = path_id(&req, "id", MessageId::parse, "message")?;
+    let (b, a, l) = (query_param(&req, "before"), query_param(&req, "after"), query_param(&req, "limit"));
+    let page = PageRequest::parse(b.as_deref(), a.as_deref(), l.as_deref())?;
+    let (actor, session) = concurrent_session(app, &req, None).await?;
+    let (items, next) = messages::replies(app, &actor, session, &id, &page).await?;
     Ok(Reply::page(items, next))
 }

@@ -7,6 +7,7 @@ pub mod messages;
 pub mod notifications;
 pub mod router;
 pub mod status;
+pub mod sync;
 pub mod users;
 
 use std::future::Future;

@@ -61,6 +61,14 @@ pub struct SendMessage {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Option<chat::service::messages::schema::Mentions>"))]
     pub mentions: Option<Vec<String>>,
+    /// A thread reply to this message of the same conversation (a reply to a reply joins its
+    /// root's thread).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<MessageId>"))]
+    pub parent_id: Option<String>,
+    /// A reply also shown in the main history (only with `parentId`).
+    #[serde(default)]
+    pub also_in_conversation: Option<bool>,
 }
 
 /// As `PATCH /api/messages/{id}`.
@@ -179,7 +187,9 @@ pub async fn send_message(app: &App, req: WsRequest) -> Result<(), AppError> {
         (None, Some(r)) => Target::parse(&r)?,
         (None, None) => return Err(AppError::field("conversationId", "conversationId or receiverId is required")),
     };
-    let out = Outgoing::parse(target, &b.text, b.client_message_id)?.mentioning(b.mentions)?;
+    let out = Outgoing::parse(target, &b.text, b.client_message_id)?
+        .mentioning(b.mentions)?
+        .replying(b.parent_id, b.also_in_conversation)?;
     let open = realtime::check_open(app, actor, &req.connection_id);
     if let SendOutcome::Existing(message) = messages::send(app, actor, open, out, Some(&req.connection_id)).await? {
         let ack = Event::MessageReceived(MessageAck::new(message, true));

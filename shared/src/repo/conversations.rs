@@ -248,7 +248,7 @@ pub async fn memberships_of(table: &dyn Table, user: &UserId) -> Result<Vec<Memb
 pub async fn mark_read(table: &dyn Table, user: &UserId, id: &ConversationId, seq: i64) -> Result<(), AppError> {
     let key = keys::membership(user, id);
     let cond = Condition::AbsentOrLessThan("readSeq".into(), Value::from(seq));
-    match table.update(&key, vec![Update::Set("readSeq".into(), seq.into())], Some(cond)).await {
+    match table.update(&key, vec![Update::Set("readSeq".into(), seq.into()), marked_at()], Some(cond)).await {
         Ok(_) | Err(StoreError::ConditionFailed) => Ok(()),
         Err(e) => Err(e.into()),
     }
@@ -259,7 +259,7 @@ pub async fn mark_read(table: &dyn Table, user: &UserId, id: &ConversationId, se
 pub async fn mark_delivered(table: &dyn Table, user: &UserId, id: &ConversationId, seq: i64) -> Result<bool, AppError> {
     let key = keys::membership(user, id);
     let cond = Condition::AbsentOrLessThan("deliveredSeq".into(), Value::from(seq));
-    match table.update(&key, vec![Update::Set("deliveredSeq".into(), seq.into())], Some(cond)).await {
+    match table.update(&key, vec![Update::Set("deliveredSeq".into(), seq.into()), marked_at()], Some(cond)).await {
         Ok(_) => Ok(true),
         Err(StoreError::ConditionFailed) => Ok(false),
         Err(e) => Err(e.into()),
@@ -277,6 +277,11 @@ pub async fn delete(table: &dyn Table, conversation: &Conversation) -> Result<()
         let q = Query::new(crate::store::Index::Table, keys::messages_pk(id), SortCond::All).start(start);
         let page = table.query(&q).await?;
         doomed.extend(page.items.iter().filter_map(|i| Some(Key::new(i.get("pk")?.as_str()?, i.get("sk")?.as_str()?))));
+        // A reply's entry in its thread's index.
+        doomed.extend(page.items.iter().filter_map(|i| {
+            let root = crate::ids::MessageId::parse(i.get("parentId")?.as_str()?)?;
+            Some(keys::thread_entry(&root, &crate::ids::MessageId::parse(i.get("sk")?.as_str()?)?))
+        }));
         match page.next {
             Some(next) => start = Some(next),
             None => break,
@@ -288,4 +293,10 @@ pub async fn delete(table: &dyn Table, conversation: &Conversation) -> Result<()
         table.transact(chunk.iter().map(|k| WriteOp::Delete { key: k.clone(), cond: None }).collect()).await?;
     }
     Ok(())
+}
+
+/// A membership's `markedAt`: a sync reports markers that moved since its token (no write of
+/// its own: the marker's update carries it).
+fn marked_at() -> Update {
+    Update::Set(super::changes::MARKED_AT.into(), crate::clock::now_ms().into())
 }

@@ -68,7 +68,9 @@ pub async fn change_member(
     now: &str,
 ) -> Result<bool, AppError> {
     let member = vec![user.to_string()];
-    let mut updates = vec![Update::Add("version".into(), 1)];
+    // `changedAt`: a sync reports the conversation's new members (no write of its own).
+    let changed = Update::Set(super::changes::CHANGED_AT.into(), crate::clock::now_ms().into());
+    let mut updates = vec![Update::Add("version".into(), 1), changed];
     let member_op = match change {
         Change::Add => {
             updates.push(Update::AddToSet("memberSet".into(), member));
@@ -101,7 +103,18 @@ pub async fn set_admin(table: &dyn Table, c: &Conversation, user: &UserId, admin
         Update::DeleteFromSet("adminSet".into(), member)
     };
     let cond = Condition::Equals("version".into(), json!(c.version));
-    match table.update(&keys::conversation(&c.id), vec![Update::Add("version".into(), 1), set], Some(cond)).await {
+    match table
+        .update(
+            &keys::conversation(&c.id),
+            vec![
+                Update::Add("version".into(), 1),
+                set,
+                Update::Set(super::changes::CHANGED_AT.into(), crate::clock::now_ms().into()),
+            ],
+            Some(cond),
+        )
+        .await
+    {
         Ok(_) => Ok(true),
         Err(StoreError::ConditionFailed) => Ok(false),
         Err(e) => Err(e.into()),

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::changes::{self, Entry, EntryKind, Stamp, CHANGED_AT};
 use super::{from_item, keys, string_field, to_item};
 use crate::error::AppError;
 use crate::ids::{ConversationId, MessageId, UserId};
@@ -33,17 +34,18 @@ pub fn send_ops(
 ) -> Result<Vec<WriteOp>, AppError> {
     let summary_cond =
         if summary_exists { Condition::Equals("seq".into(), previous_seq.into()) } else { Condition::NotExists };
+    // A reply kept to its thread takes its place in the conversation's order (`seq`: markers and
+    // unread counts) but is not its last message.
+    // `changedAt`: the sync's hint that this conversation has news (no extra write).
+    let mut summary =
+        vec![Update::Set("seq".into(), m.seq.into()), Update::Set(CHANGED_AT.into(), crate::clock::now_ms().into())];
+    if m.in_history() {
+        summary.push(Update::Set("lastMessage".into(), serde_json::to_value(m.as_copy())?));
+        summary.push(Update::Set("lastMessageTime".into(), m.created_at.clone().into()));
+    }
     let mut ops = vec![
         WriteOp::Put { item: message_item(m)?, cond: Some(Condition::NotExists) },
-        WriteOp::Update {
-            key: keys::summary(&m.conversation_id),
-            updates: vec![
-                Update::Set("seq".into(), m.seq.into()),
-                Update::Set("lastMessage".into(), serde_json::to_value(m)?),
-                Update::Set("lastMessageTime".into(), m.created_at.clone().into()),
-            ],
-            cond: Some(summary_cond),
-        },
+        WriteOp::Update { key: keys::summary(&m.conversation_id), updates: summary, cond: Some(summary_cond) },
     ];
     if let Some(client_id) = &m.client_message_id {
         // The text's digest, not the text: a copy of the text would outlive its edits and delete.
@@ -57,12 +59,42 @@ pub fn send_ops(
     if sender_marker {
         ops.push(WriteOp::Update {
             key: keys::membership(&m.sender_id, &m.conversation_id),
-            updates: vec![Update::Set("readSeq".into(), m.seq.into())],
+            updates: vec![
+                Update::Set("readSeq".into(), m.seq.into()),
+                Update::Set(changes::MARKED_AT.into(), crate::clock::now_ms().into()),
+            ],
             cond: None,
         });
     }
     Ok(ops)
 }
+
+/// The writes a reply adds to its send transaction: its root's thread counters — `replyCount`
+/// (`ADD 1`: exact under concurrent replies), `lastReplyAt` and the replier's own time
+/// (`rp:<user>`, one attribute per distinct replier: the last few are the latest of them, with
+/// no read-modify-write) — conditional on the root not being deleted, and the thread's index
+/// entry. The root update is the first of the returned ops.
+pub fn reply_ops(m: &Message, root: &MessageId) -> Result<Vec<WriteOp>, AppError> {
+    let at: serde_json::Value = m.created_at.clone().into();
+    Ok(vec![
+        WriteOp::Update {
+            key: keys::message(&m.conversation_id, root),
+            updates: vec![
+                Update::Add("replyCount".into(), 1),
+                Update::Set("lastReplyAt".into(), at.clone()),
+                Update::Set(format!("{REPLIER_PREFIX}{}", m.sender_id), at),
+            ],
+            cond: Some(Condition::ExistsWithout("deleted".into())),
+        },
+        WriteOp::Put {
+            item: to_item(&keys::thread_entry(root, &m.id), &json!({ "conversationId": m.conversation_id }))?,
+            cond: None,
+        },
+    ])
+}
+
+/// The attribute prefix of a root's per-replier times.
+pub const REPLIER_PREFIX: &str = "rp:";
 
 /// Index of the idempotency put in `send_ops` (its condition failing means a retry).
 pub const IDEMPOTENCY_OP: usize = 2;
@@ -116,7 +148,42 @@ pub async fn page(
     }
     let full = messages.len() as u32 == limit && page.next.is_some();
     let cursor = full.then(|| if query.forward { messages.last() } else { messages.first() }).flatten();
-    Ok((messages.iter().map(redact).collect(), cursor.map(|m| m.id.to_string())))
+    let cursor = cursor.map(|m| m.id.to_string());
+    // Replies kept to their thread are read but not shown: a page may come out shorter than
+    // `limit` (still with its cursor) in a conversation of busy threads.
+    Ok((messages.iter().filter(|m| m.in_history()).map(redact).collect(), cursor))
+}
+
+/// A page of the thread of `root` (in conversation `conv`), with the cursors of `page`: the
+/// thread's index (one `Query`), then its replies (one `BatchGetItem`).
+pub async fn thread_page(
+    table: &dyn Table,
+    conv: &ConversationId,
+    root: &MessageId,
+    before: Option<&MessageId>,
+    after: Option<&MessageId>,
+    limit: u32,
+) -> Result<(Vec<Message>, Option<String>), AppError> {
+    let pk = keys::thread_pk(root);
+    let query = match (before, after) {
+        (_, Some(after)) => Query::new(Index::Table, pk, SortCond::After(after.to_string())).limit(limit),
+        (Some(before), None) => {
+            Query::new(Index::Table, pk, SortCond::Before(before.to_string())).limit(limit).backward()
+        }
+        (None, None) => Query::new(Index::Table, pk, SortCond::All).limit(limit).backward(),
+    };
+    let page = table.query(&query).await?;
+    let mut ids: Vec<MessageId> =
+        page.items.iter().filter_map(|i| string_field(i, "sk")).filter_map(|s| MessageId::parse(&s)).collect();
+    if !query.forward {
+        ids.reverse();
+    }
+    let full = ids.len() as u32 == limit && page.next.is_some();
+    let cursor = full.then(|| if query.forward { ids.last() } else { ids.first() }).flatten().map(|id| id.to_string());
+    if ids.is_empty() {
+        return Ok((vec![], cursor));
+    }
+    Ok((get_many(table, conv, &ids).await?, cursor))
 }
 
 /// A deleted message keeps its place but not its text.
@@ -128,8 +195,9 @@ fn redact(m: &Message) -> Message {
     m
 }
 
-/// A message item as a message, its reaction counts gathered from their counters.
-fn read(item: Item) -> Result<Message, AppError> {
+/// A message item as a message, its reaction counts and last repliers gathered from their
+/// attributes.
+pub fn read(item: Item) -> Result<Message, AppError> {
     let mut counts: Vec<ReactionCount> = item
         .iter()
         .filter_map(|(attr, v)| {
@@ -139,10 +207,19 @@ fn read(item: Item) -> Result<Message, AppError> {
         })
         .collect();
     counts.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reaction.cmp(&b.reaction)));
+    let mut repliers: Vec<(String, UserId)> = item
+        .iter()
+        .filter_map(|(attr, v)| {
+            let user = UserId::parse(attr.strip_prefix(REPLIER_PREFIX)?)?;
+            Some((v.as_str()?.to_owned(), user))
+        })
+        .collect();
+    repliers.sort_by(|a, b| b.cmp(a));
     let mut m: Message = from_item(item)?;
     if !m.deleted {
         m.reactions = counts;
     }
+    m.repliers = repliers.into_iter().take(crate::models::MAX_REPLIERS).map(|(_, u)| u).collect();
     Ok(m)
 }
 
@@ -169,6 +246,7 @@ pub async fn react(
     kind: &Reaction,
     add: bool,
     at: &str,
+    stamp: Stamp,
 ) -> Result<Reacted, AppError> {
     let key = keys::reaction(&m.conversation_id, user, &m.id, kind);
     let mine = if add {
@@ -184,14 +262,40 @@ pub async fn react(
             updates: vec![Update::Add(count_attribute(kind), if add { 1 } else { -1 })],
             cond: Some(Condition::ExistsWithout("deleted".into())),
         },
+        changes::summary_op(&m.conversation_id, stamp),
+        changes::entry_op(
+            &m.conversation_id,
+            stamp,
+            &Entry {
+                kind: if add { EntryKind::ReactionAdded } else { EntryKind::ReactionRemoved },
+                message_id: m.id.clone(),
+                user_id: user.clone(),
+                reaction: Some(kind.to_string()),
+                at: stamp.at_ms,
+            },
+        )?,
     ];
-    match table.transact(ops).await {
-        Ok(()) => Ok(Reacted::Changed),
-        Err(StoreError::TransactionCancelled { failed }) if failed.contains(&1) => Ok(Reacted::NotMember),
-        Err(StoreError::TransactionCancelled { failed }) if failed.contains(&2) => Ok(Reacted::Gone),
-        Err(StoreError::TransactionCancelled { failed }) if failed.contains(&0) => Ok(Reacted::Unchanged),
-        Err(e) => Err(e.into()),
+    // Changes of one conversation conflict on its summary (`changedAt`), and of one message on
+    // its counters: a transaction cancelled for a conflict (no failed condition) runs again.
+    for attempt in 1..=CONFLICT_ATTEMPTS {
+        match table.transact(ops.clone()).await {
+            Ok(()) => return Ok(Reacted::Changed),
+            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&1) => return Ok(Reacted::NotMember),
+            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&2) => return Ok(Reacted::Gone),
+            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&0) => return Ok(Reacted::Unchanged),
+            Err(StoreError::TransactionCancelled { .. }) => conflict_pause(attempt).await,
+            Err(e) => return Err(e.into()),
+        }
     }
+    Err(AppError::Conflict("the conversation is busy; retry".into()))
+}
+
+/// Attempts of a change whose transaction conflicts with concurrent changes of its conversation.
+const CONFLICT_ATTEMPTS: u32 = 5;
+
+/// A short, growing wait before running a conflicting transaction again.
+async fn conflict_pause(attempt: u32) {
+    tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt))).await;
 }
 
 /// Marks the kinds `user` chose on `messages` (a page of one conversation): one `Query` over the
@@ -242,29 +346,44 @@ pub async fn get(table: &dyn Table, conv: &ConversationId, id: &MessageId) -> Re
     table.get(&keys::message(conv, id), false).await?.map(read).transpose()
 }
 
-/// Rewrites a stored message (delete, edit) and every copy of it (SPEC §7): the conversation's
-/// `lastMessage` when it is this message (the summary's `seq` is still the message's). One
-/// `TransactWriteItems`, or one `UpdateItem` when the message is not the last; a send racing
-/// the rewrite makes it retry once without the summary, since a message that stopped being the
-/// last never becomes it again.
-pub async fn rewrite(table: &dyn Table, m: &Message, summary_seq: i64, updates: Vec<Update>) -> Result<(), AppError> {
-    let key = keys::message(&m.conversation_id, &m.id);
-    if summary_seq == m.seq {
-        let ops = vec![
-            WriteOp::Update { key: key.clone(), updates: updates.clone(), cond: Some(Condition::Exists) },
-            WriteOp::Update {
-                key: keys::summary(&m.conversation_id),
-                updates: vec![Update::Set("lastMessage".into(), serde_json::to_value(redact(m))?)],
-                cond: Some(Condition::Equals("seq".into(), m.seq.into())),
-            },
-        ];
-        match table.transact(ops).await {
-            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&1) => {}
-            other => return Ok(other?),
+/// Rewrites a stored message (delete) and every copy of it (SPEC §7): the conversation's
+/// `lastMessage` when it is this message (the summary's `seq` is still the message's), with
+/// the change log's entry, in one `TransactWriteItems`. A send racing the rewrite makes it run
+/// once more without the copy, since a message that stopped being the last never becomes it again.
+pub async fn rewrite(
+    table: &dyn Table,
+    m: &Message,
+    summary_seq: i64,
+    updates: Vec<Update>,
+    stamp: Stamp,
+    entry: &Entry,
+) -> Result<(), AppError> {
+    let message =
+        WriteOp::Update { key: keys::message(&m.conversation_id, &m.id), updates, cond: Some(Condition::Exists) };
+    let copy = WriteOp::Update {
+        key: keys::summary(&m.conversation_id),
+        updates: vec![
+            Update::Set("lastMessage".into(), serde_json::to_value(redact(m).as_copy())?),
+            stamp.touch(CHANGED_AT),
+        ],
+        cond: Some(Condition::Equals("seq".into(), m.seq.into())),
+    };
+    let entry = changes::entry_op(&m.conversation_id, stamp, entry)?;
+    let mut with_copy = summary_seq == m.seq && m.in_history();
+    for attempt in 1..=CONFLICT_ATTEMPTS {
+        let summary = if with_copy { copy.clone() } else { changes::summary_op(&m.conversation_id, stamp) };
+        match table.transact(vec![message.clone(), summary, entry.clone()]).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&0) => {
+                return Err(AppError::not_found("message"))
+            }
+            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&1) => with_copy = false,
+            // A conflict with a concurrent write of the summary: again.
+            Err(StoreError::TransactionCancelled { .. }) => conflict_pause(attempt).await,
+            Err(e) => return Err(e.into()),
         }
     }
-    table.update(&key, updates, Some(Condition::Exists)).await?;
-    Ok(())
+    Err(AppError::Conflict("the conversation is busy; retry".into()))
 }
 
 /// How an edit ended.
@@ -283,9 +402,16 @@ pub enum Edited {
 /// Whether `m` is the last message is not known without reading the summary: the transaction
 /// tries with the copy (conditional on the summary's `seq`) and, when that alone fails, once
 /// more without it — two round trips for the usual edit of the last message, three otherwise.
-pub async fn edit(table: &dyn Table, m: &Message, editor: &UserId, text: &str, at: &str) -> Result<Edited, AppError> {
+pub async fn edit(
+    table: &dyn Table,
+    m: &Message,
+    editor: &UserId,
+    text: &str,
+    at: &str,
+    stamp: Stamp,
+) -> Result<Edited, AppError> {
     let edited = Message { text: text.to_owned(), edited_at: Some(at.to_owned()), ..m.clone() };
-    let copy = Message { reactions: vec![], ..edited.clone() };
+    let copy = edited.as_copy();
     let message = WriteOp::Update {
         key: keys::message(&m.conversation_id, &m.id),
         updates: vec![Update::Set("text".into(), text.into()), Update::Set("editedAt".into(), at.into())],
@@ -294,27 +420,51 @@ pub async fn edit(table: &dyn Table, m: &Message, editor: &UserId, text: &str, a
     let member = WriteOp::Check { key: keys::membership(editor, &m.conversation_id), cond: Condition::Exists };
     let summary = WriteOp::Update {
         key: keys::summary(&m.conversation_id),
-        updates: vec![Update::Set("lastMessage".into(), serde_json::to_value(&copy)?)],
+        updates: vec![Update::Set("lastMessage".into(), serde_json::to_value(&copy)?), stamp.touch(CHANGED_AT)],
         cond: Some(Condition::Equals("seq".into(), m.seq.into())),
     };
-    let mut ops = vec![message, member, summary];
-    loop {
-        match table.transact(ops.clone()).await {
+    let entry = Entry {
+        kind: EntryKind::Edited,
+        message_id: m.id.clone(),
+        user_id: editor.clone(),
+        reaction: None,
+        at: stamp.at_ms,
+    };
+    let entry = changes::entry_op(&m.conversation_id, stamp, &entry)?;
+    // A reply kept to its thread is never the conversation's last message.
+    let mut with_copy = m.in_history();
+    for attempt in 1..=CONFLICT_ATTEMPTS {
+        let touch = if with_copy { summary.clone() } else { changes::summary_op(&m.conversation_id, stamp) };
+        match table.transact(vec![message.clone(), member.clone(), touch, entry.clone()]).await {
             Ok(()) => return Ok(Edited::Done(edited)),
             Err(StoreError::TransactionCancelled { failed }) if failed.contains(&0) => return Ok(Edited::Changed),
             Err(StoreError::TransactionCancelled { failed }) if failed.contains(&1) => return Ok(Edited::NotMember),
-            Err(StoreError::TransactionCancelled { .. }) if ops.len() == 3 => {
-                ops.pop();
-            }
+            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&2) => with_copy = false,
+            // A conflict with a concurrent write of the summary: again.
+            Err(StoreError::TransactionCancelled { .. }) => conflict_pause(attempt).await,
             Err(e) => return Err(e.into()),
         }
     }
+    Err(AppError::Conflict("the conversation is busy; retry".into()))
 }
 
 /// Tombstones the message: the text is erased everywhere, the place kept (`rewrite`).
-pub async fn tombstone(table: &dyn Table, m: &Message, summary_seq: i64) -> Result<Message, AppError> {
+pub async fn tombstone(
+    table: &dyn Table,
+    m: &Message,
+    summary_seq: i64,
+    by: &UserId,
+    stamp: Stamp,
+) -> Result<Message, AppError> {
     let gone = Message { deleted: true, text: String::new(), ..m.clone() };
     let updates = vec![Update::Set("deleted".into(), true.into()), Update::Set("text".into(), "".into())];
-    rewrite(table, &gone, summary_seq, updates).await?;
+    let entry = Entry {
+        kind: EntryKind::Deleted,
+        message_id: m.id.clone(),
+        user_id: by.clone(),
+        reaction: None,
+        at: stamp.at_ms,
+    };
+    rewrite(table, &gone, summary_seq, updates, stamp, &entry).await?;
     Ok(gone)
 }

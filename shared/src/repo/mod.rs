@@ -1,6 +1,7 @@
 //! Data access over the single table: key builders and one module per aggregate. Every
 //! function documents the DynamoDB requests it makes; the key design is in `store/KEYS.md`.
 
+pub mod changes;
 pub mod connections;
 pub mod conversations;
 pub mod groups;
@@ -58,6 +59,21 @@ pub mod keys {
     }
     pub fn reaction(conv: &ConversationId, user: &UserId, message: &MessageId, kind: &Reaction) -> Key {
         Key::new(reactions_pk(conv, user), format!("{message}#{kind}"))
+    }
+    /// A thread's index: one entry per reply (`sk` = the reply's id), so that a thread pages
+    /// with the same cursors as history without filtering the conversation's messages.
+    pub fn thread_pk(root: &MessageId) -> String {
+        format!("THREAD#{root}")
+    }
+    pub fn thread_entry(root: &MessageId, reply: &MessageId) -> Key {
+        Key::new(thread_pk(root), reply.as_str())
+    }
+    /// A conversation's change log (`repo::changes`), sorted by time.
+    pub fn changes_pk(conv: &ConversationId) -> String {
+        format!("CHG#{conv}")
+    }
+    pub fn changes(conv: &ConversationId, sk: &str) -> Key {
+        Key::new(changes_pk(conv), sk)
     }
     pub fn message_gsi(id: &MessageId) -> String {
         format!("MSG#{id}")

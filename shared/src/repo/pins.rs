@@ -48,7 +48,7 @@ pub async fn set(table: &dyn Table, conv: &ConversationId, pin: &Pin, pinning: b
             WriteOp::Put { item: to_item(&k, pin)?, cond: Some(Condition::NotExists) },
             WriteOp::Update {
                 key: keys::conversation(conv),
-                updates: vec![Update::Add("pinCount".into(), 1)],
+                updates: vec![Update::Add("pinCount".into(), 1), pins_at()],
                 cond: Some(Condition::AbsentOrLessThan("pinCount".into(), MAX_PINS.into())),
             },
         ]
@@ -57,7 +57,7 @@ pub async fn set(table: &dyn Table, conv: &ConversationId, pin: &Pin, pinning: b
             WriteOp::Delete { key: k, cond: Some(Condition::Exists) },
             WriteOp::Update {
                 key: keys::conversation(conv),
-                updates: vec![Update::Add("pinCount".into(), -1)],
+                updates: vec![Update::Add("pinCount".into(), -1), pins_at()],
                 cond: Some(Condition::Exists),
             },
         ]
@@ -90,4 +90,10 @@ pub async fn list(table: &dyn Table, conv: &ConversationId) -> Result<Vec<Pin>, 
     let pk = keys::conversation(conv).pk;
     let page = table.query(&Query::new(Index::Table, pk, SortCond::BeginsWith(PREFIX.into()))).await?;
     page.items.into_iter().map(from_item).collect()
+}
+
+/// `META`'s `pinsAt`: a sync re-reads the pins of a conversation whose pins changed since its
+/// token (no write of its own: `META` is updated anyway).
+fn pins_at() -> Update {
+    Update::Set(super::changes::PINS_AT.into(), crate::clock::now_ms().into())
 }

@@ -80,6 +80,10 @@ pub struct Outgoing {
     pub client_message_id: Option<String>,
     /// Users mentioned by id beside the text's `@username`s.
     pub mentions: Vec<UserId>,
+    /// A reply: the message it answers (a reply to a reply answers its root).
+    pub parent: Option<MessageId>,
+    /// A reply shown in the main history too.
+    pub also_in_conversation: bool,
 }
 
 impl Outgoing {
@@ -90,7 +94,22 @@ impl Outgoing {
             text: MessageText::parse(text)?,
             client_message_id: parse_client_message_id(client_message_id)?,
             mentions: vec![],
+            parent: None,
+            also_in_conversation: false,
         })
+    }
+
+    /// A thread reply (`parentId`, `alsoInConversation`): a malformed id, or
+    /// `alsoInConversation` without a parent, is a 400.
+    pub fn replying(mut self, parent_id: Option<String>, also_in_conversation: Option<bool>) -> Result<Self, AppError> {
+        self.parent = parent_id
+            .map(|p| MessageId::parse(&p).ok_or_else(|| AppError::field("parentId", "not a message id")))
+            .transpose()?;
+        if also_in_conversation == Some(true) && self.parent.is_none() {
+            return Err(AppError::field("alsoInConversation", "only with parentId"));
+        }
+        self.also_in_conversation = also_in_conversation.unwrap_or(false);
+        Ok(self)
     }
 
     /// With users mentioned by id (`mentions: [ids]`): at most `mentions::MAX_MENTIONS`.
@@ -246,8 +265,12 @@ where
     let receiver_key = receiver.as_ref().map(keys::user);
     // `@username`s are resolved from their locks, read in the same batch.
     let name_keys: Vec<_> = crate::mentions::names_in(out.text.as_str()).iter().map(|n| keys::username(n)).collect();
+    // A reply's parent is read in the same batch: every message (thread replies too) is stored
+    // in its conversation's partition, so one missing there is not the caller's to answer.
+    let parent_key = out.parent.as_ref().map(|p| keys::message(&conversation_id, p));
     let mut keys: Vec<_> = conversations::load_keys(&conversation_id).into();
     keys.extend(idem_key.iter().cloned().chain(receiver_key.iter().cloned()).chain(name_keys.iter().cloned()));
+    keys.extend(parent_key.iter().cloned());
 
     let mut authenticate = Some(authenticate);
     for attempt in 0..SEND_ATTEMPTS {
@@ -268,6 +291,13 @@ where
             (None, Some(_)) => return Err(AppError::not_found("user")),
             (None, None) => return Err(AppError::not_found("conversation")),
         }
+        let root = match &parent_key {
+            None => None,
+            Some(k) => match repo::pick(&items, k).map(msgs::read).transpose()? {
+                Some(parent) if !parent.deleted => Some(parent.parent_id.unwrap_or(parent.id)),
+                _ => return Err(AppError::not_found("message")),
+            },
+        };
         let (previous, summary_exists) = loaded.as_ref().map_or((0, false), |l| (l.summary.seq, l.summary_exists));
         let members: Vec<&UserId> = match (&loaded, &receiver) {
             (Some(l), _) => l.conversation.member_set.iter().collect(),
@@ -297,8 +327,21 @@ where
             edited_at: None,
             reactions: vec![],
             mentions,
+            also_in_conversation: out.also_in_conversation && root.is_some(),
+            parent_id: root.clone(),
+            reply_count: 0,
+            last_reply_at: None,
+            repliers: vec![],
         };
         let mut ops = msgs::send_ops(&message, previous, summary_exists, now_secs(), !creating)?;
+        let root_op = match &root {
+            Some(r) => {
+                let at = ops.len();
+                ops.extend(msgs::reply_ops(&message, r)?);
+                Some(at)
+            }
+            None => None,
+        };
         let mut conversation = loaded.map(|l| l.conversation);
         if let Some(receiver) = &receiver {
             if creating {
@@ -326,6 +369,10 @@ where
                         deliver(app, sender, c, &message, origin).await;
                     }
                     return Ok(SendOutcome::New(message));
+                }
+                if root_op.is_some_and(|i| failed.contains(&i)) {
+                    // The thread's root was deleted meanwhile.
+                    return Err(AppError::not_found("message"));
                 }
                 tracing::debug!(attempt, ?failed, "send raced; retrying");
                 // Back off with jitter so that racing senders spread out.
@@ -512,7 +559,8 @@ pub async fn delete(app: &App, actor: &Actor, id: &MessageId) -> Result<MessageD
     // Also when already deleted but its text lingers in the summary (written before the fix).
     let lingering = summary.last_message.as_ref().is_some_and(|l| l.id == message.id && !l.text.is_empty());
     if !message.deleted || lingering {
-        msgs::tombstone(app.table(), &message, summary.seq).await?;
+        let stamp = repo::changes::Stamp::now(app.config.sync_retention_days);
+        msgs::tombstone(app.table(), &message, summary.seq, &actor.user_id, stamp).await?;
     }
     let deleted = MessageDeleted {
         message_id: message.id,
@@ -557,8 +605,9 @@ where
         return Ok(message);
     }
     let at = iso(now_ms());
+    let stamp = repo::changes::Stamp::now(app.config.sync_retention_days);
     let (edited, conversation) = tokio::join!(
-        msgs::edit(app.table(), &message, &actor.user_id, text.as_str(), &at),
+        msgs::edit(app.table(), &message, &actor.user_id, text.as_str(), &at, stamp),
         conversations::get(app.table(), &message.conversation_id),
     );
     let edited = match edited? {
@@ -620,8 +669,9 @@ where
         reaction: kind,
     };
     let at = iso(now_ms());
+    let stamp = repo::changes::Stamp::now(app.config.sync_retention_days);
     let (reacted, conversation) = tokio::join!(
-        msgs::react(app.table(), &message, &actor.user_id, &change.reaction, add, &at),
+        msgs::react(app.table(), &message, &actor.user_id, &change.reaction, add, &at, stamp),
         conversations::get(app.table(), &message.conversation_id),
     );
     match reacted? {
@@ -634,4 +684,37 @@ where
         fanout::to_members(app, &c, None, &event).await?;
     }
     Ok(ReactOutcome::Changed(change))
+}
+
+/// A page of the thread of message `id` (its root, or any reply in it), oldest first, with the
+/// cursors of history (`before`/`after`, `limit`). Members and admins; a message the caller
+/// cannot read is 404 as a missing one. Three sequential round trips: the root by id (GSI1
+/// `Query`) ‖ session, then the thread's index (`Query`) ‖ the conversation, then the replies
+/// (`BatchGetItem`), plus the caller's reactions when some reply has any (one `Query`).
+#[tracing::instrument(skip_all, fields(actor = %actor.user_id, message = %id))]
+pub async fn replies<A>(
+    app: &App,
+    actor: &Actor,
+    authenticate: A,
+    id: &MessageId,
+    page: &PageRequest,
+) -> Result<(Vec<Message>, Option<String>), AppError>
+where
+    A: Future<Output = Result<(), AppError>>,
+{
+    let (_, found) = tokio::try_join!(authenticate, msgs::find(app.table(), id))?;
+    let message = found.ok_or_else(|| AppError::not_found("message"))?;
+    let root = message.parent_id.clone().unwrap_or_else(|| message.id.clone());
+    let conv = &message.conversation_id;
+    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
+    let (conversation, (mut items, next)) = tokio::try_join!(
+        conversations::get(app.table(), conv),
+        msgs::thread_page(app.table(), conv, &root, page.before.as_ref(), page.after.as_ref(), limit),
+    )?;
+    check_access(actor, conversation.as_ref()).map_err(|e| match e {
+        AppError::NotFound(_) => AppError::not_found("message"),
+        other => other,
+    })?;
+    msgs::mark_mine(app.table(), &mut items, &actor.user_id).await?;
+    Ok((items, next))
 }

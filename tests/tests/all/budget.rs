@@ -284,6 +284,9 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
         "DELETE /api/conversations/{id}",
         b.http(Method::DELETE, &format!("/api/conversations/{conv}"), Some(&admin), None).await,
     );
+    // A sync's token from here on sees the edits, reactions, pins and messages that follow.
+    let (_, synced) = b.gw.get("/api/sync", &a.token).await;
+    let sync_token = synced["data"]["token"].as_str().expect("a token").to_owned();
     // An edit of the conversation's last message (the usual case), then of an older one.
     let mut sent = Vec::new();
     for content in ["older", "to edit"] {
@@ -315,6 +318,18 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
     let pins = format!("/api/conversations/{conv}/pins");
     m.insert("GET /api/conversations/{id}/pins", b.http(Method::GET, &pins, t, None).await);
     m.insert("DELETE /api/conversations/{id}/pins/{messageId}", b.http(Method::DELETE, &pin, t, None).await);
+    // A thread: a reply to the fresh message, its page, then the page with a reaction on it.
+    let reply = json!({ "receiverId": conv, "content": "in thread", "parentId": fresh });
+    let replied = b.http(Method::POST, "/api/messages", t, Some(reply)).await;
+    m.insert("POST /api/messages reply", replied);
+    let thread = format!("/api/messages/{fresh}/replies");
+    m.insert("GET /api/messages/{id}/replies", b.http(Method::GET, &thread, t, None).await);
+    let (_, page) = b.gw.get(&thread, &a.token).await;
+    let reply_id = page["data"][0]["id"].as_str().expect("the reply").to_owned();
+    b.gw.call(Method::PUT, &format!("/api/messages/{reply_id}/reactions/%F0%9F%91%8D"), t, None).await;
+    m.insert("GET /api/messages/{id}/replies reactions", b.http(Method::GET, &thread, t, None).await);
+    let sync = format!("/api/sync?since={sync_token}");
+    m.insert("GET /api/sync", b.http(Method::GET, &sync, t, None).await);
     // A message alice has not fetched: her acknowledgement moves her marker.
     b.gw.post("/api/messages", &bob.token, json!({ "receiverId": a.id, "content": "new" })).await;
     let delivered = json!({ "action": "delivered", "conversationId": conv });

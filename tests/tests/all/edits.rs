@@ -156,8 +156,16 @@ async fn an_edit_read_before_a_delete_is_refused_by_the_store(store: Store) {
     let read = msgs::find(table, &MessageId::parse(&id).expect("an id")).await.expect("read").expect("stored");
     assert_eq!(gw.delete(format!("/api/messages/{id}"), &alice.token).await.0, StatusCode::OK);
     let alice_id = UserId::parse(&alice.id).expect("an id");
-    let outcome =
-        msgs::edit(table, &read, &alice_id, "back again", "2026-01-01T00:00:00.000Z").await.expect("no fault");
+    let outcome = msgs::edit(
+        table,
+        &read,
+        &alice_id,
+        "back again",
+        "2026-01-01T00:00:00.000Z",
+        chat::repo::changes::Stamp::now(30),
+    )
+    .await
+    .expect("no fault");
     assert!(matches!(outcome, Edited::Changed), "{outcome:?}");
     let seen = in_history(&gw, &bob, &conv, &id).await;
     assert_eq!((seen["deleted"].as_bool(), seen["text"].as_str()), (Some(true), Some("")), "{seen}");

@@ -3,6 +3,7 @@
 mod access;
 mod attacks;
 mod budget;
+mod catch_up;
 mod conformance;
 mod contract;
 mod e2e;
@@ -25,4 +26,6 @@ mod seed_surface;
 mod seeds;
 mod sessions;
 mod support;
+mod sync;
+mod threads;
 mod ws_fuzz;
