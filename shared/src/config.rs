@@ -39,6 +39,29 @@ pub struct Config {
     /// Password hashes (argon2) running or waiting in one process before more are refused with
     /// 503 (`auth::Hasher`): bounds memory and latency under a burst of logins.
     pub hash_queue: usize,
+    /// Phone push (SNS mobile push): the platform applications; push is off for a platform
+    /// whose application is not configured.
+    pub push: PushConfig,
+}
+
+/// The SNS platform applications (the stack's parameters; empty: push off for that platform).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushConfig {
+    /// `PUSH_APNS_APPLICATION_ARN`
+    pub apns: Option<String>,
+    /// `PUSH_APNS_SANDBOX_APPLICATION_ARN`
+    pub apns_sandbox: Option<String>,
+    /// `PUSH_FCM_APPLICATION_ARN`
+    pub fcm: Option<String>,
+    /// `SNS_ENDPOINT`: an SNS-compatible server (moto locally); AWS when absent.
+    pub endpoint: Option<String>,
+}
+
+impl PushConfig {
+    /// Whether any platform has push on.
+    pub fn enabled(&self) -> bool {
+        self.apns.is_some() || self.apns_sandbox.is_some() || self.fcm.is_some()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +119,12 @@ impl Config {
             login_free_failures_per_ip: number("CHAT_LOGIN_FREE_FAILURES_PER_IP", 50)?.clamp(1, 100_000) as u32,
             login_base_delay_ms: number("CHAT_LOGIN_BASE_DELAY_MS", 1000)?.clamp(1, 900_000),
             hash_queue: number("CHAT_HASH_QUEUE", 16)?.clamp(1, 10_000) as usize,
+            push: PushConfig {
+                apns: get("PUSH_APNS_APPLICATION_ARN").filter(|s| !s.is_empty()),
+                apns_sandbox: get("PUSH_APNS_SANDBOX_APPLICATION_ARN").filter(|s| !s.is_empty()),
+                fcm: get("PUSH_FCM_APPLICATION_ARN").filter(|s| !s.is_empty()),
+                endpoint: get("SNS_ENDPOINT").filter(|s| !s.is_empty()),
+            },
         })
     }
 
@@ -116,6 +145,7 @@ impl Config {
             login_base_delay_ms: 1000,
             // Many test gateways share one test process: the gate has its own test.
             hash_queue: 10_000,
+            push: PushConfig::default(),
         }
     }
 }

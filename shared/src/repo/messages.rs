@@ -318,3 +318,8 @@ pub async fn tombstone(table: &dyn Table, m: &Message, summary_seq: i64) -> Resu
     rewrite(table, &gone, summary_seq, updates).await?;
     Ok(gone)
 }
+
+/// A stored message item as a `Message` (the push function reads the stream's new images).
+pub fn from_stored(item: Item) -> Result<Message, AppError> {
+    read(item)
+}
