@@ -71,7 +71,8 @@ pub async fn run() -> Result<(), Error> {
                 let app = app.clone();
                 async move {
                     let invocation = Invocation::of(&ev.context, Some(crate::routes::STREAM_KEY.into()));
-                    let (res, metrics) = chat::metrics::scope(metric_name, crate::stream::serve(&app, ev.payload)).await;
+                    let (res, metrics) =
+                        chat::metrics::scope(metric_name, crate::stream::serve(&app, ev.payload)).await;
                     invocation.emit(&metrics);
                     // Unexpected failures fail the whole batch: the event source mapping retries it.
                     res.map_err(|e| Error::from(e.to_string()))

@@ -66,11 +66,9 @@ impl AttributeValue {
     pub fn to_json(&self) -> Value {
         match self {
             Self::S(s) => Value::String(s.clone()),
-            Self::N(n) => n
-                .parse::<i64>()
-                .map(Value::from)
-                .or_else(|_| n.parse::<f64>().map(Value::from))
-                .unwrap_or(Value::Null),
+            Self::N(n) => {
+                n.parse::<i64>().map(Value::from).or_else(|_| n.parse::<f64>().map(Value::from)).unwrap_or(Value::Null)
+            }
             Self::Bool(b) => Value::Bool(*b),
             Self::Null(_) => Value::Null,
             Self::Ss(s) => Value::Array(s.iter().cloned().map(Value::String).collect()),
@@ -123,7 +121,8 @@ impl StreamRecord {
     /// The record of an item's insertion (what the local gateway builds after a write).
     pub fn insert(item: &Item, sequence_number: String) -> Self {
         let image: Image = item.iter().map(|(k, v)| (k.clone(), AttributeValue::of(k, v))).collect();
-        let keys = image.iter().filter(|(k, _)| *k == "pk" || *k == "sk").map(|(k, v)| (k.clone(), v.clone())).collect();
+        let keys =
+            image.iter().filter(|(k, _)| *k == "pk" || *k == "sk").map(|(k, v)| (k.clone(), v.clone())).collect();
         Self {
             event_id: sequence_number.clone(),
             event_name: "INSERT".into(),

@@ -61,7 +61,8 @@ impl App {
         }
         #[cfg(feature = "sns")]
         if let Some(sdk) = &sdk {
-            app.phone_push = Some(Arc::new(crate::phone_push::SnsPhonePush::new(sdk, app.config.push.endpoint.as_deref())));
+            app.phone_push =
+                Some(Arc::new(crate::phone_push::SnsPhonePush::new(sdk, app.config.push.endpoint.as_deref())));
         }
         match (app.config.jwt_secret_arn.clone(), &sdk) {
             (Some(arn), Some(sdk)) => {

@@ -74,15 +74,23 @@ struct RecordingState {
 /// SNS as the local gateway's embedded mode sees it: endpoints in memory, every publish kept
 /// (and appended to `outbox`, a JSON lines file, when given). Like SNS, registering a token
 /// twice under one application gives the same endpoint; a disabled endpoint refuses publishes.
+///
+/// `tee`: the same record in front of a real client (the local gateway against moto's SNS):
+/// every call goes to it, and the publishes it accepted are kept.
 #[derive(Default)]
 pub struct Recording {
     state: Mutex<RecordingState>,
     outbox: Option<PathBuf>,
+    inner: Option<std::sync::Arc<dyn PhonePush>>,
 }
 
 impl Recording {
     pub fn new(outbox: Option<PathBuf>) -> Self {
-        Self { state: Mutex::default(), outbox }
+        Self { state: Mutex::default(), outbox, inner: None }
+    }
+
+    pub fn tee(inner: std::sync::Arc<dyn PhonePush>, outbox: Option<PathBuf>) -> Self {
+        Self { state: Mutex::default(), outbox, inner: Some(inner) }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, RecordingState> {
@@ -110,6 +118,11 @@ impl Recording {
 #[async_trait]
 impl PhonePush for Recording {
     async fn register(&self, app: &str, token: &str) -> Result<String, PhonePushError> {
+        if let Some(inner) = &self.inner {
+            let arn = inner.register(app, token).await?;
+            self.state().endpoints.insert(arn.clone(), (token.to_owned(), true));
+            return Ok(arn);
+        }
         let mut s = self.state();
         let prefix = format!("{}/", app.replacen(":app/", ":endpoint/", 1));
         if let Some((arn, _)) = s.endpoints.iter().find(|(arn, (t, _))| t == token && arn.starts_with(&prefix)) {
@@ -122,10 +135,15 @@ impl PhonePush for Recording {
     }
 
     async fn publish(&self, endpoint_arn: &str, message: &str) -> Result<(), PhonePushError> {
+        if let Some(inner) = &self.inner {
+            inner.publish(endpoint_arn, message).await?;
+        }
         let sent = {
             let mut s = self.state();
             let token = match s.endpoints.get(endpoint_arn) {
                 Some((token, true)) => token.clone(),
+                Some((token, false)) if self.inner.is_some() => token.clone(),
+                _ if self.inner.is_some() => String::new(),
                 _ => return Err(PhonePushError::EndpointGone),
             };
             let message = serde_json::from_str(message).map_err(|e| PhonePushError::Failed(e.to_string()))?;
@@ -146,6 +164,9 @@ impl PhonePush for Recording {
     }
 
     async fn unregister(&self, endpoint_arn: &str) -> Result<(), PhonePushError> {
+        if let Some(inner) = &self.inner {
+            inner.unregister(endpoint_arn).await?;
+        }
         self.state().endpoints.remove(endpoint_arn);
         Ok(())
     }

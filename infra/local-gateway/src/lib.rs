@@ -226,8 +226,9 @@ async fn pushes(axum::extract::State(gw): axum::extract::State<Arc<Gateway>>) ->
     axum::Json(serde_json::json!({ "success": true, "data": sent })).into_response()
 }
 
-/// SNS for the push function and the device routes, when push is on: the real client against
-/// `SNS_ENDPOINT` (moto), else the recording stand-in (its outbox in `CHAT_DATA_DIR`).
+/// SNS for the push function and the device routes, when push is on: the recording stand-in
+/// (its outbox in `CHAT_DATA_DIR`), in front of the real client when `SNS_ENDPOINT` names a
+/// server (moto).
 #[allow(clippy::type_complexity)]
 fn phone_push(
     config: &Config,
@@ -236,14 +237,16 @@ fn phone_push(
     if !config.push.enabled() {
         return None;
     }
-    if let Some(endpoint) = &config.push.endpoint {
-        return Some((Arc::new(chat::phone_push::SnsPhonePush::new(sdk, Some(endpoint))), None));
-    }
     let outbox = match &config.store {
         StoreKind::Embedded { dir } => Some(dir.join("push-outbox.jsonl")),
         _ => None,
     };
-    let recording = Arc::new(chat::phone_push::Recording::new(outbox));
+    let recording = Arc::new(match &config.push.endpoint {
+        Some(endpoint) => {
+            chat::phone_push::Recording::tee(Arc::new(chat::phone_push::SnsPhonePush::new(sdk, Some(endpoint))), outbox)
+        }
+        None => chat::phone_push::Recording::new(outbox),
+    });
     Some((recording.clone(), Some(recording)))
 }
 

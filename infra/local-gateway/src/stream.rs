@@ -29,7 +29,13 @@ impl Stream {
     /// The stream and its receiving end, for `run`.
     pub fn new() -> (Arc<Self>, mpsc::UnboundedReceiver<StreamRecord>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let stream = Arc::new(Self { tx, sequence: AtomicU64::new(0), emitted: AtomicU64::new(0), handled: AtomicU64::new(0), idle: Notify::new() });
+        let stream = Arc::new(Self {
+            tx,
+            sequence: AtomicU64::new(0),
+            emitted: AtomicU64::new(0),
+            handled: AtomicU64::new(0),
+            idle: Notify::new(),
+        });
         (stream, rx)
     }
 

@@ -46,7 +46,9 @@ pub fn application(app: &App, p: Platform) -> Option<&str> {
 }
 
 fn phone_push(app: &App) -> Result<&dyn crate::phone_push::PhonePush, AppError> {
-    app.phone_push.as_deref().ok_or_else(|| AppError::internal("phone push is configured but not linked in this binary"))
+    app.phone_push
+        .as_deref()
+        .ok_or_else(|| AppError::internal("phone push is configured but not linked in this binary"))
 }
 
 /// Registers the caller's device. `authenticate` runs concurrently with the token's lock read:

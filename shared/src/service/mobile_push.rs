@@ -175,7 +175,14 @@ fn clip(text: &str) -> String {
 }
 
 /// What a message's push says to one recipient, per their preview setting.
-pub fn message_note(c: &Conversation, sender: &str, m: &Message, mentioned: bool, preview: Preview, badge: i64) -> Note {
+pub fn message_note(
+    c: &Conversation,
+    sender: &str,
+    m: &Message,
+    mentioned: bool,
+    preview: Preview,
+    badge: i64,
+) -> Note {
     let group = c.kind != ConversationKind::Direct;
     let place = c.name.clone().filter(|_| group).unwrap_or_else(|| sender.to_owned());
     let (title, body) = match preview {
@@ -259,7 +266,8 @@ pub async fn message(app: &App, sns: &dyn PhonePush, m: &Message) -> Result<Push
     let (c, sender) = (&c, sender.as_str());
     let results: Vec<Result<Pushed, AppError>> = stream::iter(targets)
         .map(|(user, mentioned, preview)| async move {
-            to_devices(app, sns, &user, m.id.as_str(), |badge| message_note(c, sender, m, mentioned, preview, badge)).await
+            to_devices(app, sns, &user, m.id.as_str(), |badge| message_note(c, sender, m, mentioned, preview, badge))
+                .await
         })
         .buffer_unordered(CONCURRENCY)
         .collect()

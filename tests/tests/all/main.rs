@@ -13,6 +13,7 @@ mod management;
 mod mentions;
 mod metrics;
 mod openapi;
+mod phone_push;
 mod pins;
 mod probe;
 mod races;
