@@ -420,6 +420,11 @@ impl Decl {
         Self { routes, ..self }
     }
 
+    /// Fed by the table's stream (phone push), not by an API.
+    pub fn is_stream(&self) -> bool {
+        self.routes.iter().any(|r| matches!(r.handler, Handler::Stream))
+    }
+
     pub fn is_http(&self) -> bool {
         self.routes.iter().any(|r| matches!(r.handler, Handler::Http(_) | Handler::HttpDefault(_)))
     }
