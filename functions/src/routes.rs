@@ -615,10 +615,10 @@ pub static FUNCTIONS: &[Decl] = {
             ]),
         ]),
     Decl::new(UsersDelete, FanOut)
-        .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
-        .why("delete: authenticate (BatchGetItem), the user (GetItem), user + locks (DeleteItem, one transaction), then every live connection: removed (presence UpdateItem; connection, admin-room and room entries DeleteItem) and closed (DELETE @connections); the last one's `presence` event (Query, BatchGetItem, POST).")
+        .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection, DeleteConnection, DeleteEndpoint])
+        .why("delete: authenticate (BatchGetItem), the user (GetItem), user + locks (DeleteItem, one transaction), then every live connection: removed (presence UpdateItem; connection, admin-room and room entries DeleteItem) and closed (DELETE @connections); the last one's `presence` event (Query, BatchGetItem, POST); alongside, the user's phones (Query): each device and token lock (DeleteItem, one transaction) and SNS endpoint (DeleteEndpoint).")
         .routes(&[
-            http_route("DELETE /api/users/{id}", http_handler!(users::delete), User, budget(9, 7, "2.5 + contacts'", "6 + 3 per connection", "session → user → transaction → presence → each connection removed and closed → `presence` broadcast; measured: one connection, no contacts")).doc("deleteUser", "Delete a user", "Oneself or an admin. Tokens are revoked and live connections closed; messages stay, attributed to a deleted user.").path::<IdPath<UserId>>().reply::<users::Deleted<UserId>>(&[200]).errors(&[403, 404]),
+            http_route("DELETE /api/users/{id}", http_handler!(users::delete), User, budget(10, 7, "3 + contacts'", "6 + 3 per connection + 2 per device", "session → user → transaction → presence ‖ devices (`Query`) → each connection removed and closed ‖ each device removed with its endpoint → `presence` broadcast; measured: one connection, no contacts, no device")).doc("deleteUser", "Delete a user", "Oneself or an admin. Tokens are revoked and live connections closed; messages stay, attributed to a deleted user.").path::<IdPath<UserId>>().reply::<users::Deleted<UserId>>(&[200]).errors(&[403, 404]),
         ]),
     Decl::new(ConversationsStart, Light)
         .actions(&[GetItem, BatchGetItem, PutItem])

@@ -119,8 +119,11 @@ fn phone_push(out: &mut String, actions: &[&str]) {
         if actions.is_empty() {
             continue;
         }
-        let _ =
-            writeln!(out, "            - Effect: Allow\n              Action: [{}]\n              Resource:", actions.join(", "));
+        let _ = writeln!(
+            out,
+            "            - Effect: Allow\n              Action: [{}]\n              Resource:",
+            actions.join(", ")
+        );
         for (parameter, condition) in PUSH_APPLICATIONS {
             let arn = if endpoints {
                 format!("!Join ['', [!Select [0, !Split [':app/', !Ref {parameter}]], ':endpoint/', !Select [1, !Split [':app/', !Ref {parameter}]], '/*']]")
@@ -240,7 +243,11 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// The WebSocket routes and the authorizer, `(key, function)`.
 fn ws_routes() -> Vec<(&'static str, Function)> {
-    FUNCTIONS.iter().filter(|d| !d.is_http() && !d.is_stream()).flat_map(|d| d.routes.iter().map(move |r| (r.key, d.function))).collect()
+    FUNCTIONS
+        .iter()
+        .filter(|d| !d.is_http() && !d.is_stream())
+        .flat_map(|d| d.routes.iter().map(move |r| (r.key, d.function)))
+        .collect()
 }
 
 /// A digest of every WebSocket route (`key=function`): CloudFormation creates a deployment only

@@ -147,3 +147,11 @@ pub async fn unregister_own(app: &App, actor: &Actor, id: &DeviceId) -> Result<(
         None => Ok(()),
     }
 }
+
+/// Every device of `user` unregistered (an account's deletion): one `Query`, then each as
+/// `unregister`, concurrently.
+pub async fn unregister_all(app: &App, user: &crate::ids::UserId) -> Result<(), AppError> {
+    let all = devices::list(app.table(), user).await?;
+    let results = futures::future::join_all(all.iter().map(|d| unregister(app, d))).await;
+    results.into_iter().collect()
+}

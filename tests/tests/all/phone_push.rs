@@ -23,6 +23,8 @@ both_stores!(
     a_disabled_endpoint_is_deleted_with_its_device,
     an_admin_notification_is_pushed_to_an_offline_user,
     settings_are_for_members_only_and_bad_settings_are_refused,
+    a_deleted_account_loses_its_devices_and_endpoints,
+    a_muted_member_still_gets_the_mention_notification_live,
 );
 
 /// A gateway with phone push on for APNs and FCM.
@@ -376,4 +378,34 @@ async fn settings_are_for_members_only_and_bad_settings_are_refused(store: Store
     let (status, s) = gw.put(&path, &alice.token, json!({})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(s["data"], json!({ "conversationId": conv, "preview": "sender_only", "mentionsThroughMute": true }));
+}
+
+async fn a_deleted_account_loses_its_devices_and_endpoints(store: Store) {
+    let gw = push_gateway(store).await;
+    let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
+    let phone = token("gone");
+    register(&gw, &bob, "apns", &phone).await;
+    send(&gw, &alice, &bob.id, "before").await;
+    settled(&gw).await;
+    let (status, _) = gw.delete(format!("/api/users/{}", bob.id), &bob.token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(recording(&gw).endpoints().iter().all(|(_, t)| *t != phone), "the endpoint is deleted");
+    let bob_id = chat::ids::UserId::parse(&bob.id).unwrap();
+    assert!(chat::repo::devices::list(gw.app().table(), &bob_id).await.unwrap().is_empty());
+    send(&gw, &alice, &bob.id, "after").await;
+    settled(&gw).await;
+    assert_eq!(pushes_to(&gw, &phone).len(), 1, "only the message before the deletion");
+}
+
+async fn a_muted_member_still_gets_the_mention_notification_live(store: Store) {
+    let gw = push_gateway(store).await;
+    let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
+    let group = group_of(&gw, &alice, &[&bob]).await;
+    let mute = json!({ "mutedUntil": "2100-01-01T00:00:00Z", "mentionsThroughMute": false });
+    assert_eq!(gw.put(format!("/api/conversations/{group}/settings"), &bob.token, mute).await.0, StatusCode::OK);
+    let mut ws = gw.connect(&bob).await;
+    gw.wait_connections(&bob, 1).await;
+    let sent = send(&gw, &alice, &group, &format!("@{} ping", bob.username)).await;
+    let note = ws.event("notification").await;
+    assert_eq!((note["type"].as_str(), note["data"]["messageId"].as_str()), (Some("mention"), sent["id"].as_str()));
 }
