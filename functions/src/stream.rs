@@ -199,3 +199,42 @@ pub async fn serve(app: &App, event: StreamEvent) -> Result<BatchResponse, AppEr
     let sns = app.phone_push.as_deref().ok_or_else(|| AppError::internal("the SNS client is not linked"))?;
     Ok(handle(app, sns, event).await)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn record(item: Value) -> StreamRecord {
+        StreamRecord::insert(item.as_object().expect("an object"), "1".into())
+    }
+
+    #[test]
+    fn the_filter_lets_through_new_messages_and_admin_notifications_only() {
+        assert!(record(json!({ "pk": "MSGS#dm_a_b", "sk": "msg_1", "text": "hi" })).matches());
+        assert!(record(json!({ "pk": "USER#u", "sk": "NOTIF#n", "type": "admin" })).matches());
+        assert!(!record(json!({ "pk": "USER#u", "sk": "NOTIF#n", "type": "mention" })).matches());
+        assert!(!record(json!({ "pk": "CONV#c", "sk": "SUMMARY" })).matches());
+        let mut modify = record(json!({ "pk": "MSGS#dm_a_b", "sk": "msg_1" }));
+        modify.event_name = "MODIFY".into();
+        assert!(!modify.matches());
+        for pattern in FILTER_PATTERNS {
+            let p: Value = serde_json::from_str(pattern).expect("a JSON pattern");
+            assert_eq!(p["eventName"], json!(["INSERT"]));
+        }
+    }
+
+    #[test]
+    fn a_record_reads_as_lambda_sends_it_and_gives_the_item_back() {
+        let item =
+            json!({ "pk": "MSGS#c", "sk": "m", "seq": 3, "mentionSet": ["1"], "deleted": false, "m": { "a": null } });
+        let r = record(item.clone());
+        let wire = serde_json::to_value(StreamEvent { records: vec![r] }).expect("serializes");
+        assert_eq!(wire["Records"][0]["dynamodb"]["NewImage"]["seq"], json!({ "N": "3" }));
+        assert_eq!(wire["Records"][0]["dynamodb"]["NewImage"]["mentionSet"], json!({ "SS": ["1"] }));
+        assert_eq!(wire["Records"][0]["dynamodb"]["Keys"]["pk"], json!({ "S": "MSGS#c" }));
+        let back: StreamEvent = serde_json::from_value(wire).expect("deserializes");
+        assert_eq!(Value::Object(back.records[0].item()), item);
+    }
+}

@@ -361,3 +361,69 @@ async fn to_devices(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{MessageId, UserId};
+
+    fn presence(connected: bool, status: Status) -> Presence {
+        Presence { conn_set: if connected { vec!["c1".into()] } else { vec![] }, status, ..Presence::default() }
+    }
+
+    #[test]
+    fn who_gets_a_push() {
+        let now = "2030-01-01T00:00:00.000Z";
+        let plain = Settings::default();
+        let plain = Settings { mentions_through_mute: true, ..plain };
+        let muted = Settings { muted_until: Some("2031-01-01T00:00:00.000Z".into()), ..plain.clone() };
+        let strict = Settings { mentions_through_mute: false, ..muted.clone() };
+        let offline = presence(false, Status::Online);
+        assert!(wants_push(Some(&offline), Some(&plain), false, now));
+        assert!(wants_push(None, Some(&plain), false, now), "never connected");
+        assert!(!wants_push(Some(&presence(true, Status::Online)), Some(&plain), true, now), "connected");
+        assert!(!wants_push(Some(&presence(false, Status::Busy)), Some(&plain), false, now), "busy");
+        assert!(wants_push(Some(&presence(false, Status::Busy)), Some(&plain), true, now), "a mention through busy");
+        assert!(!wants_push(Some(&offline), Some(&muted), false, now), "muted");
+        assert!(wants_push(Some(&offline), Some(&muted), true, now), "a mention through a mute");
+        assert!(!wants_push(Some(&offline), Some(&strict), true, now));
+        assert!(!wants_push(Some(&offline), None, false, now), "not a member");
+        let ended = Settings { muted_until: Some("2029-01-01T00:00:00.000Z".into()), ..plain };
+        assert!(wants_push(Some(&offline), Some(&ended), false, now));
+    }
+
+    #[test]
+    fn a_long_text_is_clipped_and_the_sns_document_names_the_platform() {
+        let alice = UserId::generate();
+        let c = Conversation {
+            id: ConversationId::direct(&alice, &UserId::generate()),
+            kind: ConversationKind::Direct,
+            name: None,
+            owner_id: None,
+            member_set: vec![],
+            admin_set: vec![],
+            created_at: String::new(),
+            version: 0,
+        };
+        let m = Message {
+            id: MessageId::generate(),
+            conversation_id: c.id.clone(),
+            sender_id: alice,
+            text: "é".repeat(500),
+            seq: 1,
+            created_at: String::new(),
+            client_message_id: None,
+            deleted: false,
+            edited_at: None,
+            reactions: vec![],
+            mentions: vec![],
+        };
+        let note = message_note(&c, "alice", &m, false, Preview::Full, 3);
+        assert_eq!(note.body.as_deref().map(|b| b.chars().count()), Some(BODY_MAX + 1));
+        let doc: serde_json::Value = serde_json::from_str(&note.sns_message(Platform::ApnsSandbox).unwrap()).unwrap();
+        assert_eq!(doc["default"], "alice");
+        let apns: serde_json::Value = serde_json::from_str(doc["APNS_SANDBOX"].as_str().unwrap()).unwrap();
+        assert_eq!(apns["aps"]["badge"], 3);
+        assert!(doc.get("GCM").is_none());
+    }
+}
