@@ -16,6 +16,10 @@ use crate::repo::devices::{self, Device, Platform, Stored, StoredDevice};
 pub const TOKEN_MAX: usize = 1024;
 /// The longest `appVersion`.
 pub const APP_VERSION_MAX: usize = 32;
+/// Devices one user keeps: registering one more unregisters the oldest (a reinstalled app gets
+/// a new token, and the old one may not have been refused by its platform yet). Bounds what a
+/// flood of registrations can store and what one push costs.
+pub const MAX_DEVICES: usize = 10;
 
 /// A device token: 1 to `TOKEN_MAX` visible ASCII characters.
 pub fn parse_token(token: &str) -> Result<String, AppError> {
@@ -51,8 +55,9 @@ fn phone_push(app: &App) -> Result<&dyn crate::phone_push::PhonePush, AppError> 
         .ok_or_else(|| AppError::internal("phone push is configured but not linked in this binary"))
 }
 
-/// Registers the caller's device. `authenticate` runs concurrently with the token's lock read:
-/// two sequential round trips (then `CreatePlatformEndpoint`, between them and the write).
+/// Registers the caller's device. `authenticate` runs concurrently with the token's lock read
+/// and the caller's devices (`Query`): two sequential round trips (then
+/// `CreatePlatformEndpoint`, between them and the write). Past `MAX_DEVICES`, the oldest goes.
 /// Returns the device and whether it is new (201) or was already the caller's (200).
 #[tracing::instrument(skip_all, fields(user = %actor.user_id))]
 pub async fn register<A>(
@@ -66,7 +71,11 @@ pub async fn register<A>(
 where
     A: Future<Output = Result<(), AppError>>,
 {
-    let (_, mut held) = tokio::try_join!(authenticate, devices::by_token(app.table(), &token))?;
+    let (_, mut held, mine) = tokio::try_join!(
+        authenticate,
+        devices::by_token(app.table(), &token),
+        devices::list(app.table(), &actor.user_id)
+    )?;
     for _ in 0..3 {
         let endpoint_app = application(app, platform);
         let existing = held.take();
@@ -101,7 +110,16 @@ where
             stored: StoredDevice { token: token.clone(), endpoint_arn },
         };
         match devices::store(app.table(), &device, existing.as_ref()).await? {
-            Stored::Done => return Ok((device, true)),
+            Stored::Done => {
+                // Oldest first (ids are time-ordered); the one replaced just now is gone already.
+                let kept: Vec<&Device> =
+                    mine.iter().filter(|d| Some(&d.id) != existing.as_ref().map(|e| &e.id)).collect();
+                let excess = (kept.len() + 1).saturating_sub(MAX_DEVICES);
+                for old in kept.into_iter().take(excess) {
+                    unregister(app, old).await?;
+                }
+                return Ok((device, true));
+            }
             // A concurrent registration of the same token won: start over from its lock.
             Stored::Raced => held = devices::by_token(app.table(), &token).await?,
         }

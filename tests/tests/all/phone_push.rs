@@ -138,6 +138,14 @@ async fn a_device_registers_once_per_token_moves_to_another_user_and_is_deleted_
     assert!(recording(&gw).endpoints().iter().all(|(_, t)| *t != phone), "its endpoint is deleted");
     // Registered again afterwards: a new device.
     assert_eq!(register(&gw, &bob, "apns", &phone).await.0, StatusCode::CREATED);
+    // A flood of registrations keeps the newest ten: the oldest go, with their endpoints.
+    let tokens: Vec<String> = (0..12).map(|i| token(&format!("flood{i}-"))).collect();
+    for t in &tokens {
+        assert_eq!(register(&gw, &bob, "fcm", t).await.0, StatusCode::CREATED);
+    }
+    assert_eq!(devices(&gw, &bob).await.len(), chat::service::devices::MAX_DEVICES);
+    let live: Vec<String> = recording(&gw).endpoints().into_iter().map(|(_, t)| t).collect();
+    assert!(!live.contains(&phone) && !live.contains(&tokens[0]) && live.contains(&tokens[11]), "{live:?}");
 }
 
 async fn bad_device_registrations_are_refused_and_store_nothing(store: Store) {
