@@ -68,6 +68,20 @@ pub async fn run() -> Result<(), Error> {
             }))
             .await
         }
+        Handler::Stream => {
+            lambda_runtime::run(service_fn(move |ev: LambdaEvent<crate::stream::StreamEvent>| {
+                let app = app.clone();
+                async move {
+                    let invocation = Invocation::of(&ev.context, Some(crate::routes::STREAM_KEY.into()));
+                    let (res, metrics) =
+                        chat::metrics::scope(metric_name, crate::stream::serve(&app, ev.payload)).await;
+                    invocation.emit(&metrics);
+                    // Unexpected failures fail the whole batch: the event source mapping retries it.
+                    res.map_err(|e| Error::from(e.to_string()))
+                }
+            }))
+            .await
+        }
         Handler::Authorizer => {
             lambda_runtime::run(service_fn(move |ev: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| {
                 let app = app.clone();

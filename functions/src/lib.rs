@@ -5,4 +5,5 @@
 pub mod http;
 pub mod lambda;
 pub mod routes;
+pub mod stream;
 pub mod ws;

@@ -81,6 +81,11 @@ functions! {
     WsLeaveConversation = "ws-leave-conversation",
     WsSetStatus = "ws-set-status",
     WsPing = "ws-ping",
+    DevicesRegister = "devices-register",
+    DevicesList = "devices-list",
+    DevicesDelete = "devices-delete",
+    ConversationsSettings = "conversations-settings",
+    PhonePush = "phone-push",
 }
 
 impl Function {
@@ -103,6 +108,8 @@ pub enum Handler {
     Ws(WsHandler),
     /// The `$connect` REQUEST authorizer.
     Authorizer,
+    /// The table's DynamoDB stream (`crate::stream`): phone push.
+    Stream,
 }
 
 /// Memory, as the template's parameters size it (Lambda gives CPU in proportion).
@@ -414,6 +421,11 @@ impl Decl {
         Self { routes, ..self }
     }
 
+    /// Fed by the table's stream (phone push), not by an API.
+    pub fn is_stream(&self) -> bool {
+        self.routes.iter().any(|r| matches!(r.handler, Handler::Stream))
+    }
+
     pub fn is_http(&self) -> bool {
         self.routes.iter().any(|r| matches!(r.handler, Handler::Http(_) | Handler::HttpDefault(_)))
     }
@@ -460,6 +472,9 @@ pub const HTTP_DEFAULT_KEY: &str = "HTTP $default";
 
 /// The `$connect` authorizer's route key (not an API route: API Gateway calls it at the handshake).
 pub const AUTHORIZER_KEY: &str = "$authorizer";
+
+/// The phone push function's trigger (not an API route: the table's stream invokes it).
+pub const STREAM_KEY: &str = "$stream";
 
 /// A route with the function serving it: what the gateway and the entry point look up.
 #[derive(Clone, Copy)]
@@ -515,10 +530,11 @@ pub fn conflicting_path_variables<'a>(paths: &[&'a str]) -> Option<(&'a str, &'a
 
 #[rustfmt::skip]
 pub static FUNCTIONS: &[Decl] = {
-    use http::{auth, conversations as conv, groups, messages as msg, notifications as notif, status, sync, users};
+    use http::{auth, conversations as conv, devices, groups, messages as msg, notifications as notif, status, sync, users};
     use {
         chat::events::{MessageDeleted, PinChange, PresenceView, ReactionChange, ReadReceipt},
-        chat::ids::{ConversationId, GroupId, MessageId, NotificationId, UserId},
+        chat::ids::{ConversationId, DeviceId, GroupId, MessageId, NotificationId, UserId},
+        chat::repo::{devices::Device, settings::Settings},
         chat::models::{Message, UserView},
         chat::repo::notifications::Notification,
         chat::service::{conversations::ConversationView, groups::GroupView, notifications::Marked, pins::PinView},
@@ -551,10 +567,12 @@ pub static FUNCTIONS: &[Decl] = {
             http_route("POST /users/auth/login", http_handler!(auth::login_with_email), Anyone, budget(6, 3, "1.5", "4", "as login")).doc("legacyLogin", "Log in by email (seed 001)", "404 for any failed login (seed 001), throttled like the other logins.").body::<auth::EmailLoginBody>().reply::<SessionView>(&[200]).sets_cookie().errors(&[404]),
         ]),
     Decl::new(AuthLogout, Light)
-        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
-        .why("logout: authenticate (BatchGetItem), revoke the jti (PutItem); the connections the token opened: the presence (GetItem), their items (BatchGetItem); each removed (presence UpdateItem; connection, admin-room, room entries DeleteItem) and closed (DELETE @connections); the last one's `presence` event (Query, BatchGetItem, POST).")
+        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection, DeleteEndpoint])
+        .why("logout: authenticate (BatchGetItem), revoke the jti (PutItem); the connections the token opened: the presence (GetItem), their items (BatchGetItem); each removed (presence UpdateItem; connection, admin-room, room entries DeleteItem) and closed (DELETE @connections); the last one's `presence` event (Query, BatchGetItem, POST). A `deviceId`: that device (GetItem), removed with its token's lock (DeleteItem, one transaction) and its SNS endpoint (DeleteEndpoint).")
         .routes(&[
-            http_route("POST /api/auth/logout", http_handler!(auth::logout), User, budget(7, 4, "2 + 0.5 per connection", "1 + 3 per ended connection", "session → revocation put ‖ presence (`connSet`) → the connections' items (batch per 100; those of this token's `jti` end) → each removed (connection ‖ presence ‖ admin room), then `DELETE @connections`; measured: one of two connections ends; ending the user's last also broadcasts `presence` (as PUT /api/status)")).doc("logout", "Revoke the token and clear the cookie", "").reply::<auth::LoggedOut>(&[200]).sets_cookie(),
+            http_route("POST /api/auth/logout", http_handler!(auth::logout), User, budget(7, 4, "2 + 0.5 per connection", "1 + 3 per ended connection", "session → revocation put ‖ presence (`connSet`) → the connections' items (batch per 100; those of this token's `jti` end) → each removed (connection ‖ presence ‖ admin room), then `DELETE @connections`; measured: one of two connections ends; ending the user's last also broadcasts `presence` (as PUT /api/status)")).doc("logout", "Revoke the token and clear the cookie", "`deviceId`: the session's phone, unregistered from push with it.").optional_body::<auth::LogoutBody>().reply::<auth::LoggedOut>(&[200]).sets_cookie().variants(&[
+                ("device", budget(9, 4, "2.5 + 0.5 per connection", "3 + 3 per ended connection", "as above, and the device named (`GetItem`) → removed with its token's lock (one transaction) ‖ its SNS endpoint deleted, alongside the connections' removal")),
+            ]),
         ]),
     Decl::new(AuthRefresh, Light)
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
@@ -598,10 +616,10 @@ pub static FUNCTIONS: &[Decl] = {
             ]),
         ]),
     Decl::new(UsersDelete, FanOut)
-        .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
-        .why("delete: authenticate (BatchGetItem), the user (GetItem), user + locks (DeleteItem, one transaction), then every live connection: removed (presence UpdateItem; connection, admin-room and room entries DeleteItem) and closed (DELETE @connections); the last one's `presence` event (Query, BatchGetItem, POST).")
+        .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection, DeleteConnection, DeleteEndpoint])
+        .why("delete: authenticate (BatchGetItem), the user (GetItem), user + locks (DeleteItem, one transaction), then every live connection: removed (presence UpdateItem; connection, admin-room and room entries DeleteItem) and closed (DELETE @connections); the last one's `presence` event (Query, BatchGetItem, POST); alongside, the user's phones (Query): each device and token lock (DeleteItem, one transaction) and SNS endpoint (DeleteEndpoint).")
         .routes(&[
-            http_route("DELETE /api/users/{id}", http_handler!(users::delete), User, budget(9, 7, "2.5 + contacts'", "6 + 3 per connection", "session → user → transaction → presence → each connection removed and closed → `presence` broadcast; measured: one connection, no contacts")).doc("deleteUser", "Delete a user", "Oneself or an admin. Tokens are revoked and live connections closed; messages stay, attributed to a deleted user.").path::<IdPath<UserId>>().reply::<users::Deleted<UserId>>(&[200]).errors(&[403, 404]),
+            http_route("DELETE /api/users/{id}", http_handler!(users::delete), User, budget(10, 7, "3 + contacts'", "6 + 3 per connection + 2 per device", "session → user → transaction → presence ‖ devices (`Query`) → each connection removed and closed ‖ each device removed with its endpoint → `presence` broadcast; measured: one connection, no contacts, no device")).doc("deleteUser", "Delete a user", "Oneself or an admin. Tokens are revoked and live connections closed; messages stay, attributed to a deleted user.").path::<IdPath<UserId>>().reply::<users::Deleted<UserId>>(&[200]).errors(&[403, 404]),
         ]),
     Decl::new(ConversationsStart, Light)
         .actions(&[GetItem, BatchGetItem, PutItem])
@@ -841,6 +859,37 @@ pub static FUNCTIONS: &[Decl] = {
         .why("ping: `pong` (POST). A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
             ws_route("ping", ws_handler!(ws::ping), User, budget(1, 1, "0.5", "0", "connection open → `pong`")).doc("ping", "Keep-alive; answered with `pong`.", ""),
+        ]),
+    Decl::new(DevicesRegister, Light)
+        .actions(&[GetItem, BatchGetItem, Query, PutItem, DeleteItem, CreatePlatformEndpoint, DeleteEndpoint])
+        .why("register a phone: authenticate (BatchGetItem) ‖ the token's lock (GetItem) ‖ my devices (Query); its SNS endpoint (CreatePlatformEndpoint; a token moving from another user: the old endpoint deleted, DeleteEndpoint); the device and the lock in one transaction (PutItem; the previous holder's device: DeleteItem).")
+        .routes(&[
+            http_route("POST /api/devices", http_handler!(devices::register), User, budget(4, 2, "2 + devices/2", "4–6", "session ‖ the token's lock (`GetItem`) ‖ my devices (`Query`) → `CreatePlatformEndpoint` → transaction: device + lock (+ the previous holder's device deleted); the same token again: no write; an 11th device: the oldest removed (+1 transaction, `DeleteEndpoint`)")).doc("registerDevice", "Register a phone for push notifications", "Idempotent per token: 201 when registered now, 200 when it was already the caller's. A token registered by another user moves to the caller (the old registration and its SNS endpoint are removed). With push off for the platform (no platform application configured) the device is kept with `pushEnabled: false`. A user keeps at most 10 devices: an 11th unregisters the oldest.").body::<devices::RegisterBody>().reply::<Device>(&[201, 200]).errors(&[409]),
+        ]),
+    Decl::new(DevicesList, Light)
+        .actions(&[GetItem, BatchGetItem, Query])
+        .why("my devices: authenticate (BatchGetItem), one Query of my partition's DEVICE# items.")
+        .routes(&[
+            http_route("GET /api/devices", http_handler!(devices::list), User, budget(2, 2, "1 + devices/2", "0", "session → one query")).doc("listDevices", "My registered phones", "").page::<Device>(),
+        ]),
+    Decl::new(DevicesDelete, Light)
+        .actions(&[GetItem, BatchGetItem, DeleteItem, DeleteEndpoint])
+        .why("remove one of my devices: authenticate (BatchGetItem) ‖ the device (GetItem); device + token lock (DeleteItem, one transaction) ‖ its SNS endpoint (DeleteEndpoint).")
+        .routes(&[
+            http_route("DELETE /api/devices/{id}", http_handler!(devices::delete), User, budget(3, 2, "1.5", "4", "session ‖ device (`GetItem`) → transaction (device + lock) ‖ `DeleteEndpoint`")).doc("deleteDevice", "Unregister one of my phones", "Another user's device is the 404 of a missing one.").path::<IdPath<DeviceId>>().reply::<users::Deleted<DeviceId>>(&[200]).errors(&[404]),
+        ]),
+    Decl::new(ConversationsSettings, Light)
+        .actions(&[GetItem, BatchGetItem, UpdateItem])
+        .why("my settings of a conversation: authenticate (BatchGetItem), my membership (UpdateItem, conditional on it).")
+        .routes(&[
+            http_route("PUT /api/conversations/{id}/settings", http_handler!(conv::settings), User, budget(2, 2, "1", "1", "session → conditional update of my membership (404 when not a member)")).doc("setConversationSettings", "My settings of a conversation: mute and push preview", "Members only. Replaces the settings: `mutedUntil` (no phone push until then; a mention still comes through unless `mentionsThroughMute` is false), `preview` (`full`, `sender_only`: the default, `none`).").path::<IdPath<ConversationId>>().body::<conv::SettingsBody>().reply::<Settings>(&[200]).errors(&[404]),
+        ]),
+    Decl::new(PhonePush, FanOut)
+        .timeout_s(60)
+        .actions(&[GetItem, BatchGetItem, Query, PutItem, DeleteItem, Publish, DeleteEndpoint])
+        .why("phone push, fed by the table's stream (new messages, admin notifications): the conversation and sender, the recipients' presences and memberships (BatchGetItem); per recipient to push to: devices and memberships (Query), summaries for the badge (BatchGetItem); per device a claim (PutItem, conditional), the push (sns:Publish); a disabled endpoint: the device and its lock (DeleteItem), the endpoint (DeleteEndpoint); a failed push gives its claim back (DeleteItem).")
+        .routes(&[
+            route(STREAM_KEY, Handler::Stream, Anyone, budget(6, 6, "1.5 + 1 per recipient + their conversations/2", "1 per device", "a direct message to a member with one device and no connection: conversation + sender (batch) → presence + membership (batch) → devices (`Query`) → memberships (`Query`) → summaries (batch) → claim (conditional put) → `Publish`")),
         ]),
     ]
 };

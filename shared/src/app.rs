@@ -23,7 +23,8 @@ pub struct App {
     #[cfg(feature = "s3")]
     pub attachments: Option<Arc<dyn crate::attachments::Attachments>>,
     /// Phone push (SNS): in the binaries built with the `sns` feature, built at cold start.
-    #[cfg(feature = "sns")]
+    /// In the binaries built with the `sns` feature (and the local gateway's stand-in); push is
+    /// on for a platform when its application is configured (`Config::push`).
     pub phone_push: Option<Arc<dyn crate::phone_push::PhonePush>>,
 }
 
@@ -60,7 +61,8 @@ impl App {
         }
         #[cfg(feature = "sns")]
         if let Some(sdk) = &sdk {
-            app.phone_push = Some(Arc::new(crate::phone_push::SnsPhonePush::new(sdk)));
+            app.phone_push =
+                Some(Arc::new(crate::phone_push::SnsPhonePush::new(sdk, app.config.push.endpoint.as_deref())));
         }
         match (app.config.jwt_secret_arn.clone(), &sdk) {
             (Some(arn), Some(sdk)) => {
@@ -107,7 +109,6 @@ impl App {
             push,
             #[cfg(feature = "s3")]
             attachments: None,
-            #[cfg(feature = "sns")]
             phone_push: None,
         }
     }

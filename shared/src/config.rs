@@ -42,6 +42,29 @@ pub struct Config {
     /// How long the change log behind `GET /api/sync` keeps changes (`CHAT_SYNC_RETENTION_DAYS`,
     /// default 30): older tokens answer `RESYNC_REQUIRED`; change items expire by TTL after it.
     pub sync_retention_days: i64,
+    /// Phone push (SNS mobile push): the platform applications; push is off for a platform
+    /// whose application is not configured.
+    pub push: PushConfig,
+}
+
+/// The SNS platform applications (the stack's parameters; empty: push off for that platform).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushConfig {
+    /// `PUSH_APNS_APPLICATION_ARN`
+    pub apns: Option<String>,
+    /// `PUSH_APNS_SANDBOX_APPLICATION_ARN`
+    pub apns_sandbox: Option<String>,
+    /// `PUSH_FCM_APPLICATION_ARN`
+    pub fcm: Option<String>,
+    /// `SNS_ENDPOINT`: an SNS-compatible server (moto locally); AWS when absent.
+    pub endpoint: Option<String>,
+}
+
+impl PushConfig {
+    /// Whether any platform has push on.
+    pub fn enabled(&self) -> bool {
+        self.apns.is_some() || self.apns_sandbox.is_some() || self.fcm.is_some()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +123,12 @@ impl Config {
             login_base_delay_ms: number("CHAT_LOGIN_BASE_DELAY_MS", 1000)?.clamp(1, 900_000),
             hash_queue: number("CHAT_HASH_QUEUE", 16)?.clamp(1, 10_000) as usize,
             sync_retention_days: number("CHAT_SYNC_RETENTION_DAYS", 30)?.clamp(1, 365),
+            push: PushConfig {
+                apns: get("PUSH_APNS_APPLICATION_ARN").filter(|s| !s.is_empty()),
+                apns_sandbox: get("PUSH_APNS_SANDBOX_APPLICATION_ARN").filter(|s| !s.is_empty()),
+                fcm: get("PUSH_FCM_APPLICATION_ARN").filter(|s| !s.is_empty()),
+                endpoint: get("SNS_ENDPOINT").filter(|s| !s.is_empty()),
+            },
         })
     }
 
@@ -121,6 +150,7 @@ impl Config {
             // Many test gateways share one test process: the gate has its own test.
             hash_queue: 10_000,
             sync_retention_days: 30,
+            push: PushConfig::default(),
         }
     }
 }

@@ -15,7 +15,6 @@ pub mod login_guard;
 pub mod mentions;
 pub mod metrics;
 pub mod models;
-#[cfg(feature = "sns")]
 pub mod phone_push;
 pub mod push;
 pub mod reactions;

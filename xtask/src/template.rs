@@ -58,17 +58,13 @@ fn policies(out: &mut String, d: &Decl) {
         let set: BTreeSet<Action> = grants.iter().copied().filter(|a| a.resource() == r).collect();
         set.into_iter().map(Action::iam_name).collect()
     };
-    // The attachments bucket and the phone push applications arrive with their issues (the
-    // base template then defines `AttachmentsBucket`); no function declares their actions yet.
+    // The attachments bucket arrives with its issue (the base template then defines
+    // `AttachmentsBucket`); no function declares its actions yet. Phone push: below.
     for (resource, arn) in [
         (Resource::Table, "!GetAtt Table.Arn"),
         (Resource::Indexes, "!Sub ${Table.Arn}/index/*"),
         (Resource::JwtSecret, "!If [CreateJwtSecret, !Ref JwtSecret, !Ref JwtSecretArn]"),
         (Resource::Attachments, "!Sub ${AttachmentsBucket.Arn}/*"),
-        (
-            Resource::PhonePush,
-            "\n                - !Sub arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:app/*\n                - !Sub arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:endpoint/*",
-        ),
     ] {
         let actions = names(resource);
         if !actions.is_empty() {
@@ -79,6 +75,7 @@ fn policies(out: &mut String, d: &Decl) {
             );
         }
     }
+    phone_push(out, &names(Resource::PhonePush));
     let methods: Vec<&str> = ["POST", "GET", "DELETE"]
         .into_iter()
         .filter(|m| grants.iter().any(|a| a.resource() == Resource::Connections(m)))
@@ -104,20 +101,87 @@ fn policies(out: &mut String, d: &Decl) {
     }
 }
 
+/// The configured platform applications (parameter, condition), each an ARN `…:app/<platform>/<name>`.
+const PUSH_APPLICATIONS: [(&str, &str); 3] = [
+    ("ApnsPlatformApplicationArn", "HasApns"),
+    ("ApnsSandboxPlatformApplicationArn", "HasApnsSandbox"),
+    ("FcmPlatformApplicationArn", "HasFcm"),
+];
+
+/// SNS statements scoped to the configured platform applications: `CreatePlatformEndpoint` on
+/// the applications, the rest on their endpoints (`…:endpoint/<platform>/<name>/*`). A placeholder
+/// ARN that names nothing keeps the statement valid when push is off.
+fn phone_push(out: &mut String, actions: &[&str]) {
+    let (create, on_endpoints): (Vec<&str>, Vec<&str>) =
+        actions.iter().partition(|a| **a == Action::CreatePlatformEndpoint.iam_name());
+    let none = "!Sub arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:app/NONE/push-off";
+    for (actions, endpoints) in [(create, false), (on_endpoints, true)] {
+        if actions.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "            - Effect: Allow\n              Action: [{}]\n              Resource:",
+            actions.join(", ")
+        );
+        for (parameter, condition) in PUSH_APPLICATIONS {
+            let arn = if endpoints {
+                format!("!Join ['', [!Select [0, !Split [':app/', !Ref {parameter}]], ':endpoint/', !Select [1, !Split [':app/', !Ref {parameter}]], '/*']]")
+            } else {
+                format!("!Ref {parameter}")
+            };
+            let _ = writeln!(out, "                - !If [{condition}, {arn}, !Ref AWS::NoValue]");
+        }
+        let _ = writeln!(out, "                - {none}");
+    }
+}
+
+/// The push function's trigger: the table's stream through the filter of
+/// `functions::stream::FILTER_PATTERNS`, failed records retried (halved on error, for at most
+/// an hour and 5 attempts) and then sent to the dead-letter queue.
+fn stream_events(out: &mut String) {
+    out.push_str(
+        "      Events:
+        TableStream:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt Table.StreamArn
+            StartingPosition: LATEST
+            BatchSize: 100
+            MaximumBatchingWindowInSeconds: 1
+            BisectBatchOnFunctionError: true
+            MaximumRetryAttempts: 5
+            MaximumRecordAgeInSeconds: 3600
+            FunctionResponseTypes: [ReportBatchItemFailures]
+            DestinationConfig:
+              OnFailure:
+                Type: SQS
+                Destination: !GetAtt PushDeadLetterQueue.Arn
+            FilterCriteria:
+              Filters:
+",
+    );
+    for pattern in functions::stream::FILTER_PATTERNS {
+        let _ = writeln!(out, "                - Pattern: '{pattern}'");
+    }
+}
+
 fn function(out: &mut String, d: &Decl) {
     let id = logical_id(d.function);
     let keys: Vec<&str> = d.routes.iter().map(|r| r.key).collect();
     let description = match d.routes.first().map(|r| r.handler) {
         Some(Handler::Authorizer) => "$connect REQUEST authorizer".to_owned(),
+        Some(Handler::Stream) => "phone push, fed by the table's stream".to_owned(),
         Some(Handler::Ws(_)) => format!("WebSocket {}", keys.join(", ")),
         _ => keys.join(", "),
     };
     let _ = writeln!(out);
     comment(out, d.why);
+    let condition = if d.is_stream() { "\n    Condition: PushOn" } else { "" };
     let _ = writeln!(
         out,
         "  {id}Function:
-    Type: AWS::Serverless::Function
+    Type: AWS::Serverless::Function{condition}
     Metadata:
       BuildMethod: rust-cargolambda
       BuildProperties:
@@ -140,6 +204,9 @@ fn function(out: &mut String, d: &Decl) {
     }
     let _ = writeln!(out, "      LoggingConfig:\n        LogGroup: !Ref {id}Logs");
     policies(out, d);
+    if d.is_stream() {
+        stream_events(out);
+    }
     if d.is_http() {
         let _ = writeln!(out, "      Events:");
         // No method and path: SAM's `$default` route (what no other route matches).
@@ -161,7 +228,7 @@ fn function(out: &mut String, d: &Decl) {
     let _ = writeln!(
         out,
         "  {id}Logs:
-    Type: AWS::Logs::LogGroup
+    Type: AWS::Logs::LogGroup{condition}
     Properties:
       LogGroupName: !Sub /aws/lambda/${{AWS::StackName}}/{}
       RetentionInDays: !Ref LogRetentionInDays",
@@ -176,7 +243,11 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// The WebSocket routes and the authorizer, `(key, function)`.
 fn ws_routes() -> Vec<(&'static str, Function)> {
-    FUNCTIONS.iter().filter(|d| !d.is_http()).flat_map(|d| d.routes.iter().map(move |r| (r.key, d.function))).collect()
+    FUNCTIONS
+        .iter()
+        .filter(|d| !d.is_http() && !d.is_stream())
+        .flat_map(|d| d.routes.iter().map(move |r| (r.key, d.function)))
+        .collect()
 }
 
 /// A digest of every WebSocket route (`key=function`): CloudFormation creates a deployment only

@@ -155,9 +155,33 @@ pub struct LoggedOut {
     pub logged_out: bool,
 }
 
+/// A logout may name the session's phone, whose push registration ends with it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogoutBody {
+    /// One of the caller's devices (`POST /api/devices`): unregistered; another user's or an
+    /// unknown one changes nothing.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<chat::ids::DeviceId>"))]
+    device_id: Option<String>,
+}
+
 pub async fn logout(app: &App, req: Request) -> Result<Reply, AppError> {
+    let empty = <[u8]>::iter(req.body().as_ref()).all(u8::is_ascii_whitespace);
+    let b: LogoutBody = if empty { LogoutBody::default() } else { body(&req)? };
+    let device = b
+        .device_id
+        .as_deref()
+        .map(|s| chat::ids::DeviceId::parse(s).ok_or_else(|| AppError::field("deviceId", "not a device id")))
+        .transpose()?;
     let caller = caller(app, &req).await?;
-    users::logout(app, &caller).await?;
+    let (ended, unregistered) = tokio::join!(users::logout(app, &caller), async {
+        match &device {
+            Some(id) => chat::service::devices::unregister_own(app, &caller.actor(), id).await,
+            None => Ok(()),
+        }
+    });
+    ended.and(unregistered)?;
     Ok(Reply::ok(LoggedOut { logged_out: true }).cookie(clear_cookie(app.config.cookie_secure)))
 }
 

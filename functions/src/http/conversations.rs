@@ -103,3 +103,28 @@ pub async fn pins(app: &App, req: Request) -> Result<Reply, AppError> {
     let caller = caller(app, &req).await?;
     Ok(Reply::page(pins::list(app, &caller.actor(), &conversation_id(&req)?).await?, None))
 }
+
+/// The caller's settings of a conversation (replaced as a whole: an absent field is its default).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SettingsBody {
+    /// No phone push of this conversation until then (RFC 3339); absent or null: not muted.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>", extend("format" = "date-time")))]
+    muted_until: Option<String>,
+    /// What a phone push shows: `full`, `sender_only` (the default), `none`.
+    preview: Option<chat::repo::settings::Preview>,
+    /// A mention is pushed through a mute (default `true`).
+    mentions_through_mute: Option<bool>,
+}
+
+/// `PUT /api/conversations/:id/settings`: members only.
+pub async fn settings(app: &App, req: Request) -> Result<Reply, AppError> {
+    let id = conversation_id(&req)?;
+    let b: SettingsBody = body(&req)?;
+    let muted_until = chat::service::settings::parse_muted_until(b.muted_until.as_deref())?;
+    let caller = caller(app, &req).await?;
+    let s = chat::service::settings::set(app, &caller.actor(), &id, muted_until, b.preview, b.mentions_through_mute)
+        .await?;
+    Ok(Reply::ok(s))
+}

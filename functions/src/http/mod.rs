@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod conversations;
+pub mod devices;
 pub mod groups;
 pub mod messages;
 pub mod notifications;

@@ -9,6 +9,7 @@ mod events;
 mod http_api;
 mod limits;
 mod sigv4;
+pub mod stream;
 pub mod web;
 mod ws_api;
 
@@ -49,6 +50,10 @@ pub struct Gateway {
     /// What the invocations counted, per function: `GET /@metrics` (Prometheus text), the same
     /// names as the functions' Embedded Metric Format lines on AWS.
     pub metrics: chat::metrics::Registry,
+    /// Phone push, when configured (`Config::push`): the emulated table stream feeding the push
+    /// function, and SNS's local stand-in (embedded mode; with `SNS_ENDPOINT`, the real client).
+    pub stream: Option<Arc<stream::Stream>>,
+    pub recording: Option<Arc<chat::phone_push::Recording>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,10 +76,17 @@ pub enum StartError {
 
 /// Reads the configuration from the environment, with local-development defaults
 /// (`CHAT_ENV=local`: embedded store, development secret, non-`Secure` cookie).
+/// Phone push is on locally unless `SNS_ENDPOINT` names a real SNS-compatible server: these
+/// platform applications are then the local stand-in's (`GET /@push` lists what it sent).
 pub fn local_config() -> Result<Config, chat::config::ConfigError> {
+    let own_sns = std::env::var("SNS_ENDPOINT").is_err();
+    let app = |platform: &str| format!("arn:aws:sns:us-east-1:000000000000:app/{platform}/chat-local");
     Config::from_lookup(|k| match (k, std::env::var(k).ok()) {
         ("CHAT_ENV", None) => Some("local".into()),
         ("COOKIE_SECURE", None) => Some("false".into()),
+        ("PUSH_APNS_APPLICATION_ARN", None) if own_sns => Some(app("APNS")),
+        ("PUSH_APNS_SANDBOX_APPLICATION_ARN", None) if own_sns => Some(app("APNS_SANDBOX")),
+        ("PUSH_FCM_APPLICATION_ARN", None) if own_sns => Some(app("GCM")),
         (_, v) => v,
     })
 }
@@ -136,9 +148,19 @@ pub async fn start_with_push(
         let client = DynamoTable::client_from_config(&sdk, endpoint.as_deref());
         DynamoTable::new(client, table.clone()).create_table_if_missing().await?;
     }
+    let phone = phone_push(&config, &sdk);
     let mut app = match table {
         Some(table) => App::with_parts(config, table, layer(Arc::new(ApiGatewayPush::new(&sdk, &endpoint)))),
         None => App::build_with_sdk(config, Some(sdk))?,
+    };
+    let stream = match &phone {
+        Some((sns, _)) => {
+            let (stream, rx) = stream::Stream::new();
+            app.table = Arc::new(stream::Streamed { inner: app.table.clone(), stream: stream.clone() });
+            app.phone_push = Some(sns.clone());
+            Some((stream, rx))
+        }
+        None => None,
     };
     // Every invocation runs under its function's declared permissions (`grant`), as on AWS.
     app.table = Arc::new(Granted(app.table.clone()));
@@ -156,10 +178,16 @@ pub async fn start_with_push(
         limiter: RateLimiter::default(),
         credentials,
         metrics: chat::metrics::Registry::default(),
+        stream: stream.as_ref().map(|(s, _)| s.clone()),
+        recording: phone.as_ref().and_then(|(_, r)| r.clone()),
     });
+    if let (Some((stream, rx)), Some((sns, _))) = (stream, phone) {
+        tokio::spawn(stream::run(Arc::downgrade(&gateway), stream, sns, rx));
+    }
     let router = Router::new()
         .route("/openapi.json", get(openapi))
         .route("/@metrics", get(metrics))
+        .route("/@push", get(pushes))
         .route("/", get(ws_api::root))
         .route("/ws", get(ws_api::upgrade))
         .route("/index.html", get(|h: axum::http::HeaderMap| async move { web::file("index.html", &h) }))
@@ -188,6 +216,38 @@ async fn openapi() -> impl axum::response::IntoResponse {
 /// HTTP API): the counters of every invocation since start, in Prometheus text format.
 async fn metrics(axum::extract::State(gw): axum::extract::State<Arc<Gateway>>) -> impl axum::response::IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], gw.metrics.prometheus())
+}
+
+/// `GET /@push`: every phone push the local SNS stand-in received, oldest first (also appended
+/// to `push-outbox.jsonl` under `CHAT_DATA_DIR`): what a phone would get.
+async fn pushes(axum::extract::State(gw): axum::extract::State<Arc<Gateway>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let sent = gw.recording.as_ref().map(|r| r.sent()).unwrap_or_default();
+    axum::Json(serde_json::json!({ "success": true, "data": sent })).into_response()
+}
+
+/// SNS for the push function and the device routes, when push is on: the recording stand-in
+/// (its outbox in `CHAT_DATA_DIR`), in front of the real client when `SNS_ENDPOINT` names a
+/// server (moto).
+#[allow(clippy::type_complexity)]
+fn phone_push(
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+) -> Option<(Arc<dyn chat::phone_push::PhonePush>, Option<Arc<chat::phone_push::Recording>>)> {
+    if !config.push.enabled() {
+        return None;
+    }
+    let outbox = match &config.store {
+        StoreKind::Embedded { dir } => Some(dir.join("push-outbox.jsonl")),
+        _ => None,
+    };
+    let recording = Arc::new(match &config.push.endpoint {
+        Some(endpoint) => {
+            chat::phone_push::Recording::tee(Arc::new(chat::phone_push::SnsPhonePush::new(sdk, Some(endpoint))), outbox)
+        }
+        None => chat::phone_push::Recording::new(outbox),
+    });
+    Some((recording.clone(), Some(recording)))
 }
 
 /// One invocation of `function`, as on Lambda: under its declared permissions (`granted`),

@@ -468,3 +468,8 @@ pub async fn tombstone(
     rewrite(table, &gone, summary_seq, updates, stamp, &entry).await?;
     Ok(gone)
 }
+
+/// A stored message item as a `Message` (the push function reads the stream's new images).
+pub fn from_stored(item: Item) -> Result<Message, AppError> {
+    read(item)
+}

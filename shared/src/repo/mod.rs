@@ -4,10 +4,12 @@
 pub mod changes;
 pub mod connections;
 pub mod conversations;
+pub mod devices;
 pub mod groups;
 pub mod messages;
 pub mod notifications;
 pub mod pins;
+pub mod settings;
 pub mod tickets;
 pub mod tokens;
 pub mod users;

@@ -7,14 +7,17 @@
 //! of a connection found gone), which imports no service.
 
 pub mod conversations;
+pub mod devices;
 pub mod fanout;
 pub mod groups;
 pub mod messages;
+pub mod mobile_push;
 pub mod notifications;
 pub mod pins;
 pub mod presence;
 pub mod realtime;
 pub mod sync;
+pub mod settings;
 pub mod users;
 
 use serde::{Deserialize, Serialize};

@@ -309,7 +309,12 @@ pub async fn delete(app: &App, caller: &Caller, target: &UserId) -> Result<(), A
     }
     let user = repo::users::get(app.table(), target).await?.ok_or_else(|| AppError::not_found("user"))?;
     repo::users::delete(app.table(), &user).await?;
-    realtime::end_connections(app, target, realtime::Ending::All).await
+    // A deleted account's phones get nothing more: their registrations and endpoints go too.
+    let (ended, unregistered) = tokio::join!(
+        realtime::end_connections(app, target, realtime::Ending::All),
+        super::devices::unregister_all(app, target),
+    );
+    ended.and(unregistered)
 }
 
 /// A WebSocket ticket, for clients that cannot send a token at the handshake (browsers).

@@ -65,6 +65,8 @@ struct Fx {
     group_msg: String,
     channel: String,
     notif: String,
+    /// alice's registered phone.
+    device: String,
 }
 
 type PathFn = fn(&Fx) -> String;
@@ -232,6 +234,16 @@ fn http_rows() -> Vec<Row> {
                                                                                                   [s(401), s(404), s(404), s(200), s(404), s(404)]),
         r("POST /api/notifications/read", "read all mine", Method::POST, |_| "/api/notifications/read".into(), empty, Alice,
                                                                                                   [s(401), s(200), s(200), s(200), s(200), s(200)]),
+        r("POST /api/devices", "register a phone", Method::POST, |_| "/api/devices".into(),
+          |_, _| Some(json!({ "platform": "fcm", "token": unique_username("t") })), Alice,      [s(401), s(201), s(201), s(201), s(201), s(201)]),
+        r("GET /api/devices", "my phones", Method::GET, |_| "/api/devices".into(), no_body, Alice,
+                                                                                                  [s(401), s(200), s(200), s(200), s(200), s(200)]),
+        r("DELETE /api/devices/{id}", "unregister alice's phone", Method::DELETE, |f| format!("/api/devices/{}", f.device), no_body, Alice,
+                                                                                                  [s(401), s(404), s(404), s(200), s(404), s(404)]),
+        r("PUT /api/conversations/{id}/settings", "mute a direct conversation", Method::PUT, |f| format!("/api/conversations/{}/settings", f.conv),
+          |_, _| Some(json!({ "mutedUntil": "2100-01-01T00:00:00Z" })), Alice,                  [s(401), s(404), s(200), s(200), s(404), s(404)]),
+        r("PUT /api/conversations/{id}/settings", "preview of a group", Method::PUT, |f| format!("/api/conversations/{}/settings", f.group),
+          |_, _| Some(json!({ "preview": "full" })), Alice,                                     [s(401), s(404), s(200), s(200), s(200), s(404)]),
         r("POST /users/auth/create", "create (seed 001)", Method::POST, |_| "/users/auth/create".into(),
           |_, _| Some(json!({ "firstName": "A", "lastName": "B", "email": format!("{}@example.com", unique_username("e")), "password": "password 123" })), Alice,
                                                                                                   [s(201), X, X, X, X, X]),
@@ -337,6 +349,8 @@ impl World {
                 json!({ "userId": self.alice.user.id, "message": "hi" }),
             )
             .await;
+        let phone = json!({ "platform": "fcm", "token": unique_username("phone") });
+        let device = self.ok(Method::POST, "/api/devices", &alice, phone).await;
         let fx = Fx {
             alice: self.alice.user.id.to_string(),
             alice_email: self.alice_email.clone(),
@@ -348,6 +362,7 @@ impl World {
             group_msg: group_msg["id"].as_str().expect("message").to_owned(),
             channel: ids[1].clone(),
             notif: notif["id"].as_str().expect("notification").to_owned(),
+            device: device["id"].as_str().expect("device").to_owned(),
         };
         (fx, partner, victim)
     }
@@ -515,7 +530,8 @@ fn ws_rows() -> Vec<WsRow> {
 }
 
 /// Exercised elsewhere: not client actions.
-const WS_ELSEWHERE: [(&str, &str); 3] = [
+const WS_ELSEWHERE: [(&str, &str); 4] = [
+    ("$stream", "phone_push.rs: the table's stream invokes the push function, no client does"),
     ("$authorizer", "attacks.rs: every forged token refused at the handshake"),
     ("$default", "ws_fuzz.rs: every unroutable frame gets an error event"),
     ("$disconnect", "fires when a socket closes; e2e.rs (typing ends on disconnect)"),

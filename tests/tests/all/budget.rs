@@ -334,11 +334,65 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
     b.gw.post("/api/messages", &bob.token, json!({ "receiverId": a.id, "content": "new" })).await;
     let delivered = json!({ "action": "delivered", "conversationId": conv });
     m.insert("delivered", b.ws(delivered, "messagesDelivered", 1).await);
+    // Phone push: devices (push off here: no SNS call, the same DynamoDB requests), settings,
+    // a logout naming its device, and the push function invoked as its stream trigger would.
+    let phone = |t: &str| json!({ "platform": "fcm", "token": t });
+    m.insert("POST /api/devices", b.http(Method::POST, "/api/devices", t, Some(phone("budget-a"))).await);
+    m.insert("GET /api/devices", b.http(Method::GET, "/api/devices", t, None).await);
+    let (_, d) = b.gw.post("/api/devices", &a.token, phone("budget-b")).await;
+    let device = d["data"]["id"].as_str().unwrap().to_owned();
+    m.insert("DELETE /api/devices/{id}", b.http(Method::DELETE, &format!("/api/devices/{device}"), t, None).await);
+    let mute = json!({ "mutedUntil": "2100-01-01T00:00:00Z", "preview": "full" });
+    let settings = format!("/api/conversations/{conv}/settings");
+    m.insert("PUT /api/conversations/{id}/settings", b.http(Method::PUT, &settings, t, Some(mute)).await);
+    let session = login(&b.gw, &bob).await;
+    opened_with(&b.gw, &session).await;
+    let (_, d) = b.gw.post("/api/devices", &session, phone("budget-c")).await;
+    let logout = json!({ "deviceId": d["data"]["id"] });
+    m.insert(
+        "POST /api/auth/logout device",
+        b.http(Method::POST, "/api/auth/logout", Some(&session), Some(logout)).await,
+    );
+    m.insert("$stream", measure_push(&b, &a).await);
     b.table.take();
     let (status, _) = b.gw.call(Method::PATCH, "/api/users/me", Some(&admin), None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "an unmatched method reaches the $default route");
     m.insert(functions::routes::HTTP_DEFAULT_KEY, b.table.take());
     m
+}
+
+/// The push function on one record: a direct message to a user with no connection and one
+/// device (its endpoint registered with SNS's stand-in).
+async fn measure_push(b: &Bench, from: &User) -> Vec<OpRecord> {
+    use chat::phone_push::PhonePush;
+    let dave = b.gw.user("dave").await;
+    let sns = chat::phone_push::Recording::new(None);
+    let arn = sns.register("arn:aws:sns:us-east-1:000000000000:app/GCM/budget", "budget-d").await.unwrap();
+    let device = chat::repo::devices::Device {
+        id: chat::ids::DeviceId::generate(),
+        user_id: chat::ids::UserId::parse(&dave.id).unwrap(),
+        platform: chat::repo::devices::Platform::Fcm,
+        app_version: None,
+        push_enabled: true,
+        created_at: chat::clock::iso(chat::clock::now_ms()),
+        stored: chat::repo::devices::StoredDevice { token: "budget-d".into(), endpoint_arn: Some(arn) },
+    };
+    chat::repo::devices::store(b.gw.app().table(), &device, None).await.unwrap();
+    let (_, sent) = b.gw.post("/api/messages", &from.token, json!({ "receiverId": dave.id, "content": "push" })).await;
+    let conv = chat::ids::ConversationId::parse(sent["data"]["conversationId"].as_str().unwrap()).unwrap();
+    let id = chat::ids::MessageId::parse(sent["data"]["id"].as_str().unwrap()).unwrap();
+    let item = b.gw.app().table().get(&chat::repo::keys::message(&conv, &id), true).await.unwrap().unwrap();
+    let event =
+        functions::stream::StreamEvent { records: vec![functions::stream::StreamRecord::insert(&item, "1".into())] };
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    b.table.take();
+    let out = local_gateway::granted(functions::routes::Function::PhonePush, async {
+        functions::stream::handle(b.gw.app(), &sns, event).await
+    })
+    .await;
+    assert!(out.batch_item_failures.is_empty(), "{out:?}");
+    assert_eq!(sns.sent().len(), 1, "one push");
+    b.table.take()
 }
 
 /// Another token of `user` (another device).

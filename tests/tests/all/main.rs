@@ -15,6 +15,7 @@ mod management;
 mod mentions;
 mod metrics;
 mod openapi;
+mod phone_push;
 mod pins;
 mod probe;
 mod races;
