@@ -66,6 +66,8 @@ functions! {
     NotificationsCreate = "notifications-create",
     NotificationsList = "notifications-list",
     NotificationsRead = "notifications-read",
+    UploadsCreate = "uploads-create",
+    AttachmentsGet = "attachments-get",
     WsAuthorizer = "ws-authorizer",
     WsConnect = "ws-connect",
     WsDisconnect = "ws-disconnect",
@@ -514,14 +516,15 @@ pub fn conflicting_path_variables<'a>(paths: &[&'a str]) -> Option<(&'a str, &'a
 
 #[rustfmt::skip]
 pub static FUNCTIONS: &[Decl] = {
-    use http::{auth, conversations as conv, groups, messages as msg, notifications as notif, status, users};
+    use http::{auth, conversations as conv, groups, messages as msg, notifications as notif, status, uploads, users};
     use {
         chat::events::{MessageDeleted, PinChange, PresenceView, ReactionChange, ReadReceipt},
-        chat::ids::{ConversationId, GroupId, MessageId, NotificationId, UserId},
+        chat::ids::{ConversationId, GroupId, MessageId, NotificationId, UploadId, UserId},
         chat::models::{Message, UserView},
         chat::repo::notifications::Notification,
         chat::service::{conversations::ConversationView, groups::GroupView, notifications::Marked, pins::PinView},
         chat::service::users::{SessionView, TicketView, Updated},
+        chat::service::uploads::UploadTicket,
         http::IdPath,
     };
     &[
@@ -642,10 +645,11 @@ pub static FUNCTIONS: &[Decl] = {
             http_route("GET /api/conversations/{id}/pins", http_handler!(conv::pins), User, budget(4, 3, "1.5 + pins/2", "0", "session → conversation ‖ pins query → their messages (batch)")).doc("listPins", "The pinned messages of a conversation", "Members and admins; in message order, at most 50 (one page). A deleted message stays listed as its tombstone until unpinned.").path::<IdPath<ConversationId>>().page::<PinView>().errors(&[403, 404]),
         ]),
     Decl::new(MessagesSend, FanOut)
-        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection])
-        .why("send (four seed shapes): authenticate + conversation, summary, idempotency key, receiver (BatchGetItem); a retried clientMessageId's message (GetItem); one transaction (message, idempotency key, new conversation and memberships: PutItem; summary, read marker: UpdateItem); fan-out: presences (BatchGetItem), admin room (Query on the table), a stored notification for an absent direct recipient (PutItem), POST @connections, 410 Gone cleanup (UpdateItem + DeleteItem).")
+        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, GetObject, DeleteObjectTagging])
+        .why("send (four seed shapes): authenticate + conversation, summary, idempotency key, receiver, the attachments' upload records (BatchGetItem); each attachment's object checked (HeadObject: s3:GetObject) and kept (s3:DeleteObjectTagging), its record claimed in the transaction (UpdateItem); a retried clientMessageId's message (GetItem); one transaction (message, idempotency key, new conversation and memberships: PutItem; summary, read marker: UpdateItem); fan-out: presences (BatchGetItem), admin room (Query on the table), a stored notification for an absent direct recipient (PutItem), POST @connections, 410 Gone cleanup (UpdateItem + DeleteItem).")
         .routes(&[
             http_route("POST /api/messages/send", http_handler!(msg::send_text_to_receiver), User, budget(5, 3, "2", "8", "session ‖ conversation + summary + idempotency key (one batch) → send transaction → fan-out (presences ‖ admin room)")).doc("sendMessage000", "Send a message (seed 000)", "201 once stored; 200 with the stored message for a retried `clientMessageId`.").body::<msg::ReceiverText>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]).variants(&[
+                ("attachments", budget(5, 3, "2.5", "10", "with two attachments: their records join the first batch and their claims the transaction (the object checks are S3 calls, between the two)")),
                 ("username", budget(6, 4, "2.5", "8", "seed 000's `\"receiver\": \"bob\"`: the username's lock (`GetItem`) → as above (a name's id is needed for the conversation's key; ids stay at 2 round trips before the fan-out). The sender's name is checked against the session's user, no read")),
             ]),
             http_route("POST /api/messages", http_handler!(msg::send_content_to_receiver), User, budget(5, 3, "2", "8", "same")).doc("sendMessage002", "Send a message (seed 002)", "201 once stored; 200 with the stored message for a retried `clientMessageId`.").body::<msg::ReceiverContent>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]),
@@ -677,8 +681,8 @@ pub static FUNCTIONS: &[Decl] = {
             http_route("DELETE /api/messages/{id}/reactions/{reaction}", http_handler!(msg::react, false), User, budget(5, 3, "2", "6", "as PUT")).doc("removeReaction", "Take one's reaction back", "Idempotent; `reactionRemoved` goes to the members only when it changed.").path::<msg::ReactionPath>().reply::<ReactionChange>(&[200]).errors(&[400, 404]),
         ]),
     Decl::new(MessagesDelete, FanOut)
-        .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, QueryIndex, PostToConnection])
-        .why("delete: authenticate (BatchGetItem), the message by id (Query on GSI1), its conversation (GetItem), the tombstone (UpdateItem), messageDeleted to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem).")
+        .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, QueryIndex, PostToConnection, DeleteObject])
+        .why("delete: authenticate (BatchGetItem), the message by id (Query on GSI1), its conversation (GetItem), the tombstone (UpdateItem), messageDeleted to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem); its files and previews deleted (s3:DeleteObject) and their records (DeleteItem).")
         .routes(&[
             http_route("DELETE /api/messages/{id}", http_handler!(msg::delete), User, budget(5, 5, "3", "1–4", "session → message (GSI1) → conversation + summary (one batch) → tombstone, with the summary's `lastMessage` copy in one transaction when it is the last message → fan-out")).doc("deleteMessage", "Delete (tombstone) a message", "The sender, the conversation's admins, or an admin. `messageDeleted` is pushed to the members.").path::<IdPath<MessageId>>().reply::<MessageDeleted>(&[200]).errors(&[403, 404]),
         ]),
@@ -743,6 +747,18 @@ pub static FUNCTIONS: &[Decl] = {
             http_route("POST /api/notifications/{id}/read", http_handler!(notif::read_one), User, budget(2, 2, "0.5", "1", "session → conditional update (404 when not yours)")).doc("readNotification", "Mark one of my notifications read", "").path::<IdPath<NotificationId>>().reply::<Notification>(&[200]).errors(&[404]),
             http_route("POST /api/notifications/read", http_handler!(notif::read_all), User, budget(2, 2, "0.5 + page", "2 per unread", "session → unread page → a transaction per 100 unread")).doc("readAllNotifications", "Mark all my notifications read", "").reply::<Marked>(&[200]),
         ]),
+    Decl::new(UploadsCreate, Light)
+        .actions(&[GetItem, BatchGetItem, PutItem, PutObject, PutObjectTagging])
+        .why("upload: authenticate (BatchGetItem), an attachment's conversation (GetItem), the upload record (PutItem, 24 h TTL); the presigned PUT is signed with this role, so it needs s3:PutObject and, for its pending tag, s3:PutObjectTagging (no S3 call is made).")
+        .routes(&[
+            http_route("POST /api/uploads", http_handler!(uploads::create), User, budget(3, 3, "1", "1", "session → conversation (attachments) → the record (conditional put)")).doc("createUpload", "Ask to upload a file (an attachment or an avatar)", "Answers a presigned `PUT` valid 15 minutes: send exactly `size` bytes with the listed headers straight to the object store, then name `uploadId` in a message's `attachments`. Attachments: members of the conversation only (404 otherwise). An upload never attached is removed after 24 hours.").body::<uploads::CreateUpload>().reply::<UploadTicket>(&[201]).errors(&[404]),
+        ]),
+    Decl::new(AttachmentsGet, Light)
+        .actions(&[GetItem, BatchGetItem, GetObject])
+        .why("download: authenticate (BatchGetItem), the upload record (GetItem), the caller's membership of its conversation (GetItem); the presigned GET is signed with this role (s3:GetObject; no S3 call is made).")
+        .routes(&[
+            http_route("GET /api/attachments/{id}", http_handler!(uploads::download), User, budget(3, 3, "1", "0", "session → record → membership")).doc("getAttachment", "Download an attachment (302 to a URL valid 5 minutes)", "Members of its conversation only; 404 alike for a missing attachment and one the caller may not see. `?thumbnail=true`: the preview of an image, once made.").path::<IdPath<UploadId>>().query::<uploads::DownloadQuery>().reply::<serde_json::Value>(&[302]).errors(&[404]),
+        ]),
     Decl::new(WsAuthorizer, Light)
         .actions(&[GetItem, BatchGetItem, DeleteItem])
         .why("$connect authorizer: the token's user and revocation (BatchGetItem); a browser's ticket is taken first (DeleteItem).")
@@ -769,7 +785,7 @@ pub static FUNCTIONS: &[Decl] = {
             ws_route("$default", ws_handler!(ws::default), User, budget(0, 0, "0", "0", "`error` event only")),
         ]),
     Decl::new(WsSendMessage, FanOut)
-        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
+        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection, GetObject, DeleteObjectTagging])
         .why("sendMessage / chatMessage: as messages-send, the connection check (GetItem) in place of the authentication read. A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
             ws_route("sendMessage", ws_handler!(ws::send_message), User, budget(5, 3, "2", "8", "conversation + summary + idempotency key (batch) ‖ the connection still open (`GetItem`) → send transaction → fan-out; a direct message to a user who is busy or not connected adds one notification put")).doc("sendMessage", "Send a message (stored, then pushed).", "Members only (`error` FORBIDDEN otherwise; NOT_FOUND for an unknown conversation or user).\nAcknowledged with `messageReceived` on this connection once durably stored; `chatMessage`\ngoes to every other connection of every member (busy members excepted), `newMessage` to\nthe admin room. A retried `clientMessageId` is acknowledged again with the stored message\n(`duplicate: true`) and pushed to nobody.").body::<ws::SendMessage>(),

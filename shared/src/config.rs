@@ -39,6 +39,8 @@ pub struct Config {
     /// Password hashes (argon2) running or waiting in one process before more are refused with
     /// 503 (`auth::Hasher`): bounds memory and latency under a burst of logins.
     pub hash_queue: usize,
+    /// Attachments and avatars: sizes, types, counts (`uploads::UploadLimits`).
+    pub uploads: crate::uploads::UploadLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +98,7 @@ impl Config {
             login_free_failures_per_ip: number("CHAT_LOGIN_FREE_FAILURES_PER_IP", 50)?.clamp(1, 100_000) as u32,
             login_base_delay_ms: number("CHAT_LOGIN_BASE_DELAY_MS", 1000)?.clamp(1, 900_000),
             hash_queue: number("CHAT_HASH_QUEUE", 16)?.clamp(1, 10_000) as usize,
+            uploads: crate::uploads::UploadLimits::from_lookup(&get, &number)?,
         })
     }
 
@@ -116,6 +119,7 @@ impl Config {
             login_base_delay_ms: 1000,
             // Many test gateways share one test process: the gate has its own test.
             hash_queue: 10_000,
+            uploads: crate::uploads::UploadLimits::default(),
         }
     }
 }

@@ -379,6 +379,9 @@ pub struct Message {
     /// The members the message mentions (by `@username` in the text, or by id beside it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<UserId>,
+    /// Its files (none on a deleted message).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::uploads::Attachment>,
 }
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

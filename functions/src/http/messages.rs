@@ -72,11 +72,16 @@ pub struct ReceiverText {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Option<Mentions>"))]
     mentions: Option<Vec<String>>,
+    /// Files, by upload id (`POST /api/uploads`): the sender's, for this conversation, not
+    /// attached elsewhere, uploaded as declared; at most 10 (configurable).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<chat::ids::UploadId>>"))]
+    attachments: Option<Vec<String>>,
 }
 
 pub async fn send_text_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverText = body(&req)?;
-    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.text, b.client_message_id)?.mentioning(b.mentions)?;
+    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.text, b.client_message_id)?.mentioning(b.mentions)?.attaching(app, b.attachments)?;
     send(app, &req, b.sender, out).await
 }
 
@@ -100,12 +105,17 @@ pub struct ReceiverContent {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Option<Mentions>"))]
     mentions: Option<Vec<String>>,
+    /// Files, by upload id (`POST /api/uploads`): the sender's, for this conversation, not
+    /// attached elsewhere, uploaded as declared; at most 10 (configurable).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<chat::ids::UploadId>>"))]
+    attachments: Option<Vec<String>>,
 }
 
 pub async fn send_content_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverContent = body(&req)?;
     let out =
-        Outgoing::parse(Target::parse(&b.receiver_id)?, &b.content, b.client_message_id)?.mentioning(b.mentions)?;
+        Outgoing::parse(Target::parse(&b.receiver_id)?, &b.content, b.client_message_id)?.mentioning(b.mentions)?.attaching(app, b.attachments)?;
     send(app, &req, b.sender_id, out).await
 }
 
@@ -123,12 +133,17 @@ pub struct MessageToPathUser {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Option<Mentions>"))]
     mentions: Option<Vec<String>>,
+    /// Files, by upload id (`POST /api/uploads`): the sender's, for this conversation, not
+    /// attached elsewhere, uploaded as declared; at most 10 (configurable).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<chat::ids::UploadId>>"))]
+    attachments: Option<Vec<String>>,
 }
 
 pub async fn send_to_path_user(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: MessageToPathUser = body(&req)?;
     let out = Outgoing::parse(Target::parse(&path_param(&req, "id")?)?, &b.message, b.client_message_id)?
-        .mentioning(b.mentions)?;
+        .mentioning(b.mentions)?.attaching(app, b.attachments)?;
     send(app, &req, None, out).await
 }
 
@@ -213,12 +228,17 @@ pub struct ReceiverDetails {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Option<Mentions>"))]
     mentions: Option<Vec<String>>,
+    /// Files, by upload id (`POST /api/uploads`): the sender's, for this conversation, not
+    /// attached elsewhere, uploaded as declared; at most 10 (configurable).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<chat::ids::UploadId>>"))]
+    attachments: Option<Vec<String>>,
 }
 
 pub async fn send_details_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverDetails = body(&req)?;
     let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.message_details.text, b.client_message_id)?
-        .mentioning(b.mentions)?;
+        .mentioning(b.mentions)?.attaching(app, b.attachments)?;
     send(app, &req, b.sender, out).await
 }
 

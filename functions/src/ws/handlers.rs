@@ -61,6 +61,10 @@ pub struct SendMessage {
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "Option<chat::service::messages::schema::Mentions>"))]
     pub mentions: Option<Vec<String>>,
+    /// Files, by upload id (as the HTTP send forms).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<chat::ids::UploadId>>"))]
+    pub attachments: Option<Vec<String>>,
 }
 
 /// As `PATCH /api/messages/{id}`.
@@ -179,7 +183,7 @@ pub async fn send_message(app: &App, req: WsRequest) -> Result<(), AppError> {
         (None, Some(r)) => Target::parse(&r)?,
         (None, None) => return Err(AppError::field("conversationId", "conversationId or receiverId is required")),
     };
-    let out = Outgoing::parse(target, &b.text, b.client_message_id)?.mentioning(b.mentions)?;
+    let out = Outgoing::parse(target, &b.text, b.client_message_id)?.mentioning(b.mentions)?.attaching(app, b.attachments)?;
     let open = realtime::check_open(app, actor, &req.connection_id);
     if let SendOutcome::Existing(message) = messages::send(app, actor, open, out, Some(&req.connection_id)).await? {
         let ack = Event::MessageReceived(MessageAck::new(message, true));

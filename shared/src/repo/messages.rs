@@ -124,6 +124,7 @@ fn redact(m: &Message) -> Message {
     let mut m = m.clone();
     if m.deleted {
         m.text = String::new();
+        m.attachments.clear();
     }
     m
 }
@@ -313,8 +314,12 @@ pub async fn edit(table: &dyn Table, m: &Message, editor: &UserId, text: &str, a
 
 /// Tombstones the message: the text is erased everywhere, the place kept (`rewrite`).
 pub async fn tombstone(table: &dyn Table, m: &Message, summary_seq: i64) -> Result<Message, AppError> {
-    let gone = Message { deleted: true, text: String::new(), ..m.clone() };
-    let updates = vec![Update::Set("deleted".into(), true.into()), Update::Set("text".into(), "".into())];
+    let gone = Message { deleted: true, text: String::new(), attachments: vec![], ..m.clone() };
+    let updates = vec![
+        Update::Set("deleted".into(), true.into()),
+        Update::Set("text".into(), "".into()),
+        Update::Remove("attachments".into()),
+    ];
     rewrite(table, &gone, summary_seq, updates).await?;
     Ok(gone)
 }

@@ -75,6 +75,8 @@ pub struct Outgoing {
     pub client_message_id: Option<String>,
     /// Users mentioned by id beside the text's `@username`s.
     pub mentions: Vec<UserId>,
+    /// Uploads to attach (`service::uploads`).
+    pub attachments: Vec<crate::ids::UploadId>,
 }
 
 impl Outgoing {
@@ -85,7 +87,14 @@ impl Outgoing {
             text: MessageText::parse(text)?,
             client_message_id: parse_client_message_id(client_message_id)?,
             mentions: vec![],
+            attachments: vec![],
         })
+    }
+
+    /// With files (`attachments: [uploadId]`): at most the configured number per message.
+    pub fn attaching(mut self, app: &App, ids: Option<Vec<String>>) -> Result<Self, AppError> {
+        self.attachments = super::uploads::parse_ids(app.config.uploads.per_message, ids)?;
+        Ok(self)
     }
 
     /// With users mentioned by id (`mentions: [ids]`): at most `mentions::MAX_MENTIONS`.
@@ -242,6 +251,9 @@ where
     let name_keys: Vec<_> = crate::mentions::names_in(out.text.as_str()).iter().map(|n| keys::username(n)).collect();
     let mut keys: Vec<_> = conversations::load_keys(&conversation_id).into();
     keys.extend(idem_key.iter().cloned().chain(receiver_key.iter().cloned()).chain(name_keys.iter().cloned()));
+    keys.extend(super::uploads::keys(&out.attachments));
+    // Checked once (their objects too), then claimed by each attempt's transaction.
+    let mut uploads: Option<Vec<crate::repo::uploads::Upload>> = None;
 
     let mut authenticate = Some(authenticate);
     for attempt in 0..SEND_ATTEMPTS {
@@ -262,6 +274,10 @@ where
             (None, Some(_)) => return Err(AppError::not_found("user")),
             (None, None) => return Err(AppError::not_found("conversation")),
         }
+        if uploads.is_none() {
+            uploads = Some(super::uploads::resolve(app, sender, &conversation_id, &out.attachments, &items).await?);
+        }
+        let attachments: Vec<_> = uploads.iter().flatten().map(|u| u.attachment()).collect();
         let (previous, summary_exists) = loaded.as_ref().map_or((0, false), |l| (l.summary.seq, l.summary_exists));
         let members: Vec<&UserId> = match (&loaded, &receiver) {
             (Some(l), _) => l.conversation.member_set.iter().collect(),
@@ -291,6 +307,7 @@ where
             edited_at: None,
             reactions: vec![],
             mentions,
+            attachments,
         };
         let mut ops = msgs::send_ops(&message, previous, summary_exists, now_secs(), !creating)?;
         let mut conversation = loaded.map(|l| l.conversation);
@@ -306,6 +323,8 @@ where
                 conversation = Some(c);
             }
         }
+        let claims = ops.len();
+        ops.extend(message.attachments.iter().map(|a| crate::repo::uploads::claim_op(&a.id, &message.id)));
         match app.table().transact(ops).await {
             Ok(()) => {
                 if let Some(c) = &conversation {
@@ -320,6 +339,9 @@ where
                         deliver(app, sender, c, &message, origin).await;
                     }
                     return Ok(SendOutcome::New(message));
+                }
+                if failed.iter().any(|i| *i >= claims) {
+                    return Err(AppError::Conflict("an upload is already attached to a message".into()));
                 }
                 tracing::debug!(attempt, ?failed, "send raced; retrying");
                 // Back off with jitter so that racing senders spread out.
@@ -513,7 +535,10 @@ pub async fn delete(app: &App, actor: &Actor, id: &MessageId) -> Result<MessageD
         conversation_id: message.conversation_id,
         deleted_by: actor.user_id.clone(),
     };
-    fanout::to_members(app, &conversation, None, &Event::MessageDeleted(deleted.clone())).await?;
+    let event = Event::MessageDeleted(deleted.clone());
+    let files = super::uploads::delete_files(app, &message.attachments);
+    let (pushed, ()) = tokio::join!(fanout::to_members(app, &conversation, None, &event), files);
+    pushed?;
     Ok(deleted)
 }
 

@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod pins;
 pub mod presence;
 pub mod realtime;
+pub mod uploads;
 pub mod users;
 
 use serde::{Deserialize, Serialize};
