@@ -8,6 +8,8 @@ pub mod cors;
 mod events;
 mod http_api;
 mod limits;
+pub mod objects;
+mod previews;
 mod sigv4;
 pub mod web;
 mod ws_api;
@@ -49,6 +51,9 @@ pub struct Gateway {
     /// What the invocations counted, per function: `GET /@metrics` (Prometheus text), the same
     /// names as the functions' Embedded Metric Format lines on AWS.
     pub metrics: chat::metrics::Registry,
+    /// The embedded mode's object store (`/@objects/…`); `None` in DynamoDB mode, where the
+    /// functions use S3 (the DynamoDB server's S3, e.g. `moto_server`).
+    pub objects: Option<Arc<objects::LocalObjects>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +70,8 @@ pub enum StartError {
     Admin(#[from] chat::AppError),
     #[error("listen: {0}")]
     Io(#[from] std::io::Error),
+    #[error("object store: {0}")]
+    Objects(String),
     #[error("limits: {0}")]
     Limits(#[from] LimitsError),
 }
@@ -125,6 +132,7 @@ pub async fn start_with_push(
     let endpoint = format!("http://{addr}");
     config.ws_endpoint = Some(endpoint.clone());
     let sdk = local_sdk_config().await;
+    let sdk_for_s3 = sdk.clone();
     let credentials = match sdk.credentials_provider() {
         Some(provider) => {
             use aws_credential_types::provider::ProvideCredentials;
@@ -140,6 +148,38 @@ pub async fn start_with_push(
         Some(table) => App::with_parts(config, table, layer(Arc::new(ApiGatewayPush::new(&sdk, &endpoint)))),
         None => App::build_with_sdk(config, Some(sdk))?,
     };
+    let local_objects = match &app.config.store {
+        StoreKind::Dynamo { endpoint, table } => {
+            let s3 = match endpoint {
+                // The DynamoDB server serves S3 too (`moto_server`): one bucket per table.
+                Some(endpoint) => {
+                    let name: String = table
+                        .to_ascii_lowercase()
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                        .take(48)
+                        .collect();
+                    let bucket = format!("{}-files", name.trim_matches('-'));
+                    chat::attachments::S3Attachments::with_endpoint(&sdk_for_s3, endpoint, &bucket)
+                }
+                None => chat::attachments::S3Attachments::new(&sdk_for_s3),
+            };
+            s3.create_bucket_if_missing().await.map_err(|e| StartError::Objects(e.to_string()))?;
+            app.attachments = Some(Arc::new(s3));
+            None
+        }
+        StoreKind::Embedded { dir } => Some(Arc::new(objects::LocalObjects::new(
+            endpoint.clone(),
+            Some(dir.join("objects")),
+            app.config.uploads.pending_secs,
+        ))),
+        StoreKind::Memory => {
+            Some(Arc::new(objects::LocalObjects::new(endpoint.clone(), None, app.config.uploads.pending_secs)))
+        }
+    };
+    if let Some(o) = &local_objects {
+        app.attachments = Some(o.clone());
+    }
     // Every invocation runs under its function's declared permissions (`grant`), as on AWS.
     app.table = Arc::new(Granted(app.table.clone()));
     app.push = Arc::new(Granted(app.push.clone()));
@@ -156,7 +196,10 @@ pub async fn start_with_push(
         limiter: RateLimiter::default(),
         credentials,
         metrics: chat::metrics::Registry::default(),
+        objects: local_objects,
     });
+    // The signed length decides; this only bounds what is read before it is checked.
+    let objects_body_limit = usize::try_from(gateway.app.config.uploads.max_bytes).unwrap_or(usize::MAX);
     let router = Router::new()
         .route("/openapi.json", get(openapi))
         .route("/@metrics", get(metrics))
@@ -168,6 +211,10 @@ pub async fn start_with_push(
         .route("/js/{name}", get(web::module))
         .route("/@connections/{id}", any(connections::management))
         .route("/{stage}/@connections/{id}", any(connections::management_staged))
+        .route(
+            "/@objects/{*key}",
+            any(objects::serve).layer(axum::extract::DefaultBodyLimit::max(objects_body_limit)),
+        )
         .fallback(http_api::dispatch)
         .layer(axum::middleware::from_fn_with_state(gateway.clone(), cors::layer))
         .with_state(gateway.clone());
