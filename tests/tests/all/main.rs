@@ -2,6 +2,7 @@
 
 mod access;
 mod attacks;
+mod attachments;
 mod budget;
 mod conformance;
 mod e2e;
