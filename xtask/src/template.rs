@@ -58,8 +58,8 @@ fn policies(out: &mut String, d: &Decl) {
         let set: BTreeSet<Action> = grants.iter().copied().filter(|a| a.resource() == r).collect();
         set.into_iter().map(Action::iam_name).collect()
     };
-    // The attachments bucket and the phone push applications arrive with their issues (the
-    // base template then defines `AttachmentsBucket`); no function declares their actions yet.
+    // The attachments bucket is in the base template (with the preview function, which is no
+    // route); the phone push applications arrive with their issue.
     for (resource, arn) in [
         (Resource::Table, "!GetAtt Table.Arn"),
         (Resource::Indexes, "!Sub ${Table.Arn}/index/*"),

@@ -9,11 +9,12 @@ use crate::Gateway;
 
 pub async fn on_upload(gw: &Gateway, objects: &LocalObjects, key: &str) {
     let Some(id) = thumbnail::upload_of(key) else { return };
+    // The object's signed type decides first: no record is read for a file that is no image.
+    let Some((content_type, bytes)) = objects.get(key).filter(|(t, _)| thumbnail::handles(t)) else { return };
     let Ok(Some(upload)) = records::get(gw.app.table(), &id).await else { return };
-    if !thumbnail::handles(upload.content_type.as_str()) {
+    if upload.content_type.as_str() != content_type {
         return;
     }
-    let Some((_, bytes)) = objects.get(key) else { return };
     // Decoding is CPU work: off the async workers, as its own Lambda function would be.
     let content_type = upload.content_type.as_str().to_owned();
     let preview = tokio::task::spawn_blocking(move || thumbnail::preview(&bytes, &content_type)).await;

@@ -1,5 +1,5 @@
-//! `bootstrap-thumbnail`: the attachments bucket's `s3:ObjectCreated:*` notification on
-//! `uploads/` (template.yaml, `ThumbnailFunction`). For each new image: its record (GetItem), the
+//! `bootstrap-thumbnail`: the attachments bucket's `Object Created` events on `uploads/`, through
+//! EventBridge (template.yaml, `ThumbnailFunction`). For each new image: its record (GetItem), the
 //! object (GetObject, refused past `MAX_INPUT_BYTES` before reading), the preview written to
 //! `thumbs/<id>` (PutObject; tagged pending like its upload unless already attached) and the
 //! record's dimensions (UpdateItem). A file that is not a decodable image within the limits is
@@ -24,11 +24,8 @@ async fn main() -> Result<(), Error> {
     let env = Env { s3: aws_sdk_s3::Client::new(&sdk), table: DynamoTable::new(DynamoTable::client_from_config(&sdk, None), table_name) };
     let env = &env;
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
-        let records = ev.payload["Records"].as_array().cloned().unwrap_or_default();
-        for r in records {
-            let (Some(bucket), Some(key)) = (r["s3"]["bucket"]["name"].as_str(), r["s3"]["object"]["key"].as_str()) else {
-                continue;
-            };
+        for (bucket, key) in objects(&ev.payload) {
+            let (bucket, key) = (bucket.as_str(), key.as_str());
             if let Err(e) = one(env, bucket, key).await {
                 tracing::error!(error = %e, key, "preview failed");
                 return Err(e);
@@ -37,6 +34,17 @@ async fn main() -> Result<(), Error> {
         Ok::<(), Error>(())
     }))
     .await
+}
+
+/// The objects an event names: EventBridge's `Object Created` (the template's rule) or a bucket
+/// notification's `Records`.
+fn objects(event: &Value) -> Vec<(String, String)> {
+    let pair = |b: &Value, k: &Value| Some((b.as_str()?.to_owned(), k.as_str()?.to_owned()));
+    if let Some(d) = event.get("detail") {
+        return pair(&d["bucket"]["name"], &d["object"]["key"]).into_iter().collect();
+    }
+    let records = event["Records"].as_array().map(Vec::as_slice).unwrap_or_default();
+    records.iter().filter_map(|r| pair(&r["s3"]["bucket"]["name"], &r["s3"]["object"]["key"])).collect()
 }
 
 async fn one(env: &Env, bucket: &str, key: &str) -> Result<(), Error> {

@@ -65,6 +65,8 @@ struct Fx {
     group_msg: String,
     channel: String,
     notif: String,
+    /// A file alice sent in `conv` (an upload attached to a message).
+    attachment: String,
 }
 
 type PathFn = fn(&Fx) -> String;
@@ -224,6 +226,15 @@ fn http_rows() -> Vec<Row> {
                                                                                                   [s(401), s(404), s(404), s(200), s(404), s(404)]),
         r("POST /api/notifications/read", "read all mine", Method::POST, |_| "/api/notifications/read".into(), empty, Alice,
                                                                                                   [s(401), s(200), s(200), s(200), s(200), s(200)]),
+        r("POST /api/uploads", "upload to alice's conversation", Method::POST, |_| "/api/uploads".into(),
+          |f, _| Some(json!({ "fileName": "a.pdf", "contentType": "application/pdf", "size": 10, "purpose": "attachment", "conversationId": f.conv })), Alice,
+                                                                                                  [s(401), s(404), s(201), s(201), s(404), s(404)]),
+        r("POST /api/uploads", "upload an avatar", Method::POST, |_| "/api/uploads".into(),
+          |_, _| Some(json!({ "fileName": "me.png", "contentType": "image/png", "size": 10, "purpose": "avatar" })), Alice,
+                                                                                                  [s(401), s(201), s(201), s(201), s(201), s(201)]),
+        // 302 to the object store, followed: its 200.
+        r("GET /api/attachments/{id}", "alice's attachment", Method::GET, |f| format!("/api/attachments/{}", f.attachment), no_body, Alice,
+                                                                                                  [s(401), s(404), s(200), s(200), s(404), s(200)]),
         r("POST /users/auth/create", "create (seed 001)", Method::POST, |_| "/users/auth/create".into(),
           |_, _| Some(json!({ "firstName": "A", "lastName": "B", "email": format!("{}@example.com", unique_username("e")), "password": "password 123" })), Alice,
                                                                                                   [s(201), X, X, X, X, X]),
@@ -329,6 +340,21 @@ impl World {
                 json!({ "userId": self.alice.user.id, "message": "hi" }),
             )
             .await;
+        let conv = sent["conversationId"].as_str().expect("conversation").to_owned();
+        let ask = json!({ "fileName": "f.txt", "contentType": "text/plain", "size": 2, "purpose": "attachment", "conversationId": conv });
+        let ticket = self.ok(Method::POST, "/api/uploads", &alice, ask).await;
+        let stored = reqwest::Client::new()
+            .put(ticket["upload"]["url"].as_str().expect("a URL"))
+            .header("content-type", "text/plain")
+            .header("x-amz-tagging", "pending=true")
+            .body("hi")
+            .send()
+            .await
+            .expect("the object store answers");
+        assert!(stored.status().is_success(), "fixture upload: {}", stored.status());
+        let attachment = ticket["uploadId"].as_str().expect("an upload id").to_owned();
+        let with_file = json!({ "receiverId": conv, "content": "a file", "attachments": [attachment] });
+        self.ok(Method::POST, "/api/messages", &alice, with_file).await;
         let fx = Fx {
             alice: self.alice.user.id.to_string(),
             alice_email: self.alice_email.clone(),
@@ -340,6 +366,7 @@ impl World {
             group_msg: group_msg["id"].as_str().expect("message").to_owned(),
             channel: ids[1].clone(),
             notif: notif["id"].as_str().expect("notification").to_owned(),
+            attachment,
         };
         (fx, partner, victim)
     }

@@ -315,6 +315,29 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
     let pins = format!("/api/conversations/{conv}/pins");
     m.insert("GET /api/conversations/{id}/pins", b.http(Method::GET, &pins, t, None).await);
     m.insert("DELETE /api/conversations/{id}/pins/{messageId}", b.http(Method::DELETE, &pin, t, None).await);
+    // Attachments: the upload request, a send naming two uploads, a download (the object
+    // store's own requests are no DynamoDB requests; text files: no preview runs).
+    let ask = json!({ "fileName": "a.txt", "contentType": "text/plain", "size": 1, "purpose": "attachment", "conversationId": conv });
+    m.insert("POST /api/uploads", b.http(Method::POST, "/api/uploads", t, Some(ask.clone())).await);
+    let mut uploads = Vec::new();
+    for _ in 0..2 {
+        let (_, ticket) = b.gw.post("/api/uploads", &a.token, ask.clone()).await;
+        let upload = &ticket["data"]["upload"];
+        let res = reqwest::Client::new()
+            .put(upload["url"].as_str().unwrap())
+            .header("content-type", "text/plain")
+            .header("x-amz-tagging", upload["headers"]["x-amz-tagging"].as_str().unwrap_or("pending=true"))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "the upload is stored");
+        uploads.push(ticket["data"]["uploadId"].as_str().unwrap().to_owned());
+    }
+    let with_files = json!({ "receiver": bob.id, "text": "files", "attachments": uploads });
+    m.insert("POST /api/messages/send attachments", b.http(Method::POST, "/api/messages/send", t, Some(with_files)).await);
+    let download = format!("/api/attachments/{}", uploads[0]);
+    m.insert("GET /api/attachments/{id}", b.http(Method::GET, &download, t, None).await);
     // A message alice has not fetched: her acknowledgement moves her marker.
     b.gw.post("/api/messages", &bob.token, json!({ "receiverId": a.id, "content": "new" })).await;
     let delivered = json!({ "action": "delivered", "conversationId": conv });
