@@ -68,6 +68,7 @@ functions! {
     NotificationsRead = "notifications-read",
     UploadsCreate = "uploads-create",
     AttachmentsGet = "attachments-get",
+    UsersAvatar = "users-avatar",
     WsAuthorizer = "ws-authorizer",
     WsConnect = "ws-connect",
     WsDisconnect = "ws-disconnect",
@@ -524,7 +525,7 @@ pub static FUNCTIONS: &[Decl] = {
         chat::repo::notifications::Notification,
         chat::service::{conversations::ConversationView, groups::GroupView, notifications::Marked, pins::PinView},
         chat::service::users::{SessionView, TicketView, Updated},
-        chat::service::uploads::UploadTicket,
+        chat::service::uploads::{AvatarSet, UploadTicket},
         http::IdPath,
     };
     &[
@@ -758,6 +759,12 @@ pub static FUNCTIONS: &[Decl] = {
         .why("download: authenticate (BatchGetItem), the upload record (GetItem), the caller's membership of its conversation (GetItem); the presigned GET is signed with this role (s3:GetObject; no S3 call is made).")
         .routes(&[
             http_route("GET /api/attachments/{id}", http_handler!(uploads::download), User, budget(3, 3, "1", "0", "session → record → membership")).doc("getAttachment", "Download an attachment (302 to a URL valid 5 minutes)", "Members of its conversation only; 404 alike for a missing attachment and one the caller may not see. `?thumbnail=true`: the preview of an image, once made.").path::<IdPath<UploadId>>().query::<uploads::DownloadQuery>().reply::<serde_json::Value>(&[302]).errors(&[404]),
+        ]),
+    Decl::new(UsersAvatar, Light)
+        .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, GetObject, DeleteObjectTagging, DeleteObject])
+        .why("avatar: authenticate (BatchGetItem), the upload record and the user (GetItem) concurrently; the object checked (HeadObject: s3:GetObject) and kept (s3:DeleteObjectTagging); one transaction: the record claimed and the user's profilePicture set (UpdateItem); the previous avatar's objects (s3:DeleteObject) and record (DeleteItem).")
+        .routes(&[
+            http_route("PUT /api/users/me/avatar", http_handler!(uploads::set_avatar), User, budget(4, 2, "1.5", "4", "session ‖ record ‖ user → transaction (claim + profilePicture); replacing an avatar adds its record's delete")).doc("setAvatar", "Make an avatar upload my profile picture", "The upload must be the caller's, `purpose: \"avatar\"`, uploaded as declared (404 / 400 otherwise; 409 when already used). `profilePicture` becomes `/api/attachments/{uploadId}`, which any signed-in user may follow; the previous avatar's file is deleted.").body::<uploads::SetAvatar>().reply::<AvatarSet>(&[200]).errors(&[404, 409]),
         ]),
     Decl::new(WsAuthorizer, Light)
         .actions(&[GetItem, BatchGetItem, DeleteItem])

@@ -8,7 +8,7 @@ use chat::{App, AppError};
 use lambda_http::Request;
 use serde::Deserialize;
 
-use super::{body, caller, flag, path_id, Reply};
+use super::{body, caller, concurrent_session, flag, path_id, Reply};
 
 /// `POST /api/uploads`.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -49,4 +49,22 @@ pub async fn download(app: &App, req: Request) -> Result<Reply, AppError> {
     let id = path_id(&req, "id", UploadId::parse, "attachment")?;
     let thumbnail = flag(&req, "thumbnail")?;
     Ok(Reply::redirect(uploads::download_url(app, &caller.actor(), &id, thumbnail).await?))
+}
+
+/// `PUT /api/users/me/avatar`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetAvatar {
+    /// An avatar upload of the caller's (`purpose: "avatar"`), uploaded.
+    #[cfg_attr(feature = "schema", schemars(with = "UploadId"))]
+    upload_id: String,
+}
+
+/// The caller's `profilePicture` becomes their avatar upload.
+pub async fn set_avatar(app: &App, req: Request) -> Result<Reply, AppError> {
+    let b: SetAvatar = body(&req)?;
+    let id = UploadId::parse(&b.upload_id).ok_or_else(|| AppError::field("uploadId", "not an upload id"))?;
+    let (actor, session) = concurrent_session(app, &req, None).await?;
+    Ok(Reply::ok(uploads::set_avatar(app, &actor, session, &id).await?))
 }

@@ -22,9 +22,10 @@ pub struct Upload {
     pub content_type: ContentType,
     pub size: i64,
     pub created_at: String,
-    /// The message it is attached to, once sent.
+    /// What it is attached to, once used: a message id (an attachment) or the owner's user id
+    /// (an avatar, as their profile picture).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attached_to: Option<MessageId>,
+    pub attached_to: Option<String>,
     /// Set by the preview function.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,
@@ -72,9 +73,18 @@ pub async fn get(table: &dyn Table, id: &UploadId) -> Result<Option<Upload>, App
 /// The send's claim of an upload: attached to `message` only if attached to nothing yet (the
 /// transaction fails otherwise: one upload, one message), and no longer expiring.
 pub fn claim_op(id: &UploadId, message: &MessageId) -> WriteOp {
+    claim(id, message.as_str())
+}
+
+/// As `claim_op`, for `owner`'s profile picture.
+pub fn claim_avatar_op(id: &UploadId, owner: &UserId) -> WriteOp {
+    claim(id, owner.as_str())
+}
+
+fn claim(id: &UploadId, to: &str) -> WriteOp {
     WriteOp::Update {
         key: keys::upload(id),
-        updates: vec![Update::Set("attachedTo".into(), message.as_str().into()), Update::Remove("ttl".into())],
+        updates: vec![Update::Set("attachedTo".into(), to.into()), Update::Remove("ttl".into())],
         cond: Some(Condition::ExistsWithout("attachedTo".into())),
     }
 }

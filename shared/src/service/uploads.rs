@@ -205,6 +205,81 @@ pub async fn download_url(app: &App, actor: &Actor, id: &UploadId, thumbnail: bo
     app.objects()?.download_url(&key, Duration::from_secs(DOWNLOAD_URL_SECS)).await
 }
 
+/// What a profile picture made of an avatar upload points to: the download route of the upload.
+pub fn avatar_path(id: &UploadId) -> String {
+    format!("/api/attachments/{id}")
+}
+
+/// The answer of `PUT /api/users/me/avatar`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AvatarSet {
+    /// The caller's new `profilePicture`: `GET` it (a redirect to the image).
+    pub profile_picture: String,
+}
+
+/// The caller's profile picture becomes their avatar upload `id` (an image they uploaded, as
+/// declared; 404 for anything else, 409 when already used). The record (`GetItem`) ‖ the
+/// session; the object checked (`HeadObject`) and kept; one transaction: the record claimed,
+/// the user's `profilePicture` set. The previous avatar's files and record go.
+pub async fn set_avatar<A>(app: &App, actor: &Actor, authenticate: A, id: &UploadId) -> Result<AvatarSet, AppError>
+where
+    A: std::future::Future<Output = Result<(), AppError>>,
+{
+    let (_, upload, user) = tokio::try_join!(
+        authenticate,
+        records::get(app.table(), id),
+        crate::repo::users::get(app.table(), &actor.user_id)
+    )?;
+    let upload = upload
+        .filter(|u| u.owner_id == actor.user_id && u.purpose == Purpose::Avatar)
+        .ok_or_else(|| AppError::not_found("upload"))?;
+    if upload.attached_to.is_some() {
+        return Err(AppError::Conflict("this upload is already used".into()));
+    }
+    let user = user.ok_or_else(|| AppError::not_found("user"))?;
+    let objects = app.objects()?;
+    let head = objects.head(&object_key(id)).await?.ok_or_else(|| AppError::field("uploadId", "the file was not uploaded"))?;
+    if head.size != upload.size || head.content_type.as_deref().map(str::to_ascii_lowercase).as_deref() != Some(upload.content_type.as_str()) {
+        return Err(AppError::field("uploadId", "the file differs from its declared size or type"));
+    }
+    objects.keep(&object_key(id)).await?;
+    if upload.thumbnail {
+        objects.keep(&thumbnail_key(id)).await?;
+    }
+    let picture = avatar_path(id);
+    let ops = vec![
+        records::claim_avatar_op(id, &actor.user_id),
+        crate::store::WriteOp::Update {
+            key: repo::keys::user(&actor.user_id),
+            updates: vec![crate::store::Update::Set("profilePicture".into(), picture.clone().into())],
+            cond: Some(crate::store::Condition::Exists),
+        },
+    ];
+    match app.table().transact(ops).await {
+        Ok(()) => {}
+        Err(crate::store::StoreError::TransactionCancelled { failed }) if failed.contains(&0) => {
+            return Err(AppError::Conflict("this upload is already used".into()))
+        }
+        Err(crate::store::StoreError::TransactionCancelled { .. }) => return Err(AppError::not_found("user")),
+        Err(e) => return Err(e.into()),
+    }
+    // The previous avatar, if it was one of ours, is no longer anyone's.
+    let previous = user.profile.profile_picture.as_deref().and_then(|p| p.strip_prefix("/api/attachments/")).and_then(UploadId::parse);
+    if let Some(previous) = previous.filter(|p| p != id) {
+        let gone = async {
+            objects.delete(&object_key(&previous)).await?;
+            objects.delete(&thumbnail_key(&previous)).await?;
+            records::delete_all(app.table(), std::slice::from_ref(&previous)).await
+        };
+        if let Err(e) = gone.await {
+            tracing::warn!(error = %e, "could not delete the previous avatar");
+        }
+    }
+    Ok(AvatarSet { profile_picture: picture })
+}
+
 /// Deletes the files (and previews) of a deleted message, then their records. Failures are
 /// logged: the message is deleted either way.
 pub async fn delete_files(app: &App, attachments: &[crate::uploads::Attachment]) {

@@ -67,6 +67,8 @@ struct Fx {
     notif: String,
     /// A file alice sent in `conv` (an upload attached to a message).
     attachment: String,
+    /// An avatar upload of alice's, not used yet.
+    avatar: String,
 }
 
 type PathFn = fn(&Fx) -> String;
@@ -232,6 +234,8 @@ fn http_rows() -> Vec<Row> {
         r("POST /api/uploads", "upload an avatar", Method::POST, |_| "/api/uploads".into(),
           |_, _| Some(json!({ "fileName": "me.png", "contentType": "image/png", "size": 10, "purpose": "avatar" })), Alice,
                                                                                                   [s(401), s(201), s(201), s(201), s(201), s(201)]),
+        r("PUT /api/users/me/avatar", "use alice's avatar upload", Method::PUT, |_| "/api/users/me/avatar".into(),
+          |f, _| Some(json!({ "uploadId": f.avatar })), Alice,                                   [s(401), s(404), s(404), s(200), s(404), s(404)]),
         // 302 to the object store, followed: its 200.
         r("GET /api/attachments/{id}", "alice's attachment", Method::GET, |f| format!("/api/attachments/{}", f.attachment), no_body, Alice,
                                                                                                   [s(401), s(404), s(200), s(200), s(404), s(200)]),
@@ -353,6 +357,18 @@ impl World {
             .expect("the object store answers");
         assert!(stored.status().is_success(), "fixture upload: {}", stored.status());
         let attachment = ticket["uploadId"].as_str().expect("an upload id").to_owned();
+        let ask_avatar = json!({ "fileName": "me.png", "contentType": "image/png", "size": 2, "purpose": "avatar" });
+        let avatar_ticket = self.ok(Method::POST, "/api/uploads", &alice, ask_avatar).await;
+        let stored = reqwest::Client::new()
+            .put(avatar_ticket["upload"]["url"].as_str().expect("a URL"))
+            .header("content-type", "image/png")
+            .header("x-amz-tagging", "pending=true")
+            .body("hi")
+            .send()
+            .await
+            .expect("the object store answers");
+        assert!(stored.status().is_success(), "fixture avatar: {}", stored.status());
+        let avatar = avatar_ticket["uploadId"].as_str().expect("an upload id").to_owned();
         let with_file = json!({ "receiverId": conv, "content": "a file", "attachments": [attachment] });
         self.ok(Method::POST, "/api/messages", &alice, with_file).await;
         let fx = Fx {
@@ -367,6 +383,7 @@ impl World {
             channel: ids[1].clone(),
             notif: notif["id"].as_str().expect("notification").to_owned(),
             attachment,
+            avatar,
         };
         (fx, partner, victim)
     }

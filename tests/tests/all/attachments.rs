@@ -14,6 +14,7 @@ both_stores!(
     an_image_and_a_pdf_are_uploaded_sent_seen_live_downloaded_by_members_only_and_deleted_with_their_message,
     a_send_refuses_uploads_that_are_missing_foreign_or_already_attached_and_attaches_nothing,
     an_upload_request_refuses_bad_names_types_sizes_and_strangers,
+    an_avatar_upload_becomes_the_profile_picture_everyone_can_fetch_and_replacing_it_deletes_the_old_one,
 );
 
 fn raw() -> reqwest::Client {
@@ -261,4 +262,51 @@ async fn an_upload_never_attached_disappears_after_its_pending_time() {
     assert!(objects.get(&format!("uploads/{id}")).is_none(), "the lifecycle rule removed it");
     let (status, refused) = send(&gw, &alice, &conv, "too late", &[&id]).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{refused}");
+}
+
+/// Uploads an avatar; its id.
+async fn avatar(gw: &Gateway, who: &User, bytes: Vec<u8>) -> String {
+    let body = json!({ "fileName": "me.png", "contentType": "image/png", "size": bytes.len(), "purpose": "avatar" });
+    let (status, ticket) = gw.post("/api/uploads", &who.token, body).await;
+    assert_eq!(status, StatusCode::CREATED, "{ticket}");
+    assert_eq!(put(&ticket["data"], bytes, None).await, StatusCode::OK);
+    ticket["data"]["uploadId"].as_str().expect("an id").to_owned()
+}
+
+async fn an_avatar_upload_becomes_the_profile_picture_everyone_can_fetch_and_replacing_it_deletes_the_old_one(
+    store: Store,
+) {
+    let gw = Gateway::start(store).await;
+    let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
+    let first_image = png(64, 64);
+    let first = avatar(&gw, &alice, first_image.clone()).await;
+    let bobs = avatar(&gw, &bob, png(8, 8)).await;
+
+    let (status, _) = gw.put("/api/users/me/avatar", &alice.token, json!({ "uploadId": bobs })).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another user's upload");
+    let (status, set) = gw.put("/api/users/me/avatar", &alice.token, json!({ "uploadId": first })).await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    let picture = format!("/api/attachments/{first}");
+    assert_eq!(set["data"]["profilePicture"], picture.as_str());
+    let (status, _) = gw.put("/api/users/me/avatar", &alice.token, json!({ "uploadId": first })).await;
+    assert_eq!(status, StatusCode::CONFLICT, "an upload is used once");
+
+    // Bob sees the picture on alice's profile and fetches it.
+    let (_, profile) = gw.get(format!("/api/users/{}", alice.id), &bob.token).await;
+    assert_eq!(profile["data"]["profilePicture"], picture.as_str());
+    let (status, url) = locate(&gw, &bob, &first, false).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert_eq!(fetch(&url.expect("a Location")).await, (StatusCode::OK, first_image));
+
+    // A new avatar replaces it; the old one's file is gone.
+    let (_, old_url) = locate(&gw, &bob, &first, false).await;
+    let second = avatar(&gw, &alice, png(16, 16)).await;
+    let (status, _) = gw.put("/api/users/me/avatar", &alice.token, json!({ "uploadId": second })).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(fetch(&old_url.expect("a Location")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(locate(&gw, &bob, &first, false).await.0, StatusCode::NOT_FOUND);
+
+    // An avatar is an image.
+    let pdf = json!({ "fileName": "me.pdf", "contentType": "application/pdf", "size": 10, "purpose": "avatar" });
+    assert_eq!(gw.post("/api/uploads", &alice.token, pdf).await.0, StatusCode::BAD_REQUEST);
 }

@@ -336,6 +336,19 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
     }
     let with_files = json!({ "receiver": bob.id, "text": "files", "attachments": uploads });
     m.insert("POST /api/messages/send attachments", b.http(Method::POST, "/api/messages/send", t, Some(with_files)).await);
+    let ask_avatar = json!({ "fileName": "me.txt", "contentType": "image/png", "size": 1, "purpose": "avatar" });
+    let (_, ticket) = b.gw.post("/api/uploads", &a.token, ask_avatar).await;
+    let res = reqwest::Client::new()
+        .put(ticket["data"]["upload"]["url"].as_str().unwrap())
+        .header("content-type", "image/png")
+        .header("x-amz-tagging", "pending=true")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "the avatar is stored (not a decodable image: no preview)");
+    let set = json!({ "uploadId": ticket["data"]["uploadId"] });
+    m.insert("PUT /api/users/me/avatar", b.http(Method::PUT, "/api/users/me/avatar", t, Some(set)).await);
     let download = format!("/api/attachments/{}", uploads[0]);
     m.insert("GET /api/attachments/{id}", b.http(Method::GET, &download, t, None).await);
     // A message alice has not fetched: her acknowledgement moves her marker.
