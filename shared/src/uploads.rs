@@ -30,8 +30,10 @@ pub const DEFAULT_TYPES: &[&str] = &[
     "video/quicktime",
 ];
 
-/// The types a thumbnail is made of (and an avatar may be).
+/// The types an avatar may be.
 pub const IMAGE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
+/// The types the preview function makes a thumbnail of (lambda/thumbnail).
+pub const PREVIEW_TYPES: &[&str] = &["image/png", "image/jpeg"];
 
 /// Sizes, types and counts of uploads. Environment: `CHAT_UPLOAD_MAX_BYTES` (25 MB),
 /// `CHAT_UPLOAD_TYPES` (comma-separated; the default list above), `CHAT_ATTACHMENTS_PER_MESSAGE`
@@ -121,6 +123,11 @@ impl ContentType {
     pub fn is_image(&self) -> bool {
         IMAGE_TYPES.contains(&self.0.as_str())
     }
+
+    /// A preview will be made of it.
+    pub fn has_preview(&self) -> bool {
+        PREVIEW_TYPES.contains(&self.0.as_str())
+    }
 }
 
 /// A size in bytes, 1 to the configured maximum.
@@ -159,7 +166,7 @@ pub struct Attachment {
     pub width: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
-    /// An image: a preview is (or will shortly be) at `GET /api/attachments/{id}?thumbnail=true`.
+    /// A PNG or JPEG: a preview is (or will shortly be) at `GET /api/attachments/{id}?thumbnail=true`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub thumbnail: bool,
 }

@@ -8,7 +8,7 @@ use crate::objects::LocalObjects;
 use crate::Gateway;
 
 pub async fn on_upload(gw: &Gateway, objects: &LocalObjects, key: &str) {
-    let Some(id) = thumbnail::upload_of(key) else { return };
+    let Some(id) = thumbnail::upload_of(key).and_then(chat::ids::UploadId::parse) else { return };
     // The object's signed type decides first: no record is read for a file that is no image.
     let Some((content_type, bytes)) = objects.get(key).filter(|(t, _)| thumbnail::handles(t)) else { return };
     let Ok(Some(upload)) = records::get(gw.app.table(), &id).await else { return };

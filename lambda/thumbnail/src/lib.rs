@@ -46,12 +46,12 @@ impl std::fmt::Display for Refused {
     }
 }
 
+/// PNG and JPEG only: GIF and WebP uploads are accepted as files, without a preview (their
+/// decoders would grow the zip past its 4 MB goal).
 fn format_of(content_type: &str) -> Option<ImageFormat> {
     match content_type {
         "image/png" => Some(ImageFormat::Png),
         "image/jpeg" => Some(ImageFormat::Jpeg),
-        "image/gif" => Some(ImageFormat::Gif),
-        "image/webp" => Some(ImageFormat::WebP),
         _ => None,
     }
 }
@@ -87,10 +87,25 @@ pub fn preview(bytes: &[u8], content_type: &str) -> Result<Preview, Refused> {
     Ok(Preview { width, height, bytes: out.into_inner() })
 }
 
-/// The upload id of an object key `uploads/<id>`.
-pub fn upload_of(key: &str) -> Option<chat::ids::UploadId> {
-    chat::ids::UploadId::parse(key.strip_prefix("uploads/")?)
+/// The upload id of an object key `uploads/<id>` (`upl_` and a ULID, as `chat::ids::UploadId`).
+pub fn upload_of(key: &str) -> Option<&str> {
+    let id = key.strip_prefix("uploads/")?;
+    let ulid = id.strip_prefix("upl_")?;
+    (ulid.len() == 26 && ulid.chars().all(|c| c.is_ascii_alphanumeric())).then_some(id)
 }
+
+/// The preview's object key (`chat::uploads::thumbnail_key`).
+pub fn thumbnail_key(upload_id: &str) -> String {
+    format!("thumbs/{upload_id}")
+}
+
+/// The upload record's key (`chat::repo::keys::upload`).
+pub fn record_key(upload_id: &str) -> (String, String) {
+    (format!("UPLOAD#{upload_id}"), "UPLOAD".to_owned())
+}
+
+/// The tag of an object not attached yet (`chat::attachments::PENDING_TAG`).
+pub const PENDING_TAG: &str = "pending=true";
 
 #[cfg(test)]
 mod tests {

@@ -2,31 +2,30 @@
 //! EventBridge (template.yaml, `ThumbnailFunction`). For each new image: its record (GetItem), the
 //! object (GetObject, refused past `MAX_INPUT_BYTES` before reading), the preview written to
 //! `thumbs/<id>` (PutObject; tagged pending like its upload unless already attached) and the
-//! record's dimensions (UpdateItem). A file that is not a decodable image within the limits is
-//! logged and skipped: no retry can change it.
+//! record's dimensions (UpdateItem, only on an existing record). A file that is not a decodable
+//! image within the limits is logged and skipped: no retry can change it.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
-use chat::repo::uploads as records;
-use chat::store::DynamoTable;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
 struct Env {
     s3: aws_sdk_s3::Client,
-    table: DynamoTable,
+    dynamodb: aws_sdk_dynamodb::Client,
+    table: String,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let table_name = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
-    let env = Env { s3: aws_sdk_s3::Client::new(&sdk), table: DynamoTable::new(DynamoTable::client_from_config(&sdk, None), table_name) };
+    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
+    let env = Env { s3: aws_sdk_s3::Client::new(&sdk), dynamodb: aws_sdk_dynamodb::Client::new(&sdk), table };
     let env = &env;
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
         for (bucket, key) in objects(&ev.payload) {
-            let (bucket, key) = (bucket.as_str(), key.as_str());
-            if let Err(e) = one(env, bucket, key).await {
+            if let Err(e) = one(env, &bucket, &key).await {
                 tracing::error!(error = %e, key, "preview failed");
                 return Err(e);
             }
@@ -49,17 +48,29 @@ fn objects(event: &Value) -> Vec<(String, String)> {
 
 async fn one(env: &Env, bucket: &str, key: &str) -> Result<(), Error> {
     let Some(id) = thumbnail::upload_of(key) else { return Ok(()) };
-    let Some(upload) = records::get(&env.table, &id).await? else { return Ok(()) };
-    if !thumbnail::handles(upload.content_type.as_str()) {
+    let (pk, sk) = thumbnail::record_key(id);
+    let record = env
+        .dynamodb
+        .get_item()
+        .table_name(&env.table)
+        .key("pk", AttributeValue::S(pk.clone()))
+        .key("sk", AttributeValue::S(sk.clone()))
+        .consistent_read(true)
+        .send()
+        .await?;
+    let Some(item) = record.item else { return Ok(()) };
+    let content_type = item.get("contentType").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    if !thumbnail::handles(&content_type) {
         return Ok(());
     }
+    let attached = item.contains_key("attachedTo");
     let object = env.s3.get_object().bucket(bucket).key(key).send().await?;
     if object.content_length().unwrap_or(i64::MAX) > thumbnail::MAX_INPUT_BYTES as i64 {
         tracing::warn!(key, "too large for a preview");
         return Ok(());
     }
     let bytes = object.body.collect().await?.into_bytes();
-    let preview = match thumbnail::preview(&bytes, upload.content_type.as_str()) {
+    let preview = match thumbnail::preview(&bytes, &content_type) {
         Ok(p) => p,
         Err(refused) => {
             tracing::warn!(key, %refused, "no preview");
@@ -70,13 +81,31 @@ async fn one(env: &Env, bucket: &str, key: &str) -> Result<(), Error> {
         .s3
         .put_object()
         .bucket(bucket)
-        .key(chat::uploads::thumbnail_key(&id))
+        .key(thumbnail::thumbnail_key(id))
         .content_type(thumbnail::CONTENT_TYPE)
         .body(ByteStream::from(preview.bytes));
-    if upload.attached_to.is_none() {
-        put = put.tagging(chat::attachments::PENDING_TAG);
+    if !attached {
+        put = put.tagging(thumbnail::PENDING_TAG);
     }
     put.send().await?;
-    records::set_preview(&env.table, &id, preview.width, preview.height, true).await?;
-    Ok(())
+    let n = |v: u32| AttributeValue::N(v.to_string());
+    let updated = env
+        .dynamodb
+        .update_item()
+        .table_name(&env.table)
+        .key("pk", AttributeValue::S(pk))
+        .key("sk", AttributeValue::S(sk))
+        .update_expression("SET width = :w, height = :h, thumbnail = :t")
+        .condition_expression("attribute_exists(pk)")
+        .expression_attribute_values(":w", n(preview.width))
+        .expression_attribute_values(":h", n(preview.height))
+        .expression_attribute_values(":t", AttributeValue::Bool(true))
+        .send()
+        .await;
+    match updated {
+        Ok(_) => Ok(()),
+        // Deleted meanwhile (its message too): nothing to record.
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -44,7 +44,7 @@ impl Upload {
             size: self.size,
             width: self.width,
             height: self.height,
-            thumbnail: self.content_type.is_image(),
+            thumbnail: self.content_type.has_preview(),
         }
     }
 }

@@ -310,3 +310,17 @@ async fn an_avatar_upload_becomes_the_profile_picture_everyone_can_fetch_and_rep
     let pdf = json!({ "fileName": "me.pdf", "contentType": "application/pdf", "size": 10, "purpose": "avatar" });
     assert_eq!(gw.post("/api/uploads", &alice.token, pdf).await.0, StatusCode::BAD_REQUEST);
 }
+
+/// The preview function's binary links no chat crate (its zip stays small): its record key,
+/// object keys and tag are its own constants, and must stay those of `chat`.
+#[test]
+fn the_preview_function_names_records_objects_and_the_pending_tag_as_the_backend_does() {
+    let id = chat::ids::UploadId::generate();
+    let key = chat::uploads::object_key(&id);
+    assert_eq!(thumbnail::upload_of(&key), Some(id.as_str()));
+    assert_eq!(thumbnail::thumbnail_key(id.as_str()), chat::uploads::thumbnail_key(&id));
+    let record = chat::repo::keys::upload(&id);
+    assert_eq!(thumbnail::record_key(id.as_str()), (record.pk, record.sk));
+    assert_eq!(thumbnail::PENDING_TAG, chat::attachments::PENDING_TAG);
+    assert_eq!(thumbnail::upload_of("uploads/../x"), None);
+}
