@@ -181,10 +181,7 @@ fn the_lambda_binary_keeps_one_tls_stack_and_one_http_stack() {
         let has = |name: &str| crates.iter().any(|(n, _)| n == name);
         // The preview function signs no token: no Secrets Manager client.
         let tokens = package == "chat-lambda-thumbnail" || has("aws-sdk-secretsmanager");
-        assert!(
-            has("aws-sdk-dynamodb") && tokens,
-            "{package}: the list looks wrong: {crates:?}"
-        );
+        assert!(has("aws-sdk-dynamodb") && tokens, "{package}: the list looks wrong: {crates:?}");
         for optional in ["argon2", "aws-sdk-s3", "aws-sdk-sns", "image"] {
             assert_eq!(has(optional), own.contains(&optional), "{package}: {optional}");
         }

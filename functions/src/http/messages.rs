@@ -81,7 +81,9 @@ pub struct ReceiverText {
 
 pub async fn send_text_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverText = body(&req)?;
-    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.text, b.client_message_id)?.mentioning(b.mentions)?.attaching(app, b.attachments)?;
+    let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.text, b.client_message_id)?
+        .mentioning(b.mentions)?
+        .attaching(app, b.attachments)?;
     send(app, &req, b.sender, out).await
 }
 
@@ -114,8 +116,9 @@ pub struct ReceiverContent {
 
 pub async fn send_content_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverContent = body(&req)?;
-    let out =
-        Outgoing::parse(Target::parse(&b.receiver_id)?, &b.content, b.client_message_id)?.mentioning(b.mentions)?.attaching(app, b.attachments)?;
+    let out = Outgoing::parse(Target::parse(&b.receiver_id)?, &b.content, b.client_message_id)?
+        .mentioning(b.mentions)?
+        .attaching(app, b.attachments)?;
     send(app, &req, b.sender_id, out).await
 }
 
@@ -143,7 +146,8 @@ pub struct MessageToPathUser {
 pub async fn send_to_path_user(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: MessageToPathUser = body(&req)?;
     let out = Outgoing::parse(Target::parse(&path_param(&req, "id")?)?, &b.message, b.client_message_id)?
-        .mentioning(b.mentions)?.attaching(app, b.attachments)?;
+        .mentioning(b.mentions)?
+        .attaching(app, b.attachments)?;
     send(app, &req, None, out).await
 }
 
@@ -238,7 +242,8 @@ pub struct ReceiverDetails {
 pub async fn send_details_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverDetails = body(&req)?;
     let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.message_details.text, b.client_message_id)?
-        .mentioning(b.mentions)?.attaching(app, b.attachments)?;
+        .mentioning(b.mentions)?
+        .attaching(app, b.attachments)?;
     send(app, &req, b.sender, out).await
 }
 

@@ -183,7 +183,8 @@ pub async fn send_message(app: &App, req: WsRequest) -> Result<(), AppError> {
         (None, Some(r)) => Target::parse(&r)?,
         (None, None) => return Err(AppError::field("conversationId", "conversationId or receiverId is required")),
     };
-    let out = Outgoing::parse(target, &b.text, b.client_message_id)?.mentioning(b.mentions)?.attaching(app, b.attachments)?;
+    let out =
+        Outgoing::parse(target, &b.text, b.client_message_id)?.mentioning(b.mentions)?.attaching(app, b.attachments)?;
     let open = realtime::check_open(app, actor, &req.connection_id);
     if let SendOutcome::Existing(message) = messages::send(app, actor, open, out, Some(&req.connection_id)).await? {
         let ack = Event::MessageReceived(MessageAck::new(message, true));

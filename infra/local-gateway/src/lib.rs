@@ -211,10 +211,7 @@ pub async fn start_with_push(
         .route("/js/{name}", get(web::module))
         .route("/@connections/{id}", any(connections::management))
         .route("/{stage}/@connections/{id}", any(connections::management_staged))
-        .route(
-            "/@objects/{*key}",
-            any(objects::serve).layer(axum::extract::DefaultBodyLimit::max(objects_body_limit)),
-        )
+        .route("/@objects/{*key}", any(objects::serve).layer(axum::extract::DefaultBodyLimit::max(objects_body_limit)))
         .fallback(http_api::dispatch)
         .layer(axum::middleware::from_fn_with_state(gateway.clone(), cors::layer))
         .with_state(gateway.clone());

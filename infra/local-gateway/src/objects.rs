@@ -51,7 +51,9 @@ fn hex(bytes: &[u8]) -> String {
 fn valid_key(key: &str) -> bool {
     let mut parts = key.split('/');
     let (Some(prefix), Some(name), None) = (parts.next(), parts.next(), parts.next()) else { return false };
-    matches!(prefix, "uploads" | "thumbs") && !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    matches!(prefix, "uploads" | "thumbs")
+        && !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 impl LocalObjects {
@@ -59,13 +61,19 @@ impl LocalObjects {
     pub fn new(base_url: String, dir: Option<PathBuf>, pending_secs: i64) -> Self {
         let mut key = [0u8; 32];
         // Random per start (ULIDs carry 80 random bits each): URLs of an earlier run stop working.
-        let seed = format!("{}{}{:?}", chat::ids::TokenId::generate(), chat::ids::TokenId::generate(), std::time::SystemTime::now());
+        let seed = format!(
+            "{}{}{:?}",
+            chat::ids::TokenId::generate(),
+            chat::ids::TokenId::generate(),
+            std::time::SystemTime::now()
+        );
         key.copy_from_slice(&<Sha256 as sha2::Digest>::digest(seed.as_bytes()));
         Self { base_url, key, dir, memory: Mutex::new(HashMap::new()), pending_secs }
     }
 
     fn sign(&self, parts: &[&str]) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("any key length"));
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("any key length"));
         mac.update(parts.join("\n").as_bytes());
         hex(&mac.finalize().into_bytes())
     }
@@ -143,7 +151,7 @@ impl LocalObjects {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
@@ -195,7 +203,9 @@ impl Attachments for LocalObjects {
 
 /// An S3-style error answer.
 fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>");
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    );
     (status, [(axum::http::header::CONTENT_TYPE, "application/xml")], body).into_response()
 }
 
@@ -216,7 +226,8 @@ pub async fn serve(
         return refuse(StatusCode::NOT_FOUND, "NoSuchBucket", "no local object store");
     };
     let query = query.unwrap_or_default();
-    let (Some(expires), Some(signature)) = (query_value(&query, "X-Chat-Expires"), query_value(&query, "X-Chat-Signature"))
+    let (Some(expires), Some(signature)) =
+        (query_value(&query, "X-Chat-Expires"), query_value(&query, "X-Chat-Signature"))
     else {
         return refuse(StatusCode::FORBIDDEN, "AccessDenied", "a presigned request is required");
     };
@@ -272,7 +283,10 @@ pub async fn serve(
             let body = if method == Method::HEAD { Bytes::new() } else { bytes };
             (
                 StatusCode::OK,
-                [(axum::http::header::CONTENT_TYPE, meta.content_type), (axum::http::header::CONTENT_LENGTH, len.to_string())],
+                [
+                    (axum::http::header::CONTENT_TYPE, meta.content_type),
+                    (axum::http::header::CONTENT_LENGTH, len.to_string()),
+                ],
                 body,
             )
                 .into_response()

@@ -32,7 +32,10 @@ pub struct Preview {
 pub enum Refused {
     TooLarge,
     /// Dimensions past the limits (a decompression bomb looks like this).
-    TooManyPixels { width: u32, height: u32 },
+    TooManyPixels {
+        width: u32,
+        height: u32,
+    },
     NotAnImage(String),
 }
 

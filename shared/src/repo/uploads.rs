@@ -90,7 +90,13 @@ fn claim(id: &UploadId, to: &str) -> WriteOp {
 }
 
 /// The preview function's findings (one `UpdateItem`, only on an existing record).
-pub async fn set_preview(table: &dyn Table, id: &UploadId, width: u32, height: u32, thumbnail: bool) -> Result<(), AppError> {
+pub async fn set_preview(
+    table: &dyn Table,
+    id: &UploadId,
+    width: u32,
+    height: u32,
+    thumbnail: bool,
+) -> Result<(), AppError> {
     let updates = vec![
         Update::Set("width".into(), width.into()),
         Update::Set("height".into(), height.into()),

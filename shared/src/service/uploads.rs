@@ -51,7 +51,9 @@ impl NewUpload {
             (Purpose::Attachment, None) => {
                 return Err(AppError::field("conversationId", "an attachment belongs to a conversation"))
             }
-            (Purpose::Avatar, Some(_)) => return Err(AppError::field("conversationId", "an avatar belongs to no conversation")),
+            (Purpose::Avatar, Some(_)) => {
+                return Err(AppError::field("conversationId", "an avatar belongs to no conversation"))
+            }
             (Purpose::Avatar, None) if !content_type.is_image() => {
                 return Err(AppError::field("contentType", "an avatar is an image"))
             }
@@ -108,11 +110,7 @@ pub async fn create(app: &App, actor: &Actor, new: NewUpload) -> Result<UploadTi
     let presigned =
         app.objects()?.upload(&object_key(&upload.id), upload.content_type.as_str(), upload.size, expires).await?;
     records::put(app.table(), &upload, now_secs() + app.config.uploads.pending_secs).await?;
-    Ok(UploadTicket {
-        upload_id: upload.id,
-        upload: presigned,
-        expires_at: iso(now + UPLOAD_URL_SECS as i64 * 1000),
-    })
+    Ok(UploadTicket { upload_id: upload.id, upload: presigned, expires_at: iso(now + UPLOAD_URL_SECS as i64 * 1000) })
 }
 
 /// Parses a send's `attachments`: upload ids, at most the configured number, each once.
@@ -164,10 +162,13 @@ pub async fn resolve(
         uploads.push(upload);
     }
     let objects = app.objects()?;
-    let heads = futures::future::try_join_all(uploads.iter().map(|u| async move { objects.head(&object_key(&u.id)).await })).await?;
+    let heads =
+        futures::future::try_join_all(uploads.iter().map(|u| async move { objects.head(&object_key(&u.id)).await }))
+            .await?;
     for (u, head) in uploads.iter().zip(heads) {
         let head = head.ok_or_else(|| AppError::field("attachments", "a file was not uploaded"))?;
-        let same_type = head.content_type.as_deref().map(str::to_ascii_lowercase).as_deref() == Some(u.content_type.as_str());
+        let same_type =
+            head.content_type.as_deref().map(str::to_ascii_lowercase).as_deref() == Some(u.content_type.as_str());
         if head.size != u.size || !same_type {
             return Err(AppError::field("attachments", "a file differs from its declared size or type"));
         }
@@ -240,8 +241,11 @@ where
     }
     let user = user.ok_or_else(|| AppError::not_found("user"))?;
     let objects = app.objects()?;
-    let head = objects.head(&object_key(id)).await?.ok_or_else(|| AppError::field("uploadId", "the file was not uploaded"))?;
-    if head.size != upload.size || head.content_type.as_deref().map(str::to_ascii_lowercase).as_deref() != Some(upload.content_type.as_str()) {
+    let head =
+        objects.head(&object_key(id)).await?.ok_or_else(|| AppError::field("uploadId", "the file was not uploaded"))?;
+    if head.size != upload.size
+        || head.content_type.as_deref().map(str::to_ascii_lowercase).as_deref() != Some(upload.content_type.as_str())
+    {
         return Err(AppError::field("uploadId", "the file differs from its declared size or type"));
     }
     objects.keep(&object_key(id)).await?;
@@ -266,7 +270,12 @@ where
         Err(e) => return Err(e.into()),
     }
     // The previous avatar, if it was one of ours, is no longer anyone's.
-    let previous = user.profile.profile_picture.as_deref().and_then(|p| p.strip_prefix("/api/attachments/")).and_then(UploadId::parse);
+    let previous = user
+        .profile
+        .profile_picture
+        .as_deref()
+        .and_then(|p| p.strip_prefix("/api/attachments/"))
+        .and_then(UploadId::parse);
     if let Some(previous) = previous.filter(|p| p != id) {
         let gone = async {
             objects.delete(&object_key(&previous)).await?;

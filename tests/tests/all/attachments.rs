@@ -31,7 +31,8 @@ fn png(width: u32, height: u32) -> Vec<u8> {
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 async fn conversation(gw: &Gateway, a: &User, b: &User) -> String {
-    let (status, started) = gw.post("/api/conversations/start", &a.token, json!({ "participants": [a.id, b.id] })).await;
+    let (status, started) =
+        gw.post("/api/conversations/start", &a.token, json!({ "participants": [a.id, b.id] })).await;
     assert!(status.is_success(), "{started}");
     started["data"]["id"].as_str().expect("an id").to_owned()
 }
@@ -113,7 +114,10 @@ async fn an_image_and_a_pdf_are_uploaded_sent_seen_live_downloaded_by_members_on
     );
     assert_eq!(files[0]["size"], image.len());
     assert_eq!(files[0]["thumbnail"], true);
-    assert_eq!((files[1]["fileName"].as_str(), files[1]["size"].as_u64()), (Some("minutes.pdf"), Some(PDF.len() as u64)));
+    assert_eq!(
+        (files[1]["fileName"].as_str(), files[1]["size"].as_u64()),
+        (Some("minutes.pdf"), Some(PDF.len() as u64))
+    );
 
     // Bob sees it live, with its files, and in the history.
     let live = bob_ws.event("chatMessage").await;
@@ -143,7 +147,8 @@ async fn an_image_and_a_pdf_are_uploaded_sent_seen_live_downloaded_by_members_on
 
     // Deleting the message deletes its files: the URL Bob got earlier finds nothing.
     let (_, url) = locate(&gw, &bob, &doc, false).await;
-    let (status, deleted) = gw.delete(format!("/api/messages/{}", sent["data"]["id"].as_str().unwrap()), &alice.token).await;
+    let (status, deleted) =
+        gw.delete(format!("/api/messages/{}", sent["data"]["id"].as_str().unwrap()), &alice.token).await;
     assert_eq!(status, StatusCode::OK, "{deleted}");
     assert_eq!(fetch(&url.expect("a Location")).await.0, StatusCode::NOT_FOUND);
     assert_eq!(locate(&gw, &bob, &photo, false).await.0, StatusCode::NOT_FOUND);
@@ -218,7 +223,11 @@ async fn the_local_object_store_refuses_tampered_expired_oversized_and_mistyped_
     let (_, ticket) = ask(&gw, &alice, &conv, "notes.txt", "text/plain", 5).await;
     let ticket = ticket["data"].clone();
 
-    assert_eq!(put(&ticket, b"longer than five".to_vec(), None).await, StatusCode::FORBIDDEN, "another length is another signature");
+    assert_eq!(
+        put(&ticket, b"longer than five".to_vec(), None).await,
+        StatusCode::FORBIDDEN,
+        "another length is another signature"
+    );
     assert_eq!(put(&ticket, b"12345".to_vec(), Some(("content-type", "image/png"))).await, StatusCode::FORBIDDEN);
     let mut tampered = ticket.clone();
     let url = ticket["upload"]["url"].as_str().unwrap().replace("X-Chat-Expires=", "X-Chat-Expires=9");
@@ -242,9 +251,13 @@ async fn the_local_object_store_refuses_tampered_expired_oversized_and_mistyped_
 
     // An expired URL: signed with an expiry already past.
     let objects = gw.running.gateway.objects.clone().expect("the gateway's store");
-    let expired = chat::attachments::Attachments::download_url(&*objects, "uploads/upl_01HZZZZZZZZZZZZZZZZZZZZZZZ", std::time::Duration::ZERO)
-        .await
-        .unwrap();
+    let expired = chat::attachments::Attachments::download_url(
+        &*objects,
+        "uploads/upl_01HZZZZZZZZZZZZZZZZZZZZZZZ",
+        std::time::Duration::ZERO,
+    )
+    .await
+    .unwrap();
     assert_eq!(fetch(&expired).await.0, StatusCode::FORBIDDEN);
 }
 

@@ -335,7 +335,10 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
         uploads.push(ticket["data"]["uploadId"].as_str().unwrap().to_owned());
     }
     let with_files = json!({ "receiver": bob.id, "text": "files", "attachments": uploads });
-    m.insert("POST /api/messages/send attachments", b.http(Method::POST, "/api/messages/send", t, Some(with_files)).await);
+    m.insert(
+        "POST /api/messages/send attachments",
+        b.http(Method::POST, "/api/messages/send", t, Some(with_files)).await,
+    );
     let ask_avatar = json!({ "fileName": "me.txt", "contentType": "image/png", "size": 1, "purpose": "avatar" });
     let (_, ticket) = b.gw.post("/api/uploads", &a.token, ask_avatar).await;
     let res = reqwest::Client::new()

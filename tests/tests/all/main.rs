@@ -1,8 +1,8 @@
 //! The integration tests, in one binary (one link, shared helpers in `support`).
 
 mod access;
-mod attacks;
 mod attachments;
+mod attacks;
 mod budget;
 mod conformance;
 mod e2e;
