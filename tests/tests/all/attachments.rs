@@ -15,6 +15,7 @@ both_stores!(
     a_send_refuses_uploads_that_are_missing_foreign_or_already_attached_and_attaches_nothing,
     an_upload_request_refuses_bad_names_types_sizes_and_strangers,
     an_avatar_upload_becomes_the_profile_picture_everyone_can_fetch_and_replacing_it_deletes_the_old_one,
+    a_websocket_send_attaches_files_like_the_http_forms,
 );
 
 fn raw() -> reqwest::Client {
@@ -184,9 +185,17 @@ async fn a_send_refuses_uploads_that_are_missing_foreign_or_already_attached_and
     // Nothing was sent nor attached: the upload still goes with a message, once.
     let (_, history) = gw.get(format!("/api/messages/{conv}"), &alice.token).await;
     assert_eq!(history["data"].as_array().map(Vec::len), Some(0));
-    assert_eq!(send(&gw, &alice, &conv, "now", &[&mine]).await.0, StatusCode::CREATED);
+    // Two sends naming it at once: the send transaction claims it, so exactly one wins.
+    let ids = [mine.as_str()];
+    let (first, second) =
+        tokio::join!(send(&gw, &alice, &conv, "now", &ids), send(&gw, &alice, &conv, "at once", &ids));
+    let mut statuses = [first.0, second.0];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT], "{} {}", first.1, second.1);
     let (status, again) = send(&gw, &alice, &conv, "again", &[&mine]).await;
     assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    let (_, history) = gw.get(format!("/api/messages/{conv}"), &alice.token).await;
+    assert_eq!(history["data"].as_array().map(Vec::len), Some(1), "one message carries it");
 }
 
 async fn an_upload_request_refuses_bad_names_types_sizes_and_strangers(store: Store) {
@@ -275,6 +284,25 @@ async fn an_upload_never_attached_disappears_after_its_pending_time() {
     assert!(objects.get(&format!("uploads/{id}")).is_none(), "the lifecycle rule removed it");
     let (status, refused) = send(&gw, &alice, &conv, "too late", &[&id]).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{refused}");
+}
+
+async fn a_websocket_send_attaches_files_like_the_http_forms(store: Store) {
+    let gw = Gateway::start(store).await;
+    let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
+    let conv = conversation(&gw, &alice, &bob).await;
+    let file = upload(&gw, &alice, &conv, "notes.txt", "text/plain", b"notes".to_vec()).await;
+    let (mut alice_ws, mut bob_ws) = (gw.connect(&alice).await, gw.connect(&bob).await);
+    let frame = json!({ "action": "sendMessage", "conversationId": conv, "text": "notes", "attachments": [file] });
+    alice_ws.send(frame.clone()).await;
+    let ack = alice_ws.event("messageReceived").await;
+    assert_eq!(ack["message"]["attachments"][0]["id"], file.as_str(), "{ack}");
+    assert_eq!(bob_ws.event("chatMessage").await["message"]["attachments"][0]["fileName"], "notes.txt");
+    // The same upload again: refused, as over HTTP.
+    alice_ws
+        .send(json!({ "action": "sendMessage", "conversationId": conv, "text": "again", "attachments": [file] }))
+        .await;
+    let error = alice_ws.event("error").await;
+    assert_eq!(error["code"], "CONFLICT", "{error}");
 }
 
 /// Uploads an avatar; its id.
