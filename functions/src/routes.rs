@@ -626,8 +626,8 @@ pub static FUNCTIONS: &[Decl] = {
         ]),
     Decl::new(ConversationsDelete, Light)
         .timeout_s(29)
-        .actions(&[GetItem, BatchGetItem, Query, DeleteItem])
-        .why("delete (admin): authenticate (BatchGetItem), the conversation (GetItem), its messages (Query on the table), transactions of 100 deletes (DeleteItem). Not a hot path: longer timeout.")
+        .actions(&[GetItem, BatchGetItem, Query, DeleteItem, DeleteObject])
+        .why("delete (admin): authenticate (BatchGetItem), the conversation (GetItem), its messages (Query on the table), transactions of 100 deletes (DeleteItem); the messages' files and previews (s3:DeleteObject) and their upload records (DeleteItem). Not a hot path: longer timeout.")
         .routes(&[
             http_route("DELETE /api/conversations/{id}", http_handler!(conv::delete), Admin, budget(4, 4, "1.5 + messages", "2 per item", "admin only; session → conversation → messages query → delete transactions")).doc("deleteConversation", "Delete a conversation and its messages", "Admins only.").path::<IdPath<ConversationId>>().reply::<users::Deleted<ConversationId>>(&[200]).errors(&[404]),
         ]),

@@ -267,16 +267,25 @@ pub async fn mark_delivered(table: &dyn Table, user: &UserId, id: &ConversationI
 }
 
 /// Deletes the conversation, its memberships and its messages (admin only; not a hot path):
-/// queries of the messages, then transactions of up to 100 deletes.
-pub async fn delete(table: &dyn Table, conversation: &Conversation) -> Result<(), AppError> {
+/// queries of the messages, then transactions of up to 100 deletes. Answers the files the
+/// messages carried (their objects are the caller's to delete).
+pub async fn delete(
+    table: &dyn Table,
+    conversation: &Conversation,
+) -> Result<Vec<crate::uploads::Attachment>, AppError> {
     let id = &conversation.id;
     let mut doomed: Vec<Key> = load_keys(id).into();
     doomed.extend(conversation.member_set.iter().map(|u| keys::membership(u, id)));
     let mut start = None;
+    let mut files = Vec::new();
     loop {
         let q = Query::new(crate::store::Index::Table, keys::messages_pk(id), SortCond::All).start(start);
         let page = table.query(&q).await?;
         doomed.extend(page.items.iter().filter_map(|i| Some(Key::new(i.get("pk")?.as_str()?, i.get("sk")?.as_str()?))));
+        let carried = page.items.iter().filter_map(|i| i.get("attachments")).cloned();
+        files.extend(
+            carried.filter_map(|v| serde_json::from_value::<Vec<crate::uploads::Attachment>>(v).ok()).flatten(),
+        );
         match page.next {
             Some(next) => start = Some(next),
             None => break,
@@ -287,5 +296,5 @@ pub async fn delete(table: &dyn Table, conversation: &Conversation) -> Result<()
     for chunk in doomed.chunks(TRANSACT_MAX) {
         table.transact(chunk.iter().map(|k| WriteOp::Delete { key: k.clone(), cond: None }).collect()).await?;
     }
-    Ok(())
+    Ok(files)
 }

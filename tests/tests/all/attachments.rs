@@ -16,6 +16,7 @@ both_stores!(
     an_upload_request_refuses_bad_names_types_sizes_and_strangers,
     an_avatar_upload_becomes_the_profile_picture_everyone_can_fetch_and_replacing_it_deletes_the_old_one,
     a_websocket_send_attaches_files_like_the_http_forms,
+    deleting_a_conversation_deletes_its_messages_files,
 );
 
 fn raw() -> reqwest::Client {
@@ -303,6 +304,19 @@ async fn a_websocket_send_attaches_files_like_the_http_forms(store: Store) {
         .await;
     let error = alice_ws.event("error").await;
     assert_eq!(error["code"], "CONFLICT", "{error}");
+}
+
+async fn deleting_a_conversation_deletes_its_messages_files(store: Store) {
+    let gw = Gateway::start(store).await;
+    let (alice, bob, admin) = (gw.user("alice").await, gw.user("bob").await, gw.admin("root").await);
+    let conv = conversation(&gw, &alice, &bob).await;
+    let file = upload(&gw, &alice, &conv, "plan.pdf", "application/pdf", PDF.to_vec()).await;
+    assert_eq!(send(&gw, &alice, &conv, "the plan", &[&file]).await.0, StatusCode::CREATED);
+    let (_, url) = locate(&gw, &bob, &file, false).await;
+    let (status, deleted) = gw.delete(format!("/api/conversations/{conv}"), &admin.token).await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    assert_eq!(fetch(&url.expect("a Location")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(locate(&gw, &admin, &file, false).await.0, StatusCode::NOT_FOUND);
 }
 
 /// Uploads an avatar; its id.
