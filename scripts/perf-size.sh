@@ -15,7 +15,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 limit="${PERF_ZIP_LIMIT:-4000000}"
-bundles="${PERF_BUNDLES:-light password s3 sns}"
+# `thumbnail`: the preview function (lambda/thumbnail), no route but a zip of its own.
+bundles="${PERF_BUNDLES:-light password s3 sns thumbnail}"
 
 # shellcheck source=scripts/lib.sh
 source "$root/scripts/lib.sh"

@@ -67,6 +67,9 @@ functions! {
     NotificationsCreate = "notifications-create",
     NotificationsList = "notifications-list",
     NotificationsRead = "notifications-read",
+    UploadsCreate = "uploads-create",
+    AttachmentsGet = "attachments-get",
+    UsersAvatar = "users-avatar",
     WsAuthorizer = "ws-authorizer",
     WsConnect = "ws-connect",
     WsDisconnect = "ws-disconnect",
@@ -530,15 +533,16 @@ pub fn conflicting_path_variables<'a>(paths: &[&'a str]) -> Option<(&'a str, &'a
 
 #[rustfmt::skip]
 pub static FUNCTIONS: &[Decl] = {
-    use http::{auth, conversations as conv, devices, groups, messages as msg, notifications as notif, status, sync, users};
+    use http::{auth, conversations as conv, devices, groups, messages as msg, notifications as notif, status, sync, uploads, users};
     use {
         chat::events::{MessageDeleted, PinChange, PresenceView, ReactionChange, ReadReceipt},
-        chat::ids::{ConversationId, DeviceId, GroupId, MessageId, NotificationId, UserId},
+        chat::ids::{ConversationId, DeviceId, GroupId, MessageId, NotificationId, UploadId, UserId},
         chat::repo::{devices::Device, settings::Settings},
         chat::models::{Message, UserView},
         chat::repo::notifications::Notification,
         chat::service::{conversations::ConversationView, groups::GroupView, notifications::Marked, pins::PinView},
         chat::service::users::{SessionView, TicketView, Updated},
+        chat::service::uploads::{AvatarSet, UploadTicket},
         http::IdPath,
     };
     &[
@@ -641,8 +645,8 @@ pub static FUNCTIONS: &[Decl] = {
         ]),
     Decl::new(ConversationsDelete, Light)
         .timeout_s(29)
-        .actions(&[GetItem, BatchGetItem, Query, DeleteItem])
-        .why("delete (admin): authenticate (BatchGetItem), the conversation (GetItem), its messages (Query on the table), transactions of 100 deletes (DeleteItem). Not a hot path: longer timeout.")
+        .actions(&[GetItem, BatchGetItem, Query, DeleteItem, DeleteObject])
+        .why("delete (admin): authenticate (BatchGetItem), the conversation (GetItem), its messages (Query on the table), transactions of 100 deletes (DeleteItem); the messages' files and previews (s3:DeleteObject) and their upload records (DeleteItem). Not a hot path: longer timeout.")
         .routes(&[
             http_route("DELETE /api/conversations/{id}", http_handler!(conv::delete), Admin, budget(4, 4, "1.5 + messages", "2 per item", "admin only; session → conversation → messages query → delete transactions")).doc("deleteConversation", "Delete a conversation and its messages", "Admins only.").path::<IdPath<ConversationId>>().reply::<users::Deleted<ConversationId>>(&[200]).errors(&[404]),
         ]),
@@ -667,10 +671,11 @@ pub static FUNCTIONS: &[Decl] = {
             http_route("GET /api/sync", http_handler!(sync::get), User, budget(8, 4, "1.5 + conversations × 1.5 + changes/2", "0", "session ‖ memberships ‖ removals (a range of my notifications) → META + SUMMARY (+ the other member's membership of a direct conversation) per conversation, batch per 33 → per changed conversation (at most 10 a page), concurrently: new messages (a range of `MSGS#c`) ‖ change log (`CHG#c`) ‖ pins when they changed → the edited messages (batch); measured: one changed conversation")).doc("sync", "Everything that changed for me since a token", "For a client coming back after hours offline, instead of one history request per conversation: across all the caller's conversations, new messages (thread replies included), edits, deletes, reactions, read and delivery markers (the caller's own; the other member's in a direct conversation), pins, and conversations joined, changed or left. Paged: while `next` is set, call again with it; then keep `token` for the next sync. No `since`: no changes and the token of now.").query::<sync::SyncQuery>().reply::<chat::service::sync::SyncPage>(&[200]).errors(&[410]),
         ]),
     Decl::new(MessagesSend, FanOut)
-        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection])
-        .why("send (four seed shapes): authenticate + conversation, summary, idempotency key, receiver (BatchGetItem); a retried clientMessageId's message (GetItem); one transaction (message, idempotency key, new conversation and memberships: PutItem; summary, read marker: UpdateItem); fan-out: presences (BatchGetItem), admin room (Query on the table), a stored notification for an absent direct recipient (PutItem), POST @connections, 410 Gone cleanup (UpdateItem + DeleteItem).")
+        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, GetObject, DeleteObjectTagging])
+        .why("send (four seed shapes): authenticate + conversation, summary, idempotency key, receiver, the attachments' upload records (BatchGetItem); each attachment's object checked (HeadObject: s3:GetObject) and kept (s3:DeleteObjectTagging), its record claimed in the transaction (UpdateItem); a retried clientMessageId's message (GetItem); one transaction (message, idempotency key, new conversation and memberships: PutItem; summary, read marker: UpdateItem); fan-out: presences (BatchGetItem), admin room (Query on the table), a stored notification for an absent direct recipient (PutItem), POST @connections, 410 Gone cleanup (UpdateItem + DeleteItem).")
         .routes(&[
             http_route("POST /api/messages/send", http_handler!(msg::send_text_to_receiver), User, budget(5, 3, "2", "8", "session ‖ conversation + summary + idempotency key (one batch) → send transaction → fan-out (presences ‖ admin room)")).doc("sendMessage000", "Send a message (seed 000)", "201 once stored; 200 with the stored message for a retried `clientMessageId`.").body::<msg::ReceiverText>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]).variants(&[
+                ("attachments", budget(5, 3, "2.5", "10", "with two attachments: their records join the first batch and their claims the transaction (the object checks are S3 calls, between the two)")),
                 ("username", budget(6, 4, "2.5", "8", "seed 000's `\"receiver\": \"bob\"`: the username's lock (`GetItem`) → as above (a name's id is needed for the conversation's key; ids stay at 2 round trips before the fan-out). The sender's name is checked against the session's user, no read")),
             ]),
             http_route("POST /api/messages", http_handler!(msg::send_content_to_receiver), User, budget(5, 3, "2", "8", "same")).doc("sendMessage002", "Send a message (seed 002)", "201 once stored; 200 with the stored message for a retried `clientMessageId`.").body::<msg::ReceiverContent>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]).variants(&[
@@ -707,8 +712,8 @@ pub static FUNCTIONS: &[Decl] = {
             http_route("DELETE /api/messages/{id}/reactions/{reaction}", http_handler!(msg::react, false), User, budget(5, 3, "2", "10", "as PUT")).doc("removeReaction", "Take one's reaction back", "Idempotent; `reactionRemoved` goes to the members only when it changed.").path::<msg::ReactionPath>().reply::<ReactionChange>(&[200]).errors(&[400, 404]),
         ]),
     Decl::new(MessagesDelete, FanOut)
-        .actions(&[GetItem, BatchGetItem, PutItem, UpdateItem, DeleteItem, QueryIndex, PostToConnection])
-        .why("delete: authenticate (BatchGetItem), the message by id (Query on GSI1), its conversation (GetItem), the tombstone (UpdateItem), messageDeleted to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem). The sync's change-log entry (PutItem, TTL) and the summary's changedAt (UpdateItem) ride in the same transaction.")
+        .actions(&[GetItem, BatchGetItem, PutItem, UpdateItem, DeleteItem, QueryIndex, PostToConnection, DeleteObject])
+        .why("delete: authenticate (BatchGetItem), the message by id (Query on GSI1), its conversation (GetItem), the tombstone (UpdateItem), messageDeleted to the members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem). The sync's change-log entry (PutItem, TTL) and the summary's changedAt (UpdateItem) ride in the same transaction; its files and previews deleted (s3:DeleteObject) and their records (DeleteItem).")
         .routes(&[
             http_route("DELETE /api/messages/{id}", http_handler!(msg::delete), User, budget(5, 5, "3", "6", "session → message (GSI1) → conversation + summary (one batch) → one transaction: tombstone, the summary (`lastMessage` copy when it is the last message; `changedAt`), change-log entry → fan-out")).doc("deleteMessage", "Delete (tombstone) a message", "The sender, the conversation's admins, or an admin. `messageDeleted` is pushed to the members.").path::<IdPath<MessageId>>().reply::<MessageDeleted>(&[200]).errors(&[403, 404]),
         ]),
@@ -773,6 +778,24 @@ pub static FUNCTIONS: &[Decl] = {
             http_route("POST /api/notifications/{id}/read", http_handler!(notif::read_one), User, budget(2, 2, "0.5", "1", "session → conditional update (404 when not yours)")).doc("readNotification", "Mark one of my notifications read", "").path::<IdPath<NotificationId>>().reply::<Notification>(&[200]).errors(&[404]),
             http_route("POST /api/notifications/read", http_handler!(notif::read_all), User, budget(2, 2, "0.5 + page", "2 per unread", "session → unread page → a transaction per 100 unread")).doc("readAllNotifications", "Mark all my notifications read", "").reply::<Marked>(&[200]),
         ]),
+    Decl::new(UploadsCreate, Light)
+        .actions(&[GetItem, BatchGetItem, PutItem, PutObject, PutObjectTagging])
+        .why("upload: authenticate (BatchGetItem), an attachment's conversation (GetItem), the upload record (PutItem, 24 h TTL); the presigned PUT is signed with this role, so it needs s3:PutObject and, for its pending tag, s3:PutObjectTagging (no S3 call is made).")
+        .routes(&[
+            http_route("POST /api/uploads", http_handler!(uploads::create), User, budget(3, 3, "1", "1", "session → conversation (attachments) → the record (conditional put)")).doc("createUpload", "Ask to upload a file (an attachment or an avatar)", "Answers a presigned `PUT` valid 15 minutes: send exactly `size` bytes with the listed headers straight to the object store, then name `uploadId` in a message's `attachments`. Attachments: members of the conversation only (404 otherwise). An upload never attached is removed after 24 hours.").body::<uploads::CreateUpload>().reply::<UploadTicket>(&[201]).errors(&[404]),
+        ]),
+    Decl::new(AttachmentsGet, Light)
+        .actions(&[GetItem, BatchGetItem, GetObject])
+        .why("download: authenticate (BatchGetItem), the upload record (GetItem), the caller's membership of its conversation (GetItem); the presigned GET is signed with this role (s3:GetObject; no S3 call is made).")
+        .routes(&[
+            http_route("GET /api/attachments/{id}", http_handler!(uploads::download), User, budget(3, 3, "1", "0", "session → record → membership")).doc("getAttachment", "Download an attachment (302 to a URL valid 5 minutes)", "Members of its conversation only; 404 alike for a missing attachment and one the caller may not see. `?thumbnail=true`: the preview of an image, once made.").path::<IdPath<UploadId>>().query::<uploads::DownloadQuery>().reply::<serde_json::Value>(&[302]).errors(&[404]),
+        ]),
+    Decl::new(UsersAvatar, Light)
+        .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem, GetObject, DeleteObjectTagging, DeleteObject])
+        .why("avatar: authenticate (BatchGetItem), the upload record and the user (GetItem) concurrently; the object checked (HeadObject: s3:GetObject) and kept (s3:DeleteObjectTagging); one transaction: the record claimed and the user's profilePicture set (UpdateItem); the previous avatar's objects (s3:DeleteObject) and record (DeleteItem).")
+        .routes(&[
+            http_route("PUT /api/users/me/avatar", http_handler!(uploads::set_avatar), User, budget(4, 2, "1.5", "4", "session ‖ record ‖ user → transaction (claim + profilePicture); replacing an avatar adds its record's delete")).doc("setAvatar", "Make an avatar upload my profile picture", "The upload must be the caller's, `purpose: \"avatar\"`, uploaded as declared (404 / 400 otherwise; 409 when already used). `profilePicture` becomes `/api/attachments/{uploadId}`, which any signed-in user may follow; the previous avatar's file is deleted.").body::<uploads::SetAvatar>().reply::<AvatarSet>(&[200]).errors(&[404, 409]),
+        ]),
     Decl::new(WsAuthorizer, Light)
         .actions(&[GetItem, BatchGetItem, DeleteItem])
         .why("$connect authorizer: the token's user and revocation (BatchGetItem); a browser's ticket is taken first (DeleteItem).")
@@ -799,7 +822,7 @@ pub static FUNCTIONS: &[Decl] = {
             ws_route("$default", ws_handler!(ws::default), User, budget(0, 0, "0", "0", "`error` event only")),
         ]),
     Decl::new(WsSendMessage, FanOut)
-        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
+        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection, GetObject, DeleteObjectTagging])
         .why("sendMessage / chatMessage: as messages-send, the connection check (GetItem) in place of the authentication read. A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
             ws_route("sendMessage", ws_handler!(ws::send_message), User, budget(5, 3, "2", "8", "conversation + summary + idempotency key (batch) ‖ the connection still open (`GetItem`) → send transaction → fan-out; a direct message to a user who is busy or not connected adds one notification put")).doc("sendMessage", "Send a message (stored, then pushed).", "Members only (`error` FORBIDDEN otherwise; NOT_FOUND for an unknown conversation or user).\nAcknowledged with `messageReceived` on this connection once durably stored; `chatMessage`\ngoes to every other connection of every member (busy members excepted), `newMessage` to\nthe admin room. A retried `clientMessageId` is acknowledged again with the stored message\n(`duplicate: true`) and pushed to nobody.").body::<ws::SendMessage>(),

@@ -19,8 +19,8 @@ pub struct App {
     pub tokens: Tokens,
     pub hasher: Hasher,
     pub push: Arc<dyn Push>,
-    /// Attachments (S3): in the binaries built with the `s3` feature, built at cold start.
-    #[cfg(feature = "s3")]
+    /// Attachments (S3): in the binaries built with the `s3` feature, built at cold start; the
+    /// local gateway's own object store locally.
     pub attachments: Option<Arc<dyn crate::attachments::Attachments>>,
     /// Phone push (SNS): in the binaries built with the `sns` feature, built at cold start.
     /// In the binaries built with the `sns` feature (and the local gateway's stand-in); push is
@@ -107,10 +107,14 @@ impl App {
             tokens,
             hasher,
             push,
-            #[cfg(feature = "s3")]
             attachments: None,
             phone_push: None,
         }
+    }
+
+    /// The object store; a function built without it fails as it would on Lambda.
+    pub fn objects(&self) -> Result<&dyn crate::attachments::Attachments, AppError> {
+        self.attachments.as_deref().ok_or_else(|| AppError::internal("this function has no object store"))
     }
 
     pub fn table(&self) -> &dyn Table {

@@ -45,6 +45,8 @@ pub struct Config {
     /// Phone push (SNS mobile push): the platform applications; push is off for a platform
     /// whose application is not configured.
     pub push: PushConfig,
+    /// Attachments and avatars: sizes, types, counts (`uploads::UploadLimits`).
+    pub uploads: crate::uploads::UploadLimits,
 }
 
 /// The SNS platform applications (the stack's parameters; empty: push off for that platform).
@@ -129,6 +131,7 @@ impl Config {
                 fcm: get("PUSH_FCM_APPLICATION_ARN").filter(|s| !s.is_empty()),
                 endpoint: get("SNS_ENDPOINT").filter(|s| !s.is_empty()),
             },
+            uploads: crate::uploads::UploadLimits::from_lookup(&get, &number)?,
         })
     }
 
@@ -151,6 +154,7 @@ impl Config {
             hash_queue: 10_000,
             sync_retention_days: 30,
             push: PushConfig::default(),
+            uploads: crate::uploads::UploadLimits::default(),
         }
     }
 }

@@ -32,6 +32,10 @@ pub enum Action {
     GetObject,
     /// `s3:DeleteObject` on them.
     DeleteObject,
+    /// `s3:PutObjectTagging`: a presigned upload carries the pending tag (`attachments::PENDING_TAG`).
+    PutObjectTagging,
+    /// `s3:DeleteObjectTagging`: an attached upload loses it (the lifecycle then keeps it).
+    DeleteObjectTagging,
     /// `sns:CreatePlatformEndpoint` under the phone push platform applications.
     CreatePlatformEndpoint,
     /// `sns:Publish` to a device endpoint.
@@ -73,6 +77,8 @@ impl Action {
             Action::PutObject => "s3:PutObject",
             Action::GetObject => "s3:GetObject",
             Action::DeleteObject => "s3:DeleteObject",
+            Action::PutObjectTagging => "s3:PutObjectTagging",
+            Action::DeleteObjectTagging => "s3:DeleteObjectTagging",
             Action::CreatePlatformEndpoint => "sns:CreatePlatformEndpoint",
             Action::Publish => "sns:Publish",
             Action::DeleteEndpoint => "sns:DeleteEndpoint",
@@ -86,7 +92,11 @@ impl Action {
             Action::GetConnection => Resource::Connections("GET"),
             Action::DeleteConnection => Resource::Connections("DELETE"),
             Action::GetJwtSecret => Resource::JwtSecret,
-            Action::PutObject | Action::GetObject | Action::DeleteObject => Resource::Attachments,
+            Action::PutObject
+            | Action::GetObject
+            | Action::DeleteObject
+            | Action::PutObjectTagging
+            | Action::DeleteObjectTagging => Resource::Attachments,
             Action::CreatePlatformEndpoint | Action::Publish | Action::DeleteEndpoint => Resource::PhonePush,
             _ => Resource::Table,
         }

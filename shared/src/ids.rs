@@ -74,6 +74,7 @@ typed_id!(GroupId, "grp_");
 typed_id!(TokenId, "tok_");
 typed_id!(NotificationId, "ntf_");
 typed_id!(DeviceId, "dev_");
+typed_id!(UploadId, "upl_");
 
 /// A WebSocket connection, as API Gateway names it (opaque, e.g. `Conn1234AbCd=`): not minted
 /// here, so any non-empty string API Gateway gives is one.

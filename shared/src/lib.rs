@@ -2,7 +2,6 @@
 //! and the domain services. Functions stay thin: parse the event, call a service, shape the reply.
 
 pub mod app;
-#[cfg(feature = "s3")]
 pub mod attachments;
 pub mod auth;
 pub mod clock;
@@ -23,6 +22,7 @@ pub mod secrets;
 pub mod service;
 pub mod store;
 pub mod text;
+pub mod uploads;
 
 pub use app::App;
 pub use config::Config;

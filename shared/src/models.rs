@@ -399,6 +399,9 @@ pub struct Message {
     /// `MAX_REPLIERS`). Not stored as such: gathered from per-replier times (`repo::messages`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repliers: Vec<UserId>,
+    /// Its files (none on a deleted message).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::uploads::Attachment>,
 }
 
 /// The repliers a thread's root shows.

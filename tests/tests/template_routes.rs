@@ -150,13 +150,19 @@ fn every_function_is_its_bundles_binary_on_provided_al2023_arm64_with_its_own_lo
             problems.push(format!("{id}: Metadata.BuildMethod is not rust-cargolambda"));
         }
         let handler = string(t.function_property(f, "Handler")).unwrap_or_default();
-        let Some(bundle) = Function::from_name(handler).and_then(Function::decl).map(|d| d.bundle()) else {
+        // A route's function names its declaration; the preview function (no route: the
+        // bucket's events) is its own package and binary.
+        let declared = Function::from_name(handler).and_then(Function::decl).map(|d| d.bundle());
+        let Some((binary_name, package_dir)) = declared
+            .map(|b| (b.binary(), b.package_dir()))
+            .or_else(|| (handler == "thumbnail").then_some(("bootstrap-thumbnail", "lambda/thumbnail")))
+        else {
             problems.push(format!("{id}: Handler {handler} names no declared function"));
             continue;
         };
         let binary = meta.and_then(|m| get(m, "BuildProperties")).and_then(|b| get(b, "Binary"));
-        if string(binary) != Some(bundle.binary()) {
-            problems.push(format!("{id}: BuildProperties.Binary is not {}", bundle.binary()));
+        if string(binary) != Some(binary_name) {
+            problems.push(format!("{id}: BuildProperties.Binary is not {binary_name}"));
         }
         if string(t.function_property(f, "Runtime")) != Some("provided.al2023") {
             problems.push(format!("{id}: Runtime is not provided.al2023"));
@@ -169,8 +175,8 @@ fn every_function_is_its_bundles_binary_on_provided_al2023_arm64_with_its_own_lo
         // The bundle's package: SAM runs `cargo lambda build --bin bootstrap-<bundle>` there (that
         // package alone, so its features are its own), once for all functions sharing CodeUri and
         // Metadata.
-        if string(t.function_property(f, "CodeUri")) != Some(bundle.package_dir()) {
-            problems.push(format!("{id}: CodeUri is not {}", bundle.package_dir()));
+        if string(t.function_property(f, "CodeUri")) != Some(package_dir) {
+            problems.push(format!("{id}: CodeUri is not {package_dir}"));
         }
         let props = get(f, "Properties").unwrap();
         let log_group = get(props, "LoggingConfig").and_then(|l| get(l, "LogGroup")).and_then(ref_of);

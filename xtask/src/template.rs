@@ -58,8 +58,8 @@ fn policies(out: &mut String, d: &Decl) {
         let set: BTreeSet<Action> = grants.iter().copied().filter(|a| a.resource() == r).collect();
         set.into_iter().map(Action::iam_name).collect()
     };
-    // The attachments bucket arrives with its issue (the base template then defines
-    // `AttachmentsBucket`); no function declares its actions yet. Phone push: below.
+    // The attachments bucket is in the base template (with the preview function, which is no
+    // route). Phone push: below.
     for (resource, arn) in [
         (Resource::Table, "!GetAtt Table.Arn"),
         (Resource::Indexes, "!Sub ${Table.Arn}/index/*"),

@@ -80,13 +80,19 @@ pub struct ReceiverText {
     /// A reply also shown in the main history (only with `parentId`; default false).
     #[serde(default)]
     also_in_conversation: Option<bool>,
+    /// Files, by upload id (`POST /api/uploads`): the sender's, for this conversation, not
+    /// attached elsewhere, uploaded as declared; at most 10 (configurable).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<chat::ids::UploadId>>"))]
+    attachments: Option<Vec<String>>,
 }
 
 pub async fn send_text_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverText = body(&req)?;
     let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.text, b.client_message_id)?
         .mentioning(b.mentions)?
-        .replying(b.parent_id, b.also_in_conversation)?;
+        .replying(b.parent_id, b.also_in_conversation)?
+        .attaching(app, b.attachments)?;
     send(app, &req, b.sender, out).await
 }
 
@@ -118,13 +124,19 @@ pub struct ReceiverContent {
     /// A reply also shown in the main history (only with `parentId`; default false).
     #[serde(default)]
     also_in_conversation: Option<bool>,
+    /// Files, by upload id (`POST /api/uploads`): the sender's, for this conversation, not
+    /// attached elsewhere, uploaded as declared; at most 10 (configurable).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<chat::ids::UploadId>>"))]
+    attachments: Option<Vec<String>>,
 }
 
 pub async fn send_content_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverContent = body(&req)?;
     let out = Outgoing::parse(Target::parse(&b.receiver_id)?, &b.content, b.client_message_id)?
         .mentioning(b.mentions)?
-        .replying(b.parent_id, b.also_in_conversation)?;
+        .replying(b.parent_id, b.also_in_conversation)?
+        .attaching(app, b.attachments)?;
     send(app, &req, b.sender_id, out).await
 }
 
@@ -150,13 +162,19 @@ pub struct MessageToPathUser {
     /// A reply also shown in the main history (only with `parentId`; default false).
     #[serde(default)]
     also_in_conversation: Option<bool>,
+    /// Files, by upload id (`POST /api/uploads`): the sender's, for this conversation, not
+    /// attached elsewhere, uploaded as declared; at most 10 (configurable).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<chat::ids::UploadId>>"))]
+    attachments: Option<Vec<String>>,
 }
 
 pub async fn send_to_path_user(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: MessageToPathUser = body(&req)?;
     let out = Outgoing::parse(Target::parse(&path_param(&req, "id")?)?, &b.message, b.client_message_id)?
         .mentioning(b.mentions)?
-        .replying(b.parent_id, b.also_in_conversation)?;
+        .replying(b.parent_id, b.also_in_conversation)?
+        .attaching(app, b.attachments)?;
     send(app, &req, None, out).await
 }
 
@@ -249,13 +267,19 @@ pub struct ReceiverDetails {
     /// A reply also shown in the main history (only with `parentId`; default false).
     #[serde(default)]
     also_in_conversation: Option<bool>,
+    /// Files, by upload id (`POST /api/uploads`): the sender's, for this conversation, not
+    /// attached elsewhere, uploaded as declared; at most 10 (configurable).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<chat::ids::UploadId>>"))]
+    attachments: Option<Vec<String>>,
 }
 
 pub async fn send_details_to_receiver(app: &App, req: Request) -> Result<Reply, AppError> {
     let b: ReceiverDetails = body(&req)?;
     let out = Outgoing::parse(Target::parse(&b.receiver)?, &b.message_details.text, b.client_message_id)?
         .mentioning(b.mentions)?
-        .replying(b.parent_id, b.also_in_conversation)?;
+        .replying(b.parent_id, b.also_in_conversation)?
+        .attaching(app, b.attachments)?;
     send(app, &req, b.sender, out).await
 }
 

@@ -9,6 +9,7 @@ pub mod notifications;
 pub mod router;
 pub mod status;
 pub mod sync;
+pub mod uploads;
 pub mod users;
 
 use std::future::Future;
@@ -38,12 +39,14 @@ pub struct Reply {
     /// The envelope, or why `data` could not be serialized (a 500).
     body: Result<Value, String>,
     cookies: Vec<String>,
+    /// A redirect's target (`Location`).
+    location: Option<String>,
 }
 
 impl Reply {
     pub fn ok(data: impl Serialize) -> Self {
         let body = serde_json::to_value(data).map(|data| json!({ "success": true, "data": data }));
-        Self { status: StatusCode::OK, body: body.map_err(|e| e.to_string()), cookies: vec![] }
+        Self { status: StatusCode::OK, body: body.map_err(|e| e.to_string()), cookies: vec![], location: None }
     }
     pub fn created(data: impl Serialize) -> Self {
         Self { status: StatusCode::CREATED, ..Self::ok(data) }
@@ -59,6 +62,10 @@ impl Reply {
             body["nextCursor"] = next.into();
         }
         r
+    }
+    /// 302 to `url` (the envelope names it too, for clients that do not follow redirects).
+    pub fn redirect(url: String) -> Self {
+        Self { status: StatusCode::FOUND, location: Some(url.clone()), ..Self::ok(json!({ "url": url })) }
     }
     pub fn cookie(mut self, cookie: String) -> Self {
         self.cookies.push(cookie);
@@ -85,7 +92,13 @@ pub async fn respond(app: Arc<App>, handler: HttpHandler, req: Request) -> Respo
         return error_response(&AppError::MethodNotAllowed { allow });
     }
     match handler(app, req).await {
-        Ok(Reply { status, body: Ok(body), cookies }) => json_response(status, &body, &cookies),
+        Ok(Reply { status, body: Ok(body), cookies, location }) => {
+            let mut res = json_response(status, &body, &cookies);
+            if let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+                res.headers_mut().insert(header::LOCATION, v);
+            }
+            res
+        }
         Ok(Reply { body: Err(e), .. }) => error_response(&AppError::internal(e)),
         Err(e) => error_response(&e),
     }

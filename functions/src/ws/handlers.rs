@@ -69,6 +69,10 @@ pub struct SendMessage {
     /// A reply also shown in the main history (only with `parentId`).
     #[serde(default)]
     pub also_in_conversation: Option<bool>,
+    /// Files, by upload id (as the HTTP send forms).
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<chat::ids::UploadId>>"))]
+    pub attachments: Option<Vec<String>>,
 }
 
 /// As `PATCH /api/messages/{id}`.
@@ -189,7 +193,8 @@ pub async fn send_message(app: &App, req: WsRequest) -> Result<(), AppError> {
     };
     let out = Outgoing::parse(target, &b.text, b.client_message_id)?
         .mentioning(b.mentions)?
-        .replying(b.parent_id, b.also_in_conversation)?;
+        .replying(b.parent_id, b.also_in_conversation)?
+        .attaching(app, b.attachments)?;
     let open = realtime::check_open(app, actor, &req.connection_id);
     if let SendOutcome::Existing(message) = messages::send(app, actor, open, out, Some(&req.connection_id)).await? {
         let ack = Event::MessageReceived(MessageAck::new(message, true));

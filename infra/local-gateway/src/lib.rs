@@ -8,6 +8,8 @@ pub mod cors;
 mod events;
 mod http_api;
 mod limits;
+pub mod objects;
+mod previews;
 mod sigv4;
 pub mod stream;
 pub mod web;
@@ -54,6 +56,9 @@ pub struct Gateway {
     /// function, and SNS's local stand-in (embedded mode; with `SNS_ENDPOINT`, the real client).
     pub stream: Option<Arc<stream::Stream>>,
     pub recording: Option<Arc<chat::phone_push::Recording>>,
+    /// The embedded mode's object store (`/@objects/…`); `None` in DynamoDB mode, where the
+    /// functions use S3 (the DynamoDB server's S3, e.g. `moto_server`).
+    pub objects: Option<Arc<objects::LocalObjects>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +75,8 @@ pub enum StartError {
     Admin(#[from] chat::AppError),
     #[error("listen: {0}")]
     Io(#[from] std::io::Error),
+    #[error("object store: {0}")]
+    Objects(String),
     #[error("limits: {0}")]
     Limits(#[from] LimitsError),
 }
@@ -137,6 +144,7 @@ pub async fn start_with_push(
     let endpoint = format!("http://{addr}");
     config.ws_endpoint = Some(endpoint.clone());
     let sdk = local_sdk_config().await;
+    let sdk_for_s3 = sdk.clone();
     let credentials = match sdk.credentials_provider() {
         Some(provider) => {
             use aws_credential_types::provider::ProvideCredentials;
@@ -153,6 +161,38 @@ pub async fn start_with_push(
         Some(table) => App::with_parts(config, table, layer(Arc::new(ApiGatewayPush::new(&sdk, &endpoint)))),
         None => App::build_with_sdk(config, Some(sdk))?,
     };
+    let local_objects = match &app.config.store {
+        StoreKind::Dynamo { endpoint, table } => {
+            let s3 = match endpoint {
+                // The DynamoDB server serves S3 too (`moto_server`): one bucket per table.
+                Some(endpoint) => {
+                    let name: String = table
+                        .to_ascii_lowercase()
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                        .take(48)
+                        .collect();
+                    let bucket = format!("{}-files", name.trim_matches('-'));
+                    chat::attachments::S3Attachments::with_endpoint(&sdk_for_s3, endpoint, &bucket)
+                }
+                None => chat::attachments::S3Attachments::new(&sdk_for_s3),
+            };
+            s3.create_bucket_if_missing().await.map_err(|e| StartError::Objects(e.to_string()))?;
+            app.attachments = Some(Arc::new(s3));
+            None
+        }
+        StoreKind::Embedded { dir } => Some(Arc::new(objects::LocalObjects::new(
+            endpoint.clone(),
+            Some(dir.join("objects")),
+            app.config.uploads.pending_secs,
+        ))),
+        StoreKind::Memory => {
+            Some(Arc::new(objects::LocalObjects::new(endpoint.clone(), None, app.config.uploads.pending_secs)))
+        }
+    };
+    if let Some(o) = &local_objects {
+        app.attachments = Some(o.clone());
+    }
     let stream = match &phone {
         Some((sns, _)) => {
             let (stream, rx) = stream::Stream::new();
@@ -180,10 +220,13 @@ pub async fn start_with_push(
         metrics: chat::metrics::Registry::default(),
         stream: stream.as_ref().map(|(s, _)| s.clone()),
         recording: phone.as_ref().and_then(|(_, r)| r.clone()),
+        objects: local_objects,
     });
     if let (Some((stream, rx)), Some((sns, _))) = (stream, phone) {
         tokio::spawn(stream::run(Arc::downgrade(&gateway), stream, sns, rx));
     }
+    // The signed length decides; this only bounds what is read before it is checked.
+    let objects_body_limit = usize::try_from(gateway.app.config.uploads.max_bytes).unwrap_or(usize::MAX);
     let router = Router::new()
         .route("/openapi.json", get(openapi))
         .route("/@metrics", get(metrics))
@@ -196,6 +239,7 @@ pub async fn start_with_push(
         .route("/js/{name}", get(web::module))
         .route("/@connections/{id}", any(connections::management))
         .route("/{stage}/@connections/{id}", any(connections::management_staged))
+        .route("/@objects/{*key}", any(objects::serve).layer(axum::extract::DefaultBodyLimit::max(objects_body_limit)))
         .fallback(http_api::dispatch)
         .layer(axum::middleware::from_fn_with_state(gateway.clone(), cors::layer))
         .with_state(gateway.clone());

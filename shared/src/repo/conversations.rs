@@ -267,12 +267,17 @@ pub async fn mark_delivered(table: &dyn Table, user: &UserId, id: &ConversationI
 }
 
 /// Deletes the conversation, its memberships and its messages (admin only; not a hot path):
-/// queries of the messages, then transactions of up to 100 deletes.
-pub async fn delete(table: &dyn Table, conversation: &Conversation) -> Result<(), AppError> {
+/// queries of the messages, then transactions of up to 100 deletes. Answers the files the
+/// messages carried (their objects are the caller's to delete).
+pub async fn delete(
+    table: &dyn Table,
+    conversation: &Conversation,
+) -> Result<Vec<crate::uploads::Attachment>, AppError> {
     let id = &conversation.id;
     let mut doomed: Vec<Key> = load_keys(id).into();
     doomed.extend(conversation.member_set.iter().map(|u| keys::membership(u, id)));
     let mut start = None;
+    let mut files = Vec::new();
     loop {
         let q = Query::new(crate::store::Index::Table, keys::messages_pk(id), SortCond::All).start(start);
         let page = table.query(&q).await?;
@@ -282,6 +287,10 @@ pub async fn delete(table: &dyn Table, conversation: &Conversation) -> Result<()
             let root = crate::ids::MessageId::parse(i.get("parentId")?.as_str()?)?;
             Some(keys::thread_entry(&root, &crate::ids::MessageId::parse(i.get("sk")?.as_str()?)?))
         }));
+        let carried = page.items.iter().filter_map(|i| i.get("attachments")).cloned();
+        files.extend(
+            carried.filter_map(|v| serde_json::from_value::<Vec<crate::uploads::Attachment>>(v).ok()).flatten(),
+        );
         match page.next {
             Some(next) => start = Some(next),
             None => break,
@@ -292,7 +301,7 @@ pub async fn delete(table: &dyn Table, conversation: &Conversation) -> Result<()
     for chunk in doomed.chunks(TRANSACT_MAX) {
         table.transact(chunk.iter().map(|k| WriteOp::Delete { key: k.clone(), cond: None }).collect()).await?;
     }
-    Ok(())
+    Ok(files)
 }
 
 /// A membership's `markedAt`: a sync reports markers that moved since its token (no write of

@@ -191,6 +191,7 @@ fn redact(m: &Message) -> Message {
     let mut m = m.clone();
     if m.deleted {
         m.text = String::new();
+        m.attachments.clear();
     }
     m
 }
@@ -456,8 +457,12 @@ pub async fn tombstone(
     by: &UserId,
     stamp: Stamp,
 ) -> Result<Message, AppError> {
-    let gone = Message { deleted: true, text: String::new(), ..m.clone() };
-    let updates = vec![Update::Set("deleted".into(), true.into()), Update::Set("text".into(), "".into())];
+    let gone = Message { deleted: true, text: String::new(), attachments: vec![], ..m.clone() };
+    let updates = vec![
+        Update::Set("deleted".into(), true.into()),
+        Update::Set("text".into(), "".into()),
+        Update::Remove("attachments".into()),
+    ];
     let entry = Entry {
         kind: EntryKind::Deleted,
         message_id: m.id.clone(),

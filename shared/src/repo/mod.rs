@@ -12,6 +12,7 @@ pub mod pins;
 pub mod settings;
 pub mod tickets;
 pub mod tokens;
+pub mod uploads;
 pub mod users;
 
 use serde::de::DeserializeOwned;
@@ -98,6 +99,9 @@ pub mod keys {
     }
     pub fn ticket(ticket: &str) -> Key {
         Key::new(format!("TICKET#{ticket}"), "TICKET")
+    }
+    pub fn upload(id: &crate::ids::UploadId) -> Key {
+        Key::new(format!("UPLOAD#{id}"), "UPLOAD")
     }
     pub fn revoked(jti: &TokenId) -> Key {
         Key::new(format!("REVOKED#{jti}"), "REVOKED")

@@ -229,7 +229,9 @@ pub async fn delete(app: &App, actor: &Actor, id: &ConversationId) -> Result<(),
         return Err(AppError::Forbidden("only an admin may delete a conversation".into()));
     }
     let c = repo::conversations::get(app.table(), id).await?.ok_or_else(|| AppError::not_found("conversation"))?;
-    repo::conversations::delete(app.table(), &c).await
+    let files = repo::conversations::delete(app.table(), &c).await?;
+    super::uploads::delete_files(app, &files).await;
+    Ok(())
 }
 
 /// Marks the conversation read up to `up_to` (default: everything), tells the reader's devices

@@ -84,6 +84,8 @@ pub struct Outgoing {
     pub parent: Option<MessageId>,
     /// A reply shown in the main history too.
     pub also_in_conversation: bool,
+    /// Uploads to attach (`service::uploads`).
+    pub attachments: Vec<crate::ids::UploadId>,
 }
 
 impl Outgoing {
@@ -96,6 +98,7 @@ impl Outgoing {
             mentions: vec![],
             parent: None,
             also_in_conversation: false,
+            attachments: vec![],
         })
     }
 
@@ -109,6 +112,12 @@ impl Outgoing {
             return Err(AppError::field("alsoInConversation", "only with parentId"));
         }
         self.also_in_conversation = also_in_conversation.unwrap_or(false);
+        Ok(self)
+    }
+
+    /// With files (`attachments: [uploadId]`): at most the configured number per message.
+    pub fn attaching(mut self, app: &App, ids: Option<Vec<String>>) -> Result<Self, AppError> {
+        self.attachments = super::uploads::parse_ids(app.config.uploads.per_message, ids)?;
         Ok(self)
     }
 
@@ -271,6 +280,9 @@ where
     let mut keys: Vec<_> = conversations::load_keys(&conversation_id).into();
     keys.extend(idem_key.iter().cloned().chain(receiver_key.iter().cloned()).chain(name_keys.iter().cloned()));
     keys.extend(parent_key.iter().cloned());
+    keys.extend(super::uploads::keys(&out.attachments));
+    // Checked once (their objects too), then claimed by each attempt's transaction.
+    let mut uploads: Option<Vec<crate::repo::uploads::Upload>> = None;
 
     let mut authenticate = Some(authenticate);
     for attempt in 0..SEND_ATTEMPTS {
@@ -298,6 +310,10 @@ where
                 _ => return Err(AppError::not_found("message")),
             },
         };
+        if uploads.is_none() {
+            uploads = Some(super::uploads::resolve(app, sender, &conversation_id, &out.attachments, &items).await?);
+        }
+        let attachments: Vec<_> = uploads.iter().flatten().map(|u| u.attachment()).collect();
         let (previous, summary_exists) = loaded.as_ref().map_or((0, false), |l| (l.summary.seq, l.summary_exists));
         let members: Vec<&UserId> = match (&loaded, &receiver) {
             (Some(l), _) => l.conversation.member_set.iter().collect(),
@@ -332,6 +348,7 @@ where
             reply_count: 0,
             last_reply_at: None,
             repliers: vec![],
+            attachments,
         };
         let mut ops = msgs::send_ops(&message, previous, summary_exists, now_secs(), !creating)?;
         let root_op = match &root {
@@ -355,6 +372,8 @@ where
                 conversation = Some(c);
             }
         }
+        let claims = ops.len();
+        ops.extend(message.attachments.iter().map(|a| crate::repo::uploads::claim_op(&a.id, &message.id)));
         match app.table().transact(ops).await {
             Ok(()) => {
                 if let Some(c) = &conversation {
@@ -373,6 +392,9 @@ where
                 if root_op.is_some_and(|i| failed.contains(&i)) {
                     // The thread's root was deleted meanwhile.
                     return Err(AppError::not_found("message"));
+                }
+                if failed.iter().any(|i| *i >= claims) {
+                    return Err(AppError::Conflict("an upload is already attached to a message".into()));
                 }
                 tracing::debug!(attempt, ?failed, "send raced; retrying");
                 // Back off with jitter so that racing senders spread out.
@@ -567,7 +589,10 @@ pub async fn delete(app: &App, actor: &Actor, id: &MessageId) -> Result<MessageD
         conversation_id: message.conversation_id,
         deleted_by: actor.user_id.clone(),
     };
-    fanout::to_members(app, &conversation, None, &Event::MessageDeleted(deleted.clone())).await?;
+    let event = Event::MessageDeleted(deleted.clone());
+    let files = super::uploads::delete_files(app, &message.attachments);
+    let (pushed, ()) = tokio::join!(fanout::to_members(app, &conversation, None, &event), files);
+    pushed?;
     Ok(deleted)
 }
 

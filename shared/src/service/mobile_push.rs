@@ -422,6 +422,7 @@ mod tests {
             reply_count: 0,
             last_reply_at: None,
             repliers: vec![],
+            attachments: vec![],
         };
         let note = message_note(&c, "alice", &m, false, Preview::Full, 3);
         assert_eq!(note.body.as_deref().map(|b| b.chars().count()), Some(BODY_MAX + 1));

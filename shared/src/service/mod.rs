@@ -18,6 +18,7 @@ pub mod presence;
 pub mod realtime;
 pub mod sync;
 pub mod settings;
+pub mod uploads;
 pub mod users;
 
 use serde::{Deserialize, Serialize};

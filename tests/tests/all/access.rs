@@ -67,6 +67,10 @@ struct Fx {
     notif: String,
     /// alice's registered phone.
     device: String,
+    /// A file alice sent in `conv` (an upload attached to a message).
+    attachment: String,
+    /// An avatar upload of alice's, not used yet.
+    avatar: String,
 }
 
 type PathFn = fn(&Fx) -> String;
@@ -244,6 +248,17 @@ fn http_rows() -> Vec<Row> {
           |_, _| Some(json!({ "mutedUntil": "2100-01-01T00:00:00Z" })), Alice,                  [s(401), s(404), s(200), s(200), s(404), s(404)]),
         r("PUT /api/conversations/{id}/settings", "preview of a group", Method::PUT, |f| format!("/api/conversations/{}/settings", f.group),
           |_, _| Some(json!({ "preview": "full" })), Alice,                                     [s(401), s(404), s(200), s(200), s(200), s(404)]),
+        r("POST /api/uploads", "upload to alice's conversation", Method::POST, |_| "/api/uploads".into(),
+          |f, _| Some(json!({ "fileName": "a.pdf", "contentType": "application/pdf", "size": 10, "purpose": "attachment", "conversationId": f.conv })), Alice,
+                                                                                                  [s(401), s(404), s(201), s(201), s(404), s(404)]),
+        r("POST /api/uploads", "upload an avatar", Method::POST, |_| "/api/uploads".into(),
+          |_, _| Some(json!({ "fileName": "me.png", "contentType": "image/png", "size": 10, "purpose": "avatar" })), Alice,
+                                                                                                  [s(401), s(201), s(201), s(201), s(201), s(201)]),
+        r("PUT /api/users/me/avatar", "use alice's avatar upload", Method::PUT, |_| "/api/users/me/avatar".into(),
+          |f, _| Some(json!({ "uploadId": f.avatar })), Alice,                                   [s(401), s(404), s(404), s(200), s(404), s(404)]),
+        // 302 to the object store, followed: its 200.
+        r("GET /api/attachments/{id}", "alice's attachment", Method::GET, |f| format!("/api/attachments/{}", f.attachment), no_body, Alice,
+                                                                                                  [s(401), s(404), s(200), s(200), s(404), s(200)]),
         r("POST /users/auth/create", "create (seed 001)", Method::POST, |_| "/users/auth/create".into(),
           |_, _| Some(json!({ "firstName": "A", "lastName": "B", "email": format!("{}@example.com", unique_username("e")), "password": "password 123" })), Alice,
                                                                                                   [s(201), X, X, X, X, X]),
@@ -351,6 +366,33 @@ impl World {
             .await;
         let phone = json!({ "platform": "fcm", "token": unique_username("phone") });
         let device = self.ok(Method::POST, "/api/devices", &alice, phone).await;
+        let conv = sent["conversationId"].as_str().expect("conversation").to_owned();
+        let ask = json!({ "fileName": "f.txt", "contentType": "text/plain", "size": 2, "purpose": "attachment", "conversationId": conv });
+        let ticket = self.ok(Method::POST, "/api/uploads", &alice, ask).await;
+        let stored = reqwest::Client::new()
+            .put(ticket["upload"]["url"].as_str().expect("a URL"))
+            .header("content-type", "text/plain")
+            .header("x-amz-tagging", "pending=true")
+            .body("hi")
+            .send()
+            .await
+            .expect("the object store answers");
+        assert!(stored.status().is_success(), "fixture upload: {}", stored.status());
+        let attachment = ticket["uploadId"].as_str().expect("an upload id").to_owned();
+        let ask_avatar = json!({ "fileName": "me.png", "contentType": "image/png", "size": 2, "purpose": "avatar" });
+        let avatar_ticket = self.ok(Method::POST, "/api/uploads", &alice, ask_avatar).await;
+        let stored = reqwest::Client::new()
+            .put(avatar_ticket["upload"]["url"].as_str().expect("a URL"))
+            .header("content-type", "image/png")
+            .header("x-amz-tagging", "pending=true")
+            .body("hi")
+            .send()
+            .await
+            .expect("the object store answers");
+        assert!(stored.status().is_success(), "fixture avatar: {}", stored.status());
+        let avatar = avatar_ticket["uploadId"].as_str().expect("an upload id").to_owned();
+        let with_file = json!({ "receiverId": conv, "content": "a file", "attachments": [attachment] });
+        self.ok(Method::POST, "/api/messages", &alice, with_file).await;
         let fx = Fx {
             alice: self.alice.user.id.to_string(),
             alice_email: self.alice_email.clone(),
@@ -363,6 +405,8 @@ impl World {
             channel: ids[1].clone(),
             notif: notif["id"].as_str().expect("notification").to_owned(),
             device: device["id"].as_str().expect("device").to_owned(),
+            attachment,
+            avatar,
         };
         (fx, partner, victim)
     }

@@ -330,6 +330,45 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
     m.insert("GET /api/messages/{id}/replies reactions", b.http(Method::GET, &thread, t, None).await);
     let sync = format!("/api/sync?since={sync_token}");
     m.insert("GET /api/sync", b.http(Method::GET, &sync, t, None).await);
+    // Attachments: the upload request, a send naming two uploads, a download (the object
+    // store's own requests are no DynamoDB requests; text files: no preview runs).
+    let ask = json!({ "fileName": "a.txt", "contentType": "text/plain", "size": 1, "purpose": "attachment", "conversationId": conv });
+    m.insert("POST /api/uploads", b.http(Method::POST, "/api/uploads", t, Some(ask.clone())).await);
+    let mut uploads = Vec::new();
+    for _ in 0..2 {
+        let (_, ticket) = b.gw.post("/api/uploads", &a.token, ask.clone()).await;
+        let upload = &ticket["data"]["upload"];
+        let res = reqwest::Client::new()
+            .put(upload["url"].as_str().unwrap())
+            .header("content-type", "text/plain")
+            .header("x-amz-tagging", upload["headers"]["x-amz-tagging"].as_str().unwrap_or("pending=true"))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "the upload is stored");
+        uploads.push(ticket["data"]["uploadId"].as_str().unwrap().to_owned());
+    }
+    let with_files = json!({ "receiver": bob.id, "text": "files", "attachments": uploads });
+    m.insert(
+        "POST /api/messages/send attachments",
+        b.http(Method::POST, "/api/messages/send", t, Some(with_files)).await,
+    );
+    let ask_avatar = json!({ "fileName": "me.txt", "contentType": "image/png", "size": 1, "purpose": "avatar" });
+    let (_, ticket) = b.gw.post("/api/uploads", &a.token, ask_avatar).await;
+    let res = reqwest::Client::new()
+        .put(ticket["data"]["upload"]["url"].as_str().unwrap())
+        .header("content-type", "image/png")
+        .header("x-amz-tagging", "pending=true")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "the avatar is stored (not a decodable image: no preview)");
+    let set = json!({ "uploadId": ticket["data"]["uploadId"] });
+    m.insert("PUT /api/users/me/avatar", b.http(Method::PUT, "/api/users/me/avatar", t, Some(set)).await);
+    let download = format!("/api/attachments/{}", uploads[0]);
+    m.insert("GET /api/attachments/{id}", b.http(Method::GET, &download, t, None).await);
     // A message alice has not fetched: her acknowledgement moves her marker.
     b.gw.post("/api/messages", &bob.token, json!({ "receiverId": a.id, "content": "new" })).await;
     let delivered = json!({ "action": "delivered", "conversationId": conv });

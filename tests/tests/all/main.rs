@@ -1,6 +1,7 @@
 //! The integration tests, in one binary (one link, shared helpers in `support`).
 
 mod access;
+mod attachments;
 mod attacks;
 mod budget;
 mod catch_up;

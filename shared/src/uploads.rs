@@ -1,0 +1,205 @@
+//! What an upload may be: its file name, its content type (an allow-list), its size, and the
+//! limits (configurable), parsed once at the edge.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ConfigError;
+use crate::error::AppError;
+
+/// The default allow-list: images, PDF, plain text, common office, audio and video types.
+pub const DEFAULT_TYPES: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+    "text/csv",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.ms-powerpoint",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "audio/mpeg",
+    "audio/mp4",
+    "audio/ogg",
+    "audio/wav",
+    "video/mp4",
+    "video/webm",
+    "video/quicktime",
+];
+
+/// The types an avatar may be.
+pub const IMAGE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
+/// The types the preview function makes a thumbnail of (lambda/thumbnail).
+pub const PREVIEW_TYPES: &[&str] = &["image/png", "image/jpeg"];
+
+/// Sizes, types and counts of uploads. Environment: `CHAT_UPLOAD_MAX_BYTES` (25 MB),
+/// `CHAT_UPLOAD_TYPES` (comma-separated; the default list above), `CHAT_ATTACHMENTS_PER_MESSAGE`
+/// (10), `CHAT_UPLOAD_PENDING_SECS` (how long an upload waits to be attached: 24 h).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadLimits {
+    pub max_bytes: i64,
+    pub types: Vec<String>,
+    pub per_message: usize,
+    pub pending_secs: i64,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 25 * 1024 * 1024,
+            types: DEFAULT_TYPES.iter().map(|s| (*s).to_owned()).collect(),
+            per_message: 10,
+            pending_secs: 24 * 3600,
+        }
+    }
+}
+
+impl UploadLimits {
+    pub fn from_lookup(
+        get: &impl Fn(&str) -> Option<String>,
+        number: &impl Fn(&'static str, i64) -> Result<i64, ConfigError>,
+    ) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let types = match get("CHAT_UPLOAD_TYPES").filter(|s| !s.trim().is_empty()) {
+            Some(list) => list.split(',').map(|t| t.trim().to_ascii_lowercase()).filter(|t| !t.is_empty()).collect(),
+            None => d.types,
+        };
+        Ok(Self {
+            max_bytes: number("CHAT_UPLOAD_MAX_BYTES", d.max_bytes)?.clamp(1, 5 * 1024 * 1024 * 1024),
+            types,
+            per_message: number("CHAT_ATTACHMENTS_PER_MESSAGE", d.per_message as i64)?.clamp(0, 100) as usize,
+            pending_secs: number("CHAT_UPLOAD_PENDING_SECS", d.pending_secs)?.clamp(1, 7 * 24 * 3600),
+        })
+    }
+}
+
+/// A file name as shown to the other members: 1 to 255 characters, no path separator, no
+/// control character, not `.` or `..`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FileName(String);
+
+impl FileName {
+    pub const MAX_CHARS: usize = 255;
+
+    pub fn parse(s: &str) -> Result<Self, AppError> {
+        let bad = s.is_empty()
+            || s.chars().count() > Self::MAX_CHARS
+            || s.chars().any(|c| c == '/' || c == '\\' || c.is_control())
+            || s == "."
+            || s == "..";
+        if bad {
+            return Err(AppError::field("fileName", "1 to 255 characters, no path separator or control character"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A content type of the allow-list, lower-case, without parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ContentType(String);
+
+impl ContentType {
+    pub fn parse(s: &str, limits: &UploadLimits) -> Result<Self, AppError> {
+        let t = s.trim().to_ascii_lowercase();
+        if !limits.types.contains(&t) {
+            return Err(AppError::field("contentType", "not an accepted type"));
+        }
+        Ok(Self(t))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_image(&self) -> bool {
+        IMAGE_TYPES.contains(&self.0.as_str())
+    }
+
+    /// A preview will be made of it.
+    pub fn has_preview(&self) -> bool {
+        PREVIEW_TYPES.contains(&self.0.as_str())
+    }
+}
+
+/// A size in bytes, 1 to the configured maximum.
+pub fn parse_size(size: i64, limits: &UploadLimits) -> Result<i64, AppError> {
+    if size < 1 || size > limits.max_bytes {
+        return Err(AppError::field("size", format!("1 to {} bytes", limits.max_bytes)));
+    }
+    Ok(size)
+}
+
+/// What an upload is for.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Purpose {
+    /// A file of a message of `conversationId`.
+    Attachment,
+    /// The uploader's profile picture (an image).
+    Avatar,
+}
+
+/// A file of a message, as the members see it. The file itself: `GET /api/attachments/{id}`
+/// (a redirect to a short-lived download URL; `?thumbnail=true`: its preview).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    pub id: crate::ids::UploadId,
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub file_name: FileName,
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub content_type: ContentType,
+    pub size: i64,
+    /// Pixels, when the preview function has measured the image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// A PNG or JPEG: a preview is (or will shortly be) at `GET /api/attachments/{id}?thumbnail=true`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub thumbnail: bool,
+}
+
+/// The object key of an upload's file and of its preview.
+pub fn object_key(id: &crate::ids::UploadId) -> String {
+    format!("uploads/{id}")
+}
+
+pub fn thumbnail_key(id: &crate::ids::UploadId) -> String {
+    format!("thumbs/{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_with_path_separators_or_control_characters_are_refused() {
+        for bad in ["", "a/b.png", "..\\x", "a\u{0}b", "line\nbreak", ".", "..", &"x".repeat(256)] {
+            assert!(FileName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            FileName::parse("holiday photo (1).JPG").ok().map(|f| f.0).as_deref(),
+            Some("holiday photo (1).JPG")
+        );
+    }
+
+    #[test]
+    fn only_listed_content_types_are_accepted_whatever_their_case() {
+        let limits = UploadLimits::default();
+        assert_eq!(ContentType::parse("Image/PNG", &limits).ok().map(|t| t.0).as_deref(), Some("image/png"));
+        assert!(ContentType::parse("application/x-msdownload", &limits).is_err());
+        assert!(ContentType::parse("text/html", &limits).is_err());
+    }
+}
