@@ -11,6 +11,26 @@ export interface components {
         AdminNote: {
             from: components["schemas"]["UserId"];
         };
+        /**
+         * @description A file of a message, as the members see it. The file itself: `GET /api/attachments/{id}`
+         *     (a redirect to a short-lived download URL; `?thumbnail=true`: its preview).
+         */
+        Attachment: {
+            contentType: string;
+            fileName: string;
+            /** Format: uint32 */
+            height?: number | null;
+            id: components["schemas"]["UploadId"];
+            /** Format: int64 */
+            size: number;
+            /** @description A PNG or JPEG: a preview is (or will shortly be) at `GET /api/attachments/{id}?thumbnail=true`. */
+            thumbnail?: boolean;
+            /**
+             * Format: uint32
+             * @description Pixels, when the preview function has measured the image.
+             */
+            width?: number | null;
+        };
         /** @description The client's idempotency key: a retry with the same target and text answers the stored message (200) and stores nothing; a reuse for another conversation or text is 409. */
         ClientMessageId: string;
         /** @description A direct conversation (`dm_<lower user ULID>_<higher user ULID>`: the two users' ULIDs in order) or a group/channel (`grp_…`). */
@@ -36,10 +56,10 @@ export interface components {
             message: string;
         };
         /**
-         * @description 400 VALIDATION_ERROR, 401 UNAUTHORIZED, 403 FORBIDDEN, 404 NOT_FOUND, 405 METHOD_NOT_ALLOWED, 409 CONFLICT, 413 PAYLOAD_TOO_LARGE, 429 RATE_LIMITED, 500 INTERNAL, 503 UNAVAILABLE; a 500 never tells its cause, a 503 may be retried (`Retry-After`).
+         * @description 400 VALIDATION_ERROR, 401 UNAUTHORIZED, 403 FORBIDDEN, 404 NOT_FOUND, 405 METHOD_NOT_ALLOWED, 409 CONFLICT, 410 RESYNC_REQUIRED, 413 PAYLOAD_TOO_LARGE, 429 RATE_LIMITED, 500 INTERNAL, 503 UNAVAILABLE; a 500 never tells its cause, a 503 may be retried (`Retry-After`).
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_ERROR" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+        ErrorCode: "VALIDATION_ERROR" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "RESYNC_REQUIRED" | "PAYLOAD_TOO_LARGE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
         Event: {
             data: components["schemas"]["MessagePush"];
             /** @constant */
@@ -137,6 +157,10 @@ export interface components {
         Mentions: components["schemas"]["UserId"][];
         /** @description A message, as stored and as sent to clients. */
         Message: {
+            /** @description A reply also shown in the conversation's main history. */
+            alsoInConversation?: boolean;
+            /** @description Its files (none on a deleted message). */
+            attachments?: components["schemas"]["Attachment"][];
             clientMessageId?: string | null;
             conversationId: components["schemas"]["ConversationId"];
             createdAt: string;
@@ -144,13 +168,30 @@ export interface components {
             /** @description When the sender last rewrote the text. */
             editedAt?: string | null;
             id: components["schemas"]["MessageId"];
+            /** @description A thread's root: when the last reply came. */
+            lastReplyAt?: string | null;
             /** @description The members the message mentions (by `@username` in the text, or by id beside it). */
             mentions?: components["schemas"]["UserId"][];
+            /**
+             * @description A thread reply: the root message of its thread (one level deep: a reply to a reply
+             *     attaches to the root).
+             */
+            parentId?: components["schemas"]["MessageId"] | null;
             /**
              * @description The kinds of reaction with a count, most chosen first (none on a deleted message). Not
              *     stored as such: gathered from the item's counters (`repo::messages`).
              */
             reactions?: components["schemas"]["ReactionCount"][];
+            /**
+             * @description A thread's root: the last distinct repliers, most recent first (at most
+             *     `MAX_REPLIERS`). Not stored as such: gathered from per-replier times (`repo::messages`).
+             */
+            repliers?: components["schemas"]["UserId"][];
+            /**
+             * Format: int64
+             * @description A thread's root: its replies (an `ADD` counter: exact under concurrent replies).
+             */
+            replyCount?: number;
             senderId: components["schemas"]["UserId"];
             /**
              * Format: int64
@@ -312,6 +353,8 @@ export interface components {
             /** Format: int64 */
             unreadCount: number;
         };
+        /** @description `upl_` and a ULID. */
+        UploadId: string;
         /** @description `usr_` and a ULID. */
         UserId: string;
         /** @description 3 to 32 ASCII letters, digits, `_`, `.` or `-` (trimmed), not shaped like a user or group id. Unique regardless of case. */
@@ -322,6 +365,16 @@ export interface components {
             sendMessage: {
                 /** @constant */
                 action: "sendMessage";
+                /**
+                 * @description A reply also shown in the main history (only with `parentId`).
+                 * @default null
+                 */
+                alsoInConversation?: boolean | null;
+                /**
+                 * @description Files, by upload id (as the HTTP send forms).
+                 * @default null
+                 */
+                attachments?: components["schemas"]["UploadId"][] | null;
                 /** @default null */
                 clientMessageId?: components["schemas"]["ClientMessageId"] | null;
                 /**
@@ -334,6 +387,12 @@ export interface components {
                  * @default null
                  */
                 mentions?: components["schemas"]["Mentions"] | null;
+                /**
+                 * @description A thread reply to this message of the same conversation (a reply to a reply joins its
+                 *     root's thread).
+                 * @default null
+                 */
+                parentId?: components["schemas"]["MessageId"] | null;
                 /** @default null */
                 receiverId?: components["schemas"]["Target"] | null;
                 text: components["schemas"]["MessageText"];
@@ -346,6 +405,16 @@ export interface components {
             chatMessage: {
                 /** @constant */
                 action: "chatMessage";
+                /**
+                 * @description A reply also shown in the main history (only with `parentId`).
+                 * @default null
+                 */
+                alsoInConversation?: boolean | null;
+                /**
+                 * @description Files, by upload id (as the HTTP send forms).
+                 * @default null
+                 */
+                attachments?: components["schemas"]["UploadId"][] | null;
                 /** @default null */
                 clientMessageId?: components["schemas"]["ClientMessageId"] | null;
                 /**
@@ -358,6 +427,12 @@ export interface components {
                  * @default null
                  */
                 mentions?: components["schemas"]["Mentions"] | null;
+                /**
+                 * @description A thread reply to this message of the same conversation (a reply to a reply joins its
+                 *     root's thread).
+                 * @default null
+                 */
+                parentId?: components["schemas"]["MessageId"] | null;
                 /** @default null */
                 receiverId?: components["schemas"]["Target"] | null;
                 text: components["schemas"]["MessageText"];

@@ -4,6 +4,26 @@
  */
 
 export interface paths {
+    "/api/attachments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download an attachment (302 to a URL valid 5 minutes)
+         * @description Members of its conversation only; 404 alike for a missing attachment and one the caller may not see. `?thumbnail=true`: the preview of an image, once made.
+         */
+        get: operations["getAttachment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -33,7 +53,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Revoke the token and clear the cookie */
+        /**
+         * Revoke the token and clear the cookie
+         * @description `deviceId`: the session's phone, unregistered from push with it.
+         */
         post: operations["logout"];
         delete?: never;
         options?: never;
@@ -281,6 +304,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/conversations/{id}/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * My settings of a conversation: mute and push preview
+         * @description Members only. Replaces the settings: `mutedUntil` (no phone push until then; a mention still comes through unless `mentionsThroughMute` is false), `preview` (`full`, `sender_only`: the default, `none`).
+         */
+        put: operations["setConversationSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My registered phones */
+        get: operations["listDevices"];
+        put?: never;
+        /**
+         * Register a phone for push notifications
+         * @description Idempotent per token: 201 when registered now, 200 when it was already the caller's. A token registered by another user moves to the caller (the old registration and its SNS endpoint are removed). With push off for the platform (no platform application configured) the device is kept with `pushEnabled: false`. A user keeps at most 10 devices: an 11th unregisters the oldest.
+         */
+        post: operations["registerDevice"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/devices/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unregister one of my phones
+         * @description Another user's device is the 404 of a missing one.
+         */
+        delete: operations["deleteDevice"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/groups": {
         parameters: {
             query?: never;
@@ -451,6 +535,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/messages/{id}/replies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The replies of a thread, oldest first
+         * @description Members and admins. `{id}` is the thread's root or any reply in it. The cursors of history: without one, the latest page; `nextCursor` goes further back (or forward with `after`). A message the caller cannot read is 404.
+         */
+        get: operations["listReplies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/notifications": {
         parameters: {
             query?: never;
@@ -543,6 +647,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Everything that changed for me since a token
+         * @description For a client coming back after hours offline, instead of one history request per conversation: across all the caller's conversations, new messages (thread replies included), edits, deletes, reactions, read and delivery markers (the caller's own; the other member's in a direct conversation), pins, and conversations joined, changed or left. Paged: while `next` is set, call again with it; then keep `token` for the next sync. No `since`: no changes and the token of now.
+         */
+        get: operations["sync"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask to upload a file (an attachment or an avatar)
+         * @description Answers a presigned `PUT` valid 15 minutes: send exactly `size` bytes with the listed headers straight to the object store, then name `uploadId` in a message's `attachments`. Attachments: members of the conversation only (404 otherwise). An upload never attached is removed after 24 hours.
+         */
+        post: operations["createUpload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users": {
         parameters: {
             query?: never;
@@ -593,6 +737,26 @@ export interface paths {
         /** The caller */
         get: operations["me"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/me/avatar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Make an avatar upload my profile picture
+         * @description The upload must be the caller's, `purpose: "avatar"`, uploaded as declared (404 / 400 otherwise; 409 when already used). `profilePicture` becomes `/api/attachments/{uploadId}`, which any signed-in user may follow; the previous avatar's file is deleted.
+         */
+        put: operations["setAvatar"];
         post?: never;
         delete?: never;
         options?: never;
@@ -733,6 +897,90 @@ export interface components {
         AdminNote: {
             from: components["schemas"]["UserId"];
         };
+        /**
+         * @description A file of a message, as the members see it. The file itself: `GET /api/attachments/{id}`
+         *     (a redirect to a short-lived download URL; `?thumbnail=true`: its preview).
+         */
+        Attachment: {
+            contentType: string;
+            fileName: string;
+            /** Format: uint32 */
+            height?: number | null;
+            id: components["schemas"]["UploadId"];
+            /** Format: int64 */
+            size: number;
+            /** @description A PNG or JPEG: a preview is (or will shortly be) at `GET /api/attachments/{id}?thumbnail=true`. */
+            thumbnail?: boolean;
+            /**
+             * Format: uint32
+             * @description Pixels, when the preview function has measured the image.
+             */
+            width?: number | null;
+        };
+        /** @description The answer of `PUT /api/users/me/avatar`. */
+        AvatarSet: {
+            /** @description The caller's new `profilePicture`: `GET` it (a redirect to the image). */
+            profilePicture: string;
+        };
+        /**
+         * @description One change, by `type`. Conversation by conversation; in a conversation, new messages oldest
+         *     first, then the changes of older ones in the order they happened.
+         */
+        Change: {
+            adminIds: components["schemas"]["UserId"][];
+            conversationId: components["schemas"]["ConversationId"];
+            kind: components["schemas"]["ConversationKind"];
+            memberIds: components["schemas"]["UserId"][];
+            name: string | null;
+            ownerId: components["schemas"]["UserId"] | null;
+            /** @constant */
+            type: "conversation";
+        } | {
+            conversationId: components["schemas"]["ConversationId"];
+            /** @constant */
+            type: "removed";
+        } | {
+            message: components["schemas"]["Message"];
+            /** @constant */
+            type: "message";
+        } | {
+            message: components["schemas"]["Message"];
+            /** @constant */
+            type: "messageEdited";
+        } | {
+            conversationId: components["schemas"]["ConversationId"];
+            messageId: components["schemas"]["MessageId"];
+            /** @constant */
+            type: "messageDeleted";
+        } | {
+            conversationId: components["schemas"]["ConversationId"];
+            messageId: components["schemas"]["MessageId"];
+            reaction: string;
+            /** @constant */
+            type: "reactionAdded";
+            userId: components["schemas"]["UserId"];
+        } | {
+            conversationId: components["schemas"]["ConversationId"];
+            messageId: components["schemas"]["MessageId"];
+            reaction: string;
+            /** @constant */
+            type: "reactionRemoved";
+            userId: components["schemas"]["UserId"];
+        } | {
+            conversationId: components["schemas"]["ConversationId"];
+            messageIds: components["schemas"]["MessageId"][];
+            /** @constant */
+            type: "pins";
+        } | {
+            conversationId: components["schemas"]["ConversationId"];
+            /** Format: int64 */
+            deliveredSeq: number;
+            /** Format: int64 */
+            readSeq: number;
+            /** @constant */
+            type: "markers";
+            userId: components["schemas"]["UserId"];
+        };
         /** @description An item of `GET /api/channels`: mine, or (`?discover=true`) a public channel. */
         ChannelItem: components["schemas"]["ConversationView"] | components["schemas"]["ChannelListing"];
         /** @description A public channel as anyone may find it. */
@@ -789,10 +1037,33 @@ export interface components {
             /** @description 1 to 100 characters (one line, no control characters; trimmed), with at least one visible character. */
             name: string;
         };
+        /** @description `POST /api/uploads`. */
+        CreateUpload: {
+            /** @description One of the accepted types (images, PDF, plain text, office, audio, video; configurable). */
+            contentType: string;
+            /**
+             * @description The conversation of an attachment (its members only); none for an avatar.
+             * @default null
+             */
+            conversationId?: components["schemas"]["ConversationId"] | null;
+            /** @description Shown to the other members: 1 to 255 characters, no path separator or control character. */
+            fileName: string;
+            purpose: components["schemas"]["Purpose"];
+            /**
+             * Format: int64
+             * @description Bytes, 1 to the configured maximum (25 MB by default); the upload must be exactly this.
+             */
+            size: number;
+        };
         /** @description The answer of a deletion: `deleted` is always `true`. */
         DeletedConversationId: {
             deleted: boolean;
             id: components["schemas"]["ConversationId"];
+        };
+        /** @description The answer of a deletion: `deleted` is always `true`. */
+        DeletedDeviceId: {
+            deleted: boolean;
+            id: components["schemas"]["DeviceId"];
         };
         /** @description Who a deleted user's messages and memberships are attributed to. */
         DeletedUser: {
@@ -810,6 +1081,21 @@ export interface components {
         Details: {
             text: components["schemas"]["MessageText"];
         };
+        /** @description A registered device, as stored and as listed (the token stays private to the server). */
+        Device: {
+            appVersion?: string | null;
+            createdAt: string;
+            id: components["schemas"]["DeviceId"];
+            platform: components["schemas"]["Platform"];
+            /**
+             * @description Whether pushes reach it: its platform's application is configured (`false`: push is
+             *     off on this server for that platform; the device is kept).
+             */
+            pushEnabled: boolean;
+            userId: components["schemas"]["UserId"];
+        };
+        /** @description `dev_` and a ULID. */
+        DeviceId: string;
         /** @description `PATCH /api/messages/:id` `{text}`. */
         Edit: {
             /** @description The new text. */
@@ -844,10 +1130,10 @@ export interface components {
             message: string;
         };
         /**
-         * @description 400 VALIDATION_ERROR, 401 UNAUTHORIZED, 403 FORBIDDEN, 404 NOT_FOUND, 405 METHOD_NOT_ALLOWED, 409 CONFLICT, 413 PAYLOAD_TOO_LARGE, 429 RATE_LIMITED, 500 INTERNAL, 503 UNAVAILABLE; a 500 never tells its cause, a 503 may be retried (`Retry-After`).
+         * @description 400 VALIDATION_ERROR, 401 UNAUTHORIZED, 403 FORBIDDEN, 404 NOT_FOUND, 405 METHOD_NOT_ALLOWED, 409 CONFLICT, 410 RESYNC_REQUIRED, 413 PAYLOAD_TOO_LARGE, 429 RATE_LIMITED, 500 INTERNAL, 503 UNAVAILABLE; a 500 never tells its cause, a 503 may be retried (`Retry-After`).
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_ERROR" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PAYLOAD_TOO_LARGE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+        ErrorCode: "VALIDATION_ERROR" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "RESYNC_REQUIRED" | "PAYLOAD_TOO_LARGE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
             /** @constant */
@@ -910,6 +1196,14 @@ export interface components {
         } | {
             email: string;
         });
+        /** @description A logout may name the session's phone, whose push registration ends with it. */
+        LogoutBody: {
+            /**
+             * @description One of the caller's devices (`POST /api/devices`): unregistered; another user's or an
+             *     unknown one changes nothing.
+             */
+            deviceId?: components["schemas"]["DeviceId"] | null;
+        };
         /** @description How many notifications `mark_all_read` marked. */
         Marked: {
             /** Format: uint */
@@ -935,6 +1229,10 @@ export interface components {
         Mentions: components["schemas"]["UserId"][];
         /** @description A message, as stored and as sent to clients. */
         Message: {
+            /** @description A reply also shown in the conversation's main history. */
+            alsoInConversation?: boolean;
+            /** @description Its files (none on a deleted message). */
+            attachments?: components["schemas"]["Attachment"][];
             clientMessageId?: string | null;
             conversationId: components["schemas"]["ConversationId"];
             createdAt: string;
@@ -942,13 +1240,30 @@ export interface components {
             /** @description When the sender last rewrote the text. */
             editedAt?: string | null;
             id: components["schemas"]["MessageId"];
+            /** @description A thread's root: when the last reply came. */
+            lastReplyAt?: string | null;
             /** @description The members the message mentions (by `@username` in the text, or by id beside it). */
             mentions?: components["schemas"]["UserId"][];
+            /**
+             * @description A thread reply: the root message of its thread (one level deep: a reply to a reply
+             *     attaches to the root).
+             */
+            parentId?: components["schemas"]["MessageId"] | null;
             /**
              * @description The kinds of reaction with a count, most chosen first (none on a deleted message). Not
              *     stored as such: gathered from the item's counters (`repo::messages`).
              */
             reactions?: components["schemas"]["ReactionCount"][];
+            /**
+             * @description A thread's root: the last distinct repliers, most recent first (at most
+             *     `MAX_REPLIERS`). Not stored as such: gathered from per-replier times (`repo::messages`).
+             */
+            repliers?: components["schemas"]["UserId"][];
+            /**
+             * Format: int64
+             * @description A thread's root: its replies (an `ADD` counter: exact under concurrent replies).
+             */
+            replyCount?: number;
             senderId: components["schemas"]["UserId"];
             /**
              * Format: int64
@@ -975,6 +1290,17 @@ export interface components {
         MessageText: string;
         /** @description `POST /api/messages/send/:id` `{message}` to user `:id` (seed 003). */
         MessageToPathUser: {
+            /**
+             * @description A reply also shown in the main history (only with `parentId`; default false).
+             * @default null
+             */
+            alsoInConversation?: boolean | null;
+            /**
+             * @description Files, by upload id (`POST /api/uploads`): the sender's, for this conversation, not
+             *     attached elsewhere, uploaded as declared; at most 10 (configurable).
+             * @default null
+             */
+            attachments?: components["schemas"]["UploadId"][] | null;
             /** @default null */
             clientMessageId?: components["schemas"]["ClientMessageId"] | null;
             /**
@@ -983,6 +1309,12 @@ export interface components {
              */
             mentions?: components["schemas"]["Mentions"] | null;
             message: components["schemas"]["MessageText"];
+            /**
+             * @description A thread reply to this message of the same conversation (a reply to a reply joins its
+             *     root's thread); 404 when the caller cannot read it or it is deleted.
+             * @default null
+             */
+            parentId?: components["schemas"]["MessageId"] | null;
         };
         Notification: {
             createdAt: string;
@@ -1031,6 +1363,8 @@ export interface components {
             pinnedAt: string;
             pinnedBy: components["schemas"]["UserId"];
         };
+        /** @description The push service of a device. */
+        Platform: "apns" | "apns_sandbox" | "fcm";
         /**
          * @description A user's presence as others see it (`presence`, `GET/PUT /api/status`): the status the user
          *     set, and beside it liveness (`online`, `lastSeen`).
@@ -1043,6 +1377,19 @@ export interface components {
             userId: components["schemas"]["UserId"];
         };
         /**
+         * @description A request the client makes to the object store itself: `method` to `url` with exactly
+         *     these headers (they are part of the signature).
+         */
+        Presigned: {
+            headers: {
+                [key: string]: string;
+            };
+            method: string;
+            url: string;
+        };
+        /** @description What a phone push of this conversation shows. */
+        Preview: "full" | "sender_only" | "none";
+        /**
          * @description A user as others see them (`Visibility::Public`, the only way a `Person` shows a user): the
          *     schema of those fields of `UserView`.
          */
@@ -1053,6 +1400,8 @@ export interface components {
             profilePicture: string | null;
             username: string;
         };
+        /** @description What an upload is for. */
+        Purpose: "attachment" | "avatar";
         /**
          * @description One emoji (👍, 👍🏽, 🇫🇷, 👩‍💻, 1️⃣: a pictograph with its modifiers, a ZWJ sequence of them, a flag or a keycap; always a single grapheme cluster) or a `:short_code:` of 1 to 32 characters `[a-z0-9_+-]`; anything else is 400.
          * @example 👍
@@ -1097,6 +1446,17 @@ export interface components {
         };
         /** @description `POST /api/messages` `{senderId?, receiverId, content}` (seed 002). */
         ReceiverContent: {
+            /**
+             * @description A reply also shown in the main history (only with `parentId`; default false).
+             * @default null
+             */
+            alsoInConversation?: boolean | null;
+            /**
+             * @description Files, by upload id (`POST /api/uploads`): the sender's, for this conversation, not
+             *     attached elsewhere, uploaded as declared; at most 10 (configurable).
+             * @default null
+             */
+            attachments?: components["schemas"]["UploadId"][] | null;
             /** @default null */
             clientMessageId?: components["schemas"]["ClientMessageId"] | null;
             content: components["schemas"]["MessageText"];
@@ -1105,6 +1465,12 @@ export interface components {
              * @default null
              */
             mentions?: components["schemas"]["Mentions"] | null;
+            /**
+             * @description A thread reply to this message of the same conversation (a reply to a reply joins its
+             *     root's thread); 404 when the caller cannot read it or it is deleted.
+             * @default null
+             */
+            parentId?: components["schemas"]["MessageId"] | null;
             receiverId: components["schemas"]["Target"];
             /**
              * @description The caller (by id or username), if given (403 otherwise).
@@ -1114,6 +1480,17 @@ export interface components {
         };
         /** @description `POST /chat` `{sender?, receiver, messageDetails: {text}}` (seed 001). */
         ReceiverDetails: {
+            /**
+             * @description A reply also shown in the main history (only with `parentId`; default false).
+             * @default null
+             */
+            alsoInConversation?: boolean | null;
+            /**
+             * @description Files, by upload id (`POST /api/uploads`): the sender's, for this conversation, not
+             *     attached elsewhere, uploaded as declared; at most 10 (configurable).
+             * @default null
+             */
+            attachments?: components["schemas"]["UploadId"][] | null;
             /** @default null */
             clientMessageId?: components["schemas"]["ClientMessageId"] | null;
             /**
@@ -1122,6 +1499,12 @@ export interface components {
              */
             mentions?: components["schemas"]["Mentions"] | null;
             messageDetails: components["schemas"]["Details"];
+            /**
+             * @description A thread reply to this message of the same conversation (a reply to a reply joins its
+             *     root's thread); 404 when the caller cannot read it or it is deleted.
+             * @default null
+             */
+            parentId?: components["schemas"]["MessageId"] | null;
             receiver: components["schemas"]["Target"];
             /**
              * @description The caller (by id or username), if given (403 otherwise).
@@ -1131,6 +1514,17 @@ export interface components {
         };
         /** @description `POST /api/messages/send` `{sender?, receiver, text}` (seed 000). */
         ReceiverText: {
+            /**
+             * @description A reply also shown in the main history (only with `parentId`; default false).
+             * @default null
+             */
+            alsoInConversation?: boolean | null;
+            /**
+             * @description Files, by upload id (`POST /api/uploads`): the sender's, for this conversation, not
+             *     attached elsewhere, uploaded as declared; at most 10 (configurable).
+             * @default null
+             */
+            attachments?: components["schemas"]["UploadId"][] | null;
             /** @default null */
             clientMessageId?: components["schemas"]["ClientMessageId"] | null;
             /**
@@ -1138,6 +1532,12 @@ export interface components {
              * @default null
              */
             mentions?: components["schemas"]["Mentions"] | null;
+            /**
+             * @description A thread reply to this message of the same conversation (a reply to a reply joins its
+             *     root's thread); 404 when the caller cannot read it or it is deleted.
+             * @default null
+             */
+            parentId?: components["schemas"]["MessageId"] | null;
             receiver: components["schemas"]["Target"];
             /**
              * @description The caller (by id or username), if given (403 otherwise).
@@ -1204,6 +1604,13 @@ export interface components {
             role?: components["schemas"]["Role"] | null;
             username: components["schemas"]["Username"];
         };
+        /** @description A device to push to. */
+        RegisterBody2: {
+            appVersion?: string | null;
+            platform: components["schemas"]["Platform"];
+            /** @description The platform's device token (APNs device token, FCM registration token). */
+            token: string;
+        };
         /** @enum {string} */
         Role: "user" | "admin";
         /** @description A notification to a user (type `admin`), stored and pushed to their devices. */
@@ -1222,6 +1629,36 @@ export interface components {
             expiresAt: number;
             token: string;
             user: components["schemas"]["UserView"];
+        };
+        /** @description `PUT /api/users/me/avatar`. */
+        SetAvatar: {
+            /** @description An avatar upload of the caller's (`purpose: "avatar"`), uploaded. */
+            uploadId: components["schemas"]["UploadId"];
+        };
+        /** @description A member's settings of one conversation. */
+        Settings: {
+            conversationId: components["schemas"]["ConversationId"] | null;
+            /**
+             * @description A mention is pushed through a mute (default `true`).
+             * @default true
+             */
+            mentionsThroughMute: boolean;
+            /** @description No phone push until then (ISO 8601); absent: not muted. */
+            mutedUntil?: string | null;
+            /** @default sender_only */
+            preview: components["schemas"]["Preview"];
+        };
+        /** @description The caller's settings of a conversation (replaced as a whole: an absent field is its default). */
+        SettingsBody: {
+            /** @description A mention is pushed through a mute (default `true`). */
+            mentionsThroughMute?: boolean | null;
+            /**
+             * Format: date-time
+             * @description No phone push of this conversation until then (RFC 3339); absent or null: not muted.
+             */
+            mutedUntil?: string | null;
+            /** @description What a phone push shows: `full`, `sender_only` (the default), `none`. */
+            preview?: components["schemas"]["Preview"] | null;
         };
         /**
          * @description The two users of a direct conversation, by id or username; one of them the caller unless an
@@ -1251,6 +1688,17 @@ export interface components {
          * @enum {string}
          */
         StatusName: "online" | "available" | "away" | "busy" | "dnd" | "offline" | "invisible";
+        /**
+         * @description One page of changes: `next` when more follow (call again with it at once), else `token`, for
+         *     the next sync.
+         */
+        SyncPage: {
+            changes: components["schemas"]["Change"][];
+            /** @description More changes of this sync: call `GET /api/sync?since=<next>` now. */
+            next?: string | null;
+            /** @description Caught up: keep this for the next sync. */
+            token?: string | null;
+        };
         /** @description A user (id or username: the direct conversation with them, started by the first message) or a conversation id. */
         Target: components["schemas"]["UserId"] | components["schemas"]["ConversationId"] | components["schemas"]["Username"];
         /** @description A WebSocket ticket, for clients that cannot send a token at the handshake (browsers). */
@@ -1288,6 +1736,16 @@ export interface components {
         Updated: {
             token?: string | null;
             user: components["schemas"]["UserView"];
+        };
+        /** @description `upl_` and a ULID. */
+        UploadId: string;
+        /** @description The answer to `POST /api/uploads`: send the file with `upload`, then name `uploadId`. */
+        UploadTicket: {
+            /** @description When `upload` stops working. */
+            expiresAt: string;
+            /** @description The request to make: `PUT` the file's bytes to `url` with exactly these headers. */
+            upload: components["schemas"]["Presigned"];
+            uploadId: components["schemas"]["UploadId"];
         };
         /** @description `usr_` and a ULID. */
         UserId: string;
@@ -1373,6 +1831,15 @@ export interface components {
                 };
             };
         };
+        /** @description `RESYNC_REQUIRED`: a sync token older than the change log's retention; reload the state, then sync from the token that load answered. */
+        ResyncRequired: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
         /** @description No token, or an invalid, expired or revoked one. */
         Unauthorized: {
             headers: {
@@ -1404,6 +1871,39 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getAttachment: {
+        parameters: {
+            query?: {
+                thumbnail?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description A malformed id names nothing: 404. */
+                id: components["schemas"]["UploadId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: a retry that found it stored */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: unknown;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     login: {
         parameters: {
             query?: never;
@@ -1443,7 +1943,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["LogoutBody"];
+            };
+        };
         responses: {
             /** @description OK */
             200: {
@@ -1457,6 +1961,7 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
@@ -1949,6 +2454,140 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    setConversationSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A malformed id names nothing: 404. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SettingsBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["Settings"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listDevices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page"] & {
+                        data?: components["schemas"]["Device"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    registerDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterBody2"];
+            };
+        };
+        responses: {
+            /** @description OK: a retry that found it stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["Device"];
+                    };
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["Device"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A malformed id names nothing: 404. */
+                id: components["schemas"]["DeviceId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["DeletedDeviceId"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listGroups: {
         parameters: {
             query?: never;
@@ -2385,6 +3024,45 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listReplies: {
+        parameters: {
+            query?: {
+                /** @description Newer messages than this one, oldest first (sync after reconnecting). */
+                after?: components["schemas"]["MessageId"];
+                /** @description Older messages than this one (400 when not a message id). */
+                before?: components["schemas"]["MessageId"];
+                /** @description Page size, 1 to 100 (400 otherwise). */
+                limit?: components["schemas"]["Limit"];
+            };
+            header?: never;
+            path: {
+                /** @description A malformed id names nothing: 404. */
+                id: components["schemas"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page"] & {
+                        data?: components["schemas"]["Message"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listNotifications: {
         parameters: {
             query?: {
@@ -2570,6 +3248,75 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    sync: {
+        parameters: {
+            query?: {
+                /** @description Changes per page (about: a page ends after the conversation that reaches it), 1 to 100. */
+                limit?: components["schemas"]["Limit"];
+                /**
+                 * @description The token of the previous sync (its `token`, or `next` while more pages follow); none:
+                 *     no changes, and the token of now. Malformed: 400; older than the retention window
+                 *     (30 days by default): 410 `RESYNC_REQUIRED`.
+                 */
+                since?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["SyncPage"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            410: components["responses"]["ResyncRequired"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateUpload"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["UploadTicket"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listUsers: {
         parameters: {
             query?: {
@@ -2655,6 +3402,39 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    setAvatar: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetAvatar"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["AvatarSet"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
