@@ -194,7 +194,8 @@ async fn group_routes_follow_the_access_matrix(store: Store) {
             Method::POST,
             "/api/groups".into(),
             Some(json!({ "name": "x", "members": ["no-such-user"] })),
-            400,
+            // Well-formed, naming a user no one is: 404 (README, decisions).
+            404,
         ),
     ];
     for (token, method, path, body, expected) in cases {
