@@ -19,7 +19,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-max_examples="${FUZZ_MAX_EXAMPLES:-40}"
+max_examples="${FUZZ_MAX_EXAMPLES:-20}"
 hard_timeout="${FUZZ_TIMEOUT:-600}"
 seed="${FUZZ_SEED:-}"
 stores="${FUZZ_STORES:-embedded dynamodb}"
