@@ -130,6 +130,69 @@ impl ContentType {
     }
 }
 
+/// The schemas of an upload request's hand-parsed fields (for `#[schemars(with = …)]`), from
+/// the parsers' constants and the default limits (a deployment may configure other types and
+/// another maximum: `CHAT_UPLOAD_TYPES`, `CHAT_UPLOAD_MAX_BYTES`).
+pub mod schema {
+    pub struct FileNameSchema;
+    pub struct ContentTypeSchema;
+    pub struct SizeSchema;
+}
+
+#[cfg(feature = "schema")]
+mod schema_impls {
+    use std::borrow::Cow;
+
+    use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+
+    use super::schema::{ContentTypeSchema, FileNameSchema, SizeSchema};
+    use super::{FileName, UploadLimits, DEFAULT_TYPES};
+
+    impl JsonSchema for FileNameSchema {
+        fn schema_name() -> Cow<'static, str> {
+            "FileName".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            let controls = crate::text::class(crate::text::CONTROL.iter().copied());
+            json_schema!({
+                "type": "string",
+                "minLength": 1,
+                "maxLength": FileName::MAX_CHARS,
+                "pattern": format!("^[^/\\\\{controls}]+$"),
+                "not": { "enum": [".", ".."] },
+                "description": "Shown to the other members: no path separator or control character, not `.` or `..`.",
+            })
+        }
+    }
+
+    impl JsonSchema for ContentTypeSchema {
+        fn schema_name() -> Cow<'static, str> {
+            "UploadContentType".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "type": "string",
+                "enum": DEFAULT_TYPES,
+                "description": "One of the accepted types (the default list; a deployment may configure its own with `CHAT_UPLOAD_TYPES`).",
+            })
+        }
+    }
+
+    impl JsonSchema for SizeSchema {
+        fn schema_name() -> Cow<'static, str> {
+            "UploadSize".into()
+        }
+        fn json_schema(_: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "type": "integer",
+                "minimum": 1,
+                "maximum": UploadLimits::default().max_bytes,
+                "description": "Bytes; the upload must be exactly this. The maximum is the default (25 MiB; `CHAT_UPLOAD_MAX_BYTES`).",
+            })
+        }
+    }
+}
+
 /// A size in bytes, 1 to the configured maximum.
 pub fn parse_size(size: i64, limits: &UploadLimits) -> Result<i64, AppError> {
     if size < 1 || size > limits.max_bytes {

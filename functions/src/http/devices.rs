@@ -16,7 +16,7 @@ use super::{body, caller, concurrent_session, path_id, Reply};
 pub struct RegisterBody {
     platform: Platform,
     /// The platform's device token (APNs device token, FCM registration token).
-    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 1024)))]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 1024), regex(pattern = "^[!-~]+$")))]
     token: String,
     #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 32)))]
     app_version: Option<String>,

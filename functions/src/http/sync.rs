@@ -14,6 +14,7 @@ pub struct SyncQuery {
     /// The token of the previous sync (its `token`, or `next` while more pages follow); none:
     /// no changes, and the token of now. Malformed: 400; older than the retention window
     /// (30 days by default): 410 `RESYNC_REQUIRED`.
+    #[cfg_attr(feature = "schema", schemars(with = "Option<chat::service::sync::TokenSchema>"))]
     pub since: Option<String>,
     /// Changes per page (about: a page ends after the conversation that reaches it), 1 to 100.
     pub limit: Option<Limit>,

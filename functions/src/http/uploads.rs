@@ -16,10 +16,13 @@ use super::{body, caller, concurrent_session, flag, path_id, Reply};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateUpload {
     /// Shown to the other members: 1 to 255 characters, no path separator or control character.
+    #[cfg_attr(feature = "schema", schemars(with = "chat::uploads::schema::FileNameSchema"))]
     file_name: String,
     /// One of the accepted types (images, PDF, plain text, office, audio, video; configurable).
+    #[cfg_attr(feature = "schema", schemars(with = "chat::uploads::schema::ContentTypeSchema"))]
     content_type: String,
     /// Bytes, 1 to the configured maximum (25 MB by default); the upload must be exactly this.
+    #[cfg_attr(feature = "schema", schemars(with = "chat::uploads::schema::SizeSchema"))]
     size: i64,
     purpose: Purpose,
     /// The conversation of an attachment (its members only); none for an avatar.

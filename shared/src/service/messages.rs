@@ -102,16 +102,14 @@ impl Outgoing {
         })
     }
 
-    /// A thread reply (`parentId`, `alsoInConversation`): a malformed id, or
-    /// `alsoInConversation` without a parent, is a 400.
+    /// A thread reply (`parentId`, `alsoInConversation`): a malformed id is a 400.
+    /// `alsoInConversation` means something for a reply only: a message that answers nothing
+    /// is in the main history anyway.
     pub fn replying(mut self, parent_id: Option<String>, also_in_conversation: Option<bool>) -> Result<Self, AppError> {
         self.parent = parent_id
             .map(|p| MessageId::parse(&p).ok_or_else(|| AppError::field("parentId", "not a message id")))
             .transpose()?;
-        if also_in_conversation == Some(true) && self.parent.is_none() {
-            return Err(AppError::field("alsoInConversation", "only with parentId"));
-        }
-        self.also_in_conversation = also_in_conversation.unwrap_or(false);
+        self.also_in_conversation = self.parent.is_some() && also_in_conversation.unwrap_or(false);
         Ok(self)
     }
 

@@ -49,6 +49,28 @@ struct Resume {
 }
 
 const VERSION: &str = "s1";
+/// Why a well-formed token no sync of this service issued is refused (410).
+const FOREIGN: &str = "this token is not one this service issued: load the conversations again, then sync with a new token";
+
+/// The schema of a sync token (for `#[schemars(with = …)]`): the shapes `Token::parse` accepts.
+pub struct TokenSchema;
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for TokenSchema {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SyncToken".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let ulid = crate::ids::ULID_PATTERN;
+        let conv = format!("(dm_{ulid}_{ulid}|grp_{ulid})");
+        let after = "(-|[A-Za-z0-9_]{1,40})";
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": format!("^{VERSION}\\.[0-9]{{1,15}}(\\.[0-9]{{1,15}}\\.{conv}\\.{after}\\.{after})?$"),
+            "description": "A token a sync answered (`token`, or `next` while more pages follow). Past the retention window, or not issued by this service: 410 `RESYNC_REQUIRED`.",
+        })
+    }
+}
 
 impl Token {
     fn at(since: i64) -> Self {
@@ -73,12 +95,20 @@ impl Token {
             [VERSION, since] => Ok(Self::at(number(since).ok_or_else(bad)?)),
             [VERSION, since, until, conv, messages, chg] => {
                 let (since, until) = (number(since).ok_or_else(bad)?, number(until).ok_or_else(bad)?);
+                // Well-formed, but no sync wrote it (a window that ends before it starts, a
+                // direct conversation no pair has): resync, as for any token not issued here.
+                let foreign = || AppError::ResyncRequired(FOREIGN.into());
                 if until < since {
-                    return Err(bad());
+                    return Err(foreign());
                 }
+                let conversation = match ConversationId::parse(conv) {
+                    Some(c) => c,
+                    None if ConversationId::is_direct_shaped(conv) => return Err(foreign()),
+                    None => return Err(bad()),
+                };
                 let resume = Resume {
                     until,
-                    conversation: ConversationId::parse(conv).ok_or_else(bad)?,
+                    conversation,
                     messages_after: after(messages)?,
                     changes_after: after(chg)?,
                 };
@@ -259,7 +289,9 @@ where
         )));
     }
     if token.since > now + 60_000 {
-        return Err(AppError::field("since", "not a sync token (use the token of the previous sync)"));
+        // Well-formed but not one this clock issued (another deployment's, or a skewed copy):
+        // the client cannot trust what it holds either way.
+        return Err(AppError::ResyncRequired(FOREIGN.into()));
     }
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     let (since, until) = (token.since, token.resume.as_ref().map_or(now, |r| r.until));

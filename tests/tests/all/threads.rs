@@ -170,7 +170,6 @@ async fn bad_or_unreadable_parents_are_refused_and_change_nothing(store: Store) 
     for (extra, want) in [
         (json!({ "parentId": "nope" }), StatusCode::BAD_REQUEST),
         (json!({ "parentId": 7 }), StatusCode::BAD_REQUEST),
-        (json!({ "alsoInConversation": true }), StatusCode::BAD_REQUEST),
         (json!({ "parentId": root_id, "alsoInConversation": "yes" }), StatusCode::BAD_REQUEST),
         (json!({ "parentId": other_id }), StatusCode::NOT_FOUND),
         (json!({ "parentId": doomed_id }), StatusCode::NOT_FOUND),
@@ -185,6 +184,9 @@ async fn bad_or_unreadable_parents_are_refused_and_change_nothing(store: Store) 
     let history = page(&gw, &alice, &format!("/api/messages/{conv}")).await;
     assert_eq!(texts(&history), ["root", ""], "nothing stored (the tombstone stays)");
     assert!(in_history(&gw, &alice, &conv, root_id).await.get("replyCount").is_none());
+    // `alsoInConversation` without a parent means nothing: a plain message of the main history.
+    let plain = send(&gw, &alice, &conv, "plain", json!({ "alsoInConversation": true })).await;
+    assert!(plain.get("alsoInConversation").is_none() && plain.get("parentId").is_none(), "{plain}");
 
     // A thread the caller cannot read is a missing one.
     let (status, _) = gw.get(format!("/api/messages/{root_id}/replies"), &carol.token).await;

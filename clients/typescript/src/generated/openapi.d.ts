@@ -1040,20 +1040,17 @@ export interface components {
         /** @description `POST /api/uploads`. */
         CreateUpload: {
             /** @description One of the accepted types (images, PDF, plain text, office, audio, video; configurable). */
-            contentType: string;
+            contentType: components["schemas"]["UploadContentType"];
             /**
              * @description The conversation of an attachment (its members only); none for an avatar.
              * @default null
              */
             conversationId?: components["schemas"]["ConversationId"] | null;
             /** @description Shown to the other members: 1 to 255 characters, no path separator or control character. */
-            fileName: string;
+            fileName: components["schemas"]["FileName"];
             purpose: components["schemas"]["Purpose"];
-            /**
-             * Format: int64
-             * @description Bytes, 1 to the configured maximum (25 MB by default); the upload must be exactly this.
-             */
-            size: number;
+            /** @description Bytes, 1 to the configured maximum (25 MB by default); the upload must be exactly this. */
+            size: components["schemas"]["UploadSize"];
         };
         /** @description The answer of a deletion: `deleted` is always `true`. */
         DeletedConversationId: {
@@ -1139,6 +1136,8 @@ export interface components {
             /** @constant */
             success: false;
         };
+        /** @description Shown to the other members: no path separator or control character, not `.` or `..`. */
+        FileName: string;
         /**
          * @description The schema of a `flag` parameter.
          * @enum {string}
@@ -1699,6 +1698,8 @@ export interface components {
             /** @description Caught up: keep this for the next sync. */
             token?: string | null;
         };
+        /** @description A token a sync answered (`token`, or `next` while more pages follow). Past the retention window, or not issued by this service: 410 `RESYNC_REQUIRED`. */
+        SyncToken: string;
         /** @description A user (id or username: the direct conversation with them, started by the first message) or a conversation id. */
         Target: components["schemas"]["UserId"] | components["schemas"]["ConversationId"] | components["schemas"]["Username"];
         /** @description A WebSocket ticket, for clients that cannot send a token at the handshake (browsers). */
@@ -1737,8 +1738,15 @@ export interface components {
             token?: string | null;
             user: components["schemas"]["UserView"];
         };
+        /**
+         * @description One of the accepted types (the default list; a deployment may configure its own with `CHAT_UPLOAD_TYPES`).
+         * @enum {string}
+         */
+        UploadContentType: "image/png" | "image/jpeg" | "image/gif" | "image/webp" | "application/pdf" | "text/plain" | "text/csv" | "application/msword" | "application/vnd.openxmlformats-officedocument.wordprocessingml.document" | "application/vnd.ms-excel" | "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" | "application/vnd.ms-powerpoint" | "application/vnd.openxmlformats-officedocument.presentationml.presentation" | "audio/mpeg" | "audio/mp4" | "audio/ogg" | "audio/wav" | "video/mp4" | "video/webm" | "video/quicktime";
         /** @description `upl_` and a ULID. */
         UploadId: string;
+        /** @description Bytes; the upload must be exactly this. The maximum is the default (25 MiB; `CHAT_UPLOAD_MAX_BYTES`). */
+        UploadSize: number;
         /** @description The answer to `POST /api/uploads`: send the file with `upload`, then name `uploadId`. */
         UploadTicket: {
             /** @description When `upload` stops working. */
@@ -3258,7 +3266,7 @@ export interface operations {
                  *     no changes, and the token of now. Malformed: 400; older than the retention window
                  *     (30 days by default): 410 `RESYNC_REQUIRED`.
                  */
-                since?: string;
+                since?: components["schemas"]["SyncToken"];
             };
             header?: never;
             path?: never;
