@@ -132,10 +132,16 @@ pub fn schema(min: usize, max: usize, lines: Lines) -> schemars::Schema {
     let allowed = format!("[^{}]*", class(refused.iter().copied()));
     let visible = format!("[^{}]", class(CONTROL.iter().chain(WHITESPACE).chain(INVISIBLE).copied()));
     let rendered = format!("{allowed}{visible}{allowed}");
-    let pattern = if min == 0 {
-        format!("^([{}]*|{rendered})$", class(WHITESPACE.iter().copied()))
-    } else {
-        format!("^{rendered}$")
+    // A single-line text is trimmed first: whitespace around it (control characters among it,
+    // as U+000C) is never refused, only what is inside.
+    let around = match lines {
+        Lines::Single => format!("[{}]*", class(WHITESPACE.iter().copied())),
+        Lines::Multi => String::new(),
+    };
+    let pattern = match (min, lines) {
+        (0, Lines::Single) => format!("^{around}({rendered})?{around}$"),
+        (0, Lines::Multi) => format!("^([{}]*|{rendered})$", class(WHITESPACE.iter().copied())),
+        _ => format!("^{around}{rendered}{around}$"),
     };
     let rule = match lines {
         Lines::Single => "one line, no control characters; trimmed",

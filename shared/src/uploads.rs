@@ -137,6 +137,21 @@ pub mod schema {
     pub struct FileNameSchema;
     pub struct ContentTypeSchema;
     pub struct SizeSchema;
+
+    /// An upload request's rule between two fields, as the parser has it: an avatar's type is
+    /// an image type.
+    #[cfg(feature = "schema")]
+    pub fn avatar_is_an_image(schema: &mut schemars::Schema) {
+        let rule = schemars::json_schema!({
+            "anyOf": [
+                { "properties": { "purpose": { "const": "attachment" } } },
+                { "properties": { "purpose": { "const": "avatar" }, "contentType": { "enum": super::IMAGE_TYPES } } },
+            ]
+        });
+        if let (Some(object), Some(any_of)) = (schema.as_object_mut(), rule.get("anyOf")) {
+            object.insert("anyOf".into(), any_of.clone());
+        }
+    }
 }
 
 #[cfg(feature = "schema")]

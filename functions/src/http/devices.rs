@@ -18,7 +18,7 @@ pub struct RegisterBody {
     /// The platform's device token (APNs device token, FCM registration token).
     #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 1024), regex(pattern = "^[!-~]+$")))]
     token: String,
-    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 32)))]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 32), regex(pattern = "^[!-~]+$")))]
     app_version: Option<String>,
 }
 

@@ -12,6 +12,7 @@ use super::{body, caller, concurrent_session, flag, path_id, Reply};
 
 /// `POST /api/uploads`.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(transform = chat::uploads::schema::avatar_is_an_image))]
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateUpload {

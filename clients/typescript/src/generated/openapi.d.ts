@@ -1051,7 +1051,15 @@ export interface components {
             purpose: components["schemas"]["Purpose"];
             /** @description Bytes, 1 to the configured maximum (25 MB by default); the upload must be exactly this. */
             size: components["schemas"]["UploadSize"];
-        };
+        } & ({
+            /** @constant */
+            purpose?: "attachment";
+        } | {
+            /** @enum {unknown} */
+            contentType?: "image/png" | "image/jpeg" | "image/gif" | "image/webp";
+            /** @constant */
+            purpose?: "avatar";
+        });
         /** @description The answer of a deletion: `deleted` is always `true`. */
         DeletedConversationId: {
             deleted: boolean;
