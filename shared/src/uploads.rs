@@ -137,6 +137,8 @@ pub mod schema {
     pub struct FileNameSchema;
     pub struct ContentTypeSchema;
     pub struct SizeSchema;
+    /// A send's `attachments`: distinct upload ids, at most the default per message.
+    pub struct AttachmentIds;
 
     /// An upload request's rule between two fields, as the parser has it: an avatar's type is
     /// an image type.
@@ -144,8 +146,13 @@ pub mod schema {
     pub fn avatar_is_an_image(schema: &mut schemars::Schema) {
         let rule = schemars::json_schema!({
             "anyOf": [
-                { "properties": { "purpose": { "const": "attachment" } } },
-                { "properties": { "purpose": { "const": "avatar" }, "contentType": { "enum": super::IMAGE_TYPES } } },
+                {
+                    "properties": { "purpose": { "const": "attachment" }, "conversationId": { "type": "string" } },
+                    "required": ["conversationId"],
+                },
+                {
+                    "properties": { "purpose": { "const": "avatar" }, "contentType": { "enum": super::IMAGE_TYPES }, "conversationId": { "type": "null" } },
+                },
             ]
         });
         if let (Some(object), Some(any_of)) = (schema.as_object_mut(), rule.get("anyOf")) {
@@ -160,7 +167,7 @@ mod schema_impls {
 
     use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 
-    use super::schema::{ContentTypeSchema, FileNameSchema, SizeSchema};
+    use super::schema::{AttachmentIds, ContentTypeSchema, FileNameSchema, SizeSchema};
     use super::{FileName, UploadLimits, DEFAULT_TYPES};
 
     impl JsonSchema for FileNameSchema {
@@ -189,6 +196,21 @@ mod schema_impls {
                 "type": "string",
                 "enum": DEFAULT_TYPES,
                 "description": "One of the accepted types (the default list; a deployment may configure its own with `CHAT_UPLOAD_TYPES`).",
+            })
+        }
+    }
+
+    impl JsonSchema for AttachmentIds {
+        fn schema_name() -> Cow<'static, str> {
+            "AttachmentIds".into()
+        }
+        fn json_schema(g: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "type": "array",
+                "items": g.subschema_for::<crate::ids::UploadId>(),
+                "maxItems": UploadLimits::default().per_message,
+                "uniqueItems": true,
+                "description": "Uploads (`POST /api/uploads`) to attach: the sender's, for this conversation, uploaded as declared, not attached elsewhere (409 otherwise). At most the default per message (`CHAT_ATTACHMENTS_PER_MESSAGE`).",
             })
         }
     }

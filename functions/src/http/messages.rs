@@ -83,7 +83,7 @@ pub struct ReceiverText {
     /// Files, by upload id (`POST /api/uploads`): the sender's, for this conversation, not
     /// attached elsewhere, uploaded as declared; at most 10 (configurable).
     #[serde(default)]
-    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<chat::ids::UploadId>>"))]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<chat::uploads::schema::AttachmentIds>"))]
     attachments: Option<Vec<String>>,
 }
 
@@ -127,7 +127,7 @@ pub struct ReceiverContent {
     /// Files, by upload id (`POST /api/uploads`): the sender's, for this conversation, not
     /// attached elsewhere, uploaded as declared; at most 10 (configurable).
     #[serde(default)]
-    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<chat::ids::UploadId>>"))]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<chat::uploads::schema::AttachmentIds>"))]
     attachments: Option<Vec<String>>,
 }
 
@@ -165,7 +165,7 @@ pub struct MessageToPathUser {
     /// Files, by upload id (`POST /api/uploads`): the sender's, for this conversation, not
     /// attached elsewhere, uploaded as declared; at most 10 (configurable).
     #[serde(default)]
-    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<chat::ids::UploadId>>"))]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<chat::uploads::schema::AttachmentIds>"))]
     attachments: Option<Vec<String>>,
 }
 
@@ -270,7 +270,7 @@ pub struct ReceiverDetails {
     /// Files, by upload id (`POST /api/uploads`): the sender's, for this conversation, not
     /// attached elsewhere, uploaded as declared; at most 10 (configurable).
     #[serde(default)]
-    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<chat::ids::UploadId>>"))]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<chat::uploads::schema::AttachmentIds>"))]
     attachments: Option<Vec<String>>,
 }
 

@@ -21,8 +21,9 @@ pub struct SyncQuery {
 }
 
 pub async fn get(app: &App, req: Request) -> Result<Reply, AppError> {
-    let since = query_param(&req, "since").map(|s| Token::parse(&s)).transpose()?;
+    // The malformed first (400), then what a well-formed token says (410).
     let limit = parse_limit(query_param(&req, "limit").as_deref())?;
+    let since = query_param(&req, "since").map(|s| Token::parse(&s)).transpose()?;
     let (actor, session) = concurrent_session(app, &req, None).await?;
     Ok(Reply::ok(sync::sync(app, &actor, session, since, limit).await?))
 }

@@ -71,7 +71,7 @@ pub struct SendMessage {
     pub also_in_conversation: Option<bool>,
     /// Files, by upload id (as the HTTP send forms).
     #[serde(default)]
-    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<chat::ids::UploadId>>"))]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<chat::uploads::schema::AttachmentIds>"))]
     pub attachments: Option<Vec<String>>,
 }
 

@@ -138,7 +138,7 @@ pub fn keys(ids: &[UploadId]) -> Vec<Key> {
 /// Checks a send's uploads, read in its first batch: each the sender's, for this conversation,
 /// not attached yet (404 for a missing or foreign upload, as for anything one cannot see; 409
 /// for one already attached), and its object uploaded with the declared size and type
-/// (`HeadObject`, concurrently; 400 otherwise). Then the objects are kept (no longer pending);
+/// (`HeadObject`, concurrently; 409 otherwise: the upload's state, not the request, is wrong). Then the objects are kept (no longer pending);
 /// the send's transaction claims the records.
 pub async fn resolve(
     app: &App,
@@ -166,11 +166,11 @@ pub async fn resolve(
         futures::future::try_join_all(uploads.iter().map(|u| async move { objects.head(&object_key(&u.id)).await }))
             .await?;
     for (u, head) in uploads.iter().zip(heads) {
-        let head = head.ok_or_else(|| AppError::field("attachments", "a file was not uploaded"))?;
+        let head = head.ok_or_else(|| AppError::Conflict("attachments: a file was not uploaded".into()))?;
         let same_type =
             head.content_type.as_deref().map(str::to_ascii_lowercase).as_deref() == Some(u.content_type.as_str());
         if head.size != u.size || !same_type {
-            return Err(AppError::field("attachments", "a file differs from its declared size or type"));
+            return Err(AppError::Conflict("attachments: a file differs from its declared size or type".into()));
         }
     }
     let keeps = uploads.iter().flat_map(|u| {
@@ -242,11 +242,11 @@ where
     let user = user.ok_or_else(|| AppError::not_found("user"))?;
     let objects = app.objects()?;
     let head =
-        objects.head(&object_key(id)).await?.ok_or_else(|| AppError::field("uploadId", "the file was not uploaded"))?;
+        objects.head(&object_key(id)).await?.ok_or_else(|| AppError::Conflict("uploadId: the file was not uploaded".into()))?;
     if head.size != upload.size
         || head.content_type.as_deref().map(str::to_ascii_lowercase).as_deref() != Some(upload.content_type.as_str())
     {
-        return Err(AppError::field("uploadId", "the file differs from its declared size or type"));
+        return Err(AppError::Conflict("uploadId: the file differs from its declared size or type".into()));
     }
     objects.keep(&object_key(id)).await?;
     if upload.thumbnail {

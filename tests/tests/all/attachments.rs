@@ -173,7 +173,8 @@ async fn a_send_refuses_uploads_that_are_missing_foreign_or_already_attached_and
     for (ids, expected) in [
         (vec![bobs.as_str()], StatusCode::NOT_FOUND),
         (vec![mine.as_str(), elsewhere.as_str()], StatusCode::NOT_FOUND),
-        (vec![mine.as_str(), never_uploaded.as_str()], StatusCode::BAD_REQUEST),
+        // The upload's state, not the request, is wrong: 409.
+        (vec![mine.as_str(), never_uploaded.as_str()], StatusCode::CONFLICT),
         (vec![mine.as_str(), mine.as_str()], StatusCode::BAD_REQUEST),
         (vec!["not-an-upload"], StatusCode::BAD_REQUEST),
     ] {
@@ -244,7 +245,7 @@ async fn the_local_object_store_refuses_tampered_expired_oversized_and_mistyped_
     tampered["upload"]["url"] = url.into();
     assert_eq!(put(&tampered, b"12345".to_vec(), None).await, StatusCode::FORBIDDEN);
     let (status, refused) = send(&gw, &alice, &conv, "notes", &[ticket["uploadId"].as_str().unwrap()]).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "nothing was stored: {refused}");
+    assert_eq!(status, StatusCode::CONFLICT, "nothing was stored: {refused}");
 
     // A body cut short of its signed length.
     let raw_url = ticket["upload"]["url"].as_str().unwrap();

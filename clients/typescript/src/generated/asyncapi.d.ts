@@ -31,6 +31,8 @@ export interface components {
              */
             width?: number | null;
         };
+        /** @description Uploads (`POST /api/uploads`) to attach: the sender's, for this conversation, uploaded as declared, not attached elsewhere (409 otherwise). At most the default per message (`CHAT_ATTACHMENTS_PER_MESSAGE`). */
+        AttachmentIds: components["schemas"]["UploadId"][];
         /** @description The client's idempotency key: a retry with the same target and text answers the stored message (200) and stores nothing; a reuse for another conversation or text is 409. */
         ClientMessageId: string;
         /** @description A direct conversation (`dm_<lower user ULID>_<higher user ULID>`: the two users' ULIDs in order) or a group/channel (`grp_…`). */
@@ -374,7 +376,7 @@ export interface components {
                  * @description Files, by upload id (as the HTTP send forms).
                  * @default null
                  */
-                attachments?: components["schemas"]["UploadId"][] | null;
+                attachments?: components["schemas"]["AttachmentIds"] | null;
                 /** @default null */
                 clientMessageId?: components["schemas"]["ClientMessageId"] | null;
                 /**
@@ -414,7 +416,7 @@ export interface components {
                  * @description Files, by upload id (as the HTTP send forms).
                  * @default null
                  */
-                attachments?: components["schemas"]["UploadId"][] | null;
+                attachments?: components["schemas"]["AttachmentIds"] | null;
                 /** @default null */
                 clientMessageId?: components["schemas"]["ClientMessageId"] | null;
                 /**

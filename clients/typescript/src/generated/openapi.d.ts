@@ -917,6 +917,8 @@ export interface components {
              */
             width?: number | null;
         };
+        /** @description Uploads (`POST /api/uploads`) to attach: the sender's, for this conversation, uploaded as declared, not attached elsewhere (409 otherwise). At most the default per message (`CHAT_ATTACHMENTS_PER_MESSAGE`). */
+        AttachmentIds: components["schemas"]["UploadId"][];
         /** @description The answer of `PUT /api/users/me/avatar`. */
         AvatarSet: {
             /** @description The caller's new `profilePicture`: `GET` it (a redirect to the image). */
@@ -1052,11 +1054,13 @@ export interface components {
             /** @description Bytes, 1 to the configured maximum (25 MB by default); the upload must be exactly this. */
             size: components["schemas"]["UploadSize"];
         } & ({
+            conversationId: string;
             /** @constant */
             purpose?: "attachment";
         } | {
             /** @enum {unknown} */
             contentType?: "image/png" | "image/jpeg" | "image/gif" | "image/webp";
+            conversationId?: null;
             /** @constant */
             purpose?: "avatar";
         });
@@ -1307,7 +1311,7 @@ export interface components {
              *     attached elsewhere, uploaded as declared; at most 10 (configurable).
              * @default null
              */
-            attachments?: components["schemas"]["UploadId"][] | null;
+            attachments?: components["schemas"]["AttachmentIds"] | null;
             /** @default null */
             clientMessageId?: components["schemas"]["ClientMessageId"] | null;
             /**
@@ -1463,7 +1467,7 @@ export interface components {
              *     attached elsewhere, uploaded as declared; at most 10 (configurable).
              * @default null
              */
-            attachments?: components["schemas"]["UploadId"][] | null;
+            attachments?: components["schemas"]["AttachmentIds"] | null;
             /** @default null */
             clientMessageId?: components["schemas"]["ClientMessageId"] | null;
             content: components["schemas"]["MessageText"];
@@ -1497,7 +1501,7 @@ export interface components {
              *     attached elsewhere, uploaded as declared; at most 10 (configurable).
              * @default null
              */
-            attachments?: components["schemas"]["UploadId"][] | null;
+            attachments?: components["schemas"]["AttachmentIds"] | null;
             /** @default null */
             clientMessageId?: components["schemas"]["ClientMessageId"] | null;
             /**
@@ -1531,7 +1535,7 @@ export interface components {
              *     attached elsewhere, uploaded as declared; at most 10 (configurable).
              * @default null
              */
-            attachments?: components["schemas"]["UploadId"][] | null;
+            attachments?: components["schemas"]["AttachmentIds"] | null;
             /** @default null */
             clientMessageId?: components["schemas"]["ClientMessageId"] | null;
             /**
