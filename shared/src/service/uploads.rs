@@ -45,7 +45,7 @@ impl NewUpload {
         let limits = &app.config.uploads;
         let content_type = ContentType::parse(content_type, limits)?;
         let conversation_id = conversation_id
-            .map(|c| ConversationId::parse(c).ok_or_else(|| AppError::field("conversationId", "not a conversation id")))
+            .map(|c| ConversationId::from_request("conversationId", c))
             .transpose()?;
         match (purpose, &conversation_id) {
             (Purpose::Attachment, None) => {
