@@ -230,6 +230,15 @@ mod schema_impls {
     }
 }
 
+/// A JSON integer as JSON Schema counts one: `22605` and `22605.0` alike (serde's `i64` refuses
+/// the second, which the contract's `"type": "integer"` admits).
+pub fn integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    n.as_i64()
+        .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+        .ok_or_else(|| serde::de::Error::custom("expected an integer"))
+}
+
 /// A size in bytes, 1 to the configured maximum.
 pub fn parse_size(size: i64, limits: &UploadLimits) -> Result<i64, AppError> {
     if size < 1 || size > limits.max_bytes {
@@ -283,6 +292,20 @@ pub fn thumbnail_key(id: &crate::ids::UploadId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_integer_may_be_written_with_a_zero_fraction_as_json_schema_counts_it() {
+        #[derive(serde::Deserialize)]
+        struct Size {
+            #[serde(deserialize_with = "integral")]
+            size: i64,
+        }
+        let size = |v: serde_json::Value| serde_json::from_value::<Size>(serde_json::json!({ "size": v })).map(|s| s.size);
+        assert_eq!(size(22605.into()).unwrap(), 22605);
+        assert_eq!(size(serde_json::json!(22605.0)).unwrap(), 22605);
+        assert!(size(serde_json::json!(1.5)).is_err());
+        assert!(size(serde_json::json!("1")).is_err());
+    }
 
     #[test]
     fn file_names_with_path_separators_or_control_characters_are_refused() {

@@ -24,6 +24,7 @@ pub struct CreateUpload {
     content_type: String,
     /// Bytes, 1 to the configured maximum (25 MB by default); the upload must be exactly this.
     #[cfg_attr(feature = "schema", schemars(with = "chat::uploads::schema::SizeSchema"))]
+    #[serde(deserialize_with = "chat::uploads::integral")]
     size: i64,
     purpose: Purpose,
     /// The conversation of an attachment (its members only); none for an avatar.
