@@ -129,7 +129,7 @@ done
 summary=""
 for store in $stores; do
   n="$(cat "$target_dir/fuzz-http/$store"/*.log | grep -oE '^ *[0-9]+ generated' | awk '{n += $1} END {print n + 0}')"
-  frames="$(grep -oE 'passed: [0-9]+ valid and [0-9]+ invalid' "$target_dir/fuzz-http/$store/websocket.log" | awk '{print $2 + $5}')"
+  frames="$(grep -oE 'passed: [0-9]+ valid and [0-9]+ invalid' "$target_dir/fuzz-http/$store/websocket.log" | awk '{print $2 + $5}' || true)"
   summary+="$store: $n HTTP cases and ${frames:-0} WebSocket frames; "
   total=$((${total:-0} + n))
 done
