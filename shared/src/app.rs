@@ -101,15 +101,7 @@ impl App {
     /// Every store is counted into the invocation's metrics (`store::Metered`).
     pub fn with_parts(config: Config, table: Arc<dyn Table>, push: Arc<dyn Push>) -> Self {
         let (tokens, hasher) = (Tokens::new(&config), Hasher::new(config.hash_queue));
-        Self {
-            config,
-            table: Arc::new(Metered(table)),
-            tokens,
-            hasher,
-            push,
-            attachments: None,
-            phone_push: None,
-        }
+        Self { config, table: Arc::new(Metered(table)), tokens, hasher, push, attachments: None, phone_push: None }
     }
 
     /// The object store; a function built without it fails as it would on Lambda.

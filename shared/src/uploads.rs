@@ -300,7 +300,8 @@ mod tests {
             #[serde(deserialize_with = "integral")]
             size: i64,
         }
-        let size = |v: serde_json::Value| serde_json::from_value::<Size>(serde_json::json!({ "size": v })).map(|s| s.size);
+        let size =
+            |v: serde_json::Value| serde_json::from_value::<Size>(serde_json::json!({ "size": v })).map(|s| s.size);
         assert_eq!(size(22605.into()).unwrap(), 22605);
         assert_eq!(size(serde_json::json!(22605.0)).unwrap(), 22605);
         assert!(size(serde_json::json!(1.5)).is_err());

@@ -241,7 +241,13 @@ fn ref_name(schema: &Value) -> Option<&str> {
 
 /// Where a response body holds ids: type → the shortest JSON pointer to one (`/data/id`,
 /// `/data/0/id` in a page, `/data/message/id`), through `$ref`s a few levels deep.
-fn id_pointers(schema: &Value, schemas: &Map<String, Value>, at: &str, depth: usize, out: &mut BTreeMap<String, String>) {
+fn id_pointers(
+    schema: &Value,
+    schemas: &Map<String, Value>,
+    at: &str,
+    depth: usize,
+    out: &mut BTreeMap<String, String>,
+) {
     if depth > 6 {
         return;
     }

@@ -117,7 +117,8 @@ async fn secrets_stub(body: Bytes) -> Response {
         return (StatusCode::BAD_REQUEST, [("content-type", "application/x-amz-json-1.1")], error.to_string())
             .into_response();
     }
-    let out = json!({ "ARN": arn, "Name": arn, "SecretString": SECRET, "VersionId": "v1", "VersionStages": ["AWSCURRENT"] });
+    let out =
+        json!({ "ARN": arn, "Name": arn, "SecretString": SECRET, "VersionId": "v1", "VersionStages": ["AWSCURRENT"] });
     ([("content-type", "application/x-amz-json-1.1")], out.to_string()).into_response()
 }
 

@@ -16,8 +16,8 @@ pub mod notifications;
 pub mod pins;
 pub mod presence;
 pub mod realtime;
-pub mod sync;
 pub mod settings;
+pub mod sync;
 pub mod uploads;
 pub mod users;
 

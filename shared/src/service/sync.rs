@@ -50,7 +50,8 @@ struct Resume {
 
 const VERSION: &str = "s1";
 /// Why a well-formed token no sync of this service issued is refused (410).
-const FOREIGN: &str = "this token is not one this service issued: load the conversations again, then sync with a new token";
+const FOREIGN: &str =
+    "this token is not one this service issued: load the conversations again, then sync with a new token";
 
 /// The schema of a sync token (for `#[schemars(with = …)]`): the shapes `Token::parse` accepts.
 pub struct TokenSchema;
@@ -106,12 +107,8 @@ impl Token {
                     None if ConversationId::is_direct_shaped(conv) => return Err(foreign()),
                     None => return Err(bad()),
                 };
-                let resume = Resume {
-                    until,
-                    conversation,
-                    messages_after: after(messages)?,
-                    changes_after: after(chg)?,
-                };
+                let resume =
+                    Resume { until, conversation, messages_after: after(messages)?, changes_after: after(chg)? };
                 Ok(Self { since, resume: Some(resume) })
             }
             _ => Err(bad()),

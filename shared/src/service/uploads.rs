@@ -44,9 +44,7 @@ impl NewUpload {
     ) -> Result<Self, AppError> {
         let limits = &app.config.uploads;
         let content_type = ContentType::parse(content_type, limits)?;
-        let conversation_id = conversation_id
-            .map(|c| ConversationId::from_request("conversationId", c))
-            .transpose()?;
+        let conversation_id = conversation_id.map(|c| ConversationId::from_request("conversationId", c)).transpose()?;
         match (purpose, &conversation_id) {
             (Purpose::Attachment, None) => {
                 return Err(AppError::field("conversationId", "an attachment belongs to a conversation"))
@@ -241,8 +239,10 @@ where
     }
     let user = user.ok_or_else(|| AppError::not_found("user"))?;
     let objects = app.objects()?;
-    let head =
-        objects.head(&object_key(id)).await?.ok_or_else(|| AppError::Conflict("uploadId: the file was not uploaded".into()))?;
+    let head = objects
+        .head(&object_key(id))
+        .await?
+        .ok_or_else(|| AppError::Conflict("uploadId: the file was not uploaded".into()))?;
     if head.size != upload.size
         || head.content_type.as_deref().map(str::to_ascii_lowercase).as_deref() != Some(upload.content_type.as_str())
     {
