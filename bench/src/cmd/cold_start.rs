@@ -314,6 +314,21 @@ fn event_for(function: &str, seed: &Value, run: usize) -> String {
                 &json!({ "action": "sendMessage", "conversationId": seed["conv"], "text": format!("cold {run}"), "clientMessageId": ulid::Ulid::generate().to_string() }),
             ),
         ),
+        // The s3 and sns bundles: one function each (their clients are built at init; no call).
+        "uploads-create" => events::http_v2_json(
+            "POST /api/uploads",
+            "/api/uploads",
+            "",
+            Some(token),
+            Some(&json!({ "fileName": "me.png", "contentType": "image/png", "size": 10, "purpose": "avatar" })),
+        ),
+        "devices-register" => events::http_v2_json(
+            "POST /api/devices",
+            "/api/devices",
+            "",
+            Some(token),
+            Some(&json!({ "platform": "fcm", "token": format!("cold-start-{run}") })),
+        ),
         other => panic!("no event for {other}"),
     }
 }
