@@ -134,13 +134,7 @@ pub async fn page(
     limit: u32,
 ) -> Result<(Vec<Message>, Option<String>), AppError> {
     let pk = keys::messages_pk(conv);
-    let query = match (before, after) {
-        (_, Some(after)) => Query::new(Index::Table, pk, SortCond::After(after.to_string())).limit(limit),
-        (Some(before), None) => {
-            Query::new(Index::Table, pk, SortCond::Before(before.to_string())).limit(limit).backward()
-        }
-        (None, None) => Query::new(Index::Table, pk, SortCond::All).limit(limit).backward(),
-    };
+    let query = cursor_query(pk, before, after, limit);
     let page = table.query(&query).await?;
     let mut messages: Vec<Message> = page.items.into_iter().map(read).collect::<Result<_, _>>()?;
     if !query.forward {
@@ -154,6 +148,18 @@ pub async fn page(
     Ok((messages.iter().filter(|m| m.in_history()).map(redact).collect(), cursor))
 }
 
+/// History's cursors over one partition: `after` reads forward from it, `before` (or none,
+/// the newest) reads backward.
+fn cursor_query(pk: String, before: Option<&MessageId>, after: Option<&MessageId>, limit: u32) -> Query {
+    match (before, after) {
+        (_, Some(after)) => Query::new(Index::Table, pk, SortCond::After(after.to_string())).limit(limit),
+        (Some(before), None) => {
+            Query::new(Index::Table, pk, SortCond::Before(before.to_string())).limit(limit).backward()
+        }
+        (None, None) => Query::new(Index::Table, pk, SortCond::All).limit(limit).backward(),
+    }
+}
+
 /// A page of the thread of `root` (in conversation `conv`), with the cursors of `page`: the
 /// thread's index (one `Query`), then its replies (one `BatchGetItem`).
 pub async fn thread_page(
@@ -165,13 +171,7 @@ pub async fn thread_page(
     limit: u32,
 ) -> Result<(Vec<Message>, Option<String>), AppError> {
     let pk = keys::thread_pk(root);
-    let query = match (before, after) {
-        (_, Some(after)) => Query::new(Index::Table, pk, SortCond::After(after.to_string())).limit(limit),
-        (Some(before), None) => {
-            Query::new(Index::Table, pk, SortCond::Before(before.to_string())).limit(limit).backward()
-        }
-        (None, None) => Query::new(Index::Table, pk, SortCond::All).limit(limit).backward(),
-    };
+    let query = cursor_query(pk, before, after, limit);
     let page = table.query(&query).await?;
     let mut ids: Vec<MessageId> =
         page.items.iter().filter_map(|i| string_field(i, "sk")).filter_map(|s| MessageId::parse(&s)).collect();
