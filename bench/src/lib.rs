@@ -64,6 +64,18 @@ pub fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
+/// CPU time of every thread of a process so far, in ms, at nanosecond resolution
+/// (`/proc/<pid>/task/*/schedstat`, first field): unlike wall time, it does not grow when other
+/// work shares the machine, so builds of two profiles compare on a busy machine too.
+pub fn proc_cpu_ns_ms(pid: u32) -> Option<f64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let ns: u64 = tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Some(ns as f64 / 1e6)
+}
+
 /// User and system CPU seconds of a process so far (`/proc/<pid>/stat`, fields 14 and 15).
 pub fn proc_cpu_secs(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

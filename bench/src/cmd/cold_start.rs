@@ -26,7 +26,7 @@ use axum::Router;
 use chat::push::NoPush;
 use chat::store::DynamoTable;
 use chat::{App, Config};
-use chat_bench::{events, ms, proc_status_kb, Stats};
+use chat_bench::{events, ms, proc_cpu_ns_ms, proc_status_kb, Stats};
 use serde_json::{json, Value};
 
 use crate::{write_json, Args};
@@ -147,6 +147,8 @@ async fn create_secret(endpoint: &str) -> Result<String, Error> {
 
 struct Sample {
     ready_ms: f64,
+    /// CPU time of the process when it stopped (at its first `/next` for ready-only runs).
+    cpu_ms: f64,
     first_response_ms: Option<f64>,
     hwm_kb: u64,
 }
@@ -226,6 +228,8 @@ fn spawn_once(
             break Err(format!("{function}: no answer within 20 s").into());
         }
     };
+    // CPU before the wait below: a ready-only run is now blocked on `/next`, spending nothing.
+    let cpu_ms = proc_cpu_ns_ms(pid).unwrap_or(f64::NAN);
     // Peak RSS once the first request is answered (the process now waits on the next poll).
     std::thread::sleep(Duration::from_millis(5));
     if let Some(h) = proc_status_kb(pid, "VmHWM") {
@@ -234,7 +238,7 @@ fn spawn_once(
     let _ = child.kill();
     let _ = child.wait();
     let (next_at, resp_at) = outcome?;
-    Ok(Sample { ready_ms: ms(next_at - t0), first_response_ms: resp_at.map(|r| ms(r - t0)), hwm_kb: hwm })
+    Ok(Sample { ready_ms: ms(next_at - t0), cpu_ms, first_response_ms: resp_at.map(|r| ms(r - t0)), hwm_kb: hwm })
 }
 
 /// Creates the table on the local DynamoDB server and what the events need: users, a token,
@@ -392,13 +396,13 @@ pub fn run(args: &Args) -> Result<(), Error> {
     println!(
         "Columns: local DynamoDB server (moto) or a stand-in answering `{{}}` at once (and, with Secrets Manager, a stand-in answering `GetSecretValue` at once); CA roots from the system store ({cert_files} entries in /etc/ssl/certs) or from `SSL_CERT_FILE={bundle}` only.\n"
     );
-    println!("| function | ready (1st `/next`) p50 ms | p90 ms | ready, stand-in p50 ms | ready, stand-in + one CA bundle p50 ms | ready, moto + one CA bundle p50 ms | 1st response p50 ms | p90 ms | first invocation p50 ms | peak RSS p50 MB | max MB |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| function | ready (1st `/next`) p50 ms | p90 ms | ready, stand-in p50 ms | ready, stand-in + one CA bundle p50 ms | init CPU there, p50 ms | ready, moto + one CA bundle p50 ms | 1st response p50 ms | p90 ms | first invocation p50 ms | peak RSS p50 MB | max MB |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut out = serde_json::Map::new();
     for function in &functions {
         let memory = if function == "auth-login" { 1769 } else { 256 };
         let (mut ready, mut first, mut invoke, mut hwm, mut ready_stub) = (vec![], vec![], vec![], vec![], vec![]);
-        let (mut ready_stub_bundle, mut ready_bundle) = (vec![], vec![]);
+        let (mut ready_stub_bundle, mut cpu_stub_bundle, mut ready_bundle) = (vec![], vec![], vec![]);
         let run = |dynamodb: &str, event: &str, wait_response: bool, cert_file: Option<&str>| {
             spawn_once(
                 &bootstrap,
@@ -426,21 +430,23 @@ pub fn run(args: &Args) -> Result<(), Error> {
             // Ready time only: each of these is stopped at its first `/next`.
             let ev = event_for(function, &seed, i + 1);
             ready_stub.push(run(&stub, &ev, false, None)?.ready_ms);
-            ready_stub_bundle.push(run(&stub, &ev, false, Some(&bundle))?.ready_ms);
+            let sb = run(&stub, &ev, false, Some(&bundle))?;
+            ready_stub_bundle.push(sb.ready_ms);
+            cpu_stub_bundle.push(sb.cpu_ms);
             ready_bundle.push(run(&dynamodb, &ev, false, Some(&bundle))?.ready_ms);
         }
         let (r, rs, f, inv, h) =
             (Stats::of(&ready), Stats::of(&ready_stub), Stats::of(&first), Stats::of(&invoke), Stats::of(&hwm));
-        let (rsb, rb) = (Stats::of(&ready_stub_bundle), Stats::of(&ready_bundle));
+        let (rsb, csb, rb) = (Stats::of(&ready_stub_bundle), Stats::of(&cpu_stub_bundle), Stats::of(&ready_bundle));
         println!(
-            "| {function} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
-            r.p50, r.p90, rs.p50, rsb.p50, rb.p50, f.p50, f.p90, inv.p50, h.p50, h.max
+            "| {function} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            r.p50, r.p90, rs.p50, rsb.p50, csb.p50, rb.p50, f.p50, f.p90, inv.p50, h.p50, h.max
         );
         out.insert(
             function.clone(),
             json!({
                 "ready_p50_ms": r.p50, "ready_p90_ms": r.p90, "ready_stub_p50_ms": rs.p50,
-                "ready_stub_bundle_p50_ms": rsb.p50, "ready_bundle_p50_ms": rb.p50,
+                "ready_stub_bundle_p50_ms": rsb.p50, "init_cpu_stub_bundle_p50_ms": csb.p50, "ready_bundle_p50_ms": rb.p50,
                 "first_response_p50_ms": f.p50, "first_response_p90_ms": f.p90,
                 "first_invocation_p50_ms": inv.p50, "peak_rss_p50_mb": h.p50, "peak_rss_max_mb": h.max,
             }),
