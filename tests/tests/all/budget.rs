@@ -384,6 +384,10 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
     let mute = json!({ "mutedUntil": "2100-01-01T00:00:00Z", "preview": "full" });
     let settings = format!("/api/conversations/{conv}/settings");
     m.insert("PUT /api/conversations/{id}/settings", b.http(Method::PUT, &settings, t, Some(mute)).await);
+    let policy = format!("/api/conversations/{conv}/policy");
+    let lifetime = |secs: i64| Some(json!({ "messageLifetimeSeconds": secs }));
+    m.insert("PATCH /api/conversations/{id}/policy", b.http(Method::PATCH, &policy, t, lifetime(3600)).await);
+    b.gw.call(Method::PATCH, &policy, t, lifetime(0)).await;
     let session = login(&b.gw, &bob).await;
     opened_with(&b.gw, &session).await;
     let (_, d) = b.gw.post("/api/devices", &session, phone("budget-c")).await;
