@@ -167,6 +167,11 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
     m.insert("GET /api/channels/{id}", b.http(Method::GET, &format!("/api/channels/{cid}"), t, None).await);
     m.insert("GET /api/groups", b.http(Method::GET, "/api/groups", t, None).await);
     m.insert("GET /api/channels", b.http(Method::GET, "/api/channels?discover=true", t, None).await);
+    // Slow mode: a member's send takes their turn (a conditional update) after the first read.
+    let slow = json!({ "slowModeSeconds": 60 });
+    b.gw.call(Method::PATCH, &format!("/api/conversations/{gid}/policy"), t, Some(slow)).await;
+    let in_group = json!({ "receiverId": gid, "content": "slowly" });
+    m.insert("POST /api/messages slow mode", b.http(Method::POST, "/api/messages", Some(&bob.token), Some(in_group)).await);
     m.insert("PUT /api/status", b.http(Method::PUT, "/api/status", t, Some(json!({ "status": "away" }))).await);
     m.insert("GET /api/status/{userId}", b.http(Method::GET, &format!("/api/status/{}", bob.id), t, None).await);
     let note = json!({ "userId": a.id, "message": "hello" });
