@@ -244,7 +244,10 @@ mod tests {
         assert_eq!(c.word_filter.check("spamword"), crate::wordfilter::Verdict::Refused);
         assert_eq!(c.send_rate, SendRate { limit: 5, window_secs: 60 });
         assert_eq!(c.message_retention_secs, Some(30 * 86_400));
-        assert!(matches!(config(&[("CHAT_ENV", "local"), ("CHAT_WORD_FILTER", "ban:x")]), Err(ConfigError::WordFilter(_))));
+        assert!(matches!(
+            config(&[("CHAT_ENV", "local"), ("CHAT_WORD_FILTER", "ban:x")]),
+            Err(ConfigError::WordFilter(_))
+        ));
         assert_eq!(config(&[("CHAT_ENV", "local")]).unwrap().message_retention_secs, None);
     }
 

@@ -150,7 +150,8 @@ pub struct PolicyBody {
 pub async fn policy(app: &App, req: Request) -> Result<Reply, AppError> {
     let id = conversation_id(&req)?;
     let b: PolicyBody = body(&req)?;
-    let change = chat::service::moderation::PolicyChange::parse(b.read_only, b.slow_mode_seconds, b.message_lifetime_seconds)?;
+    let change =
+        chat::service::moderation::PolicyChange::parse(b.read_only, b.slow_mode_seconds, b.message_lifetime_seconds)?;
     let (actor, session) = concurrent_session(app, &req, None).await?;
     Ok(Reply::ok(chat::service::moderation::set_policy(app, &actor, session, &id, change).await?))
 }

@@ -22,7 +22,8 @@ pub async fn count_send(
     window_secs: i64,
     limit: i64,
 ) -> Result<bool, AppError> {
-    let updates = vec![Update::Add("n".into(), 1), Update::SetIfAbsent("ttl".into(), (window_start + window_secs).into())];
+    let updates =
+        vec![Update::Add("n".into(), 1), Update::SetIfAbsent("ttl".into(), (window_start + window_secs).into())];
     let cond = Condition::AbsentOrLessThan("n".into(), Value::from(limit));
     match table.update(&keys::send_rate(user, window_start), updates, Some(cond)).await {
         Ok(_) => Ok(true),
@@ -69,7 +70,9 @@ pub async fn set_policy(table: &dyn Table, c: &Conversation, policy: &Policy) ->
         number(policy.message_lifetime_seconds, "messageLifetimeSeconds"),
         Update::Set(CHANGED_AT.into(), crate::clock::now_ms().into()),
     ];
-    match table.update(&keys::conversation(&c.id), updates, Some(Condition::Equals("version".into(), c.version.into()))).await
+    match table
+        .update(&keys::conversation(&c.id), updates, Some(Condition::Equals("version".into(), c.version.into())))
+        .await
     {
         Ok(_) => Ok(true),
         Err(StoreError::ConditionFailed) => Ok(false),

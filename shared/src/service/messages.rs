@@ -265,7 +265,8 @@ where
     // Moderation before any write (`moderation`): the word filter's one text transform, and the
     // sender's flood counter alongside the first read.
     let out = Outgoing { text: super::moderation::filter_text(app, out.text)?, ..out };
-    let authenticate = async { tokio::try_join!(authenticate, super::moderation::count_send(app, &sender.user_id)).map(drop) };
+    let authenticate =
+        async { tokio::try_join!(authenticate, super::moderation::count_send(app, &sender.user_id)).map(drop) };
     let (conversation_id, receiver) =
         out.target.locate(app, &sender.user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
     if receiver.as_ref() == Some(&sender.user_id) {

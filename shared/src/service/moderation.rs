@@ -79,7 +79,10 @@ pub async fn admit_send(app: &App, sender: &Actor, c: &Conversation) -> Result<(
         Ok(()) => Ok(()),
         Err(until) => {
             let secs = ((until - now).max(1) as u64).div_ceil(1000);
-            Err(AppError::RetryLater { message: format!("slow mode: one message per member every {secs} s or more; retry in {secs} s"), secs })
+            Err(AppError::RetryLater {
+                message: format!("slow mode: one message per member every {secs} s or more; retry in {secs} s"),
+                secs,
+            })
         }
     }
 }

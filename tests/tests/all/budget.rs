@@ -171,7 +171,10 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
     let slow = json!({ "slowModeSeconds": 60 });
     b.gw.call(Method::PATCH, &format!("/api/conversations/{gid}/policy"), t, Some(slow)).await;
     let in_group = json!({ "receiverId": gid, "content": "slowly" });
-    m.insert("POST /api/messages slow mode", b.http(Method::POST, "/api/messages", Some(&bob.token), Some(in_group)).await);
+    m.insert(
+        "POST /api/messages slow mode",
+        b.http(Method::POST, "/api/messages", Some(&bob.token), Some(in_group)).await,
+    );
     m.insert("PUT /api/status", b.http(Method::PUT, "/api/status", t, Some(json!({ "status": "away" }))).await);
     m.insert("GET /api/status/{userId}", b.http(Method::GET, &format!("/api/status/{}", bob.id), t, None).await);
     let note = json!({ "userId": a.id, "message": "hello" });

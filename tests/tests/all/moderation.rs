@@ -100,11 +100,14 @@ async fn members_cannot_change_a_groups_policy_and_nothing_changes(store: Store)
     let gw = Gateway::start(store).await;
     let (owner, member, stranger) = (gw.user("owner").await, gw.user("member").await, gw.user("stranger").await);
     let g = group(&gw, "groups", &owner, &[&member]).await;
-    for body in [json!({ "readOnly": true }), json!({ "slowModeSeconds": 60 }), json!({ "messageLifetimeSeconds": 3600 })] {
+    for body in
+        [json!({ "readOnly": true }), json!({ "slowModeSeconds": 60 }), json!({ "messageLifetimeSeconds": 3600 })]
+    {
         assert_eq!(policy(&gw, &member, &g, body.clone()).await.0, StatusCode::FORBIDDEN);
         assert_eq!(policy(&gw, &stranger, &g, body).await.0, StatusCode::NOT_FOUND, "the group stays hidden");
     }
-    for bad in [json!({ "slowModeSeconds": -1 }), json!({ "messageLifetimeSeconds": 60 }), json!({ "readOnly": "yes" })] {
+    for bad in [json!({ "slowModeSeconds": -1 }), json!({ "messageLifetimeSeconds": 60 }), json!({ "readOnly": "yes" })]
+    {
         let (status, body) = policy(&gw, &owner, &g, bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     }
@@ -179,15 +182,19 @@ async fn the_word_filter_refuses_a_disguised_word_on_send_and_edit_without_repea
     let m = sent(&gw, &alice, &bob.id, "a fine message").await;
     let conv = m["conversationId"].as_str().unwrap();
     let id = m["id"].as_str().unwrap();
-    let (status, body) =
-        gw.call(Method::PATCH, format!("/api/messages/{id}"), Some(&alice.token), Some(json!({ "text": "Spamword!" }))).await;
+    let (status, body) = gw
+        .call(Method::PATCH, format!("/api/messages/{id}"), Some(&alice.token), Some(json!({ "text": "Spamword!" })))
+        .await;
     assert_eq!((status, body["error"]["details"]["reason"].as_str()), (StatusCode::BAD_REQUEST, Some("FILTERED_WORD")));
     assert_eq!(texts(&gw, &bob, conv).await, ["a fine message"], "nothing refused was stored");
     // Over the WebSocket: an error event, the connection usable.
     let mut ws = gw.connect(&alice).await;
     ws.send(json!({ "action": "sendMessage", "conversationId": conv, "text": "spamword" })).await;
     let error = ws.event("error").await;
-    assert_eq!((error["code"].as_str(), error["details"]["reason"].as_str()), (Some("VALIDATION_ERROR"), Some("FILTERED_WORD")));
+    assert_eq!(
+        (error["code"].as_str(), error["details"]["reason"].as_str()),
+        (Some("VALIDATION_ERROR"), Some("FILTERED_WORD"))
+    );
     assert!(!error.to_string().contains("spamword"));
 }
 
@@ -198,8 +205,14 @@ async fn the_word_filter_masks_a_word_on_send_and_edit(store: Store) {
     assert_eq!(m["text"], "oh **** it, a darned thing", "a longer word is not a match");
     let conv = m["conversationId"].as_str().unwrap().to_owned();
     let id = m["id"].as_str().unwrap();
-    let (status, edited) =
-        gw.call(Method::PATCH, format!("/api/messages/{id}"), Some(&alice.token), Some(json!({ "text": "d4rn, ｄａｒｎ" }))).await;
+    let (status, edited) = gw
+        .call(
+            Method::PATCH,
+            format!("/api/messages/{id}"),
+            Some(&alice.token),
+            Some(json!({ "text": "d4rn, ｄａｒｎ" })),
+        )
+        .await;
     assert_eq!((status, edited["data"]["text"].as_str()), (StatusCode::OK, Some("****, ****")), "{edited}");
     assert_eq!(texts(&gw, &bob, &conv).await, ["****, ****"]);
     let (_, list) = gw.get("/api/conversations", &bob.token).await;
@@ -286,11 +299,15 @@ async fn a_disappearing_conversation_hides_its_expired_messages_everywhere(store
     let (_, list) = gw.get("/api/conversations", &bob.token).await;
     assert!(list["data"][0]["lastMessage"].is_null(), "conversation list: {list}");
     let (_, synced) = gw.get(format!("/api/sync?since={token}"), &bob.token).await;
-    let shown: Vec<&Value> = synced["data"]["changes"].as_array().unwrap().iter().filter(|c| c["type"] == "message").collect();
+    let shown: Vec<&Value> =
+        synced["data"]["changes"].as_array().unwrap().iter().filter(|c| c["type"] == "message").collect();
     assert!(shown.is_empty(), "sync: {synced}");
-    let edit = gw.call(Method::PATCH, format!("/api/messages/{gone_id}"), Some(&alice.token), Some(json!({ "text": "x" }))).await;
+    let edit = gw
+        .call(Method::PATCH, format!("/api/messages/{gone_id}"), Some(&alice.token), Some(json!({ "text": "x" })))
+        .await;
     assert_eq!(edit.0, StatusCode::NOT_FOUND, "an expired message is gone for every route");
-    let pin = gw.call(Method::POST, format!("/api/conversations/{conv}/pins/{gone_id}"), Some(&alice.token), None).await;
+    let pin =
+        gw.call(Method::POST, format!("/api/conversations/{conv}/pins/{gone_id}"), Some(&alice.token), None).await;
     assert_eq!(pin.0, StatusCode::NOT_FOUND);
 
     // Off again: new messages stay.
