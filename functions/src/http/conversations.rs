@@ -142,8 +142,23 @@ pub struct PolicyBody {
     slow_mode_seconds: Option<i64>,
     /// Disappearing messages: messages sent from now on disappear after this many seconds
     /// (3600 to 7776000, i.e. 1 hour to 90 days; 0 turns it off).
-    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 7_776_000)))]
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "lifetime_schema"))]
     message_lifetime_seconds: Option<i64>,
+}
+
+/// `messageLifetimeSeconds`: 0, or within `moderation::LIFETIME_SECONDS` (what the parser takes).
+#[cfg(feature = "schema")]
+fn lifetime_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let (lo, hi) = chat::service::moderation::LIFETIME_SECONDS;
+    schemars::json_schema!({
+        "anyOf": [
+            { "type": "integer", "const": 0 },
+            { "type": "integer", "minimum": lo, "maximum": hi },
+            { "type": "null" },
+        ],
+        "description": "Disappearing messages: messages sent from now on disappear after this many seconds (1 hour to 90 days; 0 turns it off).",
+    })
 }
 
 /// `PATCH /api/conversations/:id/policy`: read-only, slow mode, message lifetime.
