@@ -138,13 +138,22 @@ pub struct PolicyBody {
     read_only: Option<bool>,
     /// Slow mode: at most one message per member in this many seconds (1 to 21600; 0 turns it
     /// off). Groups and channels; their owner and admins are exempt.
+    #[serde(default, deserialize_with = "optional_integral")]
     #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 21600)))]
     slow_mode_seconds: Option<i64>,
     /// Disappearing messages: messages sent from now on disappear after this many seconds
     /// (3600 to 7776000, i.e. 1 hour to 90 days; 0 turns it off).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_integral")]
     #[cfg_attr(feature = "schema", schemars(schema_with = "lifetime_schema"))]
     message_lifetime_seconds: Option<i64>,
+}
+
+/// An optional JSON integer as JSON Schema counts one (`30.0` too: `uploads::integral`).
+fn optional_integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => chat::uploads::integral(v).map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 /// `messageLifetimeSeconds`: 0, or within `moderation::LIFETIME_SECONDS` (what the parser takes).
