@@ -1413,17 +1413,18 @@ export interface components {
         /** @description A change of a conversation's policy: each field absent stays as it is. */
         PolicyBody: {
             /**
-             * Format: int64
              * @description Disappearing messages: messages sent from now on disappear after this many seconds
              *     (3600 to 7776000, i.e. 1 hour to 90 days; 0 turns it off).
+             * @default null
              */
-            messageLifetimeSeconds?: number | null;
+            messageLifetimeSeconds?: 0 | number | null;
             /** @description Only the owner and admins post (groups and channels). */
             readOnly?: boolean | null;
             /**
              * Format: int64
              * @description Slow mode: at most one message per member in this many seconds (1 to 21600; 0 turns it
              *     off). Groups and channels; their owner and admins are exempt.
+             * @default null
              */
             slowModeSeconds?: number | null;
         };
