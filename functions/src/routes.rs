@@ -681,7 +681,7 @@ pub static FUNCTIONS: &[Decl] = {
                 ("username", budget(7, 4, "2.5", "9", "seed 000's `\"receiver\": \"bob\"`: the username's lock (`GetItem`) → as above (a name's id is needed for the conversation's key; ids stay at 2 round trips before the fan-out). The sender's name is checked against the session's user, no read")),
             ]),
             http_route("POST /api/messages", http_handler!(msg::send_content_to_receiver), User, budget(6, 3, "2", "9", "same")).doc("sendMessage002", "Send a message (seed 002)", "201 once stored; 200 with the stored message for a retried `clientMessageId`.").body::<msg::ReceiverContent>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]).variants(&[
-                ("slow mode", budget(7, 4, "2", "10", "a member's send in a group in slow mode: their turn taken after the first read (conditional `UpdateItem` of their membership; of two concurrent sends one passes)")),
+                ("slow mode", budget(7, 4, "2", "10", "a member's send in a group in slow mode: their turn taken after the first read (conditional `UpdateItem` of their slow-mode item `SLOW#<conv>`; of two concurrent sends one passes)")),
                 ("reply", budget(6, 3, "2.5", "13", "a thread reply (`parentId`): the parent read in the same batch; the transaction adds the root's counters (`ADD replyCount`, `lastReplyAt`, the replier's time) and the thread's index entry")),
             ]),
             http_route("POST /api/messages/send/{id}", http_handler!(msg::send_to_path_user), User, budget(6, 3, "2", "9", "same")).doc("sendMessage003", "Send a message to user {id} (seed 003)", "").path::<msg::TargetPath>().body::<msg::MessageToPathUser>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]),

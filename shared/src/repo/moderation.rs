@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::ids::{ConversationId, UserId};
 use crate::store::{Condition, StoreError, Table, Update};
 
-/// The attribute of a membership holding when its member may post again in slow mode (ms).
+/// The attribute of a member's slow-mode item: when they may post again (ms).
 pub const SLOW_UNTIL: &str = "slowUntil";
 
 /// Counts one send of `user` in the window starting at `window_start` (epoch seconds), unless
@@ -33,9 +33,10 @@ pub async fn count_send(
 }
 
 /// Takes `user`'s slow-mode turn in `conv` at `now_ms` when theirs (their last post at least
-/// `secs` ago): one `UpdateItem` of their membership conditional on `slowUntil <= now`, so of
-/// two concurrent sends exactly one gets the turn. `Err(until)` when it is not their turn yet
-/// (one `GetItem` more, on the refusal only, for `Retry-After`).
+/// `secs` ago): one `UpdateItem` of their slow-mode item (`SLOW#<conv>` / user, expiring by TTL
+/// when the turn comes back) conditional on `slowUntil <= now`, so of two concurrent sends
+/// exactly one gets the turn. `Err(until)` when it is not their turn yet (one `GetItem` more,
+/// on the refusal only, for `Retry-After`).
 pub async fn take_turn(
     table: &dyn Table,
     user: &UserId,
@@ -43,8 +44,10 @@ pub async fn take_turn(
     now_ms: i64,
     secs: i64,
 ) -> Result<Result<(), i64>, AppError> {
-    let key = keys::membership(user, conv);
-    let updates = vec![Update::Set(SLOW_UNTIL.into(), (now_ms + secs * 1000).into())];
+    let key = keys::slow_turn(conv, user);
+    let until = now_ms + secs * 1000;
+    let updates =
+        vec![Update::Set(SLOW_UNTIL.into(), until.into()), Update::Set("ttl".into(), (until / 1000 + 1).into())];
     let cond = Condition::AbsentOrLessThan(SLOW_UNTIL.into(), Value::from(now_ms + 1));
     match table.update(&key, updates, Some(cond)).await {
         Ok(_) => Ok(Ok(())),
