@@ -73,15 +73,16 @@ pub async fn admit_send(app: &App, sender: &Actor, c: &Conversation) -> Result<(
     if c.policy.read_only && !moderator {
         return Err(AppError::Forbidden("only the owner and admins post in this conversation".into()));
     }
-    let Some(secs) = c.policy.slow_mode_seconds.filter(|s| *s > 0 && !moderator) else { return Ok(()) };
+    let Some(interval) = c.policy.slow_mode_seconds.filter(|s| *s > 0 && !moderator) else { return Ok(()) };
     let now = now_ms();
-    match moderation::take_turn(app.table(), &sender.user_id, &c.id, now, secs).await? {
+    match moderation::take_turn(app.table(), &sender.user_id, &c.id, now, interval).await? {
         Ok(()) => Ok(()),
         Err(until) => {
-            let secs = ((until - now).max(1) as u64).div_ceil(1000);
+            // A concurrent winner read the clock a little after us: never more than the interval.
+            let wait = ((until - now).clamp(1, interval * 1000) as u64).div_ceil(1000);
             Err(AppError::RetryLater {
-                message: format!("slow mode: one message per member every {secs} s or more; retry in {secs} s"),
-                secs,
+                message: format!("slow mode: one message per member every {interval} s; retry in {wait} s"),
+                secs: wait,
             })
         }
     }
