@@ -88,6 +88,7 @@ functions! {
     DevicesList = "devices-list",
     DevicesDelete = "devices-delete",
     ConversationsSettings = "conversations-settings",
+    ConversationsPolicy = "conversations-policy",
     PhonePush = "phone-push",
 }
 
@@ -541,6 +542,7 @@ pub static FUNCTIONS: &[Decl] = {
         chat::models::{Message, UserView},
         chat::repo::notifications::Notification,
         chat::service::{conversations::ConversationView, groups::GroupView, notifications::Marked, pins::PinView},
+        chat::service::moderation::PolicyView,
         chat::service::users::{SessionView, TicketView, Updated},
         chat::service::uploads::{AvatarSet, UploadTicket},
         http::IdPath,
@@ -674,15 +676,16 @@ pub static FUNCTIONS: &[Decl] = {
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, GetObject, DeleteObjectTagging])
         .why("send (four seed shapes): authenticate + conversation, summary, idempotency key, receiver, the attachments' upload records (BatchGetItem); each attachment's object checked (HeadObject: s3:GetObject) and kept (s3:DeleteObjectTagging), its record claimed in the transaction (UpdateItem); a retried clientMessageId's message (GetItem); one transaction (message, idempotency key, new conversation and memberships: PutItem; summary, read marker: UpdateItem); fan-out: presences (BatchGetItem), admin room (Query on the table), a stored notification for an absent direct recipient (PutItem), POST @connections, 410 Gone cleanup (UpdateItem + DeleteItem).")
         .routes(&[
-            http_route("POST /api/messages/send", http_handler!(msg::send_text_to_receiver), User, budget(5, 3, "2", "8", "session ‖ conversation + summary + idempotency key (one batch) → send transaction → fan-out (presences ‖ admin room)")).doc("sendMessage000", "Send a message (seed 000)", "201 once stored; 200 with the stored message for a retried `clientMessageId`.").body::<msg::ReceiverText>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]).variants(&[
-                ("attachments", budget(5, 3, "2.5", "10", "with two attachments: their records join the first batch and their claims the transaction (the object checks are S3 calls, between the two)")),
-                ("username", budget(6, 4, "2.5", "8", "seed 000's `\"receiver\": \"bob\"`: the username's lock (`GetItem`) → as above (a name's id is needed for the conversation's key; ids stay at 2 round trips before the fan-out). The sender's name is checked against the session's user, no read")),
+            http_route("POST /api/messages/send", http_handler!(msg::send_text_to_receiver), User, budget(6, 3, "2", "9", "session ‖ conversation + summary + idempotency key (one batch) ‖ the sender's flood counter (conditional `ADD`, 1 WCU) → send transaction → fan-out (presences ‖ admin room); in slow mode a member's turn adds one conditional update (+1 request, +1 round trip, +1 WCU)")).doc("sendMessage000", "Send a message (seed 000)", "201 once stored; 200 with the stored message for a retried `clientMessageId`.").body::<msg::ReceiverText>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]).variants(&[
+                ("attachments", budget(6, 3, "2.5", "11", "with two attachments: their records join the first batch and their claims the transaction (the object checks are S3 calls, between the two)")),
+                ("username", budget(7, 4, "2.5", "9", "seed 000's `\"receiver\": \"bob\"`: the username's lock (`GetItem`) → as above (a name's id is needed for the conversation's key; ids stay at 2 round trips before the fan-out). The sender's name is checked against the session's user, no read")),
             ]),
-            http_route("POST /api/messages", http_handler!(msg::send_content_to_receiver), User, budget(5, 3, "2", "8", "same")).doc("sendMessage002", "Send a message (seed 002)", "201 once stored; 200 with the stored message for a retried `clientMessageId`.").body::<msg::ReceiverContent>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]).variants(&[
-                ("reply", budget(5, 3, "2.5", "12", "a thread reply (`parentId`): the parent read in the same batch; the transaction adds the root's counters (`ADD replyCount`, `lastReplyAt`, the replier's time) and the thread's index entry")),
+            http_route("POST /api/messages", http_handler!(msg::send_content_to_receiver), User, budget(6, 3, "2", "9", "same")).doc("sendMessage002", "Send a message (seed 002)", "201 once stored; 200 with the stored message for a retried `clientMessageId`.").body::<msg::ReceiverContent>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]).variants(&[
+                ("slow mode", budget(7, 4, "2", "10", "a member's send in a group in slow mode: their turn taken after the first read (conditional `UpdateItem` of their slow-mode item `SLOW#<conv>`; of two concurrent sends one passes)")),
+                ("reply", budget(6, 3, "2.5", "13", "a thread reply (`parentId`): the parent read in the same batch; the transaction adds the root's counters (`ADD replyCount`, `lastReplyAt`, the replier's time) and the thread's index entry")),
             ]),
-            http_route("POST /api/messages/send/{id}", http_handler!(msg::send_to_path_user), User, budget(5, 3, "2", "8", "same")).doc("sendMessage003", "Send a message to user {id} (seed 003)", "").path::<msg::TargetPath>().body::<msg::MessageToPathUser>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]),
-            http_route("POST /chat", http_handler!(msg::send_details_to_receiver), User, budget(5, 3, "2", "8", "as POST /api/messages")).doc("legacyChat", "Send a message (seed 001)", "").body::<msg::ReceiverDetails>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]),
+            http_route("POST /api/messages/send/{id}", http_handler!(msg::send_to_path_user), User, budget(6, 3, "2", "9", "same")).doc("sendMessage003", "Send a message to user {id} (seed 003)", "").path::<msg::TargetPath>().body::<msg::MessageToPathUser>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]),
+            http_route("POST /chat", http_handler!(msg::send_details_to_receiver), User, budget(6, 3, "2", "9", "as POST /api/messages")).doc("legacyChat", "Send a message (seed 001)", "").body::<msg::ReceiverDetails>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]),
         ]),
     Decl::new(MessagesList, Light)
         .actions(&[GetItem, BatchGetItem, Query, QueryIndex, UpdateItem, DeleteItem, PostToConnection])
@@ -825,8 +828,8 @@ pub static FUNCTIONS: &[Decl] = {
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection, GetObject, DeleteObjectTagging])
         .why("sendMessage / chatMessage: as messages-send, the connection check (GetItem) in place of the authentication read. A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
-            ws_route("sendMessage", ws_handler!(ws::send_message), User, budget(5, 3, "2", "8", "conversation + summary + idempotency key (batch) ‖ the connection still open (`GetItem`) → send transaction → fan-out; a direct message to a user who is busy or not connected adds one notification put")).doc("sendMessage", "Send a message (stored, then pushed).", "Members only (`error` FORBIDDEN otherwise; NOT_FOUND for an unknown conversation or user).\nAcknowledged with `messageReceived` on this connection once durably stored; `chatMessage`\ngoes to every other connection of every member (busy members excepted), `newMessage` to\nthe admin room. A retried `clientMessageId` is acknowledged again with the stored message\n(`duplicate: true`) and pushed to nobody.").body::<ws::SendMessage>(),
-            ws_route("chatMessage", ws_handler!(ws::send_message), User, budget(5, 3, "2", "8", "alias of sendMessage")).doc("chatMessage", "Alias of sendMessage (seed 000).", "").body::<ws::SendMessage>(),
+            ws_route("sendMessage", ws_handler!(ws::send_message), User, budget(6, 3, "2", "9", "conversation + summary + idempotency key (batch) ‖ the connection still open (`GetItem`) ‖ the flood counter (conditional `ADD`) → send transaction → fan-out; a direct message to a user who is busy or not connected adds one notification put")).doc("sendMessage", "Send a message (stored, then pushed).", "Members only (`error` FORBIDDEN otherwise; NOT_FOUND for an unknown conversation or user).\nAcknowledged with `messageReceived` on this connection once durably stored; `chatMessage`\ngoes to every other connection of every member (busy members excepted), `newMessage` to\nthe admin room. A retried `clientMessageId` is acknowledged again with the stored message\n(`duplicate: true`) and pushed to nobody.").body::<ws::SendMessage>(),
+            ws_route("chatMessage", ws_handler!(ws::send_message), User, budget(6, 3, "2", "9", "alias of sendMessage")).doc("chatMessage", "Alias of sendMessage (seed 000).", "").body::<ws::SendMessage>(),
         ]),
     Decl::new(WsTyping, FanOut)
         .actions(&[GetItem, Query, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
@@ -906,6 +909,12 @@ pub static FUNCTIONS: &[Decl] = {
         .why("my settings of a conversation: authenticate (BatchGetItem), my membership (UpdateItem, conditional on it).")
         .routes(&[
             http_route("PUT /api/conversations/{id}/settings", http_handler!(conv::settings), User, budget(2, 2, "1", "1", "session → conditional update of my membership (404 when not a member)")).doc("setConversationSettings", "My settings of a conversation: mute and push preview", "Members only. Replaces the settings: `mutedUntil` (no phone push until then; a mention still comes through unless `mentionsThroughMute` is false), `preview` (`full`, `sender_only`: the default, `none`).").path::<IdPath<ConversationId>>().body::<conv::SettingsBody>().reply::<Settings>(&[200]).errors(&[404]),
+        ]),
+    Decl::new(ConversationsPolicy, Light)
+        .actions(&[GetItem, BatchGetItem, UpdateItem])
+        .why("a conversation's policy (read-only, slow mode, message lifetime): authenticate (BatchGetItem) alongside the conversation (GetItem), then its META (UpdateItem, conditional on its version).")
+        .routes(&[
+            http_route("PATCH /api/conversations/{id}/policy", http_handler!(conv::policy), User, budget(3, 2, "1.5", "1", "session ‖ conversation → conditional update of META (on its `version`); nothing changed: no write")).doc("setConversationPolicy", "Read-only, slow mode and disappearing messages", "Groups and channels: their owner and admins, and system admins (members: 403). A direct conversation: either member, its message lifetime only. `readOnly`: only the owner and admins post (others: 403). `slowModeSeconds`: a member posts at most once per interval (429 `RATE_LIMITED` with `Retry-After`; owner and admins exempt). `messageLifetimeSeconds`: messages sent from now on carry `expiresAt` and disappear then from history, threads, sync, pins and lists (the table's TTL removes them later). A field absent stays as it is; 0 turns slow mode or the lifetime off. 409 when a membership change came in between.").path::<IdPath<ConversationId>>().body::<conv::PolicyBody>().reply::<PolicyView>(&[200]).errors(&[403, 404, 409]),
         ]),
     Decl::new(PhonePush, FanOut)
         .timeout_s(60)

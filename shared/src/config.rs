@@ -47,6 +47,29 @@ pub struct Config {
     pub push: PushConfig,
     /// Attachments and avatars: sizes, types, counts (`uploads::UploadLimits`).
     pub uploads: crate::uploads::UploadLimits,
+    /// The word filter applied on send and edit (`CHAT_WORD_FILTER`, `wordfilter`).
+    pub word_filter: crate::wordfilter::WordFilter,
+    /// Flood protection: sends per user and window, counted in the table (`service::moderation`).
+    pub send_rate: SendRate,
+    /// Global retention: every message sent disappears after this long
+    /// (`CHAT_MESSAGE_RETENTION_DAYS`; none by default). A conversation's own lifetime, when
+    /// shorter, wins.
+    pub message_retention_secs: Option<i64>,
+}
+
+/// At most `limit` sends per user in each fixed window of `window_secs` (`CHAT_SEND_RATE_LIMIT`,
+/// `CHAT_SEND_RATE_WINDOW_SECS`); a limit of 0 turns the check off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendRate {
+    pub limit: i64,
+    pub window_secs: i64,
+}
+
+impl Default for SendRate {
+    /// Ten a second sustained over a minute: far above a person typing, well below a script.
+    fn default() -> Self {
+        Self { limit: 600, window_secs: 60 }
+    }
 }
 
 /// The SNS platform applications (the stack's parameters; empty: push off for that platform).
@@ -77,6 +100,8 @@ pub enum ConfigError {
     ShortSecret,
     #[error("{0} is not a valid number")]
     NotANumber(&'static str),
+    #[error("CHAT_WORD_FILTER: {0}")]
+    WordFilter(String),
 }
 
 /// A fixed secret for local development only; `Config::from_env` refuses it unless `CHAT_ENV=local`.
@@ -132,6 +157,14 @@ impl Config {
                 endpoint: get("SNS_ENDPOINT").filter(|s| !s.is_empty()),
             },
             uploads: crate::uploads::UploadLimits::from_lookup(&get, &number)?,
+            word_filter: crate::wordfilter::WordFilter::parse(&get("CHAT_WORD_FILTER").unwrap_or_default())
+                .map_err(ConfigError::WordFilter)?,
+            send_rate: SendRate {
+                limit: number("CHAT_SEND_RATE_LIMIT", SendRate::default().limit)?.max(0),
+                window_secs: number("CHAT_SEND_RATE_WINDOW_SECS", SendRate::default().window_secs)?.clamp(1, 86_400),
+            },
+            message_retention_secs: Some(number("CHAT_MESSAGE_RETENTION_DAYS", 0)?.clamp(0, 3650) * 86_400)
+                .filter(|s| *s > 0),
         })
     }
 
@@ -155,6 +188,9 @@ impl Config {
             sync_retention_days: 30,
             push: PushConfig::default(),
             uploads: crate::uploads::UploadLimits::default(),
+            word_filter: crate::wordfilter::WordFilter::default(),
+            send_rate: SendRate::default(),
+            message_retention_secs: None,
         }
     }
 }
@@ -194,6 +230,25 @@ mod tests {
     fn local_development_defaults_to_the_embedded_store() {
         let c = config(&[("CHAT_ENV", "local")]).unwrap();
         assert_eq!(c.store, StoreKind::Embedded { dir: PathBuf::from(".chat-data") });
+    }
+
+    #[test]
+    fn moderation_settings_are_read_once_into_the_config() {
+        let c = config(&[
+            ("CHAT_ENV", "local"),
+            ("CHAT_WORD_FILTER", "refuse:spamword"),
+            ("CHAT_SEND_RATE_LIMIT", "5"),
+            ("CHAT_MESSAGE_RETENTION_DAYS", "30"),
+        ])
+        .unwrap();
+        assert_eq!(c.word_filter.check("spamword"), crate::wordfilter::Verdict::Refused);
+        assert_eq!(c.send_rate, SendRate { limit: 5, window_secs: 60 });
+        assert_eq!(c.message_retention_secs, Some(30 * 86_400));
+        assert!(matches!(
+            config(&[("CHAT_ENV", "local"), ("CHAT_WORD_FILTER", "ban:x")]),
+            Err(ConfigError::WordFilter(_))
+        ));
+        assert_eq!(config(&[("CHAT_ENV", "local")]).unwrap().message_retention_secs, None);
     }
 
     #[test]

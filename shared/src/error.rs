@@ -77,6 +77,10 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("{0}")]
     RateLimited(String),
+    /// Refused by a per-user limit that says when to come back (slow mode, flood protection):
+    /// 429 with `Retry-After`, and `details.retryAfter` (seconds) for WebSocket clients.
+    #[error("{message}")]
+    RetryLater { message: String, secs: u64 },
     /// The store is down or throttling: the client may retry.
     #[error("service temporarily unavailable")]
     Unavailable(#[source] StoreError),
@@ -138,7 +142,7 @@ impl AppError {
             Self::Conflict(_) => 409,
             Self::ResyncRequired(_) => 410,
             Self::PayloadTooLarge => 413,
-            Self::RateLimited(_) => 429,
+            Self::RateLimited(_) | Self::RetryLater { .. } => 429,
             Self::Unavailable(_) | Self::Overloaded => 503,
             Self::Internal(_) => 500,
         }
@@ -154,7 +158,7 @@ impl AppError {
             Self::Conflict(_) => "CONFLICT",
             Self::ResyncRequired(_) => "RESYNC_REQUIRED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            Self::RateLimited(_) => "RATE_LIMITED",
+            Self::RateLimited(_) | Self::RetryLater { .. } => "RATE_LIMITED",
             Self::Unavailable(_) | Self::Overloaded => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
@@ -164,6 +168,7 @@ impl AppError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             Self::Unavailable(_) | Self::Overloaded => Some(1),
+            Self::RetryLater { secs, .. } => Some((*secs).max(1)),
             _ => None,
         }
     }
@@ -173,6 +178,7 @@ impl AppError {
         let details = match self {
             Self::Validation { details, .. } => details.clone(),
             Self::UnknownMembers(names) => Some(json!({ "unknown": names })),
+            Self::RetryLater { secs, .. } => Some(json!({ "retryAfter": (*secs).max(1) })),
             _ => None,
         };
         ErrorBody { code: self.code(), message: self.to_string(), details }

@@ -23,6 +23,7 @@ pub mod service;
 pub mod store;
 pub mod text;
 pub mod uploads;
+pub mod wordfilter;
 
 pub use app::App;
 pub use config::Config;

@@ -133,7 +133,7 @@ pub fn capacity(read: f64, write: f64) {
 pub fn count_error(e: &AppError) {
     match e {
         AppError::Unauthorized(_) => add(Metric::AuthFailures, 1),
-        AppError::RateLimited(_) => add(Metric::RateLimited, 1),
+        AppError::RateLimited(_) | AppError::RetryLater { .. } => add(Metric::RateLimited, 1),
         e if e.status() >= 500 => add(Metric::ServerErrors, 1),
         _ => {}
     }

@@ -402,6 +402,9 @@ pub struct Message {
     /// Its files (none on a deleted message).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<crate::uploads::Attachment>,
+    /// A disappearing message: when it stops being shown (and the table's TTL removes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 /// The repliers a thread's root shows.
@@ -412,6 +415,11 @@ fn is_zero(n: &i64) -> bool {
 }
 
 impl Message {
+    /// Whether it has disappeared at `now_ms` (its `expiresAt` passed; ISO texts sort as times).
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        self.expires_at.as_ref().is_some_and(|at| *at <= crate::clock::iso(now_ms))
+    }
+
     /// Whether the main history shows it: every message but a reply kept to its thread.
     pub fn in_history(&self) -> bool {
         self.parent_id.is_none() || self.also_in_conversation

@@ -128,3 +128,54 @@ pub async fn settings(app: &App, req: Request) -> Result<Reply, AppError> {
         .await?;
     Ok(Reply::ok(s))
 }
+
+/// A change of a conversation's policy: each field absent stays as it is.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyBody {
+    /// Only the owner and admins post (groups and channels).
+    read_only: Option<bool>,
+    /// Slow mode: at most one message per member in this many seconds (1 to 21600; 0 turns it
+    /// off). Groups and channels; their owner and admins are exempt.
+    #[serde(default, deserialize_with = "optional_integral")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 0, max = 21600)))]
+    slow_mode_seconds: Option<i64>,
+    /// Disappearing messages: messages sent from now on disappear after this many seconds
+    /// (3600 to 7776000, i.e. 1 hour to 90 days; 0 turns it off).
+    #[serde(default, deserialize_with = "optional_integral")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "lifetime_schema"))]
+    message_lifetime_seconds: Option<i64>,
+}
+
+/// An optional JSON integer as JSON Schema counts one (`30.0` too: `uploads::integral`).
+fn optional_integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) => chat::uploads::integral(v).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
+/// `messageLifetimeSeconds`: 0, or within `moderation::LIFETIME_SECONDS` (what the parser takes).
+#[cfg(feature = "schema")]
+fn lifetime_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let (lo, hi) = chat::service::moderation::LIFETIME_SECONDS;
+    schemars::json_schema!({
+        "anyOf": [
+            { "type": "integer", "const": 0 },
+            { "type": "integer", "minimum": lo, "maximum": hi },
+            { "type": "null" },
+        ],
+        "description": "Disappearing messages: messages sent from now on disappear after this many seconds (1 hour to 90 days; 0 turns it off).",
+    })
+}
+
+/// `PATCH /api/conversations/:id/policy`: read-only, slow mode, message lifetime.
+pub async fn policy(app: &App, req: Request) -> Result<Reply, AppError> {
+    let id = conversation_id(&req)?;
+    let b: PolicyBody = body(&req)?;
+    let change =
+        chat::service::moderation::PolicyChange::parse(b.read_only, b.slow_mode_seconds, b.message_lifetime_seconds)?;
+    let (actor, session) = concurrent_session(app, &req, None).await?;
+    Ok(Reply::ok(chat::service::moderation::set_policy(app, &actor, session, &id, change).await?))
+}

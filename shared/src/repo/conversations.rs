@@ -28,6 +28,26 @@ pub struct Conversation {
     /// Bumped by every membership change: concurrent changes are serialized on it.
     #[serde(default)]
     pub version: i64,
+    /// Read-only, slow mode, message lifetime (`service::moderation`): attributes of `META`,
+    /// so the send's first read has them at no cost.
+    #[serde(flatten, default)]
+    pub policy: Policy,
+}
+
+/// A conversation's rules for senders, set by its owner and admins (`PATCH …/policy`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Policy {
+    /// Only the owner and admins post (announcements).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    /// At most one message per member in this many seconds (owner and admins exempt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_mode_seconds: Option<i64>,
+    /// Messages sent from now on disappear after this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_lifetime_seconds: Option<i64>,
 }
 
 impl Conversation {
@@ -104,11 +124,13 @@ pub fn from_items(items: &[Item], id: &ConversationId) -> Result<Option<Loaded>,
 /// `c` with its summary picked out of batch-get results.
 fn with_summary(conversation: Conversation, items: &[Item]) -> Result<Loaded, AppError> {
     let summary_item = pick(items, &keys::summary(&conversation.id));
-    Ok(Loaded {
-        summary_exists: summary_item.is_some(),
-        summary: summary_item.map(from_item).transpose()?.unwrap_or_default(),
-        conversation,
-    })
+    let summary_exists = summary_item.is_some();
+    let mut summary: Summary = summary_item.map(from_item).transpose()?.unwrap_or_default();
+    // A disappearing last message is gone from every list before TTL removes it.
+    if summary.last_message.as_ref().is_some_and(|m| m.is_expired(crate::clock::now_ms())) {
+        summary.last_message = None;
+    }
+    Ok(Loaded { summary_exists, summary, conversation })
 }
 
 /// One `BatchGetItem`.
@@ -185,6 +207,7 @@ pub fn create_direct_ops(
         admin_set: vec![],
         created_at: now.to_owned(),
         version: 0,
+        policy: Policy::default(),
     };
     let mut ops = vec![WriteOp::Put { item: conversation_item(&conversation)?, cond: Some(Condition::NotExists) }];
     for user in [a, b] {

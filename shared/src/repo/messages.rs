@@ -18,7 +18,22 @@ pub fn message_item(m: &Message) -> Result<Item, AppError> {
     let mut item = to_item(&keys::message(&m.conversation_id, &m.id), m)?;
     item.insert("gsi1pk".into(), keys::message_gsi(&m.id).into());
     item.insert("gsi1sk".into(), "MSG".into());
+    // A disappearing message: DynamoDB's TTL removes it (within days); readers hide it at once.
+    if let Some(at) = m.expires_at.as_deref().and_then(epoch_secs) {
+        item.insert("ttl".into(), at.into());
+    }
     Ok(item)
+}
+
+/// An `expiresAt` (RFC 3339) as epoch seconds.
+fn epoch_secs(at: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).ok().map(|t| t.unix_timestamp())
+}
+
+/// Whether a message item is still shown: not past its `ttl` (retention), which DynamoDB
+/// enforces only lazily, so every read filters on it (both stores alike).
+pub fn live(item: &Item) -> bool {
+    !crate::store::is_expired(item, crate::clock::now_secs())
 }
 
 /// The writes of one send, for one `TransactWriteItems`: the message, the conversation summary
@@ -117,7 +132,7 @@ pub async fn replay(table: &dyn Table, idem: &Item, conv: &ConversationId, text:
     if stored_conv != *conv || string_field(idem, "textDigest").is_some_and(|d| d != text_digest(text)) {
         return Err(reused());
     }
-    table.get(&keys::message(conv, &msg), true).await?.map(read).transpose()?.ok_or_else(reused)
+    table.get(&keys::message(conv, &msg), true).await?.filter(live).map(read).transpose()?.ok_or_else(reused)
 }
 
 /// A page of a conversation, oldest first, and the cursor for the next page:
@@ -136,16 +151,17 @@ pub async fn page(
     let pk = keys::messages_pk(conv);
     let query = cursor_query(pk, before, after, limit);
     let page = table.query(&query).await?;
-    let mut messages: Vec<Message> = page.items.into_iter().map(read).collect::<Result<_, _>>()?;
+    let mut messages: Vec<(bool, Message)> =
+        page.items.into_iter().map(|i| Ok((live(&i), read(i)?))).collect::<Result<_, AppError>>()?;
     if !query.forward {
         messages.reverse();
     }
     let full = messages.len() as u32 == limit && page.next.is_some();
     let cursor = full.then(|| if query.forward { messages.last() } else { messages.first() }).flatten();
-    let cursor = cursor.map(|m| m.id.to_string());
-    // Replies kept to their thread are read but not shown: a page may come out shorter than
-    // `limit` (still with its cursor) in a conversation of busy threads.
-    Ok((messages.iter().filter(|m| m.in_history()).map(redact).collect(), cursor))
+    let cursor = cursor.map(|(_, m)| m.id.to_string());
+    // Replies kept to their thread, and expired messages, are read but not shown: a page may
+    // come out shorter than `limit` (still with its cursor).
+    Ok((messages.iter().filter(|(live, m)| *live && m.in_history()).map(|(_, m)| redact(m)).collect(), cursor))
 }
 
 /// History's cursors over one partition: `after` reads forward from it, `before` (or none,
@@ -330,21 +346,22 @@ pub async fn mark_mine(table: &dyn Table, messages: &mut [Message], user: &UserI
 /// One `Query` on GSI1.
 pub async fn find(table: &dyn Table, id: &MessageId) -> Result<Option<Message>, AppError> {
     let page = table.query(&Query::new(Index::Gsi1, keys::message_gsi(id), SortCond::All).limit(1)).await?;
-    page.items.into_iter().next().map(read).transpose()
+    page.items.into_iter().next().filter(live).map(read).transpose()
 }
 
 /// Messages of one conversation by id, those that exist, in `ids`' order: one `BatchGetItem`
 /// per 100.
 pub async fn get_many(table: &dyn Table, conv: &ConversationId, ids: &[MessageId]) -> Result<Vec<Message>, AppError> {
     let keys: Vec<_> = ids.iter().map(|id| keys::message(conv, id)).collect();
-    let mut found: Vec<Message> = table.batch_get(&keys).await?.into_iter().map(read).collect::<Result<_, _>>()?;
+    let mut found: Vec<Message> =
+        table.batch_get(&keys).await?.into_iter().filter(live).map(read).collect::<Result<_, _>>()?;
     found.sort_by_key(|m| ids.iter().position(|id| *id == m.id));
     Ok(found.iter().map(redact).collect())
 }
 
 /// One `GetItem`.
 pub async fn get(table: &dyn Table, conv: &ConversationId, id: &MessageId) -> Result<Option<Message>, AppError> {
-    table.get(&keys::message(conv, id), false).await?.map(read).transpose()
+    table.get(&keys::message(conv, id), false).await?.filter(live).map(read).transpose()
 }
 
 /// Rewrites a stored message (delete) and every copy of it (SPEC §7): the conversation's

@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod devices;
 pub mod groups;
 pub mod messages;
+pub mod moderation;
 pub mod notifications;
 pub mod pins;
 pub mod settings;
@@ -80,6 +81,15 @@ pub mod keys {
     }
     pub fn message_gsi(id: &MessageId) -> String {
         format!("MSG#{id}")
+    }
+    /// A user's send counter of one fixed window (flood protection), by the window's start.
+    pub fn send_rate(user: &UserId, window_start: i64) -> Key {
+        Key::new(format!("RATE#{user}"), window_start.to_string())
+    }
+    /// A member's slow-mode turn in a conversation (its own item: a conditional write of the
+    /// membership could recreate one removed meanwhile).
+    pub fn slow_turn(conv: &ConversationId, user: &UserId) -> Key {
+        Key::new(format!("SLOW#{conv}"), user.to_string())
     }
     pub fn idempotency(user: &UserId, client_message_id: &str) -> Key {
         Key::new(format!("IDEM#{user}#{client_message_id}"), "IDEM")

@@ -63,6 +63,9 @@ pub struct ConversationView {
     /// Of those, the ones that mention the reader.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unread_mentions: Option<i64>,
+    /// Read-only, slow mode, message lifetime (`PATCH …/policy`); absent when not set.
+    #[serde(flatten)]
+    pub policy: repo::conversations::Policy,
 }
 
 /// A member in a conversation view: in full in a direct conversation, by id in a group (its own
@@ -110,6 +113,7 @@ pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, mine: 
         created_at: c.created_at.clone(),
         unread_count: mine.map(|m| (s.seq - m.read_seq).max(0)),
         unread_mentions: mine.map(|m| m.unread_mentions),
+        policy: c.policy.clone(),
     }
 }
 

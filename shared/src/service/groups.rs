@@ -99,6 +99,7 @@ pub async fn create(
         admin_set: vec![],
         created_at: now.clone(),
         version: 0,
+        policy: Default::default(),
     };
     repo::groups::create(app.table(), &c, &now).await?;
     let added: Vec<UserId> = c.member_set.iter().filter(|m| **m != actor.user_id).cloned().collect();

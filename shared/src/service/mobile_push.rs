@@ -404,6 +404,7 @@ mod tests {
             admin_set: vec![],
             created_at: String::new(),
             version: 0,
+            policy: Default::default(),
         };
         let m = Message {
             id: MessageId::generate(),
@@ -423,6 +424,7 @@ mod tests {
             last_reply_at: None,
             repliers: vec![],
             attachments: vec![],
+            expires_at: None,
         };
         let note = message_note(&c, "alice", &m, false, Preview::Full, 3);
         assert_eq!(note.body.as_deref().map(|b| b.chars().count()), Some(BODY_MAX + 1));

@@ -509,6 +509,7 @@ async fn new_messages(
     let messages = page
         .items
         .into_iter()
+        .filter(repo::messages::live)
         .map(repo::messages::read)
         .map(|m| m.map(|m| if m.deleted { Message { text: String::new(), ..m } } else { m }))
         .collect::<Result<_, _>>()?;

@@ -167,6 +167,14 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
     m.insert("GET /api/channels/{id}", b.http(Method::GET, &format!("/api/channels/{cid}"), t, None).await);
     m.insert("GET /api/groups", b.http(Method::GET, "/api/groups", t, None).await);
     m.insert("GET /api/channels", b.http(Method::GET, "/api/channels?discover=true", t, None).await);
+    // Slow mode: a member's send takes their turn (a conditional update) after the first read.
+    let slow = json!({ "slowModeSeconds": 60 });
+    b.gw.call(Method::PATCH, &format!("/api/conversations/{gid}/policy"), t, Some(slow)).await;
+    let in_group = json!({ "receiverId": gid, "content": "slowly" });
+    m.insert(
+        "POST /api/messages slow mode",
+        b.http(Method::POST, "/api/messages", Some(&bob.token), Some(in_group)).await,
+    );
     m.insert("PUT /api/status", b.http(Method::PUT, "/api/status", t, Some(json!({ "status": "away" }))).await);
     m.insert("GET /api/status/{userId}", b.http(Method::GET, &format!("/api/status/{}", bob.id), t, None).await);
     let note = json!({ "userId": a.id, "message": "hello" });
@@ -384,6 +392,10 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
     let mute = json!({ "mutedUntil": "2100-01-01T00:00:00Z", "preview": "full" });
     let settings = format!("/api/conversations/{conv}/settings");
     m.insert("PUT /api/conversations/{id}/settings", b.http(Method::PUT, &settings, t, Some(mute)).await);
+    let policy = format!("/api/conversations/{conv}/policy");
+    let lifetime = |secs: i64| Some(json!({ "messageLifetimeSeconds": secs }));
+    m.insert("PATCH /api/conversations/{id}/policy", b.http(Method::PATCH, &policy, t, lifetime(3600)).await);
+    b.gw.call(Method::PATCH, &policy, t, lifetime(0)).await;
     let session = login(&b.gw, &bob).await;
     opened_with(&b.gw, &session).await;
     let (_, d) = b.gw.post("/api/devices", &session, phone("budget-c")).await;

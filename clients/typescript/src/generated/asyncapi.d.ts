@@ -169,6 +169,8 @@ export interface components {
             deleted?: boolean;
             /** @description When the sender last rewrote the text. */
             editedAt?: string | null;
+            /** @description A disappearing message: when it stops being shown (and the table's TTL removes it). */
+            expiresAt?: string | null;
             id: components["schemas"]["MessageId"];
             /** @description A thread's root: when the last reply came. */
             lastReplyAt?: string | null;

@@ -284,6 +284,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/conversations/{id}/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Read-only, slow mode and disappearing messages
+         * @description Groups and channels: their owner and admins, and system admins (members: 403). A direct conversation: either member, its message lifetime only. `readOnly`: only the owner and admins post (others: 403). `slowModeSeconds`: a member posts at most once per interval (429 `RATE_LIMITED` with `Retry-After`; owner and admins exempt). `messageLifetimeSeconds`: messages sent from now on carry `expiresAt` and disappear then from history, threads, sync, pins and lists (the table's TTL removes them later). A field absent stays as it is; 0 turns slow mode or the lifetime off. 409 when a membership change came in between.
+         */
+        patch: operations["setConversationPolicy"];
+        trace?: never;
+    };
     "/api/conversations/{id}/read": {
         parameters: {
             query?: never;
@@ -1015,7 +1035,19 @@ export interface components {
              * @description Messages sent so far.
              */
             messageCount: number;
+            /**
+             * Format: int64
+             * @description Messages sent from now on disappear after this many seconds.
+             */
+            messageLifetimeSeconds?: number | null;
             name: string | null;
+            /** @description Only the owner and admins post (announcements). */
+            readOnly?: boolean;
+            /**
+             * Format: int64
+             * @description At most one message per member in this many seconds (owner and admins exempt).
+             */
+            slowModeSeconds?: number | null;
             type: components["schemas"]["ConversationKind"];
             /**
              * Format: int64
@@ -1250,6 +1282,8 @@ export interface components {
             deleted?: boolean;
             /** @description When the sender last rewrote the text. */
             editedAt?: string | null;
+            /** @description A disappearing message: when it stops being shown (and the table's TTL removes it). */
+            expiresAt?: string | null;
             id: components["schemas"]["MessageId"];
             /** @description A thread's root: when the last reply came. */
             lastReplyAt?: string | null;
@@ -1376,6 +1410,41 @@ export interface components {
         };
         /** @description The push service of a device. */
         Platform: "apns" | "apns_sandbox" | "fcm";
+        /** @description A change of a conversation's policy: each field absent stays as it is. */
+        PolicyBody: {
+            /**
+             * @description Disappearing messages: messages sent from now on disappear after this many seconds
+             *     (3600 to 7776000, i.e. 1 hour to 90 days; 0 turns it off).
+             * @default null
+             */
+            messageLifetimeSeconds?: 0 | number | null;
+            /** @description Only the owner and admins post (groups and channels). */
+            readOnly?: boolean | null;
+            /**
+             * Format: int64
+             * @description Slow mode: at most one message per member in this many seconds (1 to 21600; 0 turns it
+             *     off). Groups and channels; their owner and admins are exempt.
+             * @default null
+             */
+            slowModeSeconds?: number | null;
+        };
+        /** @description A conversation's policy as its members read it. */
+        PolicyView: {
+            conversationId: components["schemas"]["ConversationId"];
+            /**
+             * Format: int64
+             * @description Seconds after which a message sent now disappears; absent: kept (unless a global
+             *     retention applies).
+             */
+            messageLifetimeSeconds?: number | null;
+            /** @description Only the owner and admins post. */
+            readOnly: boolean;
+            /**
+             * Format: int64
+             * @description Seconds a member waits between two messages; absent: no slow mode.
+             */
+            slowModeSeconds?: number | null;
+        };
         /**
          * @description A user's presence as others see it (`presence`, `GET/PUT /api/status`): the status the user
          *     set, and beside it liveness (`online`, `lastSeen`).
@@ -2433,6 +2502,43 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    setConversationPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A malformed id names nothing: 404. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["PolicyView"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
