@@ -542,7 +542,7 @@ pub static FUNCTIONS: &[Decl] = {
         chat::models::{Message, UserView},
         chat::repo::notifications::Notification,
         chat::service::{conversations::ConversationView, groups::GroupView, notifications::Marked, pins::PinView},
-        chat::service::moderation::PolicyView,
+        chat::service::policy::PolicyView,
         chat::service::users::{SessionView, TicketView, Updated},
         chat::service::uploads::{AvatarSet, UploadTicket},
         http::IdPath,

@@ -49,7 +49,7 @@ pub struct Config {
     pub uploads: crate::uploads::UploadLimits,
     /// The word filter applied on send and edit (`CHAT_WORD_FILTER`, `wordfilter`).
     pub word_filter: crate::wordfilter::WordFilter,
-    /// Flood protection: sends per user and window, counted in the table (`service::moderation`).
+    /// Flood protection: sends per user and window, counted in the table (`service::policy`).
     pub send_rate: SendRate,
     /// Global retention: every message sent disappears after this long
     /// (`CHAT_MESSAGE_RETENTION_DAYS`; none by default). A conversation's own lifetime, when

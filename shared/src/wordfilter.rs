@@ -1,6 +1,6 @@
 //! The word filter (issue 17): lists of words, each with an action — refuse the message (400
 //! `VALIDATION_ERROR`, reason `FILTERED_WORD`, the word never echoed) or mask it (the stored text
-//! has the word's characters replaced by `*`). Applied on send and edit (`service::moderation`).
+//! has the word's characters replaced by `*`). Applied on send and edit (`service::policy`).
 //!
 //! Matching runs on a normalized copy of the text that remembers, for each of its characters,
 //! the original character it came from (so a mask covers what the sender typed):

@@ -156,10 +156,10 @@ fn optional_integral<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i6
     }
 }
 
-/// `messageLifetimeSeconds`: 0, or within `moderation::LIFETIME_SECONDS` (what the parser takes).
+/// `messageLifetimeSeconds`: 0, or within `policy::LIFETIME_SECONDS` (what the parser takes).
 #[cfg(feature = "schema")]
 fn lifetime_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    let (lo, hi) = chat::service::moderation::LIFETIME_SECONDS;
+    let (lo, hi) = chat::service::policy::LIFETIME_SECONDS;
     schemars::json_schema!({
         "anyOf": [
             { "type": "integer", "const": 0 },
@@ -175,7 +175,7 @@ pub async fn policy(app: &App, req: Request) -> Result<Reply, AppError> {
     let id = conversation_id(&req)?;
     let b: PolicyBody = body(&req)?;
     let change =
-        chat::service::moderation::PolicyChange::parse(b.read_only, b.slow_mode_seconds, b.message_lifetime_seconds)?;
+        chat::service::policy::PolicyChange::parse(b.read_only, b.slow_mode_seconds, b.message_lifetime_seconds)?;
     let (actor, session) = concurrent_session(app, &req, None).await?;
-    Ok(Reply::ok(chat::service::moderation::set_policy(app, &actor, session, &id, change).await?))
+    Ok(Reply::ok(chat::service::policy::set_policy(app, &actor, session, &id, change).await?))
 }

@@ -28,7 +28,7 @@ pub struct Conversation {
     /// Bumped by every membership change: concurrent changes are serialized on it.
     #[serde(default)]
     pub version: i64,
-    /// Read-only, slow mode, message lifetime (`service::moderation`): attributes of `META`,
+    /// Read-only, slow mode, message lifetime (`service::policy`): attributes of `META`,
     /// so the send's first read has them at no cost.
     #[serde(flatten, default)]
     pub policy: Policy,

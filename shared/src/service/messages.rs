@@ -262,11 +262,11 @@ pub async fn send<A>(
 where
     A: Future<Output = Result<(), AppError>>,
 {
-    // Moderation before any write (`moderation`): the word filter's one text transform, and the
+    // Moderation before any write (`policy`): the word filter's one text transform, and the
     // sender's flood counter alongside the first read.
-    let out = Outgoing { text: super::moderation::filter_text(app, out.text)?, ..out };
+    let out = Outgoing { text: super::policy::filter_text(app, out.text)?, ..out };
     let authenticate =
-        async { tokio::try_join!(authenticate, super::moderation::count_send(app, &sender.user_id)).map(drop) };
+        async { tokio::try_join!(authenticate, super::policy::count_send(app, &sender.user_id)).map(drop) };
     let (conversation_id, receiver) =
         out.target.locate(app, &sender.user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
     if receiver.as_ref() == Some(&sender.user_id) {
@@ -305,7 +305,7 @@ where
                 check_member(sender, Some(&l.conversation))?;
                 if attempt == 0 {
                     // Read-only and slow mode: once, before the first write.
-                    super::moderation::admit_send(app, sender, &l.conversation).await?;
+                    super::policy::admit_send(app, sender, &l.conversation).await?;
                 }
             }
             (None, Some(k)) if repo::pick(&items, k).is_some() => {}
@@ -358,7 +358,7 @@ where
             last_reply_at: None,
             repliers: vec![],
             attachments,
-            expires_at: super::moderation::expires_at(app, loaded.as_ref().map(|l| &l.conversation.policy), now),
+            expires_at: super::policy::expires_at(app, loaded.as_ref().map(|l| &l.conversation.policy), now),
         };
         let mut ops = msgs::send_ops(&message, previous, summary_exists, now_secs(), !creating)?;
         let root_op = match &root {
@@ -623,7 +623,7 @@ pub async fn edit<A>(
 where
     A: Future<Output = Result<(), AppError>>,
 {
-    let text = super::moderation::filter_text(app, text)?;
+    let text = super::policy::filter_text(app, text)?;
     let (_, found) = tokio::try_join!(authenticate, msgs::find(app.table(), id))?;
     let message = found.filter(|m| !m.deleted).ok_or_else(|| AppError::not_found("message"))?;
     if message.sender_id != actor.user_id {

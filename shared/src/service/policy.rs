@@ -18,7 +18,7 @@ use crate::error::AppError;
 use crate::ids::{ConversationId, UserId};
 use crate::models::{ConversationKind, MessageText};
 use crate::repo::conversations::{Conversation, Policy};
-use crate::repo::{self, moderation};
+use crate::repo::{self, policy as stored};
 use crate::wordfilter::Verdict;
 
 /// The reason code of a text the word filter refuses (`details.reason`).
@@ -56,7 +56,7 @@ pub async fn count_send(app: &App, user: &UserId) -> Result<(), AppError> {
     }
     let now = now_secs();
     let window_start = now - now.rem_euclid(rate.window_secs);
-    if moderation::count_send(app.table(), user, window_start, rate.window_secs, rate.limit).await? {
+    if stored::count_send(app.table(), user, window_start, rate.window_secs, rate.limit).await? {
         return Ok(());
     }
     let secs = (window_start + rate.window_secs - now).max(1) as u64;
@@ -75,7 +75,7 @@ pub async fn admit_send(app: &App, sender: &Actor, c: &Conversation) -> Result<(
     }
     let Some(interval) = c.policy.slow_mode_seconds.filter(|s| *s > 0 && !moderator) else { return Ok(()) };
     let now = now_ms();
-    match moderation::take_turn(app.table(), &sender.user_id, &c.id, now, interval).await? {
+    match stored::take_turn(app.table(), &sender.user_id, &c.id, now, interval).await? {
         Ok(()) => Ok(()),
         Err(until) => {
             // A concurrent winner read the clock a little after us: never more than the interval.
@@ -191,7 +191,7 @@ where
         _ => return Err(AppError::Forbidden("only the owner and admins change this conversation's policy".into())),
     }
     let policy = change.applied_to(&c.policy);
-    if policy != c.policy && !moderation::set_policy(app.table(), &c, &policy).await? {
+    if policy != c.policy && !stored::set_policy(app.table(), &c, &policy).await? {
         return Err(AppError::Conflict("the conversation changed meanwhile; retry".into()));
     }
     audit_policy_change(actor, &c, &policy);
