@@ -18,10 +18,11 @@ pub struct ErrorBody {
 }
 
 /// Every `code` an error may have, with its HTTP status (`AppError::code`, `AppError::status`).
-pub const CODES: [(&str, u16); 11] = [
+pub const CODES: [(&str, u16); 12] = [
     ("VALIDATION_ERROR", 400),
     ("UNAUTHORIZED", 401),
     ("FORBIDDEN", 403),
+    ("ACCOUNT_SUSPENDED", 403),
     ("NOT_FOUND", 404),
     ("METHOD_NOT_ALLOWED", 405),
     ("CONFLICT", 409),
@@ -59,6 +60,10 @@ pub enum AppError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A suspended account (login, or a session that outlived the suspension's start): until
+    /// `until` (RFC 3339), or for good when `None`.
+    #[error("this account is suspended")]
+    AccountSuspended { until: Option<String> },
     #[error("{0}")]
     NotFound(String),
     /// Members named by a request that no user answers to (404: a referenced object is
@@ -132,7 +137,7 @@ impl AppError {
         match self {
             Self::Validation { .. } => 400,
             Self::Unauthorized(_) => 401,
-            Self::Forbidden(_) => 403,
+            Self::Forbidden(_) | Self::AccountSuspended { .. } => 403,
             Self::NotFound(_) | Self::UnknownMembers(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
@@ -149,6 +154,7 @@ impl AppError {
             Self::Validation { .. } => "VALIDATION_ERROR",
             Self::Unauthorized(_) => "UNAUTHORIZED",
             Self::Forbidden(_) => "FORBIDDEN",
+            Self::AccountSuspended { .. } => "ACCOUNT_SUSPENDED",
             Self::NotFound(_) | Self::UnknownMembers(_) => "NOT_FOUND",
             Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
@@ -173,6 +179,7 @@ impl AppError {
         let details = match self {
             Self::Validation { details, .. } => details.clone(),
             Self::UnknownMembers(names) => Some(json!({ "unknown": names })),
+            Self::AccountSuspended { until } => Some(json!({ "until": until })),
             _ => None,
         };
         ErrorBody { code: self.code(), message: self.to_string(), details }

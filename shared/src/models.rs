@@ -209,6 +209,24 @@ pub struct User {
     /// Tokens whose `jti` sorts before this are invalid (set on password change).
     #[serde(default)]
     pub tokens_valid_after: Option<String>,
+    /// Suspended by a moderator (`service::moderation`) until this time (ISO, as `clock::iso`),
+    /// or for good (`SUSPENDED_FOR_GOOD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_until: Option<String>,
+}
+
+/// `suspendedUntil` of a suspension without an end.
+pub const SUSPENDED_FOR_GOOD: &str = "forever";
+
+impl User {
+    /// The suspension in force at `now_iso`, if any: `Some(until)`, `until` being `None` for good.
+    pub fn suspension(&self, now_iso: &str) -> Option<Option<String>> {
+        match self.suspended_until.as_deref() {
+            Some(SUSPENDED_FOR_GOOD) => Some(None),
+            Some(until) if until > now_iso => Some(Some(until.to_owned())),
+            _ => None,
+        }
+    }
 }
 
 impl User {
@@ -225,6 +243,7 @@ impl User {
             updated_at: now.to_owned(),
             password_hash,
             tokens_valid_after: None,
+            suspended_until: None,
         }
     }
 }
@@ -402,6 +421,9 @@ pub struct Message {
     /// Its files (none on a deleted message).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<crate::uploads::Attachment>,
+    /// History only: the reader blocked the sender (clients collapse it). Never stored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sender_blocked: bool,
 }
 
 /// The repliers a thread's root shows.

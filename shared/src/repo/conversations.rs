@@ -28,6 +28,9 @@ pub struct Conversation {
     /// Bumped by every membership change: concurrent changes are serialized on it.
     #[serde(default)]
     pub version: i64,
+    /// Users banned from the group or channel (`service::moderation`): they cannot (re)join.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ban_set: Vec<UserId>,
 }
 
 impl Conversation {
@@ -185,6 +188,7 @@ pub fn create_direct_ops(
         admin_set: vec![],
         created_at: now.to_owned(),
         version: 0,
+        ban_set: vec![],
     };
     let mut ops = vec![WriteOp::Put { item: conversation_item(&conversation)?, cond: Some(Condition::NotExists) }];
     for user in [a, b] {

@@ -259,7 +259,9 @@ pub async fn message(app: &App, sns: &dyn PhonePush, m: &Message) -> Result<Push
         let presence = pick(&items, &keys::presence(u)).map(from_item::<Presence>).transpose()?;
         let settings = pick(&items, &keys::membership(u, &c.id)).map(settings::from_membership).transpose()?;
         let mentioned = m.mentions.contains(u);
-        if wants_push(presence.as_ref(), settings.as_ref(), mentioned, &now) {
+        // A member who blocked the sender gets no push of theirs (their presence says so).
+        let blocked = presence.as_ref().is_some_and(|p| p.block_set.contains(&m.sender_id));
+        if !blocked && wants_push(presence.as_ref(), settings.as_ref(), mentioned, &now) {
             targets.push((u.clone(), mentioned, settings.map(|s| s.preview).unwrap_or_default()));
         }
     }
@@ -404,6 +406,7 @@ mod tests {
             admin_set: vec![],
             created_at: String::new(),
             version: 0,
+            ban_set: vec![],
         };
         let m = Message {
             id: MessageId::generate(),
@@ -423,6 +426,7 @@ mod tests {
             last_reply_at: None,
             repliers: vec![],
             attachments: vec![],
+            sender_blocked: false,
         };
         let note = message_note(&c, "alice", &m, false, Preview::Full, 3);
         assert_eq!(note.body.as_deref().map(|b| b.chars().count()), Some(BODY_MAX + 1));
