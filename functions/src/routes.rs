@@ -837,10 +837,10 @@ pub static FUNCTIONS: &[Decl] = {
             ws_route("chatMessage", ws_handler!(ws::send_message), User, budget(5, 3, "2", "8", "alias of sendMessage")).doc("chatMessage", "Alias of sendMessage (seed 000).", "").body::<ws::SendMessage>(),
         ]),
     Decl::new(WsTyping, FanOut)
-        .actions(&[GetItem, Query, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
-        .why("typing: the conversation (GetItem), the connection's typing state (UpdateItem), its room (Query on the table), POST, 410 cleanup (UpdateItem + DeleteItem). A frame on a connection whose token has expired closes it (DELETE @connections).")
+        .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
+        .why("typing: the conversation (GetItem), the connection's typing state (UpdateItem), its room (Query on the table), my presence (GetItem) and the viewers' blocks of me (BatchGetItem): no typing between a blocker and the blocked, POST, 410 cleanup (UpdateItem + DeleteItem). A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
-            ws_route("typing", ws_handler!(ws::typing), User, budget(5, 2, "2.5", "1", "conversation ‖ connection open → connection update ‖ fan-out (room ‖ my presence: those I blocked are left out)")).doc("typing", "Start or stop a typing indicator (members only); pushed as `typingStatus` to the other members. It ends on `isTyping:false`, on disconnect, or at `expiresAt` (≤ 10 s).", "").body::<ws::Typing>(),
+            ws_route("typing", ws_handler!(ws::typing), User, budget(6, 3, "3", "1", "conversation ‖ connection open → connection update ‖ (room ‖ my presence: those I blocked → the other viewers' block items of me: those who blocked me) → fan-out")).doc("typing", "Start or stop a typing indicator (members only); pushed as `typingStatus` to the other members. It ends on `isTyping:false`, on disconnect, or at `expiresAt` (≤ 10 s).", "").body::<ws::Typing>(),
         ]),
     Decl::new(WsEditMessage, FanOut)
         .actions(&[GetItem, BatchGetItem, QueryIndex, PutItem, UpdateItem, ConditionCheckItem, DeleteItem, PostToConnection, DeleteConnection])
