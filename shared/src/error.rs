@@ -262,11 +262,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_suspended_account_is_a_403_naming_the_end_of_its_suspension() {
+        let e = AppError::AccountSuspended { until: Some("2030-01-01T00:00:00.000Z".into()) };
+        assert_eq!((e.status(), e.code()), (403, "ACCOUNT_SUSPENDED"));
+        assert_eq!(e.body().details, Some(json!({ "until": "2030-01-01T00:00:00.000Z" })));
+        assert!(CODES.contains(&("ACCOUNT_SUSPENDED", 403)));
+        let for_good = AppError::AccountSuspended { until: None };
+        assert_eq!(for_good.body().details, Some(json!({ "until": null })));
+    }
+
+    #[test]
     fn codes_lists_every_code_with_its_status() {
         let errors = [
             AppError::validation("x"),
             AppError::Unauthorized("x".into()),
             AppError::Forbidden("x".into()),
+            AppError::AccountSuspended { until: None },
             AppError::NotFound("x".into()),
             AppError::MethodNotAllowed { allow: "GET".into() },
             AppError::Conflict("x".into()),

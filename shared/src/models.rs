@@ -575,6 +575,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_suspension_holds_until_its_end_or_for_good() {
+        let now = "2030-01-01T00:00:00.000Z";
+        let mut user = User::new("ann", String::new(), Role::User, now);
+        assert_eq!(user.suspension(now), None);
+        user.suspended_until = Some("2030-01-01T00:00:00.001Z".into());
+        assert_eq!(user.suspension(now), Some(Some("2030-01-01T00:00:00.001Z".into())));
+        user.suspended_until = Some(now.into());
+        assert_eq!(user.suspension(now), None, "over at its end");
+        user.suspended_until = Some(SUSPENDED_FOR_GOOD.into());
+        assert_eq!(user.suspension("9999-01-01T00:00:00.000Z"), Some(None));
+    }
+
+    #[test]
     fn a_person_shows_a_user_by_the_fields_of_public_user_only() {
         let user = User::new("alice", String::new(), Role::Admin, "t");
         let v = serde_json::to_value(Person::public(&user.id, Some(&user))).unwrap();

@@ -436,3 +436,32 @@ where
     }
     Err(AppError::Conflict("the group is changing too fast; retry".into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_suspension_ends_in_the_future_or_never() {
+        assert_eq!(parse_until(None).unwrap(), None);
+        assert_eq!(parse_until(Some("2100-01-01T00:00:00+01:00")).unwrap().as_deref(), Some("2099-12-31T23:00:00.000Z"));
+        for bad in ["2001-01-01T00:00:00Z", "tomorrow", ""] {
+            assert!(matches!(parse_until(Some(bad)), Err(AppError::Validation { .. })), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_direct_conversation_is_guarded_by_both_users_blocks_and_a_group_by_none() {
+        let (a, b) = (UserId::generate(), UserId::generate());
+        let keys = block_keys(&ConversationId::direct(&a, &b), &a);
+        assert_eq!(keys, [blocks::key(&b, &a), blocks::key(&a, &b)]);
+        assert!(block_keys(&ConversationId::group(&crate::ids::GroupId::generate()), &a).is_empty());
+    }
+
+    #[test]
+    fn resolutions_and_reasons_read_as_the_api_spells_them() {
+        let r: Resolution = serde_json::from_value("ban_from_channel".into()).unwrap();
+        assert_eq!(r, Resolution::BanFromChannel);
+        assert!(serde_json::from_value::<Reason>("Spam".into()).is_err());
+    }
+}
