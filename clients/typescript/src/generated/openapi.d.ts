@@ -55,7 +55,7 @@ export interface paths {
         put?: never;
         /**
          * Log in with a username or an email
-         * @description 401 for an unknown user and for a wrong password alike. Repeated failures for one login name (or from one address) are slowed down: 429 `RATE_LIMITED` until an exponentially growing delay has passed; the counter forgets after 15 minutes and a successful login resets it.
+         * @description 401 for an unknown user and for a wrong password alike. Repeated failures for one login name (or from one address) are slowed down: 429 `RATE_LIMITED` until an exponentially growing delay has passed; the counter forgets after 15 minutes and a successful login resets it. A suspended account (right password): 403 `ACCOUNT_SUSPENDED` with `details.until`.
          */
         post: operations["login"];
         delete?: never;
@@ -846,7 +846,7 @@ export interface paths {
         put?: never;
         /**
          * Log in with a username or an email
-         * @description 401 for an unknown user and for a wrong password alike. Repeated failures for one login name (or from one address) are slowed down: 429 `RATE_LIMITED` until an exponentially growing delay has passed; the counter forgets after 15 minutes and a successful login resets it.
+         * @description 401 for an unknown user and for a wrong password alike. Repeated failures for one login name (or from one address) are slowed down: 429 `RATE_LIMITED` until an exponentially growing delay has passed; the counter forgets after 15 minutes and a successful login resets it. A suspended account (right password): 403 `ACCOUNT_SUSPENDED` with `details.until`.
          */
         post: operations["loginUsers"];
         delete?: never;
@@ -2255,6 +2255,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
@@ -3941,6 +3942,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
@@ -4412,6 +4414,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
