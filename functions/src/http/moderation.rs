@@ -50,10 +50,7 @@ pub async fn blocks(app: &App, req: Request) -> Result<Reply, AppError> {
 pub struct ReportBody {
     reason: Reason,
     /// What the moderators should know.
-    #[cfg_attr(
-        feature = "schema",
-        schemars(with = "Option<chat::text::Text<1, { moderation::NOTE_MAX }, true>>")
-    )]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<chat::text::Text<1, { moderation::NOTE_MAX }, true>>"))]
     note: Option<String>,
 }
 

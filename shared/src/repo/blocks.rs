@@ -98,9 +98,8 @@ pub async fn list(
         let k = key(blocker, a);
         Item::from_iter([("pk".to_owned(), k.pk.into()), ("sk".to_owned(), k.sk.into())])
     });
-    let query = Query::new(Index::Table, keys::user(blocker).pk, SortCond::BeginsWith(PREFIX.into()))
-        .limit(limit)
-        .start(start);
+    let query =
+        Query::new(Index::Table, keys::user(blocker).pk, SortCond::BeginsWith(PREFIX.into())).limit(limit).start(start);
     let Page { items, next } = table.query(&query).await?;
     let blocks: Vec<Block> = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
     let cursor = next.and_then(|_| blocks.last()).map(|b| b.user_id.clone());

@@ -123,14 +123,25 @@ pub async fn create(table: &dyn Table, r: &Report) -> Result<(), AppError> {
         WriteOp::Put { item: lock, cond: Some(Condition::NotExists) },
         WriteOp::Put { item, cond: Some(Condition::NotExists) },
     ];
-    match table.transact(ops).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::TransactionCancelled { failed }) if failed.contains(&0) => {
-            Err(AppError::Conflict("you already reported this; it is under review".into()))
+    // Two reports of one object at once may cancel each other (a conflict, no failed
+    // condition): each runs again after a short wait, until one holds the lock.
+    for attempt in 1..=ATTEMPTS {
+        match table.transact(ops.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::TransactionCancelled { failed }) if failed.contains(&0) => {
+                return Err(AppError::Conflict("you already reported this; it is under review".into()))
+            }
+            Err(StoreError::TransactionCancelled { failed }) if failed.is_empty() && attempt < ATTEMPTS => {
+                tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt))).await;
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => Err(e.into()),
     }
+    Err(AppError::Conflict("too many reports at once; retry".into()))
 }
+
+/// Transactions cancelled by a conflict run again this many times.
+pub const ATTEMPTS: u32 = 8;
 
 /// One `GetItem`.
 pub async fn get(table: &dyn Table, id: &ReportId) -> Result<Option<Report>, AppError> {
@@ -234,7 +245,12 @@ pub async fn audit(
 
 /// The transition of an open report to resolved (conditional: of two moderators, one wins),
 /// its lock given back (the reporter may report the object again), and the audit entry.
-pub fn resolve_ops(r: &Report, by: &UserId, resolution: Resolution, audit: &AuditEntry) -> Result<Vec<WriteOp>, AppError> {
+pub fn resolve_ops(
+    r: &Report,
+    by: &UserId,
+    resolution: Resolution,
+    audit: &AuditEntry,
+) -> Result<Vec<WriteOp>, AppError> {
     Ok(vec![
         WriteOp::Update {
             key: report_key(&r.id),

@@ -143,10 +143,8 @@ pub async fn to_room_unblocked(app: &App, c: &Conversation, user: &UserId, event
         repo::connections::room(app.table(), &c.id, now_secs()),
         repo::connections::presence(app.table(), user),
     )?;
-    let viewers: Vec<(String, UserId)> = viewers
-        .into_iter()
-        .filter(|(_, u)| u != user && c.is_member(u) && !me.block_set.contains(u))
-        .collect();
+    let viewers: Vec<(String, UserId)> =
+        viewers.into_iter().filter(|(_, u)| u != user && c.is_member(u) && !me.block_set.contains(u)).collect();
     if viewers.is_empty() {
         return Ok(());
     }
@@ -155,10 +153,8 @@ pub async fn to_room_unblocked(app: &App, c: &Conversation, user: &UserId, event
     users.dedup();
     let keys: Vec<_> = users.iter().map(|u| repo::blocks::key(u, user)).collect();
     let blocking = app.table().batch_get(&keys).await?;
-    let viewers = viewers
-        .into_iter()
-        .filter(|(_, u)| repo::pick(&blocking, &repo::blocks::key(u, user)).is_none())
-        .collect();
+    let viewers =
+        viewers.into_iter().filter(|(_, u)| repo::pick(&blocking, &repo::blocks::key(u, user)).is_none()).collect();
     push(app, Connections::of_room(viewers), event).await;
     Ok(())
 }

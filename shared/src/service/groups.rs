@@ -110,7 +110,13 @@ pub async fn create(
 /// Tells the members concerned: one `membership` event to the members and the affected users,
 /// and a stored notification, pushed live with it, to each affected user but the actor. The
 /// notifications are written while the audience's presence is read (once, for both events).
-pub(crate) async fn announce(app: &App, actor: &Actor, c: &Conversation, affected: &[UserId], action: MembershipAction) {
+pub(crate) async fn announce(
+    app: &App,
+    actor: &Actor,
+    c: &Conversation,
+    affected: &[UserId],
+    action: MembershipAction,
+) {
     let change = MembershipChange::Members(MembersChanged {
         conversation_id: c.id.clone(),
         kind: c.kind,

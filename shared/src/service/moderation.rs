@@ -21,9 +21,7 @@ use crate::ids::{AuditId, ConversationId, MessageId, ReportId, UserId};
 use crate::models::{ConversationKind, SUSPENDED_FOR_GOOD};
 use crate::repo::blocks::{self, Block, Blocked};
 use crate::repo::conversations::Conversation;
-use crate::repo::moderation::{
-    self as repo, AuditAction, AuditEntry, Reason, Report, ReportStatus, Resolution,
-};
+use crate::repo::moderation::{self as repo, AuditAction, AuditEntry, Reason, Report, ReportStatus, Resolution};
 use crate::repo::{self as store, messages as msgs};
 use crate::store::StoreError;
 
@@ -235,9 +233,6 @@ pub fn parse_until(until: Option<&str>) -> Result<Option<String>, AppError> {
     }
 }
 
-/// Concurrent changes of one group retry on its version this many times.
-const BAN_ATTEMPTS: u32 = 8;
-
 /// Resolves an open report (admins): the transition open → resolved, its audit entry and the
 /// action's own writes in one transaction (two admins resolving one report: one wins, the other
 /// gets 409). Deleting a message runs after the transition, through the delete of
@@ -267,7 +262,7 @@ pub async fn resolve(
     entry.conversation_id = report.conversation_id.clone();
     let mut ban_target: Option<Conversation> = None;
     let mut done = false;
-    for _ in 0..BAN_ATTEMPTS {
+    for attempt in 1..=repo::ATTEMPTS {
         let mut ops = Vec::new();
         match action {
             Resolution::Dismiss => {}
@@ -312,13 +307,17 @@ pub async fn resolve(
             {
                 return Err(AppError::not_found("user"));
             }
-            // The group changed meanwhile (its version): read it again.
-            Err(StoreError::TransactionCancelled { .. }) if action == Resolution::BanFromChannel => continue,
+            // A conflict (another admin's transition, or the group's version moved under a
+            // ban): again after a short wait, the group read again; the report's condition
+            // decides between two admins.
+            Err(StoreError::TransactionCancelled { .. }) if attempt < repo::ATTEMPTS => {
+                tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt))).await;
+            }
             Err(e) => return Err(e.into()),
         }
     }
     if !done {
-        return Err(AppError::Conflict("the group is changing too fast; retry".into()));
+        return Err(AppError::Conflict("too many changes at once; retry".into()));
     }
     report.status = ReportStatus::Resolved;
     report.resolved_by = Some(caller.id().clone());
@@ -395,7 +394,7 @@ where
         tokio::try_join!(authenticate, groups::load(app, id, kind), store::users::get(app.table(), user))?;
     let mut loaded = Some(first);
     let change = BanChange { conversation_id: id.clone(), user_id: user.clone(), banned: banning };
-    for _ in 0..BAN_ATTEMPTS {
+    for attempt in 1..=repo::ATTEMPTS {
         let c = match loaded.take() {
             Some(c) => c,
             None => groups::load(app, id, kind).await?,
@@ -430,7 +429,10 @@ where
                 }
                 return Ok(change);
             }
-            Err(StoreError::TransactionCancelled { .. }) => continue,
+            // The group changed meanwhile (its version) or a conflict: read it again.
+            Err(StoreError::TransactionCancelled { .. }) => {
+                tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt))).await;
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -444,7 +446,10 @@ mod tests {
     #[test]
     fn a_suspension_ends_in_the_future_or_never() {
         assert_eq!(parse_until(None).unwrap(), None);
-        assert_eq!(parse_until(Some("2100-01-01T00:00:00+01:00")).unwrap().as_deref(), Some("2099-12-31T23:00:00.000Z"));
+        assert_eq!(
+            parse_until(Some("2100-01-01T00:00:00+01:00")).unwrap().as_deref(),
+            Some("2099-12-31T23:00:00.000Z")
+        );
         for bad in ["2001-01-01T00:00:00Z", "tomorrow", ""] {
             assert!(matches!(parse_until(Some(bad)), Err(AppError::Validation { .. })), "{bad}");
         }

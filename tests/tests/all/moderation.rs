@@ -152,9 +152,7 @@ async fn neither_a_blocker_nor_the_blocked_sees_the_other_typing_or_the_blockers
     assert_eq!(status["data"]["status"], "away");
 }
 
-async fn every_send_in_flight_while_a_block_lands_is_either_stored_or_refused_and_later_ones_are_refused(
-    store: Store,
-) {
+async fn every_send_in_flight_while_a_block_lands_is_either_stored_or_refused_and_later_ones_are_refused(store: Store) {
     let gw = Gateway::start(store).await;
     let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
     let (_, first) = send(&gw, &bob, &alice.id, "first").await;
@@ -172,7 +170,11 @@ async fn every_send_in_flight_while_a_block_lands_is_either_stored_or_refused_an
     let stored = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
     let (_, history) = gw.get(format!("/api/messages/{conv}?limit=100"), &alice.token).await;
     assert_eq!(history["data"].as_array().map(Vec::len), Some(1 + stored), "every 201 stored, every 403 not");
-    assert_eq!(send(&gw, &bob, &alice.id, "after").await.0, StatusCode::FORBIDDEN, "the block holds from its answer on");
+    assert_eq!(
+        send(&gw, &bob, &alice.id, "after").await.0,
+        StatusCode::FORBIDDEN,
+        "the block holds from its answer on"
+    );
 }
 
 async fn report(gw: &Gateway, who: &User, path: &str, body: Value) -> (StatusCode, Value) {
@@ -205,8 +207,13 @@ async fn a_report_reaches_the_admins_once_per_reporter_and_object_and_strangers_
     );
     assert_eq!(stranger, missing);
     assert_eq!(stranger.0, StatusCode::NOT_FOUND);
-    for bad in [json!({ "reason": "boring" }), json!({ "reason": "spam", "note": "" }), json!({ "reason": "spam", "x": 1 })] {
-        assert_eq!(report(&gw, &alice, &format!("/api/users/{}/reports", bob.id), bad).await.0, StatusCode::BAD_REQUEST);
+    for bad in
+        [json!({ "reason": "boring" }), json!({ "reason": "spam", "note": "" }), json!({ "reason": "spam", "x": 1 })]
+    {
+        assert_eq!(
+            report(&gw, &alice, &format!("/api/users/{}/reports", bob.id), bad).await.0,
+            StatusCode::BAD_REQUEST
+        );
     }
     assert_eq!(report(&gw, &bob, &on_message, json!({ "reason": "spam" })).await.0, StatusCode::FORBIDDEN, "one's own");
     // Two reports of one user at once: one is stored.
@@ -246,9 +253,13 @@ async fn of_two_admins_resolving_one_report_exactly_one_wins_and_the_audit_log_h
     let winner = if a.0 == StatusCode::OK { &a.1 } else { &b.1 };
     assert_eq!(winner["data"]["status"], "resolved");
     let (_, audit) = gw.get("/api/audit", &first.token).await;
-    let entries: Vec<&Value> = audit["data"].as_array().unwrap().iter().filter(|e| e["reportId"] == id.as_str()).collect();
+    let entries: Vec<&Value> =
+        audit["data"].as_array().unwrap().iter().filter(|e| e["reportId"] == id.as_str()).collect();
     assert_eq!(entries.len(), 1, "{audit}");
-    assert_eq!((entries[0]["action"].as_str(), entries[0]["actorId"].clone()), (Some("report_dismissed"), winner["data"]["resolvedBy"].clone()));
+    assert_eq!(
+        (entries[0]["action"].as_str(), entries[0]["actorId"].clone()),
+        (Some("report_dismissed"), winner["data"]["resolvedBy"].clone())
+    );
     assert!(entries[0]["at"].is_string());
     let (_, open) = gw.get("/api/reports", &first.token).await;
     assert_eq!(open["data"], json!([]), "no longer open");
@@ -291,7 +302,11 @@ async fn a_suspended_user_loses_their_socket_at_once_and_cannot_log_in(store: St
     assert_eq!(gw.post_anon("/api/users/login", wrong).await.0, StatusCode::UNAUTHORIZED, "only the password tells");
     let (_, audit) = gw.get("/api/audit?limit=1", &admin.token).await;
     assert_eq!(
-        (audit["data"][0]["action"].as_str(), audit["data"][0]["userId"].as_str(), audit["data"][0]["actorId"].as_str()),
+        (
+            audit["data"][0]["action"].as_str(),
+            audit["data"][0]["userId"].as_str(),
+            audit["data"][0]["actorId"].as_str()
+        ),
         (Some("user_suspended"), Some(bob.id.as_str()), Some(admin.id.as_str()))
     );
     // For good: no end.
@@ -327,7 +342,10 @@ async fn a_channel_owner_bans_a_spammer_who_cannot_rejoin_until_unbanned(store: 
     let join = json!({ "memberId": spammer.id });
     let rejoin = gw.put(format!("/api/channels/{ch}/members"), &spammer.token, join.clone()).await;
     assert_eq!(rejoin.0, StatusCode::FORBIDDEN, "{rejoin:?}");
-    assert_eq!(gw.put(format!("/api/channels/{ch}/members"), &owner.token, join.clone()).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        gw.put(format!("/api/channels/{ch}/members"), &owner.token, join.clone()).await.0,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(send(&gw, &spammer, &ch, "buy now").await.0, StatusCode::FORBIDDEN);
     let (_, view) = gw.get(format!("/api/channels/{ch}"), &owner.token).await;
     assert!(!view["data"]["members"].as_array().unwrap().iter().any(|m| m["id"] == spammer.id.as_str()));
@@ -341,7 +359,11 @@ async fn a_channel_owner_bans_a_spammer_who_cannot_rejoin_until_unbanned(store: 
         .iter()
         .map(|e| (e["action"].as_str().unwrap(), e["actorId"].as_str().unwrap()))
         .collect();
-    assert_eq!(actions, [("user_unbanned", admin.id.as_str()), ("user_banned", owner.id.as_str())], "newest first, once each");
+    assert_eq!(
+        actions,
+        [("user_unbanned", admin.id.as_str()), ("user_banned", owner.id.as_str())],
+        "newest first, once each"
+    );
     // Groups share the model; a private group's ban is a 404 to strangers.
     let g = group(&gw, &owner, "groups", &[&member]).await;
     assert_eq!(ban(&gw, &spammer, "groups", &g, &member, true).await.0, StatusCode::NOT_FOUND);
