@@ -744,7 +744,12 @@ pub async fn replies<A>(
 where
     A: Future<Output = Result<(), AppError>>,
 {
-    let (_, found) = tokio::try_join!(authenticate, msgs::find(app.table(), id))?;
+    // The reader's presence names the users they blocked: their replies come marked.
+    let (_, found, me) = tokio::try_join!(
+        authenticate,
+        msgs::find(app.table(), id),
+        repo::connections::presence(app.table(), &actor.user_id),
+    )?;
     let message = found.ok_or_else(|| AppError::not_found("message"))?;
     let root = message.parent_id.clone().unwrap_or_else(|| message.id.clone());
     let conv = &message.conversation_id;
@@ -757,6 +762,9 @@ where
         AppError::NotFound(_) => AppError::not_found("message"),
         other => other,
     })?;
+    for m in items.iter_mut() {
+        m.sender_blocked = me.block_set.contains(&m.sender_id);
+    }
     msgs::mark_mine(app.table(), &mut items, &actor.user_id).await?;
     Ok((items, next))
 }

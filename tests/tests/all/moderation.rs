@@ -114,6 +114,14 @@ async fn in_a_shared_group_the_blocker_gets_nothing_live_from_the_blocked_and_hi
     assert_eq!(marks(&mine), [(text.clone(), true), ("and me".to_owned(), false)]);
     let (_, theirs) = gw.get(format!("/api/messages/{g}"), &carol.token).await;
     assert_eq!(marks(&theirs), [(text, false), ("and me".to_owned(), false)], "a mark for the blocker only");
+    // Thread replies too.
+    let root = sent["data"]["id"].as_str().unwrap().to_owned();
+    let reply = json!({ "receiverId": g, "content": "in thread", "parentId": root });
+    assert_eq!(gw.post("/api/messages", &bob.token, reply).await.0, StatusCode::CREATED);
+    let (_, thread) = gw.get(format!("/api/messages/{root}/replies"), &alice.token).await;
+    assert_eq!(marks(&thread), [("in thread".to_owned(), true)]);
+    let (_, thread) = gw.get(format!("/api/messages/{root}/replies"), &carol.token).await;
+    assert_eq!(marks(&thread), [("in thread".to_owned(), false)]);
 }
 
 async fn neither_a_blocker_nor_the_blocked_sees_the_other_typing_or_the_blockers_presence(store: Store) {
