@@ -90,6 +90,11 @@ functions! {
     ConversationsSettings = "conversations-settings",
     ConversationsPolicy = "conversations-policy",
     PhonePush = "phone-push",
+    UsersBlock = "users-block",
+    ReportsCreate = "reports-create",
+    ReportsReview = "reports-review",
+    AuditList = "audit-list",
+    GroupsBans = "groups-bans",
 }
 
 impl Function {
@@ -534,7 +539,7 @@ pub fn conflicting_path_variables<'a>(paths: &[&'a str]) -> Option<(&'a str, &'a
 
 #[rustfmt::skip]
 pub static FUNCTIONS: &[Decl] = {
-    use http::{auth, conversations as conv, devices, groups, messages as msg, notifications as notif, status, sync, uploads, users};
+    use http::{auth, conversations as conv, devices, groups, messages as msg, moderation as moder, notifications as notif, status, sync, uploads, users};
     use {
         chat::events::{MessageDeleted, PinChange, PresenceView, ReactionChange, ReadReceipt},
         chat::ids::{ConversationId, DeviceId, GroupId, MessageId, NotificationId, UploadId, UserId},
@@ -544,6 +549,9 @@ pub static FUNCTIONS: &[Decl] = {
         chat::service::{conversations::ConversationView, groups::GroupView, notifications::Marked, pins::PinView},
         chat::service::policy::PolicyView,
         chat::service::users::{SessionView, TicketView, Updated},
+        chat::ids::{ReportId},
+        chat::repo::{blocks::Block, moderation::{AuditEntry, Report}},
+        chat::service::moderation::{BanChange, BlockChange},
         chat::service::uploads::{AvatarSet, UploadTicket},
         http::IdPath,
     };
@@ -568,9 +576,9 @@ pub static FUNCTIONS: &[Decl] = {
         .actions(&[GetItem, BatchGetItem, UpdateItem, DeleteItem])
         .why("login (username or email): lock + failure counters (BatchGetItem), the user (GetItem) and the attempt's reservation (UpdateItem), argon2id verify, then the name's counter reset (DeleteItem) or the address's failure (UpdateItem).")
         .routes(&[
-            http_route("POST /api/users/login", http_handler!(auth::login), Anyone, budget(6, 3, "2", "4", "lock + failure counters (one batch) → user ‖ name reservation ‖ address count → argon2 → name reset ‖ address given back (see above)")).doc("loginUsers", "Log in with a username or an email", "401 for an unknown user and for a wrong password alike. Repeated failures for one login name (or from one address) are slowed down: 429 `RATE_LIMITED` until an exponentially growing delay has passed; the counter forgets after 15 minutes and a successful login resets it.").body::<auth::LoginBody>().reply::<SessionView>(&[200]).sets_cookie().errors(&[401]),
-            http_route("POST /api/auth/login", http_handler!(auth::login), Anyone, budget(6, 3, "2", "4", "same function as login")).doc("login", "Log in with a username or an email", "401 for an unknown user and for a wrong password alike. Repeated failures for one login name (or from one address) are slowed down: 429 `RATE_LIMITED` until an exponentially growing delay has passed; the counter forgets after 15 minutes and a successful login resets it.").body::<auth::LoginBody>().reply::<SessionView>(&[200]).sets_cookie().errors(&[401]),
-            http_route("POST /users/auth/login", http_handler!(auth::login_with_email), Anyone, budget(6, 3, "1.5", "4", "as login")).doc("legacyLogin", "Log in by email (seed 001)", "404 for any failed login (seed 001), throttled like the other logins.").body::<auth::EmailLoginBody>().reply::<SessionView>(&[200]).sets_cookie().errors(&[404]),
+            http_route("POST /api/users/login", http_handler!(auth::login), Anyone, budget(6, 3, "2", "4", "lock + failure counters (one batch) → user ‖ name reservation ‖ address count → argon2 → name reset ‖ address given back (see above)")).doc("loginUsers", "Log in with a username or an email", "401 for an unknown user and for a wrong password alike. Repeated failures for one login name (or from one address) are slowed down: 429 `RATE_LIMITED` until an exponentially growing delay has passed; the counter forgets after 15 minutes and a successful login resets it. A suspended account (right password): 403 `ACCOUNT_SUSPENDED` with `details.until`.").body::<auth::LoginBody>().reply::<SessionView>(&[200]).sets_cookie().errors(&[401, 403]),
+            http_route("POST /api/auth/login", http_handler!(auth::login), Anyone, budget(6, 3, "2", "4", "same function as login")).doc("login", "Log in with a username or an email", "401 for an unknown user and for a wrong password alike. Repeated failures for one login name (or from one address) are slowed down: 429 `RATE_LIMITED` until an exponentially growing delay has passed; the counter forgets after 15 minutes and a successful login resets it. A suspended account (right password): 403 `ACCOUNT_SUSPENDED` with `details.until`.").body::<auth::LoginBody>().reply::<SessionView>(&[200]).sets_cookie().errors(&[401, 403]),
+            http_route("POST /users/auth/login", http_handler!(auth::login_with_email), Anyone, budget(6, 3, "1.5", "4", "as login")).doc("legacyLogin", "Log in by email (seed 001)", "404 for any failed login (seed 001), throttled like the other logins.").body::<auth::EmailLoginBody>().reply::<SessionView>(&[200]).sets_cookie().errors(&[403, 404]),
         ]),
     Decl::new(AuthLogout, Light)
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection, DeleteEndpoint])
@@ -631,7 +639,7 @@ pub static FUNCTIONS: &[Decl] = {
         .actions(&[GetItem, BatchGetItem, PutItem])
         .why("start: authenticate (BatchGetItem), both users (GetItem; two for a username), the conversation (GetItem), created with both memberships in one transaction (PutItem).")
         .routes(&[
-            http_route("POST /api/conversations/start", http_handler!(conv::start), User, budget(5, 4, "2", "6", "session → both users (concurrently) → conversation → create transaction")).doc("startConversation", "Create or return the direct conversation of two users", "201 when created, 200 when it existed: exactly one per pair.").body::<conv::StartBody>().reply::<ConversationView>(&[201, 200]).errors(&[403, 404]),
+            http_route("POST /api/conversations/start", http_handler!(conv::start), User, budget(6, 5, "3", "6", "session → both users (concurrently) → the two block items (batch: refused while either blocks the other) → conversation → create transaction")).doc("startConversation", "Create or return the direct conversation of two users", "201 when created, 200 when it existed: exactly one per pair.").body::<conv::StartBody>().reply::<ConversationView>(&[201, 200]).errors(&[403, 404]),
         ]),
     Decl::new(ConversationsList, Light)
         .actions(&[GetItem, BatchGetItem, Query, QueryIndex])
@@ -676,7 +684,7 @@ pub static FUNCTIONS: &[Decl] = {
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, GetObject, DeleteObjectTagging])
         .why("send (four seed shapes): authenticate + conversation, summary, idempotency key, receiver, the attachments' upload records (BatchGetItem); each attachment's object checked (HeadObject: s3:GetObject) and kept (s3:DeleteObjectTagging), its record claimed in the transaction (UpdateItem); a retried clientMessageId's message (GetItem); one transaction (message, idempotency key, new conversation and memberships: PutItem; summary, read marker: UpdateItem); fan-out: presences (BatchGetItem), admin room (Query on the table), a stored notification for an absent direct recipient (PutItem), POST @connections, 410 Gone cleanup (UpdateItem + DeleteItem).")
         .routes(&[
-            http_route("POST /api/messages/send", http_handler!(msg::send_text_to_receiver), User, budget(6, 3, "2", "9", "session ‖ conversation + summary + idempotency key (one batch) ‖ the sender's flood counter (conditional `ADD`, 1 WCU) → send transaction → fan-out (presences ‖ admin room); in slow mode a member's turn adds one conditional update (+1 request, +1 round trip, +1 WCU)")).doc("sendMessage000", "Send a message (seed 000)", "201 once stored; 200 with the stored message for a retried `clientMessageId`.").body::<msg::ReceiverText>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]).variants(&[
+            http_route("POST /api/messages/send", http_handler!(msg::send_text_to_receiver), User, budget(6, 3, "3", "9", "session ‖ conversation + summary + idempotency key (+ in a direct conversation the two users' block items: refused while either blocks the other) (one batch) ‖ the sender's flood counter (conditional `ADD`, 1 WCU) → send transaction → fan-out (presences ‖ admin room); in slow mode a member's turn adds one conditional update (+1 request, +1 round trip, +1 WCU)")).doc("sendMessage000", "Send a message (seed 000)", "201 once stored; 200 with the stored message for a retried `clientMessageId`.").body::<msg::ReceiverText>().reply::<Message>(&[201, 200]).errors(&[403, 404, 409]).variants(&[
                 ("attachments", budget(6, 3, "2.5", "11", "with two attachments: their records join the first batch and their claims the transaction (the object checks are S3 calls, between the two)")),
                 ("username", budget(7, 4, "2.5", "9", "seed 000's `\"receiver\": \"bob\"`: the username's lock (`GetItem`) → as above (a name's id is needed for the conversation's key; ids stay at 2 round trips before the fan-out). The sender's name is checked against the session's user, no read")),
             ]),
@@ -689,15 +697,15 @@ pub static FUNCTIONS: &[Decl] = {
         ]),
     Decl::new(MessagesList, Light)
         .actions(&[GetItem, BatchGetItem, Query, QueryIndex, UpdateItem, DeleteItem, PostToConnection])
-        .why("history: authenticate (BatchGetItem), the conversation (GetItem) and a page of messages (Query on the table) concurrently; the other user of a not-yet-started direct conversation (GetItem). The newest page marks its messages delivered (UpdateItem, conditional) and, when the marker moved, tells the other members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem); a page with reactions: the caller's own (Query). Threads: the message by id (Query on GSI1), the thread's index (Query), its replies (BatchGetItem).")
+        .why("history: authenticate (BatchGetItem), the conversation (GetItem), a page of messages (Query on the table) and the reader's presence (GetItem: the users they blocked, whose messages come marked) concurrently; the other user of a not-yet-started direct conversation (GetItem). The newest page marks its messages delivered (UpdateItem, conditional) and, when the marker moved, tells the other members (BatchGetItem, POST, 410 Gone cleanup: UpdateItem + DeleteItem); a page with reactions: the caller's own (Query). Threads: the message by id (Query on GSI1), the thread's index (Query), its replies (BatchGetItem).")
         .routes(&[
-            http_route("GET /api/messages/{id}", http_handler!(msg::list), User, budget(5, 4, "1 + page", "1", "session → conversation ‖ messages query → the newest page: delivery marker (conditional write) → `messagesDelivered` to the others when it moved (one presence batch)")).doc("listMessages", "Messages of a conversation, oldest first", "Members and admins. Without a cursor: the latest page; `nextCursor` goes further back (or forward with `after`). A member fetching the newest page has its messages delivered (`messagesDelivered` to the others when their marker moves); each message carries its reaction counts and the caller's own.").path::<msg::TargetPath>().query::<msg::HistoryQuery>().page::<Message>().errors(&[403, 404]).variants(&[
-                ("reactions", budget(6, 4, "1 + page + mine", "1", "a page where some message has reactions: the caller's own in the page's range (one Query, alongside the marker)")),
+            http_route("GET /api/messages/{id}", http_handler!(msg::list), User, budget(6, 4, "1.5 + page", "1", "session → conversation ‖ messages query ‖ my presence (`blockSet`: `senderBlocked` marks) → the newest page: delivery marker (conditional write) → `messagesDelivered` to the others when it moved (one presence batch)")).doc("listMessages", "Messages of a conversation, oldest first", "Members and admins. Without a cursor: the latest page; `nextCursor` goes further back (or forward with `after`). A member fetching the newest page has its messages delivered (`messagesDelivered` to the others when their marker moves); each message carries its reaction counts and the caller's own.").path::<msg::TargetPath>().query::<msg::HistoryQuery>().page::<Message>().errors(&[403, 404]).variants(&[
+                ("reactions", budget(7, 4, "1.5 + page + mine", "1", "a page where some message has reactions: the caller's own in the page's range (one Query, alongside the marker)")),
             ]),
-            http_route("GET /api/messages/{id}/replies", http_handler!(msg::replies), User, budget(5, 3, "2 + page", "0", "session ‖ the message (GSI1) → the thread's index (one Query) ‖ conversation → the replies (batch)")).doc("listReplies", "The replies of a thread, oldest first", "Members and admins. `{id}` is the thread's root or any reply in it. The cursors of history: without one, the latest page; `nextCursor` goes further back (or forward with `after`). A message the caller cannot read is 404.").path::<IdPath<MessageId>>().query::<msg::HistoryQuery>().page::<Message>().errors(&[403, 404]).variants(&[
-                ("reactions", budget(6, 4, "2 + page + mine", "0", "a page where some reply has reactions: the caller's own (one Query)")),
+            http_route("GET /api/messages/{id}/replies", http_handler!(msg::replies), User, budget(6, 3, "2.5 + page", "0", "session ‖ the message (GSI1) ‖ my presence (`senderBlocked` marks) → the thread's index (one Query) ‖ conversation → the replies (batch)")).doc("listReplies", "The replies of a thread, oldest first", "Members and admins. `{id}` is the thread's root or any reply in it. The cursors of history: without one, the latest page; `nextCursor` goes further back (or forward with `after`). A message the caller cannot read is 404.").path::<IdPath<MessageId>>().query::<msg::HistoryQuery>().page::<Message>().errors(&[403, 404]).variants(&[
+                ("reactions", budget(7, 4, "2.5 + page + mine", "0", "a page where some reply has reactions: the caller's own (one Query)")),
             ]),
-            http_route("GET /chat/conversation/{senderId}/{receiverId}", http_handler!(msg::list_between), User, budget(5, 4, "1 + page", "1", "as GET /api/messages/{id}")).doc("legacyConversation", "The conversation between two users (seed 001)", "The caller must be one of the two (admins: any two).").path::<msg::BetweenPath>().query::<msg::HistoryQuery>().page::<Message>().errors(&[403, 404]),
+            http_route("GET /chat/conversation/{senderId}/{receiverId}", http_handler!(msg::list_between), User, budget(6, 4, "1.5 + page", "1", "as GET /api/messages/{id}")).doc("legacyConversation", "The conversation between two users (seed 001)", "The caller must be one of the two (admins: any two).").path::<msg::BetweenPath>().query::<msg::HistoryQuery>().page::<Message>().errors(&[403, 404]),
         ]),
     Decl::new(MessagesEdit, FanOut)
         .actions(&[GetItem, BatchGetItem, QueryIndex, PutItem, UpdateItem, ConditionCheckItem, DeleteItem, PostToConnection])
@@ -760,7 +768,7 @@ pub static FUNCTIONS: &[Decl] = {
         .actions(&[GetItem, BatchGetItem])
         .why("status of a user: authenticate, user + presence (BatchGetItem).")
         .routes(&[
-            http_route("GET /api/status/{userId}", http_handler!(status::get), User, budget(2, 2, "1", "0", "session → user + presence (one batch)")).doc("getStatus", "A user's status", "").path::<status::UserPath>().reply::<PresenceView>(&[200]).errors(&[404]),
+            http_route("GET /api/status/{userId}", http_handler!(status::get), User, budget(2, 2, "1.5", "0", "session → user + presence + whether they blocked me (one batch)")).doc("getStatus", "A user's status", "").path::<status::UserPath>().reply::<PresenceView>(&[200]).errors(&[404]),
         ]),
     Decl::new(NotificationsCreate, FanOut)
         .actions(&[GetItem, BatchGetItem, PutItem, UpdateItem, DeleteItem, PostToConnection])
@@ -828,14 +836,14 @@ pub static FUNCTIONS: &[Decl] = {
         .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection, GetObject, DeleteObjectTagging])
         .why("sendMessage / chatMessage: as messages-send, the connection check (GetItem) in place of the authentication read. A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
-            ws_route("sendMessage", ws_handler!(ws::send_message), User, budget(6, 3, "2", "9", "conversation + summary + idempotency key (batch) ‖ the connection still open (`GetItem`) ‖ the flood counter (conditional `ADD`) → send transaction → fan-out; a direct message to a user who is busy or not connected adds one notification put")).doc("sendMessage", "Send a message (stored, then pushed).", "Members only (`error` FORBIDDEN otherwise; NOT_FOUND for an unknown conversation or user).\nAcknowledged with `messageReceived` on this connection once durably stored; `chatMessage`\ngoes to every other connection of every member (busy members excepted), `newMessage` to\nthe admin room. A retried `clientMessageId` is acknowledged again with the stored message\n(`duplicate: true`) and pushed to nobody.").body::<ws::SendMessage>(),
+            ws_route("sendMessage", ws_handler!(ws::send_message), User, budget(6, 3, "3", "9", "conversation + summary + idempotency key + the direct conversation's block items (batch) ‖ the connection still open (`GetItem`) ‖ the flood counter (conditional `ADD`) → send transaction → fan-out; a direct message to a user who is busy or not connected adds one notification put")).doc("sendMessage", "Send a message (stored, then pushed).", "Members only (`error` FORBIDDEN otherwise; NOT_FOUND for an unknown conversation or user).\nAcknowledged with `messageReceived` on this connection once durably stored; `chatMessage`\ngoes to every other connection of every member (busy members excepted), `newMessage` to\nthe admin room. A retried `clientMessageId` is acknowledged again with the stored message\n(`duplicate: true`) and pushed to nobody.").body::<ws::SendMessage>(),
             ws_route("chatMessage", ws_handler!(ws::send_message), User, budget(6, 3, "2", "9", "alias of sendMessage")).doc("chatMessage", "Alias of sendMessage (seed 000).", "").body::<ws::SendMessage>(),
         ]),
     Decl::new(WsTyping, FanOut)
-        .actions(&[GetItem, Query, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
-        .why("typing: the conversation (GetItem), the connection's typing state (UpdateItem), its room (Query on the table), POST, 410 cleanup (UpdateItem + DeleteItem). A frame on a connection whose token has expired closes it (DELETE @connections).")
+        .actions(&[GetItem, BatchGetItem, Query, UpdateItem, DeleteItem, PostToConnection, DeleteConnection])
+        .why("typing: the conversation (GetItem), the connection's typing state (UpdateItem), its room (Query on the table), my presence (GetItem) and the viewers' blocks of me (BatchGetItem): no typing between a blocker and the blocked, POST, 410 cleanup (UpdateItem + DeleteItem). A frame on a connection whose token has expired closes it (DELETE @connections).")
         .routes(&[
-            ws_route("typing", ws_handler!(ws::typing), User, budget(4, 2, "2", "1", "conversation ‖ connection open → connection update ‖ fan-out")).doc("typing", "Start or stop a typing indicator (members only); pushed as `typingStatus` to the other members. It ends on `isTyping:false`, on disconnect, or at `expiresAt` (≤ 10 s).", "").body::<ws::Typing>(),
+            ws_route("typing", ws_handler!(ws::typing), User, budget(6, 3, "3", "1", "conversation ‖ connection open → connection update ‖ (room ‖ my presence: those I blocked → the other viewers' block items of me: those who blocked me) → fan-out")).doc("typing", "Start or stop a typing indicator (members only); pushed as `typingStatus` to the other members. It ends on `isTyping:false`, on disconnect, or at `expiresAt` (≤ 10 s).", "").body::<ws::Typing>(),
         ]),
     Decl::new(WsEditMessage, FanOut)
         .actions(&[GetItem, BatchGetItem, QueryIndex, PutItem, UpdateItem, ConditionCheckItem, DeleteItem, PostToConnection, DeleteConnection])
@@ -911,10 +919,10 @@ pub static FUNCTIONS: &[Decl] = {
             http_route("PUT /api/conversations/{id}/settings", http_handler!(conv::settings), User, budget(2, 2, "1", "1", "session → conditional update of my membership (404 when not a member)")).doc("setConversationSettings", "My settings of a conversation: mute and push preview", "Members only. Replaces the settings: `mutedUntil` (no phone push until then; a mention still comes through unless `mentionsThroughMute` is false), `preview` (`full`, `sender_only`: the default, `none`).").path::<IdPath<ConversationId>>().body::<conv::SettingsBody>().reply::<Settings>(&[200]).errors(&[404]),
         ]),
     Decl::new(ConversationsPolicy, Light)
-        .actions(&[GetItem, BatchGetItem, UpdateItem])
-        .why("a conversation's policy (read-only, slow mode, message lifetime): authenticate (BatchGetItem) alongside the conversation (GetItem), then its META (UpdateItem, conditional on its version).")
+        .actions(&[GetItem, BatchGetItem, UpdateItem, PutItem])
+        .why("a conversation's policy (read-only, slow mode, message lifetime): authenticate (BatchGetItem) alongside the conversation (GetItem), then its META (UpdateItem, conditional on its version) with the audit entry (PutItem), in one transaction.")
         .routes(&[
-            http_route("PATCH /api/conversations/{id}/policy", http_handler!(conv::policy), User, budget(3, 2, "1.5", "1", "session ‖ conversation → conditional update of META (on its `version`); nothing changed: no write")).doc("setConversationPolicy", "Read-only, slow mode and disappearing messages", "Groups and channels: their owner and admins, and system admins (members: 403). A direct conversation: either member, its message lifetime only. `readOnly`: only the owner and admins post (others: 403). `slowModeSeconds`: a member posts at most once per interval (429 `RATE_LIMITED` with `Retry-After`; owner and admins exempt). `messageLifetimeSeconds`: messages sent from now on carry `expiresAt` and disappear then from history, threads, sync, pins and lists (the table's TTL removes them later). A field absent stays as it is; 0 turns slow mode or the lifetime off. 409 when a membership change came in between.").path::<IdPath<ConversationId>>().body::<conv::PolicyBody>().reply::<PolicyView>(&[200]).errors(&[403, 404, 409]),
+            http_route("PATCH /api/conversations/{id}/policy", http_handler!(conv::policy), User, budget(3, 2, "1.5", "4", "session ‖ conversation → conditional update of META (on its `version`) and the audit entry, one transaction; nothing changed: no write")).doc("setConversationPolicy", "Read-only, slow mode and disappearing messages", "Groups and channels: their owner and admins, and system admins (members: 403). A direct conversation: either member, its message lifetime only. `readOnly`: only the owner and admins post (others: 403). `slowModeSeconds`: a member posts at most once per interval (429 `RATE_LIMITED` with `Retry-After`; owner and admins exempt). `messageLifetimeSeconds`: messages sent from now on carry `expiresAt` and disappear then from history, threads, sync, pins and lists (the table's TTL removes them later). A field absent stays as it is; 0 turns slow mode or the lifetime off. 409 when a membership change came in between.").path::<IdPath<ConversationId>>().body::<conv::PolicyBody>().reply::<PolicyView>(&[200]).errors(&[403, 404, 409]),
         ]),
     Decl::new(PhonePush, FanOut)
         .timeout_s(60)
@@ -922,6 +930,46 @@ pub static FUNCTIONS: &[Decl] = {
         .why("phone push, fed by the table's stream (new messages, admin notifications): the conversation and sender, the recipients' presences and memberships (BatchGetItem); per recipient to push to: devices and memberships (Query), summaries for the badge (BatchGetItem); per device a claim (PutItem, conditional), the push (sns:Publish); a disabled endpoint: the device and its lock (DeleteItem), the endpoint (DeleteEndpoint); a failed push gives its claim back (DeleteItem).")
         .routes(&[
             route(STREAM_KEY, Handler::Stream, Anyone, budget(6, 6, "1.5 + 1 per recipient + their conversations/2", "1 per device", "a direct message to a member with one device and no connection: conversation + sender (batch) → presence + membership (batch) → devices (`Query`) → memberships (`Query`) → summaries (batch) → claim (conditional put) → `Publish`")),
+        ]),
+    Decl::new(UsersBlock, Light)
+        .actions(&[GetItem, BatchGetItem, Query, PutItem, UpdateItem, DeleteItem])
+        .why("block / unblock: authenticate (BatchGetItem) and the user (GetItem) concurrently; one transaction: the block item (PutItem if absent / DeleteItem if present) and the blocker's presence (UpdateItem: blockSet, blockCount capped). My blocks: one Query of my partition's BLOCK# items.")
+        .routes(&[
+            http_route("PUT /api/users/{id}/block", http_handler!(moder::block, true), User, budget(3, 2, "1.5", "4", "session ‖ user → transaction (block item + the blocker's presence: `blockSet`, `blockCount` capped at 1000)")).doc("blockUser", "Block a user", "Private and immediate: the blocked user cannot start or send to a direct conversation with the blocker (refused like any other send), sees neither their presence nor their typing, and triggers no notification or push for them; in shared groups and channels the blocker gets no live event of their messages and history marks them (`senderBlocked`). Idempotent; at most 1000 blocks (409).").path::<IdPath<UserId>>().reply::<BlockChange>(&[200]).errors(&[403, 404, 409]),
+            http_route("DELETE /api/users/{id}/block", http_handler!(moder::block, false), User, budget(2, 2, "1", "4", "session → transaction (block item deleted if present + the presence's set and count)")).doc("unblockUser", "Unblock a user", "Idempotent.").path::<IdPath<UserId>>().reply::<BlockChange>(&[200]).errors(&[403]),
+            http_route("GET /api/users/me/blocks", http_handler!(moder::blocks), User, budget(2, 2, "1 + page", "0", "session → one Query of `BLOCK#` items")).doc("listBlocks", "The users I blocked", "Paged by user id.").query::<moder::BlocksQuery>().page::<Block>(),
+        ]),
+    Decl::new(ReportsCreate, FanOut)
+        .actions(&[GetItem, BatchGetItem, Query, QueryIndex, PutItem, UpdateItem, DeleteItem, PostToConnection])
+        .why("report: authenticate (BatchGetItem) and the message by id (Query on GSI1) or the user (GetItem) concurrently; the message's conversation (GetItem); one transaction: the report and its lock (PutItem, conditional); `report` to the admin room (Query, POST, 410 cleanup: UpdateItem + DeleteItem).")
+        .routes(&[
+            http_route("POST /api/messages/{id}/reports", http_handler!(moder::report_message), User, budget(5, 4, "2", "4", "session ‖ message (GSI1) → conversation → transaction (report + lock) → admin room → `report`")).doc("reportMessage", "Report a message", "Anyone who can read it (members; admins); anyone else gets the 404 of a missing message. One open report per reporter and message: 409 until it is resolved. Connected admins get a `report` event.").path::<IdPath<MessageId>>().body::<moder::ReportBody>().reply::<Report>(&[201]).errors(&[403, 404, 409]),
+            http_route("POST /api/users/{id}/reports", http_handler!(moder::report_user), User, budget(4, 3, "1.5", "4", "session ‖ user → transaction (report + lock) → admin room → `report`")).doc("reportUser", "Report a user", "One open report per reporter and user: 409 until it is resolved. Connected admins get a `report` event.").path::<IdPath<UserId>>().body::<moder::ReportBody>().reply::<Report>(&[201]).errors(&[403, 404, 409]),
+        ]),
+    Decl::new(ReportsReview, FanOut)
+        .actions(&[GetItem, BatchGetItem, Query, QueryIndex, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection, DeleteObject])
+        .why("review (admins): reports of a status (Query on GSI1). Resolve: the report (GetItem); one transaction: the report open → resolved (UpdateItem, conditional), its lock (DeleteItem), the audit entry (PutItem) and the action's writes: a suspension (UpdateItem of the user) or a ban (the group's META: GetItem, UpdateItem conditional on its version; the membership: DeleteItem). After it: a suspended user's connections end (presence: GetItem; each removed: UpdateItem, DeleteItem; DELETE @connections; `presence`: Query, BatchGetItem, POST); a deleted message is tombstoned as DELETE /api/messages/{id} does (Query on GSI1, BatchGetItem, UpdateItem, PutItem, s3:DeleteObject, POST); a ban tells the members (PutItem, BatchGetItem, POST).")
+        .routes(&[
+            http_route("GET /api/reports", http_handler!(moder::reports), Admin, budget(2, 2, "1 + page", "0", "admins; session → one GSI1 page of `REPORTS#<status>`, oldest first")).doc("listReports", "Reports to review", "Admins only. `status=open` (the default) or `resolved`; oldest first, paged.").query::<moder::ReportsQuery>().page::<Report>(),
+            http_route("POST /api/reports/{id}/resolve", http_handler!(moder::resolve), Admin, budget(3, 3, "1.5", "6", "admins; session → report (strongly consistent) → transaction (report open → resolved, lock deleted, audit entry); `dismiss`")).doc("resolveReport", "Resolve a report", "Admins only. `dismiss`; `delete_message` (tombstones it, `messageDeleted` to the members); `suspend_user` (the reported user or the message's sender: every token revoked, every socket closed at once, login refused with 403 `ACCOUNT_SUSPENDED` until `until`, or for good); `ban_from_channel` (the sender out of the message's group or channel, and kept out). The transition and its audit entry (and a suspension's or ban's writes) are one transaction: of two admins resolving one report, one wins and the other gets 409.").path::<IdPath<ReportId>>().body::<moder::ResolveBody>().reply::<Report>(&[200]).errors(&[404, 409]).variants(&[
+                ("suspend_user", budget(9, 6, "2.5 + contacts'", "8 + 3 per connection", "as dismiss, the user's suspension in the transaction (+1 item) → their connections end: presence → each removed and closed → `presence` broadcast (memberships ‖ admin room → contacts' presences); measured: one connection, no contacts")),
+                ("ban_from_channel", budget(6, 5, "2", "10", "session → report → the group (GetItem) → transaction (+ META conditional on its version, the membership deleted) → the removal's notification ‖ the members' presences → pushes")),
+            ]),
+        ]),
+    Decl::new(AuditList, Light)
+        .actions(&[GetItem, BatchGetItem, Query])
+        .why("audit log (admins): authenticate (BatchGetItem), one Query of the AUDIT partition, newest first.")
+        .routes(&[
+            http_route("GET /api/audit", http_handler!(moder::audit), Admin, budget(2, 2, "1 + page", "0", "admins; session → one backward Query of `AUDIT`")).doc("listAudit", "The audit log of moderators' actions", "Admins only; newest first, paged: who (`actorId`), what (`action`), when (`at`), and the user, message, conversation and report acted on.").query::<moder::AuditQuery>().page::<AuditEntry>(),
+        ]),
+    Decl::new(GroupsBans, FanOut)
+        .actions(&[GetItem, BatchGetItem, PutItem, UpdateItem, DeleteItem, PostToConnection])
+        .why("ban / unban: authenticate (BatchGetItem), the group (GetItem) and the user (GetItem) concurrently; one transaction: META (UpdateItem conditional on its version: out of memberSet/adminSet, into banSet), the membership (DeleteItem), the audit entry (PutItem); a banned member: the removal's notification (PutItem) and `membership` event (BatchGetItem, POST, 410 cleanup: UpdateItem + DeleteItem).")
+        .routes(&[
+            http_route("PUT /api/groups/{id}/bans/{userId}", http_handler!(moder::ban, Group, true), User, budget(6, 3, "2", "8", "session ‖ group ‖ user → transaction (META, membership, audit entry) → a member banned: notification ‖ presences → `membership`")).doc("banFromGroup", "Ban a user from a group", "The owner and admins of the group, and system admins. The user leaves the group and cannot be added again until unbanned. Idempotent; audited.").path::<moder::BanPath>().reply::<BanChange>(&[200]).errors(&[403, 404, 409]),
+            http_route("DELETE /api/groups/{id}/bans/{userId}", http_handler!(moder::ban, Group, false), User, budget(4, 2, "1.5", "4", "session ‖ group ‖ user → transaction (META, audit entry)")).doc("unbanFromGroup", "Lift a ban from a group", "As banning; the user is not added back.").path::<moder::BanPath>().reply::<BanChange>(&[200]).errors(&[403, 404, 409]),
+            http_route("PUT /api/channels/{id}/bans/{userId}", http_handler!(moder::ban, Channel, true), User, budget(6, 3, "2", "8", "as groups")).doc("banFromChannel", "Ban a user from a channel", "The owner and admins of the channel, and system admins. The user leaves the channel and cannot join again until unbanned. Idempotent; audited.").path::<moder::BanPath>().reply::<BanChange>(&[200]).errors(&[403, 404, 409]),
+            http_route("DELETE /api/channels/{id}/bans/{userId}", http_handler!(moder::ban, Channel, false), User, budget(4, 2, "1.5", "4", "as groups")).doc("unbanFromChannel", "Lift a ban from a channel", "As banning; the user may join again.").path::<moder::BanPath>().reply::<BanChange>(&[200]).errors(&[403, 404, 409]),
         ]),
     ]
 };

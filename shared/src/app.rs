@@ -157,6 +157,11 @@ impl App {
         if revoked || stale {
             return Err(invalid());
         }
+        // A suspension revokes every token (`tokensValidAfter`); this also refuses one issued
+        // by a login that raced it.
+        if let Some(until) = user.suspension(&crate::clock::iso(crate::clock::now_ms())) {
+            return Err(AppError::AccountSuspended { until });
+        }
         Ok(user)
     }
 }

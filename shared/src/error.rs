@@ -18,10 +18,11 @@ pub struct ErrorBody {
 }
 
 /// Every `code` an error may have, with its HTTP status (`AppError::code`, `AppError::status`).
-pub const CODES: [(&str, u16); 11] = [
+pub const CODES: [(&str, u16); 12] = [
     ("VALIDATION_ERROR", 400),
     ("UNAUTHORIZED", 401),
     ("FORBIDDEN", 403),
+    ("ACCOUNT_SUSPENDED", 403),
     ("NOT_FOUND", 404),
     ("METHOD_NOT_ALLOWED", 405),
     ("CONFLICT", 409),
@@ -59,6 +60,10 @@ pub enum AppError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A suspended account (login, or a session that outlived the suspension's start): until
+    /// `until` (RFC 3339), or for good when `None`.
+    #[error("this account is suspended")]
+    AccountSuspended { until: Option<String> },
     #[error("{0}")]
     NotFound(String),
     /// Members named by a request that no user answers to (404: a referenced object is
@@ -136,7 +141,7 @@ impl AppError {
         match self {
             Self::Validation { .. } => 400,
             Self::Unauthorized(_) => 401,
-            Self::Forbidden(_) => 403,
+            Self::Forbidden(_) | Self::AccountSuspended { .. } => 403,
             Self::NotFound(_) | Self::UnknownMembers(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
@@ -153,6 +158,7 @@ impl AppError {
             Self::Validation { .. } => "VALIDATION_ERROR",
             Self::Unauthorized(_) => "UNAUTHORIZED",
             Self::Forbidden(_) => "FORBIDDEN",
+            Self::AccountSuspended { .. } => "ACCOUNT_SUSPENDED",
             Self::NotFound(_) | Self::UnknownMembers(_) => "NOT_FOUND",
             Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Self::Conflict(_) => "CONFLICT",
@@ -179,6 +185,7 @@ impl AppError {
             Self::Validation { details, .. } => details.clone(),
             Self::UnknownMembers(names) => Some(json!({ "unknown": names })),
             Self::RetryLater { secs, .. } => Some(json!({ "retryAfter": (*secs).max(1) })),
+            Self::AccountSuspended { until } => Some(json!({ "until": until })),
             _ => None,
         };
         ErrorBody { code: self.code(), message: self.to_string(), details }
@@ -261,11 +268,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_suspended_account_is_a_403_naming_the_end_of_its_suspension() {
+        let e = AppError::AccountSuspended { until: Some("2030-01-01T00:00:00.000Z".into()) };
+        assert_eq!((e.status(), e.code()), (403, "ACCOUNT_SUSPENDED"));
+        assert_eq!(e.body().details, Some(json!({ "until": "2030-01-01T00:00:00.000Z" })));
+        assert!(CODES.contains(&("ACCOUNT_SUSPENDED", 403)));
+        let for_good = AppError::AccountSuspended { until: None };
+        assert_eq!(for_good.body().details, Some(json!({ "until": null })));
+    }
+
+    #[test]
     fn codes_lists_every_code_with_its_status() {
         let errors = [
             AppError::validation("x"),
             AppError::Unauthorized("x".into()),
             AppError::Forbidden("x".into()),
+            AppError::AccountSuspended { until: None },
             AppError::NotFound("x".into()),
             AppError::MethodNotAllowed { allow: "GET".into() },
             AppError::Conflict("x".into()),

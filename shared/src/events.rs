@@ -47,6 +47,8 @@ pub enum Event {
     Notification(NotificationPush),
     /// A group's membership changed, to its members and the users affected.
     Membership(MembershipChange),
+    /// A new report of a message or a user, to connected admins (the admin room).
+    Report(crate::repo::moderation::Report),
     /// The answer to `ping`.
     Pong(Pong),
     /// A frame was refused; the connection stays usable.
@@ -70,6 +72,7 @@ pub const MESSAGE_UNPINNED: &str = "messageUnpinned";
 pub const PRESENCE: &str = "presence";
 pub const NOTIFICATION: &str = "notification";
 pub const MEMBERSHIP: &str = "membership";
+pub const REPORT: &str = "report";
 pub const PONG: &str = "pong";
 pub const ERROR: &str = "error";
 
@@ -93,6 +96,7 @@ impl Event {
             Self::Presence(_) => PRESENCE,
             Self::Notification(_) => NOTIFICATION,
             Self::Membership(_) => MEMBERSHIP,
+            Self::Report(_) => REPORT,
             Self::Pong(_) => PONG,
             Self::Error(_) => ERROR,
         }

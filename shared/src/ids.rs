@@ -75,6 +75,8 @@ typed_id!(TokenId, "tok_");
 typed_id!(NotificationId, "ntf_");
 typed_id!(DeviceId, "dev_");
 typed_id!(UploadId, "upl_");
+typed_id!(ReportId, "rpt_");
+typed_id!(AuditId, "aud_");
 
 /// A WebSocket connection, as API Gateway names it (opaque, e.g. `Conn1234AbCd=`): not minted
 /// here, so any non-empty string API Gateway gives is one.

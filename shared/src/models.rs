@@ -209,6 +209,24 @@ pub struct User {
     /// Tokens whose `jti` sorts before this are invalid (set on password change).
     #[serde(default)]
     pub tokens_valid_after: Option<String>,
+    /// Suspended by a moderator (`service::moderation`) until this time (ISO, as `clock::iso`),
+    /// or for good (`SUSPENDED_FOR_GOOD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended_until: Option<String>,
+}
+
+/// `suspendedUntil` of a suspension without an end.
+pub const SUSPENDED_FOR_GOOD: &str = "forever";
+
+impl User {
+    /// The suspension in force at `now_iso`, if any: `Some(until)`, `until` being `None` for good.
+    pub fn suspension(&self, now_iso: &str) -> Option<Option<String>> {
+        match self.suspended_until.as_deref() {
+            Some(SUSPENDED_FOR_GOOD) => Some(None),
+            Some(until) if until > now_iso => Some(Some(until.to_owned())),
+            _ => None,
+        }
+    }
 }
 
 impl User {
@@ -225,6 +243,7 @@ impl User {
             updated_at: now.to_owned(),
             password_hash,
             tokens_valid_after: None,
+            suspended_until: None,
         }
     }
 }
@@ -405,6 +424,9 @@ pub struct Message {
     /// A disappearing message: when it stops being shown (and the table's TTL removes it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// History only: the reader blocked the sender (clients collapse it). Never stored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sender_blocked: bool,
 }
 
 /// The repliers a thread's root shows.
@@ -559,6 +581,19 @@ pub struct Limit;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_suspension_holds_until_its_end_or_for_good() {
+        let now = "2030-01-01T00:00:00.000Z";
+        let mut user = User::new("ann", String::new(), Role::User, now);
+        assert_eq!(user.suspension(now), None);
+        user.suspended_until = Some("2030-01-01T00:00:00.001Z".into());
+        assert_eq!(user.suspension(now), Some(Some("2030-01-01T00:00:00.001Z".into())));
+        user.suspended_until = Some(now.into());
+        assert_eq!(user.suspension(now), None, "over at its end");
+        user.suspended_until = Some(SUSPENDED_FOR_GOOD.into());
+        assert_eq!(user.suspension("9999-01-01T00:00:00.000Z"), Some(None));
+    }
 
     #[test]
     fn a_person_shows_a_user_by_the_fields_of_public_user_only() {

@@ -5,6 +5,7 @@ pub mod conversations;
 pub mod devices;
 pub mod groups;
 pub mod messages;
+pub mod moderation;
 pub mod notifications;
 pub mod router;
 pub mod status;

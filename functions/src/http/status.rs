@@ -47,7 +47,7 @@ pub async fn set(app: &App, req: Request) -> Result<Reply, AppError> {
 }
 
 pub async fn get(app: &App, req: Request) -> Result<Reply, AppError> {
-    caller(app, &req).await?;
+    let caller = caller(app, &req).await?;
     let user = path_id(&req, "userId", UserId::parse, "user")?;
-    Ok(Reply::ok(presence::get(app, &user).await?))
+    Ok(Reply::ok(presence::get(app, caller.id(), &user).await?))
 }

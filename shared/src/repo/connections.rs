@@ -74,6 +74,10 @@ pub struct Presence {
     /// must not move with their hidden activity.
     #[serde(default)]
     pub hidden_since: Option<String>,
+    /// The users this user blocked (`repo::blocks`): every fan-out that reads presences leaves
+    /// them out of this user's events, and this user out of theirs, without a read of its own.
+    #[serde(default)]
+    pub block_set: Vec<UserId>,
 }
 
 /// Registers a connection: the connection item, the user's presence (returned as it is after),

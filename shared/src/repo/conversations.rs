@@ -28,6 +28,9 @@ pub struct Conversation {
     /// Bumped by every membership change: concurrent changes are serialized on it.
     #[serde(default)]
     pub version: i64,
+    /// Users banned from the group or channel (`service::moderation`): they cannot (re)join.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ban_set: Vec<UserId>,
     /// Read-only, slow mode, message lifetime (`service::policy`): attributes of `META`,
     /// so the send's first read has them at no cost.
     #[serde(flatten, default)]
@@ -208,6 +211,7 @@ pub fn create_direct_ops(
         created_at: now.to_owned(),
         version: 0,
         policy: Policy::default(),
+        ban_set: vec![],
     };
     let mut ops = vec![WriteOp::Put { item: conversation_item(&conversation)?, cond: Some(Condition::NotExists) }];
     for user in [a, b] {

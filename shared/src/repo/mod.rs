@@ -1,12 +1,14 @@
 //! Data access over the single table: key builders and one module per aggregate. Every
 //! function documents the DynamoDB requests it makes; the key design is in `store/KEYS.md`.
 
+pub mod blocks;
 pub mod changes;
 pub mod connections;
 pub mod conversations;
 pub mod devices;
 pub mod groups;
 pub mod messages;
+pub mod moderation;
 pub mod notifications;
 pub mod pins;
 pub mod policy;

@@ -7,7 +7,7 @@ use super::conversations::{Conversation, Policy};
 use super::{changes::CHANGED_AT, keys};
 use crate::error::AppError;
 use crate::ids::{ConversationId, UserId};
-use crate::store::{Condition, StoreError, Table, Update};
+use crate::store::{Condition, StoreError, Table, Update, WriteOp};
 
 /// The attribute of a member's slow-mode item: when they may post again (ms).
 pub const SLOW_UNTIL: &str = "slowUntil";
@@ -62,7 +62,12 @@ pub async fn take_turn(
 /// Writes `policy` on conversation `c`'s `META`, conditional on its `version` as read (a
 /// concurrent membership or admin change makes it a conflict, never a lost update): one
 /// `UpdateItem`. `changedAt` tells syncing clients the conversation changed. `false` on conflict.
-pub async fn set_policy(table: &dyn Table, c: &Conversation, policy: &Policy) -> Result<bool, AppError> {
+pub async fn set_policy(
+    table: &dyn Table,
+    c: &Conversation,
+    policy: &Policy,
+    audit: WriteOp,
+) -> Result<bool, AppError> {
     let number = |n: Option<i64>, attr: &str| match n {
         Some(n) => Update::Set(attr.into(), n.into()),
         None => Update::Remove(attr.into()),
@@ -73,12 +78,15 @@ pub async fn set_policy(table: &dyn Table, c: &Conversation, policy: &Policy) ->
         number(policy.message_lifetime_seconds, "messageLifetimeSeconds"),
         Update::Set(CHANGED_AT.into(), crate::clock::now_ms().into()),
     ];
-    match table
-        .update(&keys::conversation(&c.id), updates, Some(Condition::Equals("version".into(), c.version.into())))
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(StoreError::ConditionFailed) => Ok(false),
+    let meta = WriteOp::Update {
+        key: keys::conversation(&c.id),
+        updates,
+        cond: Some(Condition::Equals("version".into(), c.version.into())),
+    };
+    // The audit entry rides in the change's transaction: no change without its entry.
+    match table.transact(vec![meta, audit]).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::TransactionCancelled { failed }) if failed == [0] => Ok(false),
         Err(e) => Err(e.into()),
     }
 }

@@ -36,6 +36,11 @@ pub async fn start(app: &App, actor: &Actor, participants: &[String]) -> Result<
     if ![&a.id, &b.id].contains(&&actor.user_id) && !actor.is_admin() {
         return Err(AppError::Forbidden("you must be one of the participants".into()));
     }
+    // Refused while either user blocks the other, as a send would be (one `BatchGetItem`).
+    let blocked = super::moderation::block_keys(&ConversationId::direct(&a.id, &b.id), &a.id);
+    if !app.table().batch_get(&blocked).await?.is_empty() {
+        return Err(super::moderation::send_refused());
+    }
     let (conversation, created) = repo::conversations::start_direct(app.table(), &a.id, &b.id, &iso(now_ms())).await?;
     let members = HashMap::from([(a.id.clone(), a), (b.id.clone(), b)]);
     Ok((view(&conversation, &Summary::default(), &members, None), created))

@@ -135,6 +135,30 @@ pub async fn to_room(app: &App, c: &Conversation, except: &UserId, event: &Event
     Ok(())
 }
 
+/// As `to_room`, between users of whom neither blocked the other: those `user` blocked are on
+/// their presence, read alongside the room (one `GetItem`); those who blocked `user` have a
+/// block item, read for the room's other viewers when there are any (one `BatchGetItem`).
+pub async fn to_room_unblocked(app: &App, c: &Conversation, user: &UserId, event: &Event) -> Result<(), AppError> {
+    let (viewers, me) = tokio::try_join!(
+        repo::connections::room(app.table(), &c.id, now_secs()),
+        repo::connections::presence(app.table(), user),
+    )?;
+    let viewers: Vec<(String, UserId)> =
+        viewers.into_iter().filter(|(_, u)| u != user && c.is_member(u) && !me.block_set.contains(u)).collect();
+    if viewers.is_empty() {
+        return Ok(());
+    }
+    let mut users: Vec<&UserId> = viewers.iter().map(|(_, u)| u).collect();
+    users.sort();
+    users.dedup();
+    let keys: Vec<_> = users.iter().map(|u| repo::blocks::key(u, user)).collect();
+    let blocking = app.table().batch_get(&keys).await?;
+    let viewers =
+        viewers.into_iter().filter(|(_, u)| repo::pick(&blocking, &repo::blocks::key(u, user)).is_none()).collect();
+    push(app, Connections::of_room(viewers), event).await;
+    Ok(())
+}
+
 /// One event to one connection (replies such as `pong`, `error`, `messageReceived`). Its owner
 /// is not known here, so a 410 is left to the `$disconnect` API Gateway sends anyway.
 pub async fn reply(app: &App, connection: &ConnectionId, event: &Event) {

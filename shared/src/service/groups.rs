@@ -100,6 +100,7 @@ pub async fn create(
         created_at: now.clone(),
         version: 0,
         policy: Default::default(),
+        ban_set: vec![],
     };
     repo::groups::create(app.table(), &c, &now).await?;
     let added: Vec<UserId> = c.member_set.iter().filter(|m| **m != actor.user_id).cloned().collect();
@@ -110,7 +111,13 @@ pub async fn create(
 /// Tells the members concerned: one `membership` event to the members and the affected users,
 /// and a stored notification, pushed live with it, to each affected user but the actor. The
 /// notifications are written while the audience's presence is read (once, for both events).
-async fn announce(app: &App, actor: &Actor, c: &Conversation, affected: &[UserId], action: MembershipAction) {
+pub(crate) async fn announce(
+    app: &App,
+    actor: &Actor,
+    c: &Conversation,
+    affected: &[UserId],
+    action: MembershipAction,
+) {
     let change = MembershipChange::Members(MembersChanged {
         conversation_id: c.id.clone(),
         kind: c.kind,
@@ -173,12 +180,12 @@ pub async fn get(app: &App, actor: &Actor, id: &ConversationId, kind: Conversati
     view(app, actor, &c).await
 }
 
-async fn load(app: &App, id: &ConversationId, kind: ConversationKind) -> Result<Conversation, AppError> {
+pub(crate) async fn load(app: &App, id: &ConversationId, kind: ConversationKind) -> Result<Conversation, AppError> {
     repo::conversations::get(app.table(), id).await?.filter(|c| c.kind == kind).ok_or_else(|| not_this_kind(kind))
 }
 
 /// A private group is invisible to non-members: the same 404 as a group that does not exist.
-fn check_can_see(actor: &Actor, c: &Conversation) -> Result<(), AppError> {
+pub(crate) fn check_can_see(actor: &Actor, c: &Conversation) -> Result<(), AppError> {
     if c.kind == ConversationKind::Channel || c.is_member(&actor.user_id) || actor.is_admin() {
         Ok(())
     } else {
@@ -340,6 +347,9 @@ pub async fn change_member(
         };
         if !allowed {
             return Err(AppError::Forbidden("only the group's owner or admins may do that".into()));
+        }
+        if action == MemberAction::Add && c.ban_set.contains(&member) {
+            return Err(AppError::Forbidden("this user is banned from this group".into()));
         }
         if c.owner_id.as_ref() == Some(&member) && action != MemberAction::Add {
             return Err(AppError::Conflict("the owner stays in the group".into()));

@@ -284,6 +284,10 @@ where
     keys.extend(idem_key.iter().cloned().chain(receiver_key.iter().cloned()).chain(name_keys.iter().cloned()));
     keys.extend(parent_key.iter().cloned());
     keys.extend(super::uploads::keys(&out.attachments));
+    // A direct conversation takes no message while either user blocks the other: both block
+    // items join this batch (no extra round trip).
+    let block_keys = super::moderation::block_keys(&conversation_id, &sender.user_id);
+    keys.extend(block_keys.iter().cloned());
     // Checked once (their objects too), then claimed by each attempt's transaction.
     let mut uploads: Option<Vec<crate::repo::uploads::Upload>> = None;
 
@@ -311,6 +315,9 @@ where
             (None, Some(k)) if repo::pick(&items, k).is_some() => {}
             (None, Some(_)) => return Err(AppError::not_found("user")),
             (None, None) => return Err(AppError::not_found("conversation")),
+        }
+        if block_keys.iter().any(|k| repo::pick(&items, k).is_some()) {
+            return Err(super::moderation::send_refused());
         }
         let root = match &parent_key {
             None => None,
@@ -359,6 +366,7 @@ where
             repliers: vec![],
             attachments,
             expires_at: super::policy::expires_at(app, loaded.as_ref().map(|l| &l.conversation.policy), now),
+            sender_blocked: false,
         };
         let mut ops = msgs::send_ops(&message, previous, summary_exists, now_secs(), !creating)?;
         let root_op = match &root {
@@ -445,12 +453,18 @@ async fn deliver(app: &App, sender: &Actor, c: &Conversation, m: &Message, origi
         batches.push((Connections::one(origin, &sender.user_id), &ack));
     }
     let mut absent = Vec::new();
+    // Members who blocked the sender: no live message, mention or notification of theirs.
+    let mut blockers: Vec<UserId> = Vec::new();
     match presences {
         Ok(presences) => {
             if c.kind == ConversationKind::Direct {
                 absent = absent_members(sender, c, &presences);
             }
-            batches.push((Connections::of(presences, Some(&sender.user_id)).without(origin), &chat));
+            let (blocking, others): (Vec<Presence>, Vec<Presence>) =
+                presences.into_iter().partition(|p| p.block_set.contains(&sender.user_id));
+            blockers = blocking.into_iter().filter_map(|p| p.user_id).collect();
+            absent.retain(|u| !blockers.contains(u));
+            batches.push((Connections::of(others, Some(&sender.user_id)).without(origin), &chat));
         }
         Err(e) => tracing::warn!(error = %e, "fan-out lookup failed; message stored, not pushed"),
     }
@@ -461,14 +475,14 @@ async fn deliver(app: &App, sender: &Actor, c: &Conversation, m: &Message, origi
     tokio::join!(
         notify_absent(app, sender, c, m, &absent),
         fanout::push_all(app, batches),
-        notify_mentioned(app, sender, c, m)
+        notify_mentioned(app, sender, c, m, &blockers)
     );
 }
 
 /// Each mentioned member: the mention recorded on their membership (unread mentions) and a
 /// `mention` notification, stored and pushed even when they are busy.
-async fn notify_mentioned(app: &App, sender: &Actor, c: &Conversation, m: &Message) {
-    let each = m.mentions.iter().map(|user| async move {
+async fn notify_mentioned(app: &App, sender: &Actor, c: &Conversation, m: &Message, blockers: &[UserId]) {
+    let each = m.mentions.iter().filter(|u| !blockers.contains(u)).map(|user| async move {
         let data = NotificationData::Message(MessageNote {
             conversation_id: c.id.clone(),
             message_id: m.id.clone(),
@@ -544,9 +558,11 @@ pub async fn list(
         return Err(AppError::not_found("conversation"));
     };
     let limit = page.limit.unwrap_or(DEFAULT_PAGE);
-    let (conversation, messages) = tokio::try_join!(
+    // The reader's presence names the users they blocked: their messages come marked.
+    let (conversation, messages, me) = tokio::try_join!(
         conversations::get(app.table(), &conversation_id),
         msgs::page(app.table(), &conversation_id, page.before.as_ref(), page.after.as_ref(), limit),
+        repo::connections::presence(app.table(), &actor.user_id),
     )?;
     if conversation.is_none() {
         if let Some(u) = &other {
@@ -558,6 +574,9 @@ pub async fn list(
     }
     check_access(actor, conversation.as_ref())?;
     let (mut items, next) = messages;
+    for m in items.iter_mut() {
+        m.sender_blocked = me.block_set.contains(&m.sender_id);
+    }
     // A member fetching the newest messages has them delivered (one conditional write).
     let newest = items.iter().map(|m| m.seq).max().filter(|_| page.before.is_none());
     let delivered = async {
@@ -738,7 +757,12 @@ pub async fn replies<A>(
 where
     A: Future<Output = Result<(), AppError>>,
 {
-    let (_, found) = tokio::try_join!(authenticate, msgs::find(app.table(), id))?;
+    // The reader's presence names the users they blocked: their replies come marked.
+    let (_, found, me) = tokio::try_join!(
+        authenticate,
+        msgs::find(app.table(), id),
+        repo::connections::presence(app.table(), &actor.user_id),
+    )?;
     let message = found.ok_or_else(|| AppError::not_found("message"))?;
     let root = message.parent_id.clone().unwrap_or_else(|| message.id.clone());
     let conv = &message.conversation_id;
@@ -751,6 +775,9 @@ where
         AppError::NotFound(_) => AppError::not_found("message"),
         other => other,
     })?;
+    for m in items.iter_mut() {
+        m.sender_blocked = me.block_set.contains(&m.sender_id);
+    }
     msgs::mark_mine(app.table(), &mut items, &actor.user_id).await?;
     Ok((items, next))
 }

@@ -259,7 +259,9 @@ pub async fn message(app: &App, sns: &dyn PhonePush, m: &Message) -> Result<Push
         let presence = pick(&items, &keys::presence(u)).map(from_item::<Presence>).transpose()?;
         let settings = pick(&items, &keys::membership(u, &c.id)).map(settings::from_membership).transpose()?;
         let mentioned = m.mentions.contains(u);
-        if wants_push(presence.as_ref(), settings.as_ref(), mentioned, &now) {
+        // A member who blocked the sender gets no push of theirs (their presence says so).
+        let blocked = presence.as_ref().is_some_and(|p| p.block_set.contains(&m.sender_id));
+        if !blocked && wants_push(presence.as_ref(), settings.as_ref(), mentioned, &now) {
             targets.push((u.clone(), mentioned, settings.map(|s| s.preview).unwrap_or_default()));
         }
     }
@@ -405,6 +407,7 @@ mod tests {
             created_at: String::new(),
             version: 0,
             policy: Default::default(),
+            ban_set: vec![],
         };
         let m = Message {
             id: MessageId::generate(),
@@ -425,6 +428,7 @@ mod tests {
             repliers: vec![],
             attachments: vec![],
             expires_at: None,
+            sender_blocked: false,
         };
         let note = message_note(&c, "alice", &m, false, Preview::Full, 3);
         assert_eq!(note.body.as_deref().map(|b| b.chars().count()), Some(BODY_MAX + 1));

@@ -12,6 +12,7 @@ pub mod fanout;
 pub mod groups;
 pub mod messages;
 pub mod mobile_push;
+pub mod moderation;
 pub mod notifications;
 pub mod pins;
 pub mod policy;

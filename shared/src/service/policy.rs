@@ -18,6 +18,7 @@ use crate::error::AppError;
 use crate::ids::{ConversationId, UserId};
 use crate::models::{ConversationKind, MessageText};
 use crate::repo::conversations::{Conversation, Policy};
+use crate::repo::moderation::{AuditAction, AuditEntry};
 use crate::repo::{self, policy as stored};
 use crate::wordfilter::Verdict;
 
@@ -191,24 +192,20 @@ where
         _ => return Err(AppError::Forbidden("only the owner and admins change this conversation's policy".into())),
     }
     let policy = change.applied_to(&c.policy);
-    if policy != c.policy && !stored::set_policy(app.table(), &c, &policy).await? {
+    if policy != c.policy
+        && !stored::set_policy(app.table(), &c, &policy, audit_entry(actor, &c, &policy).op()?).await?
+    {
         return Err(AppError::Conflict("the conversation changed meanwhile; retry".into()));
     }
-    audit_policy_change(actor, &c, &policy);
     Ok(PolicyView::of(&c.id, &policy))
 }
 
-/// AUDIT HOOK (issue 17 part A owns the audit log): a moderation setting changed — who
-/// (`actor`), what (`c.id`, from `c.policy` to `policy`), when (now). Write the audit entry
-/// here once the log exists; until then, a structured log line.
-fn audit_policy_change(actor: &Actor, c: &Conversation, policy: &Policy) {
-    tracing::info!(
-        actor = %actor.user_id,
-        conversation = %c.id,
-        before = ?c.policy,
-        after = ?policy,
-        "conversation policy changed"
-    );
+/// The audit log's entry of a policy change: who, which conversation, the rules it now has.
+fn audit_entry(actor: &Actor, c: &Conversation, policy: &Policy) -> AuditEntry {
+    let mut entry = AuditEntry::new(&actor.user_id, AuditAction::PolicyChanged);
+    entry.conversation_id = Some(c.id.clone());
+    entry.policy = Some(policy.clone());
+    entry
 }
 
 #[cfg(test)]

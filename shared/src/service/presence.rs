@@ -79,12 +79,17 @@ pub fn view(user: &UserId, p: &Presence) -> PresenceView {
     }
 }
 
-/// One `BatchGetItem` (user and presence); 404 for an unknown user.
-pub async fn get(app: &App, user: &UserId) -> Result<PresenceView, AppError> {
+/// One `BatchGetItem` (user, presence, and whether the user blocked `viewer`); 404 for an
+/// unknown user. A user who blocked the viewer shows as a user who never connected.
+pub async fn get(app: &App, viewer: &UserId, user: &UserId) -> Result<PresenceView, AppError> {
     let (user_key, presence_key) = (keys::user(user), keys::presence(user));
-    let items = app.table().batch_get(&[user_key.clone(), presence_key.clone()]).await?;
+    let block_key = repo::blocks::key(user, viewer);
+    let items = app.table().batch_get(&[user_key.clone(), presence_key.clone(), block_key.clone()]).await?;
     if repo::pick(&items, &user_key).is_none() {
         return Err(AppError::not_found("user"));
+    }
+    if repo::pick(&items, &block_key).is_some() {
+        return Ok(view(user, &Presence::default()));
     }
     let p = repo::pick(&items, &presence_key).map(repo::from_item).transpose()?.unwrap_or_default();
     Ok(view(user, &p))
@@ -129,7 +134,9 @@ async fn broadcast_to(
     p: &Presence,
     opening: Option<&ConnectionId>,
 ) -> Result<(), AppError> {
-    let contacts = fanout::connections(app, &audience.contacts).await?;
+    // The users `user` blocked do not see their presence (their presence item names them).
+    let told: Vec<UserId> = audience.contacts.into_iter().filter(|c| !p.block_set.contains(c)).collect();
+    let contacts = fanout::connections(app, &told).await?;
     let to = contacts.and(audience.admins).without(opening);
     fanout::push(app, to, &Event::Presence(view(user, p))).await;
     Ok(())

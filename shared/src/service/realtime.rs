@@ -96,7 +96,7 @@ pub async fn typing(
     let event = fanout::typing(conv, &actor.user_id, is_typing, now);
     let (stored, pushed) = tokio::join!(
         repo::connections::update(app.table(), connection.as_str(), updates),
-        fanout::to_room(app, &c, &actor.user_id, &event),
+        fanout::to_room_unblocked(app, &c, &actor.user_id, &event),
     );
     stored.and(pushed)
 }

@@ -169,6 +169,10 @@ pub async fn login(app: &App, login: &str, password: String, source_ip: Option<&
             if let Err(e) = reset.and(released) {
                 tracing::warn!(error = %e, "could not forget a login failure");
             }
+            // Told only to whoever knows the password: a suspension is no secret to its user.
+            if let Some(until) = user.suspension(&iso(now_ms())) {
+                return Err(AppError::AccountSuspended { until });
+            }
             let (token, claims) = app.tokens.issue(&user)?;
             Ok(Session { user, token, claims })
         }

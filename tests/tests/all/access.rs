@@ -71,6 +71,8 @@ struct Fx {
     attachment: String,
     /// An avatar upload of alice's, not used yet.
     avatar: String,
+    /// An open report (by the stranger, of the victim).
+    report: String,
 }
 
 type PathFn = fn(&Fx) -> String;
@@ -263,6 +265,38 @@ fn http_rows() -> Vec<Row> {
         // 302 to the object store, followed: its 200.
         r("GET /api/attachments/{id}", "alice's attachment", Method::GET, |f| format!("/api/attachments/{}", f.attachment), no_body, Alice,
                                                                                                   [s(401), s(404), s(200), s(200), s(404), s(200)]),
+        r("PUT /api/users/{id}/block", "block alice", Method::PUT, |f| format!("/api/users/{}/block", f.alice), no_body, Alice,
+                                                                                                  [s(401), s(200), s(200), s(403), s(200), s(200)]),
+        r("DELETE /api/users/{id}/block", "unblock alice", Method::DELETE, |f| format!("/api/users/{}/block", f.alice), no_body, Alice,
+                                                                                                  [s(401), s(200), s(200), s(403), s(200), s(200)]),
+        r("GET /api/users/me/blocks", "my blocks", Method::GET, |_| "/api/users/me/blocks".into(), no_body, Alice,
+                                                                                                  [s(401), s(200), s(200), s(200), s(200), s(200)]),
+        r("POST /api/messages/{id}/reports", "report alice's message", Method::POST, |f| format!("/api/messages/{}/reports", f.msg),
+          |_, _| Some(json!({ "reason": "spam" })), Alice,                                      [s(401), s(404), s(201), s(403), s(404), s(201)]),
+        r("POST /api/messages/{id}/reports", "report the partner's group message", Method::POST, |f| format!("/api/messages/{}/reports", f.group_msg),
+          |_, _| Some(json!({ "reason": "hate", "note": "see above" })), Alice,                 [s(401), s(404), s(403), s(201), s(201), s(201)]),
+        r("POST /api/users/{id}/reports", "report alice", Method::POST, |f| format!("/api/users/{}/reports", f.alice),
+          |_, _| Some(json!({ "reason": "other" })), Alice,                                     [s(401), s(201), s(201), s(403), s(201), s(201)]),
+        r("GET /api/reports", "open reports", Method::GET, |_| "/api/reports?status=open".into(), no_body, Alice,
+                                                                                                  [s(401), s(403), s(403), s(403), s(403), s(200)]),
+        r("POST /api/reports/{id}/resolve", "dismiss a report", Method::POST, |f| format!("/api/reports/{}/resolve", f.report),
+          |_, _| Some(json!({ "action": "dismiss" })), Alice,                                   [s(401), s(403), s(403), s(403), s(403), s(200)]),
+        r("POST /api/reports/{id}/resolve", "suspend the reported user", Method::POST, |f| format!("/api/reports/{}/resolve", f.report),
+          |_, _| Some(json!({ "action": "suspend_user", "until": "2100-01-01T00:00:00Z" })), Alice, [s(401), s(403), s(403), s(403), s(403), s(200)]),
+        r("GET /api/audit", "the audit log", Method::GET, |_| "/api/audit".into(), no_body, Alice,
+                                                                                                  [s(401), s(403), s(403), s(403), s(403), s(200)]),
+        r("PUT /api/groups/{id}/bans/{userId}", "ban the victim from a group", Method::PUT, |f| format!("/api/groups/{}/bans/{}", f.group, f.victim),
+          no_body, Alice,                                                                      [s(401), s(404), s(403), s(200), s(200), s(200)]),
+        r("PUT /api/groups/{id}/bans/{userId}", "ban the partner from a group", Method::PUT, |f| format!("/api/groups/{}/bans/{}", f.group, f.partner),
+          no_body, Alice,                                                                      [s(401), s(404), s(403), s(200), s(200), s(200)]),
+        r("PUT /api/groups/{id}/bans/{userId}", "ban the owner from a group", Method::PUT, |f| format!("/api/groups/{}/bans/{}", f.group, f.alice),
+          no_body, Alice,                                                                      [s(401), s(404), s(403), s(403), s(409), s(409)]),
+        r("DELETE /api/groups/{id}/bans/{userId}", "unban the victim from a group", Method::DELETE, |f| format!("/api/groups/{}/bans/{}", f.group, f.victim),
+          no_body, Alice,                                                                      [s(401), s(404), s(403), s(200), s(200), s(200)]),
+        r("PUT /api/channels/{id}/bans/{userId}", "ban the victim from a channel", Method::PUT, |f| format!("/api/channels/{}/bans/{}", f.channel, f.victim),
+          no_body, Alice,                                                                      [s(401), s(403), s(403), s(200), s(200), s(200)]),
+        r("DELETE /api/channels/{id}/bans/{userId}", "unban the victim from a channel", Method::DELETE, |f| format!("/api/channels/{}/bans/{}", f.channel, f.victim),
+          no_body, Alice,                                                                      [s(401), s(403), s(403), s(200), s(200), s(200)]),
         r("POST /users/auth/create", "create (seed 001)", Method::POST, |_| "/users/auth/create".into(),
           |_, _| Some(json!({ "firstName": "A", "lastName": "B", "email": format!("{}@example.com", unique_username("e")), "password": "password 123" })), Alice,
                                                                                                   [s(201), X, X, X, X, X]),
@@ -397,6 +431,8 @@ impl World {
         let avatar = avatar_ticket["uploadId"].as_str().expect("an upload id").to_owned();
         let with_file = json!({ "receiverId": conv, "content": "a file", "attachments": [attachment] });
         self.ok(Method::POST, "/api/messages", &alice, with_file).await;
+        let reported = format!("/api/users/{}/reports", victim.user.id);
+        let report = self.ok(Method::POST, &reported, &self.token(&self.eve), json!({ "reason": "spam" })).await;
         let fx = Fx {
             alice: self.alice.user.id.to_string(),
             alice_email: self.alice_email.clone(),
@@ -411,6 +447,7 @@ impl World {
             device: device["id"].as_str().expect("device").to_owned(),
             attachment,
             avatar,
+            report: report["id"].as_str().expect("report").to_owned(),
         };
         (fx, partner, victim)
     }

@@ -404,12 +404,71 @@ async fn measure_all(store: Store) -> BTreeMap<&'static str, Vec<OpRecord>> {
         "POST /api/auth/logout device",
         b.http(Method::POST, "/api/auth/logout", Some(&session), Some(logout)).await,
     );
+    measure_moderation(&mut b, &mut m, (&gid, &cid), &carol.id).await;
     m.insert("$stream", measure_push(&b, &a).await);
     b.table.take();
     let (status, _) = b.gw.call(Method::PATCH, "/api/users/me", Some(&admin), None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "an unmatched method reaches the $default route");
     m.insert(functions::routes::HTTP_DEFAULT_KEY, b.table.take());
     m
+}
+
+/// Blocks, reports and their review, the audit log, bans (issue 17): alice blocks and reports,
+/// the admin resolves, alice (owner of group `gid` and channel `cid`) bans carol.
+async fn measure_moderation(
+    b: &mut Bench,
+    m: &mut BTreeMap<&'static str, Vec<OpRecord>>,
+    (gid, cid): (&str, &str),
+    carol: &str,
+) {
+    let (a, admin) = (b.alice.clone(), b.admin.token.clone());
+    let t = Some(a.token.as_str());
+    let admin_t = Some(admin.as_str());
+    let other = b.gw.user("blockee").await;
+    let block = format!("/api/users/{}/block", other.id);
+    m.insert("PUT /api/users/{id}/block", b.http(Method::PUT, &block, t, None).await);
+    m.insert("GET /api/users/me/blocks", b.http(Method::GET, "/api/users/me/blocks", t, None).await);
+    m.insert("DELETE /api/users/{id}/block", b.http(Method::DELETE, &block, t, None).await);
+    let (_, sent) = b.gw.post("/api/messages", &b.bob.token, json!({ "receiverId": a.id, "content": "rude" })).await;
+    let on_message = format!("/api/messages/{}/reports", sent["data"]["id"].as_str().unwrap());
+    let reason = || Some(json!({ "reason": "harassment" }));
+    m.insert("POST /api/messages/{id}/reports", b.http(Method::POST, &on_message, t, reason()).await);
+    let on_user = format!("/api/users/{}/reports", other.id);
+    m.insert("POST /api/users/{id}/reports", b.http(Method::POST, &on_user, t, reason()).await);
+    m.insert("GET /api/reports", b.http(Method::GET, "/api/reports?status=open", admin_t, None).await);
+    let (_, open) = b.gw.get("/api/reports?status=open", &admin).await;
+    let user_report = open["data"][1]["id"].as_str().unwrap().to_owned();
+    let resolve = format!("/api/reports/{user_report}/resolve");
+    let dismiss = Some(json!({ "action": "dismiss" }));
+    m.insert("POST /api/reports/{id}/resolve", b.http(Method::POST, &resolve, admin_t, dismiss).await);
+    // A suspension of a user with one connection.
+    let victim = b.gw.user("victim").await;
+    opened_with(&b.gw, &victim.token).await;
+    let (_, r) = b.gw.post(&format!("/api/users/{}/reports", victim.id), &a.token, json!({ "reason": "hate" })).await;
+    let resolve = format!("/api/reports/{}/resolve", r["data"]["id"].as_str().unwrap());
+    let suspend = Some(json!({ "action": "suspend_user" }));
+    m.insert("POST /api/reports/{id}/resolve suspend_user", b.http(Method::POST, &resolve, admin_t, suspend).await);
+    // A ban from a channel through a report of a message there.
+    let spammer = b.gw.user("spammer").await;
+    let join = json!({ "memberId": spammer.id });
+    b.gw.put(format!("/api/channels/{cid}/members"), &spammer.token, join).await;
+    let (_, spam) = b.gw.post("/api/messages", &spammer.token, json!({ "receiverId": cid, "content": "buy" })).await;
+    let path = format!("/api/messages/{}/reports", spam["data"]["id"].as_str().unwrap());
+    let (_, r) = b.gw.post(&path, &a.token, json!({ "reason": "spam" })).await;
+    let resolve = format!("/api/reports/{}/resolve", r["data"]["id"].as_str().unwrap());
+    let ban = Some(json!({ "action": "ban_from_channel" }));
+    m.insert("POST /api/reports/{id}/resolve ban_from_channel", b.http(Method::POST, &resolve, admin_t, ban).await);
+    m.insert("GET /api/audit", b.http(Method::GET, "/api/audit", admin_t, None).await);
+    // Carol is a member of both: a ban takes her out (its event and notification), an unban not back.
+    for (kind, id) in [("groups", gid), ("channels", cid)] {
+        let path = format!("/api/{kind}/{id}/bans/{carol}");
+        let (put, delete) = match kind {
+            "groups" => ("PUT /api/groups/{id}/bans/{userId}", "DELETE /api/groups/{id}/bans/{userId}"),
+            _ => ("PUT /api/channels/{id}/bans/{userId}", "DELETE /api/channels/{id}/bans/{userId}"),
+        };
+        m.insert(put, b.http(Method::PUT, &path, t, None).await);
+        m.insert(delete, b.http(Method::DELETE, &path, t, None).await);
+    }
 }
 
 /// The push function on one record: a direct message to a user with no connection and one

@@ -49,6 +49,7 @@ suite!(
     query_on_the_table_honours_sort_conditions_and_direction,
     query_on_the_gsi_honours_sort_conditions_and_orders_ties_by_table_key,
     paginating_with_a_limit_visits_every_item_exactly_once,
+    a_conditional_update_of_the_gsi_key_moves_the_item_between_index_partitions,
 );
 
 fn item(value: Value) -> Item {
@@ -425,6 +426,29 @@ async fn query_on_the_gsi_honours_sort_conditions_and_orders_ties_by_table_key(t
     // The index projects whole items.
     let page = t.query(&q(SortCond::Before("2024-01-02".into()))).await.expect("query");
     assert_eq!(page.items, vec![entry("room#d", "2024-01-01")]);
+}
+
+/// A report's review (`repo::moderation`): its status is its GSI1 partition, moved by a
+/// conditional `UpdateItem` in a transaction; the first transition wins.
+async fn a_conditional_update_of_the_gsi_key_moves_the_item_between_index_partitions(t: &dyn Table) {
+    let report = item(json!({"pk": "report#1", "sk": "r", "gsi1pk": "status#open", "gsi1sk": "1", "status": "open"}));
+    put_all(t, vec![report]).await;
+    let resolve = || {
+        vec![WriteOp::Update {
+            key: key("report#1", "r"),
+            updates: vec![
+                Update::Set("status".into(), json!("resolved")),
+                Update::Set("gsi1pk".into(), json!("status#resolved")),
+            ],
+            cond: Some(Condition::Equals("status".into(), json!("open"))),
+        }]
+    };
+    t.transact(resolve()).await.expect("the first transition");
+    assert!(matches!(t.transact(resolve()).await, Err(StoreError::TransactionCancelled { failed }) if failed == [0]));
+    let in_partition = |pk: &'static str| async move {
+        t.query(&Query::new(Index::Gsi1, pk, SortCond::All)).await.expect("query").items.len()
+    };
+    assert_eq!((in_partition("status#open").await, in_partition("status#resolved").await), (0, 1));
 }
 
 async fn paginating_with_a_limit_visits_every_item_exactly_once(t: &dyn Table) {

@@ -15,6 +15,7 @@ mod limits;
 mod management;
 mod mentions;
 mod metrics;
+mod moderation;
 mod openapi;
 mod phone_push;
 mod pins;

@@ -94,6 +94,18 @@ async fn a_read_only_channel_takes_posts_from_its_owner_and_admins_only(store: S
 
     assert_eq!(policy(&gw, &owner, &channel, json!({ "readOnly": false })).await.0, StatusCode::OK);
     sent(&gw, &member, &channel, "now I may").await;
+
+    // Each change is in the audit log, newest first: who, where, the rules it set.
+    let moderator = gw.admin("moderator").await;
+    let (_, audit) = gw.get("/api/audit?limit=2", &moderator.token).await;
+    let seen: Vec<_> = audit["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| (e["action"].clone(), e["actorId"].clone(), e["conversationId"].clone(), e["policy"].clone()))
+        .collect();
+    let entry = |policy: Value| (json!("policy_changed"), json!(owner.id), json!(channel), policy);
+    assert_eq!(seen, [entry(json!({})), entry(json!({ "readOnly": true }))], "{audit}");
 }
 
 async fn members_cannot_change_a_groups_policy_and_nothing_changes(store: Store) {

@@ -58,10 +58,10 @@ export interface components {
             message: string;
         };
         /**
-         * @description 400 VALIDATION_ERROR, 401 UNAUTHORIZED, 403 FORBIDDEN, 404 NOT_FOUND, 405 METHOD_NOT_ALLOWED, 409 CONFLICT, 410 RESYNC_REQUIRED, 413 PAYLOAD_TOO_LARGE, 429 RATE_LIMITED, 500 INTERNAL, 503 UNAVAILABLE; a 500 never tells its cause, a 503 may be retried (`Retry-After`).
+         * @description 400 VALIDATION_ERROR, 401 UNAUTHORIZED, 403 FORBIDDEN, 403 ACCOUNT_SUSPENDED, 404 NOT_FOUND, 405 METHOD_NOT_ALLOWED, 409 CONFLICT, 410 RESYNC_REQUIRED, 413 PAYLOAD_TOO_LARGE, 429 RATE_LIMITED, 500 INTERNAL, 503 UNAVAILABLE; a 500 never tells its cause, a 503 may be retried (`Retry-After`).
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_ERROR" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "RESYNC_REQUIRED" | "PAYLOAD_TOO_LARGE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+        ErrorCode: "VALIDATION_ERROR" | "UNAUTHORIZED" | "FORBIDDEN" | "ACCOUNT_SUSPENDED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "RESYNC_REQUIRED" | "PAYLOAD_TOO_LARGE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
         Event: {
             data: components["schemas"]["MessagePush"];
             /** @constant */
@@ -126,6 +126,10 @@ export interface components {
             data: components["schemas"]["MembershipChange"];
             /** @constant */
             event: "membership";
+        } | {
+            data: components["schemas"]["Report"];
+            /** @constant */
+            event: "report";
         } | {
             data: components["schemas"]["Pong"];
             /** @constant */
@@ -196,6 +200,8 @@ export interface components {
              * @description A thread's root: its replies (an `ADD` counter: exact under concurrent replies).
              */
             replyCount?: number;
+            /** @description History only: the reader blocked the sender (clients collapse it). Never stored. */
+            senderBlocked?: boolean;
             senderId: components["schemas"]["UserId"];
             /**
              * Format: int64
@@ -323,6 +329,34 @@ export interface components {
             upToMessageId: components["schemas"]["MessageId"] | null;
             userId: components["schemas"]["UserId"];
         };
+        /**
+         * @description Why something is reported.
+         * @enum {string}
+         */
+        Reason: "spam" | "harassment" | "hate" | "sexual" | "violence" | "other";
+        /** @description A report as stored, as admins list it and as the `report` event carries it. */
+        Report: {
+            conversationId?: components["schemas"]["ConversationId"] | null;
+            createdAt: string;
+            id: components["schemas"]["ReportId"];
+            /** @description A report of a message: the message and its conversation. */
+            messageId?: components["schemas"]["MessageId"] | null;
+            note?: string | null;
+            reason: components["schemas"]["Reason"];
+            reporterId: components["schemas"]["UserId"];
+            resolution?: components["schemas"]["Resolution"] | null;
+            resolvedAt?: string | null;
+            resolvedBy?: components["schemas"]["UserId"] | null;
+            status: components["schemas"]["ReportStatus"];
+            /** @description The user reported, or the sender of the message reported. */
+            userId: components["schemas"]["UserId"];
+        };
+        /** @description `rpt_` and a ULID. */
+        ReportId: string;
+        /** @enum {string} */
+        ReportStatus: "open" | "resolved";
+        /** @description What a moderator does with a report. */
+        Resolution: "dismiss" | "delete_message" | "suspend_user" | "ban_from_channel";
         /** @description A member promoted to group admin or demoted. */
         RoleChanged: {
             action: components["schemas"]["MembershipAction"];
@@ -624,6 +658,12 @@ export interface components {
                 data: components["schemas"]["MembershipChange"];
                 /** @constant */
                 event: "membership";
+            };
+            /** @description A new report of a message or a user, to connected admins (the admin room). */
+            report: {
+                data: components["schemas"]["Report"];
+                /** @constant */
+                event: "report";
             };
             /** @description The answer to `ping`. */
             pong: {

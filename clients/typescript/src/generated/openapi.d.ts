@@ -24,6 +24,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit log of moderators' actions
+         * @description Admins only; newest first, paged: who (`actorId`), what (`action`), when (`at`), and the user, message, conversation and report acted on.
+         */
+        get: operations["listAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -35,7 +55,7 @@ export interface paths {
         put?: never;
         /**
          * Log in with a username or an email
-         * @description 401 for an unknown user and for a wrong password alike. Repeated failures for one login name (or from one address) are slowed down: 429 `RATE_LIMITED` until an exponentially growing delay has passed; the counter forgets after 15 minutes and a successful login resets it.
+         * @description 401 for an unknown user and for a wrong password alike. Repeated failures for one login name (or from one address) are slowed down: 429 `RATE_LIMITED` until an exponentially growing delay has passed; the counter forgets after 15 minutes and a successful login resets it. A suspended account (right password): 403 `ACCOUNT_SUSPENDED` with `details.until`.
          */
         post: operations["login"];
         delete?: never;
@@ -154,6 +174,30 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/channels/{id}/bans/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Ban a user from a channel
+         * @description The owner and admins of the channel, and system admins. The user leaves the channel and cannot join again until unbanned. Idempotent; audited.
+         */
+        put: operations["banFromChannel"];
+        post?: never;
+        /**
+         * Lift a ban from a channel
+         * @description As banning; the user may join again.
+         */
+        delete: operations["unbanFromChannel"];
         options?: never;
         head?: never;
         patch?: never;
@@ -426,6 +470,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/groups/{id}/bans/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Ban a user from a group
+         * @description The owner and admins of the group, and system admins. The user leaves the group and cannot be added again until unbanned. Idempotent; audited.
+         */
+        put: operations["banFromGroup"];
+        post?: never;
+        /**
+         * Lift a ban from a group
+         * @description As banning; the user is not added back.
+         */
+        delete: operations["unbanFromGroup"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/groups/{id}/members": {
         parameters: {
             query?: never;
@@ -575,6 +643,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/messages/{id}/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a message
+         * @description Anyone who can read it (members; admins); anyone else gets the 404 of a missing message. One open report per reporter and message: 409 until it is resolved. Connected admins get a `report` event.
+         */
+        post: operations["reportMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/notifications": {
         parameters: {
             query?: never;
@@ -624,6 +712,46 @@ export interface paths {
         put?: never;
         /** Mark one of my notifications read */
         post: operations["readNotification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Reports to review
+         * @description Admins only. `status=open` (the default) or `resolved`; oldest first, paged.
+         */
+        get: operations["listReports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reports/{id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve a report
+         * @description Admins only. `dismiss`; `delete_message` (tombstones it, `messageDeleted` to the members); `suspend_user` (the reported user or the message's sender: every token revoked, every socket closed at once, login refused with 403 `ACCOUNT_SUSPENDED` until `until`, or for good); `ban_from_channel` (the sender out of the message's group or channel, and kept out). The transition and its audit entry (and a suspension's or ban's writes) are one transaction: of two admins resolving one report, one wins and the other gets 409.
+         */
+        post: operations["resolveReport"];
         delete?: never;
         options?: never;
         head?: never;
@@ -738,7 +866,7 @@ export interface paths {
         put?: never;
         /**
          * Log in with a username or an email
-         * @description 401 for an unknown user and for a wrong password alike. Repeated failures for one login name (or from one address) are slowed down: 429 `RATE_LIMITED` until an exponentially growing delay has passed; the counter forgets after 15 minutes and a successful login resets it.
+         * @description 401 for an unknown user and for a wrong password alike. Repeated failures for one login name (or from one address) are slowed down: 429 `RATE_LIMITED` until an exponentially growing delay has passed; the counter forgets after 15 minutes and a successful login resets it. A suspended account (right password): 403 `ACCOUNT_SUSPENDED` with `details.until`.
          */
         post: operations["loginUsers"];
         delete?: never;
@@ -777,6 +905,26 @@ export interface paths {
          * @description The upload must be the caller's, `purpose: "avatar"`, uploaded as declared (404 / 400 otherwise; 409 when already used). `profilePicture` becomes `/api/attachments/{uploadId}`, which any signed-in user may follow; the previous avatar's file is deleted.
          */
         put: operations["setAvatar"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/me/blocks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The users I blocked
+         * @description Paged by user id.
+         */
+        get: operations["listBlocks"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -827,6 +975,50 @@ export interface paths {
          * @description Oneself or an admin. Tokens are revoked and live connections closed; messages stay, attributed to a deleted user.
          */
         delete: operations["deleteUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{id}/block": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Block a user
+         * @description Private and immediate: the blocked user cannot start or send to a direct conversation with the blocker (refused like any other send), sees neither their presence nor their typing, and triggers no notification or push for them; in shared groups and channels the blocker gets no live event of their messages and history marks them (`senderBlocked`). Idempotent; at most 1000 blocks (409).
+         */
+        put: operations["blockUser"];
+        post?: never;
+        /**
+         * Unblock a user
+         * @description Idempotent.
+         */
+        delete: operations["unblockUser"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/users/{id}/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a user
+         * @description One open report per reporter and user: 409 until it is resolved. Connected admins get a `report` event.
+         */
+        post: operations["reportUser"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -939,10 +1131,44 @@ export interface components {
         };
         /** @description Uploads (`POST /api/uploads`) to attach: the sender's, for this conversation, uploaded as declared, not attached elsewhere (409 otherwise). At most the default per message (`CHAT_ATTACHMENTS_PER_MESSAGE`). */
         AttachmentIds: components["schemas"]["UploadId"][];
+        /** @description What the audit log records. */
+        AuditAction: ("report_dismissed" | "message_deleted" | "user_suspended" | "user_unbanned") | "user_banned";
+        /** @description One entry of the audit log: who did what, when, to whom. */
+        AuditEntry: {
+            action: components["schemas"]["AuditAction"];
+            actorId: components["schemas"]["UserId"];
+            at: string;
+            conversationId?: components["schemas"]["ConversationId"] | null;
+            id: components["schemas"]["AuditId"];
+            messageId?: components["schemas"]["MessageId"] | null;
+            reportId?: components["schemas"]["ReportId"] | null;
+            /** @description A suspension's end (absent: for good). */
+            until?: string | null;
+            /** @description The user acted on. */
+            userId?: components["schemas"]["UserId"] | null;
+        };
+        /** @description `aud_` and a ULID. */
+        AuditId: string;
         /** @description The answer of `PUT /api/users/me/avatar`. */
         AvatarSet: {
             /** @description The caller's new `profilePicture`: `GET` it (a redirect to the image). */
             profilePicture: string;
+        };
+        /** @description A ban or unban, as its route answers it. */
+        BanChange: {
+            banned: boolean;
+            conversationId: components["schemas"]["ConversationId"];
+            userId: components["schemas"]["UserId"];
+        };
+        /** @description A block as stored and as `GET /api/users/me/blocks` lists it. */
+        Block: {
+            blockedAt: string;
+            userId: components["schemas"]["UserId"];
+        };
+        /** @description A block or unblock, as its route answers it. */
+        BlockChange: {
+            blocked: boolean;
+            userId: components["schemas"]["UserId"];
         };
         /**
          * @description One change, by `type`. Conversation by conversation; in a conversation, new messages oldest
@@ -1171,10 +1397,10 @@ export interface components {
             message: string;
         };
         /**
-         * @description 400 VALIDATION_ERROR, 401 UNAUTHORIZED, 403 FORBIDDEN, 404 NOT_FOUND, 405 METHOD_NOT_ALLOWED, 409 CONFLICT, 410 RESYNC_REQUIRED, 413 PAYLOAD_TOO_LARGE, 429 RATE_LIMITED, 500 INTERNAL, 503 UNAVAILABLE; a 500 never tells its cause, a 503 may be retried (`Retry-After`).
+         * @description 400 VALIDATION_ERROR, 401 UNAUTHORIZED, 403 FORBIDDEN, 403 ACCOUNT_SUSPENDED, 404 NOT_FOUND, 405 METHOD_NOT_ALLOWED, 409 CONFLICT, 410 RESYNC_REQUIRED, 413 PAYLOAD_TOO_LARGE, 429 RATE_LIMITED, 500 INTERNAL, 503 UNAVAILABLE; a 500 never tells its cause, a 503 may be retried (`Retry-After`).
          * @enum {string}
          */
-        ErrorCode: "VALIDATION_ERROR" | "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "RESYNC_REQUIRED" | "PAYLOAD_TOO_LARGE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
+        ErrorCode: "VALIDATION_ERROR" | "UNAUTHORIZED" | "FORBIDDEN" | "ACCOUNT_SUSPENDED" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "RESYNC_REQUIRED" | "PAYLOAD_TOO_LARGE" | "RATE_LIMITED" | "INTERNAL" | "UNAVAILABLE";
         ErrorEnvelope: {
             error: components["schemas"]["ErrorBody"];
             /** @constant */
@@ -1309,6 +1535,8 @@ export interface components {
              * @description A thread's root: its replies (an `ADD` counter: exact under concurrent replies).
              */
             replyCount?: number;
+            /** @description History only: the reader blocked the sender (clients collapse it). Never stored. */
+            senderBlocked?: boolean;
             senderId: components["schemas"]["UserId"];
             /**
              * Format: int64
@@ -1524,6 +1752,11 @@ export interface components {
             upToMessageId: components["schemas"]["MessageId"] | null;
             userId: components["schemas"]["UserId"];
         };
+        /**
+         * @description Why something is reported.
+         * @enum {string}
+         */
+        Reason: "spam" | "harassment" | "hate" | "sexual" | "violence" | "other";
         /** @description `POST /api/messages` `{senderId?, receiverId, content}` (seed 002). */
         ReceiverContent: {
             /**
@@ -1690,6 +1923,44 @@ export interface components {
             platform: components["schemas"]["Platform"];
             /** @description The platform's device token (APNs device token, FCM registration token). */
             token: string;
+        };
+        /** @description A report as stored, as admins list it and as the `report` event carries it. */
+        Report: {
+            conversationId?: components["schemas"]["ConversationId"] | null;
+            createdAt: string;
+            id: components["schemas"]["ReportId"];
+            /** @description A report of a message: the message and its conversation. */
+            messageId?: components["schemas"]["MessageId"] | null;
+            note?: string | null;
+            reason: components["schemas"]["Reason"];
+            reporterId: components["schemas"]["UserId"];
+            resolution?: components["schemas"]["Resolution"] | null;
+            resolvedAt?: string | null;
+            resolvedBy?: components["schemas"]["UserId"] | null;
+            status: components["schemas"]["ReportStatus"];
+            /** @description The user reported, or the sender of the message reported. */
+            userId: components["schemas"]["UserId"];
+        };
+        /** @description A report's body. */
+        ReportBody: {
+            /** @description What the moderators should know. */
+            note?: string | null;
+            reason: components["schemas"]["Reason"];
+        };
+        /** @description `rpt_` and a ULID. */
+        ReportId: string;
+        /** @enum {string} */
+        ReportStatus: "open" | "resolved";
+        /** @description What a moderator does with a report. */
+        Resolution: "dismiss" | "delete_message" | "suspend_user" | "ban_from_channel";
+        /** @description `POST /api/reports/:id/resolve`'s body. */
+        ResolveBody: {
+            action: components["schemas"]["Resolution"];
+            /**
+             * Format: date-time
+             * @description `suspend_user` only: the suspension's end (RFC 3339, in the future); absent: for good.
+             */
+            until?: string | null;
         };
         /** @enum {string} */
         Role: "user" | "admin";
@@ -1993,6 +2264,39 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listAudit: {
+        parameters: {
+            query?: {
+                /** @description `nextCursor` of the previous page. */
+                cursor?: components["schemas"]["AuditId"];
+                /** @description Page size, 1 to 100 (400 otherwise). */
+                limit?: components["schemas"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page"] & {
+                        data?: components["schemas"]["AuditEntry"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     login: {
         parameters: {
             query?: never;
@@ -2020,6 +2324,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
@@ -2232,6 +2537,72 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    banFromChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A malformed id names nothing: 404. */
+                id: components["schemas"]["GroupId"];
+                userId: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["BanChange"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    unbanFromChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A malformed id names nothing: 404. */
+                id: components["schemas"]["GroupId"];
+                userId: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["BanChange"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
@@ -2803,6 +3174,72 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    banFromGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A malformed id names nothing: 404. */
+                id: components["schemas"]["GroupId"];
+                userId: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["BanChange"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    unbanFromGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A malformed id names nothing: 404. */
+                id: components["schemas"]["GroupId"];
+                userId: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["BanChange"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     changeGroupMembers: {
         parameters: {
             query?: never;
@@ -3189,6 +3626,43 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    reportMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A malformed id names nothing: 404. */
+                id: components["schemas"]["MessageId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["Report"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listNotifications: {
         parameters: {
             query?: {
@@ -3307,6 +3781,78 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listReports: {
+        parameters: {
+            query?: {
+                /** @description `nextCursor` of the previous page. */
+                cursor?: components["schemas"]["ReportId"];
+                /** @description Page size, 1 to 100 (400 otherwise). */
+                limit?: components["schemas"]["Limit"];
+                /** @description `open` (the default) or `resolved`. */
+                status?: components["schemas"]["ReportStatus"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page"] & {
+                        data?: components["schemas"]["Report"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    resolveReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A malformed id names nothing: 404. */
+                id: components["schemas"]["ReportId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResolveBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["Report"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
@@ -3502,6 +4048,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
@@ -3561,6 +4108,38 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listBlocks: {
+        parameters: {
+            query?: {
+                /** @description `nextCursor` of the previous page. */
+                cursor?: components["schemas"]["UserId"];
+                /** @description Page size, 1 to 100 (400 otherwise). */
+                limit?: components["schemas"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page"] & {
+                        data?: components["schemas"]["Block"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
@@ -3694,6 +4273,105 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    blockUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A malformed id names nothing: 404. */
+                id: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["BlockChange"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    unblockUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A malformed id names nothing: 404. */
+                id: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["BlockChange"];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    reportUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A malformed id names nothing: 404. */
+                id: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["Report"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
@@ -3842,6 +4520,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
