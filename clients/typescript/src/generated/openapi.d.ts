@@ -1132,7 +1132,7 @@ export interface components {
         /** @description Uploads (`POST /api/uploads`) to attach: the sender's, for this conversation, uploaded as declared, not attached elsewhere (409 otherwise). At most the default per message (`CHAT_ATTACHMENTS_PER_MESSAGE`). */
         AttachmentIds: components["schemas"]["UploadId"][];
         /** @description What the audit log records. */
-        AuditAction: ("report_dismissed" | "message_deleted" | "user_suspended" | "user_unbanned") | "user_banned";
+        AuditAction: ("report_dismissed" | "message_deleted" | "user_suspended" | "user_unbanned") | "user_banned" | "policy_changed";
         /** @description One entry of the audit log: who did what, when, to whom. */
         AuditEntry: {
             action: components["schemas"]["AuditAction"];
@@ -1141,6 +1141,8 @@ export interface components {
             conversationId?: components["schemas"]["ConversationId"] | null;
             id: components["schemas"]["AuditId"];
             messageId?: components["schemas"]["MessageId"] | null;
+            /** @description The conversation's rules after a `policyChanged`. */
+            policy?: components["schemas"]["Policy"] | null;
             reportId?: components["schemas"]["ReportId"] | null;
             /** @description A suspension's end (absent: for good). */
             until?: string | null;
@@ -1638,6 +1640,21 @@ export interface components {
         };
         /** @description The push service of a device. */
         Platform: "apns" | "apns_sandbox" | "fcm";
+        /** @description A conversation's rules for senders, set by its owner and admins (`PATCH …/policy`). */
+        Policy: {
+            /**
+             * Format: int64
+             * @description Messages sent from now on disappear after this many seconds.
+             */
+            messageLifetimeSeconds?: number | null;
+            /** @description Only the owner and admins post (announcements). */
+            readOnly?: boolean;
+            /**
+             * Format: int64
+             * @description At most one message per member in this many seconds (owner and admins exempt).
+             */
+            slowModeSeconds?: number | null;
+        };
         /** @description A change of a conversation's policy: each field absent stays as it is. */
         PolicyBody: {
             /**
