@@ -187,6 +187,10 @@ pub async fn page(
     let full = messages.len() as u32 == limit && page.next.is_some();
     let cursor = full.then(|| if query.forward { messages.last() } else { messages.first() }).flatten();
     let cursor = cursor.map(|m| m.id.to_string());
+    // A page is a range of ids (what cursors split), shown in the conversation's order: the
+    // `seq` each send reserved. Ids are minted before the reservation, so concurrent sends'
+    // ids and `seq`s can disagree by a few places; the range never misses nor repeats one.
+    messages.sort_by(|a, b| a.seq.cmp(&b.seq).then_with(|| a.id.cmp(&b.id)));
     // Replies kept to their thread are read but not shown: a page may come out shorter than
     // `limit` (still with its cursor) in a conversation of busy threads.
     Ok((messages.iter().filter(|m| m.in_history()).map(redact).collect(), cursor))

@@ -103,11 +103,9 @@ async fn concurrent_sends_to_one_conversation_are_all_stored_in_one_order(store:
         gw.post("/api/messages", token, json!({ "receiverId": conv, "content": format!("m{i}") }))
     });
     let results = join_all(sends).await;
-    // A send that loses the race too often is refused with 409 (retry), never half-stored.
+    // No transaction on the summary: concurrent sends never refuse each other (issue 19).
     let stored = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
-    let busy = results.iter().filter(|(s, b)| *s == StatusCode::CONFLICT && b["error"]["code"] == "CONFLICT").count();
-    assert_eq!(stored + busy, N, "{results:?}");
-    println!("{stored} of {N} concurrent sends stored, {busy} answered 409 (retry)");
+    assert_eq!(stored, N, "every concurrent send is stored: {results:?}");
     let (_, history) = gw.get(&format!("/api/messages/{conv}?limit=100"), &alice.token).await;
     let messages = history["data"].as_array().expect("messages");
     assert_eq!(messages.len(), stored + 1, "every acknowledged send is stored, and only those");
