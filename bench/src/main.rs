@@ -95,6 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "stub" => cmd::handlers::stub(),
         "serve" => cmd::serve::run(&args),
         "store-mem" => cmd::store_mem::run(&args),
+        "hot" => cmd::hot::run(&args),
         other => Err(format!("unknown subcommand {other}").into()),
     }
 }

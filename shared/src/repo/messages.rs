@@ -56,7 +56,10 @@ pub async fn reserve(table: &dyn Table, conv: &ConversationId, tag: &str) -> Res
 }
 
 fn seq_of(summary: &Item) -> Result<i64, AppError> {
-    summary.get("seq").and_then(serde_json::Value::as_i64).ok_or_else(|| StoreError::Other("summary without seq".into()).into())
+    summary
+        .get("seq")
+        .and_then(serde_json::Value::as_i64)
+        .ok_or_else(|| StoreError::Other("summary without seq".into()).into())
 }
 
 /// The write-ahead record of a `clientMessageId` (put conditional on its absence, before the

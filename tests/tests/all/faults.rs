@@ -505,7 +505,11 @@ async fn a_send_failed_between_any_two_of_its_writes_is_stored_once_by_its_retry
     let gw = &Gateway::with_table(store, Some(faulty.clone())).await;
     let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
     let send = |text: String, client: String| {
-        gw.post("/api/messages", &alice.token, json!({ "receiverId": bob.id, "content": text, "clientMessageId": client }))
+        gw.post(
+            "/api/messages",
+            &alice.token,
+            json!({ "receiverId": bob.id, "content": text, "clientMessageId": client }),
+        )
     };
     // The first message creates the conversation; the second counts a plain send's writes.
     for i in 0..2 {
