@@ -40,7 +40,7 @@ pub async fn reserve(table: &dyn Table, conv: &ConversationId, tag: &str) -> Res
         Update::Set(RESERVED_BY.into(), tag.into()),
     ];
     let cond = Condition::AbsentOrNotEquals(RESERVED_BY.into(), tag.into());
-    for attempt in 1..=CONFLICT_ATTEMPTS {
+    for attempt in 1..=SEND_CONFLICT_ATTEMPTS {
         match table.update(&key, updates.clone(), Some(cond.clone())).await {
             Ok(item) => return seq_of(&item),
             Err(StoreError::ConditionFailed) => {
@@ -54,6 +54,11 @@ pub async fn reserve(table: &dyn Table, conv: &ConversationId, tag: &str) -> Res
     }
     Err(AppError::Conflict("the conversation is busy; retry".into()))
 }
+
+/// Attempts of a send's summary update that meets a transaction on the summary (an edit, a
+/// delete, a reaction: each lasts a round trip), with pauses of 10 to 50 ms: sends are not
+/// refused for those.
+const SEND_CONFLICT_ATTEMPTS: u32 = 16;
 
 fn seq_of(summary: &Item) -> Result<i64, AppError> {
     summary
@@ -102,7 +107,7 @@ pub async fn publish(table: &dyn Table, m: &Message) -> Result<(), AppError> {
         Update::Set(LAST_SEQ.into(), m.seq.into()),
     ];
     let cond = Condition::AbsentOrLessThan(LAST_SEQ.into(), m.seq.into());
-    for attempt in 1..=CONFLICT_ATTEMPTS {
+    for attempt in 1..=SEND_CONFLICT_ATTEMPTS {
         match table.update(&keys::summary(&m.conversation_id), updates.clone(), Some(cond.clone())).await {
             Ok(_) | Err(StoreError::ConditionFailed) => return Ok(()),
             Err(StoreError::TransactionCancelled { .. }) => conflict_pause(attempt).await,
@@ -347,7 +352,7 @@ const CONFLICT_ATTEMPTS: u32 = 5;
 
 /// A short, growing wait before running a conflicting transaction again.
 async fn conflict_pause(attempt: u32) {
-    tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt))).await;
+    tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt.min(5)))).await;
 }
 
 /// Marks the kinds `user` chose on `messages` (a page of one conversation): one `Query` over the
