@@ -154,7 +154,7 @@ fn text_digest(text: &str) -> String {
 /// when that attempt stopped before storing it. Any other reuse of the key is a 409, never a
 /// message silently dropped (SPEC §7).
 pub enum Replayed {
-    Stored(Message),
+    Stored(Box<Message>),
     Unfinished(MessageId),
 }
 
@@ -167,7 +167,7 @@ pub async fn replay(table: &dyn Table, idem: &Item, conv: &ConversationId, text:
         return Err(reused());
     }
     Ok(match table.get(&keys::message(conv, &msg), true).await? {
-        Some(item) => Replayed::Stored(read(item)?),
+        Some(item) => Replayed::Stored(Box::new(read(item)?)),
         None => Replayed::Unfinished(msg),
     })
 }

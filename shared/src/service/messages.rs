@@ -305,7 +305,7 @@ where
                     if loaded.as_ref().is_some_and(|l| l.summary.last_seq < stored.seq) {
                         msgs::publish(app.table(), &stored).await?;
                     }
-                    return Ok(SendOutcome::Existing(stored));
+                    return Ok(SendOutcome::Existing(*stored));
                 }
                 msgs::Replayed::Unfinished(id) => planned = Some(id),
             }
