@@ -16,6 +16,9 @@
 //!                                          blocking pool is capped (`perf serve`)
 //! perf cost       [--handlers F] [--template template.yaml]
 //!                                          dollars per million messages, ours and the AWS sample
+//! perf hot        [--senders 10,100,500] [--messages M] [--members K] [--dynamodb URL]
+//!                                          one hot conversation: accepted and refused sends,
+//!                                          sends/s, the order checked
 //! ```
 //!
 //! Every subcommand prints a Markdown table; `--json F` also writes the figures to `F`.
