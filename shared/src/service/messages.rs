@@ -367,8 +367,11 @@ where
         // the `seq` reserved ‖ the `clientMessageId` claimed (write-ahead), then the message,
         // then (`deliver`) the summary's last message ‖ the sender's read marker. A retry after
         // a fault between any two completes the same message (`planned`), never a second one.
+        // Every attempt of one `clientMessageId` reserves under one name (a retry whose first
+        // attempt's claim never landed still takes its `seq` back); the day in it keeps a key
+        // reused after its record expired (24 h) from taking back a `seq` already used.
         let tag = match (&idem_key, &out.client_message_id) {
-            (Some(k), Some(_)) => format!("{}#{}", k.pk, k.sk),
+            (Some(k), Some(_)) => format!("{}#{}#{}", k.pk, k.sk, now_secs() / 86_400),
             _ => message.id.to_string(),
         };
         let claim = match (&out.client_message_id, &planned) {
