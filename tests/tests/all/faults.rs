@@ -546,4 +546,5 @@ async fn a_send_failed_between_any_two_of_its_writes_is_stored_once_by_its_retry
             assert_eq!(copies[0]["seq"], sent, "{at}: the message holds the last seq");
         }
     }
+    println!("{store:?}: a send of {writes} writes, each failed before and after it applied, then retried");
 }
