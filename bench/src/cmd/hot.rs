@@ -2,8 +2,9 @@
 //! conversation's members) each send M messages in a closed loop through the send service
 //! (`chat::service::messages::send`, pushes discarded), on the embedded store or on DynamoDB
 //! (`--dynamodb <endpoint>`, a fresh table). Counts accepted and refused sends and accepted
-//! sends per second, then checks the conversation: every accepted send stored once, `seq`s
-//! 1..n without a gap, the summary's last message the one with the last `seq`.
+//! sends per second, then reads the conversation back: messages stored, `seq`s stored twice
+//! (duplicates), `seq`s reserved and never used (holes), and whether the summary's last message
+//! is the newest stored.
 //!
 //! `perf hot --senders 10,100,500 --messages 3 --members 10 [--dynamodb http://127.0.0.1:8000]`
 
@@ -33,8 +34,8 @@ pub fn run(args: &Args) -> Result<(), Error> {
     rt.block_on(async {
         let store = if dynamodb.is_some() { "DynamoDB (local server)" } else { "embedded (in memory)" };
         println!("\n### One hot conversation: {store}, {members} members, {messages} sends per sender, closed loop\n");
-        println!("| concurrent senders | sends | accepted | refused (409) | other errors | timed out, sent again | accepted sends/s | wall s | seqs gap-free | last message = last seq |");
-        println!("|---|---|---|---|---|---|---|---|---|---|");
+        println!("| concurrent senders | sends | accepted | refused (409) | other errors | timed out, sent again | accepted sends/s | wall s | stored | duplicates | `seq` holes | last message = newest |");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
         let mut out = Vec::new();
         for &s in &senders {
             let table: Arc<dyn Table> = match &dynamodb {
@@ -127,19 +128,26 @@ pub fn run(args: &Args) -> Result<(), Error> {
                 }
             }
             seqs.sort_unstable();
-            let gap_free = seqs == (1..=ok as i64).collect::<Vec<_>>();
+            let stored = seqs.len();
+            let mut distinct = seqs.clone();
+            distinct.dedup();
+            let duplicates = stored - distinct.len();
             let loaded = chat::repo::conversations::load(app.table(), &conv.id).await?.ok_or("no conversation")?;
-            let last_ok = loaded.summary.last_seq == ok as i64
-                && loaded.summary.last_message.as_ref().is_some_and(|m| m.seq == ok as i64);
+            // Holes: reservations never used (a reservation applied twice when its answer was
+            // lost and the SDK sent it again while other sends reserved).
+            let holes = loaded.summary.seq as usize - distinct.len();
+            let newest = seqs.last().copied().unwrap_or(0);
+            let last_ok = loaded.summary.last_seq == newest
+                && loaded.summary.last_message.as_ref().is_some_and(|m| m.seq == newest);
             println!(
-                "| {s} | {} | {ok} | {refused} | {other} | {retried} | {:.0} | {wall:.2} | {} | {} |",
+                "| {s} | {} | {ok} | {refused} | {other} | {retried} | {:.0} | {wall:.2} | {stored} | {duplicates} | {holes} | {} |",
                 s * messages,
                 ok as f64 / wall,
-                if gap_free { "yes" } else { "**no**" },
                 if last_ok { "yes" } else { "**no**" }
             );
             out.push(json!({ "senders": s, "sends": s * messages, "accepted": ok, "refused": refused, "errors": other, "sent_again": retried,
-                             "accepted_per_s": ok as f64 / wall, "wall_s": wall, "gap_free": gap_free, "last_ok": last_ok }));
+                             "accepted_per_s": ok as f64 / wall, "wall_s": wall, "stored": stored, "duplicates": duplicates,
+                             "holes": holes, "last_ok": last_ok }));
         }
         crate::write_json(args, &json!({ "store": store, "members": members, "messages": messages, "runs": out }));
         Ok(())
