@@ -16,6 +16,9 @@
 //!                                          blocking pool is capped (`perf serve`)
 //! perf cost       [--handlers F] [--template template.yaml]
 //!                                          dollars per million messages, ours and the AWS sample
+//! perf hot        [--senders 10,100,500] [--messages M] [--members K] [--dynamodb URL]
+//!                                          one hot conversation: accepted and refused sends,
+//!                                          sends/s, the order checked
 //! ```
 //!
 //! Every subcommand prints a Markdown table; `--json F` also writes the figures to `F`.
@@ -95,6 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "stub" => cmd::handlers::stub(),
         "serve" => cmd::serve::run(&args),
         "store-mem" => cmd::store_mem::run(&args),
+        "hot" => cmd::hot::run(&args),
         other => Err(format!("unknown subcommand {other}").into()),
     }
 }

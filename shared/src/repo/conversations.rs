@@ -73,6 +73,10 @@ pub struct Summary {
     pub last_message: Option<Message>,
     #[serde(default)]
     pub last_message_time: Option<String>,
+    /// `seq` of `last_message` (`repo::messages::publish`); `seq` may be ahead of it while a
+    /// send is between its reservation and its publication.
+    #[serde(default)]
+    pub last_seq: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

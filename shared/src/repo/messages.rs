@@ -36,52 +36,100 @@ pub fn live(item: &Item) -> bool {
     !crate::store::is_expired(item, crate::clock::now_secs())
 }
 
-/// The writes of one send, for one `TransactWriteItems`: the message, the conversation summary
-/// (conditional on the `seq` read before, which serializes concurrent sends), the idempotency
-/// key (conditional on its absence) and, unless `sender_marker` is false (the caller writes the
-/// membership itself), the sender's read marker. Indexes `SUMMARY_OP` and `IDEMPOTENCY_OP` are fixed.
-pub fn send_ops(
-    m: &Message,
-    previous_seq: i64,
-    summary_exists: bool,
-    now_secs: i64,
-    sender_marker: bool,
-) -> Result<Vec<WriteOp>, AppError> {
-    let summary_cond =
-        if summary_exists { Condition::Equals("seq".into(), previous_seq.into()) } else { Condition::NotExists };
-    // A reply kept to its thread takes its place in the conversation's order (`seq`: markers and
-    // unread counts) but is not its last message.
-    // `changedAt`: the sync's hint that this conversation has news (no extra write).
-    let mut summary =
-        vec![Update::Set("seq".into(), m.seq.into()), Update::Set(CHANGED_AT.into(), crate::clock::now_ms().into())];
-    if m.in_history() {
-        summary.push(Update::Set("lastMessage".into(), serde_json::to_value(m.as_copy())?));
-        summary.push(Update::Set("lastMessageTime".into(), m.created_at.clone().into()));
-    }
-    let mut ops = vec![
-        WriteOp::Put { item: message_item(m)?, cond: Some(Condition::NotExists) },
-        WriteOp::Update { key: keys::summary(&m.conversation_id), updates: summary, cond: Some(summary_cond) },
+/// The summary's attribute naming the send that made the last reservation (`reserve`).
+const RESERVED_BY: &str = "reservedBy";
+/// The summary's attribute holding the `seq` of its `lastMessage` (`publish`).
+pub const LAST_SEQ: &str = "lastSeq";
+
+/// Reserves the next `seq` of `conv` for one send: one `UpdateItem` (`ADD seq 1`, `changedAt`:
+/// the sync's hint), no transaction, so concurrent sends to one conversation never refuse each
+/// other — DynamoDB applies single-item updates one after the other. `tag` names the send
+/// (its idempotency key, or its message id): a send retried after a fault, with no other send
+/// reserving in between, finds its own reservation the latest (the condition fails) and takes
+/// that `seq` back (one consistent `GetItem` more) instead of leaving a hole in the count.
+pub async fn reserve(table: &dyn Table, conv: &ConversationId, tag: &str) -> Result<i64, AppError> {
+    let key = keys::summary(conv);
+    let updates = vec![
+        Update::Add("seq".into(), 1),
+        Update::Set(CHANGED_AT.into(), crate::clock::now_ms().into()),
+        Update::Set(RESERVED_BY.into(), tag.into()),
     ];
-    if let Some(client_id) = &m.client_message_id {
-        // The text's digest, not the text: a copy of the text would outlive its edits and delete.
-        let item = to_item(
-            &keys::idempotency(&m.sender_id, client_id),
-            &json!({ "messageId": m.id, "conversationId": m.conversation_id, "textDigest": text_digest(&m.text),
-                     "ttl": now_secs + IDEMPOTENCY_TTL_SECS }),
-        )?;
-        ops.push(WriteOp::Put { item, cond: Some(Condition::NotExists) });
+    let cond = Condition::AbsentOrNotEquals(RESERVED_BY.into(), tag.into());
+    for attempt in 1..=SEND_CONFLICT_ATTEMPTS {
+        match table.update(&key, updates.clone(), Some(cond.clone())).await {
+            Ok(item) => return seq_of(&item),
+            Err(StoreError::ConditionFailed) => {
+                let item = table.get(&key, true).await?.ok_or_else(|| StoreError::Other("summary vanished".into()))?;
+                return seq_of(&item);
+            }
+            // A transaction (a reaction, an edit) writing the summary at that instant.
+            Err(StoreError::TransactionCancelled { .. }) => conflict_pause(attempt).await,
+            Err(e) => return Err(e.into()),
+        }
     }
-    if sender_marker {
-        ops.push(WriteOp::Update {
-            key: keys::membership(&m.sender_id, &m.conversation_id),
-            updates: vec![
-                Update::Set("readSeq".into(), m.seq.into()),
-                Update::Set(changes::MARKED_AT.into(), crate::clock::now_ms().into()),
-            ],
-            cond: None,
-        });
+    Err(AppError::Conflict("the conversation is busy; retry".into()))
+}
+
+/// Attempts of a send's summary update that meets a transaction on the summary (an edit, a
+/// delete, a reaction: each lasts a round trip), with pauses of 10 to 50 ms: sends are not
+/// refused for those.
+const SEND_CONFLICT_ATTEMPTS: u32 = 16;
+
+fn seq_of(summary: &Item) -> Result<i64, AppError> {
+    summary
+        .get("seq")
+        .and_then(serde_json::Value::as_i64)
+        .ok_or_else(|| StoreError::Other("summary without seq".into()).into())
+}
+
+/// The write-ahead record of a `clientMessageId` (put conditional on its absence, before the
+/// message): the message id a retry completes or answers with. The text's digest, not the
+/// text: a copy of the text would outlive its edits and delete.
+pub fn idempotency_item(m: &Message, client_id: &str, now_secs: i64) -> Result<Item, AppError> {
+    to_item(
+        &keys::idempotency(&m.sender_id, client_id),
+        &json!({ "messageId": m.id, "conversationId": m.conversation_id, "textDigest": text_digest(&m.text),
+                 "ttl": now_secs + IDEMPOTENCY_TTL_SECS }),
+    )
+}
+
+/// Puts the idempotency record: false when one is already there (another attempt of the same
+/// `clientMessageId`).
+pub async fn claim(table: &dyn Table, item: Item) -> Result<bool, AppError> {
+    match table.put(item, Some(Condition::NotExists)).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e.into()),
     }
-    Ok(ops)
+}
+
+/// The message's put, conditional on its absence (a completed retry finds it there).
+pub fn message_op(m: &Message) -> Result<WriteOp, AppError> {
+    Ok(WriteOp::Put { item: message_item(m)?, cond: Some(Condition::NotExists) })
+}
+
+/// Makes `m` the conversation's last message unless a later one already is: one `UpdateItem`
+/// conditional on `lastSeq < m.seq` (a slower send never overwrites a newer copy; that
+/// condition failing is success). A reply kept to its thread is never the last message:
+/// nothing to write.
+pub async fn publish(table: &dyn Table, m: &Message) -> Result<(), AppError> {
+    if !m.in_history() {
+        return Ok(());
+    }
+    let updates = vec![
+        Update::Set("lastMessage".into(), serde_json::to_value(redact(m).as_copy())?),
+        Update::Set("lastMessageTime".into(), m.created_at.clone().into()),
+        Update::Set(LAST_SEQ.into(), m.seq.into()),
+    ];
+    let cond = Condition::AbsentOrLessThan(LAST_SEQ.into(), m.seq.into());
+    for attempt in 1..=SEND_CONFLICT_ATTEMPTS {
+        match table.update(&keys::summary(&m.conversation_id), updates.clone(), Some(cond.clone())).await {
+            Ok(_) | Err(StoreError::ConditionFailed) => return Ok(()),
+            Err(StoreError::TransactionCancelled { .. }) => conflict_pause(attempt).await,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::Conflict("the conversation is busy; retry".into()))
 }
 
 /// The writes a reply adds to its send transaction: its root's thread counters — `replyCount`
@@ -111,20 +159,21 @@ pub fn reply_ops(m: &Message, root: &MessageId) -> Result<Vec<WriteOp>, AppError
 /// The attribute prefix of a root's per-replier times.
 pub const REPLIER_PREFIX: &str = "rp:";
 
-/// Index of the idempotency put in `send_ops` (its condition failing means a retry).
-pub const IDEMPOTENCY_OP: usize = 2;
-/// Index of the summary update in `send_ops` (its condition failing means a concurrent send).
-pub const SUMMARY_OP: usize = 1;
-
 fn text_digest(text: &str) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(text.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-/// The message a `clientMessageId` already produced (one `GetItem`), when `conv` and `text` are
-/// those it was first sent with: a retry. Any other reuse of the key is a 409, never a message
-/// silently dropped (SPEC §7).
-pub async fn replay(table: &dyn Table, idem: &Item, conv: &ConversationId, text: &str) -> Result<Message, AppError> {
+/// What a `clientMessageId` already produced, when `conv` and `text` are those it was first
+/// sent with (a retry): the stored message (one `GetItem`), or the id its first attempt chose
+/// when that attempt stopped before storing it. Any other reuse of the key is a 409, never a
+/// message silently dropped (SPEC §7).
+pub enum Replayed {
+    Stored(Box<Message>),
+    Unfinished(MessageId),
+}
+
+pub async fn replay(table: &dyn Table, idem: &Item, conv: &ConversationId, text: &str) -> Result<Replayed, AppError> {
     let reused = || AppError::Conflict("clientMessageId was already used for another message".into());
     let stored_conv = string_field(idem, "conversationId").and_then(|s| ConversationId::parse(&s));
     let msg = string_field(idem, "messageId").and_then(|s| MessageId::parse(&s));
@@ -132,7 +181,12 @@ pub async fn replay(table: &dyn Table, idem: &Item, conv: &ConversationId, text:
     if stored_conv != *conv || string_field(idem, "textDigest").is_some_and(|d| d != text_digest(text)) {
         return Err(reused());
     }
-    table.get(&keys::message(conv, &msg), true).await?.filter(live).map(read).transpose()?.ok_or_else(reused)
+    Ok(match table.get(&keys::message(conv, &msg), true).await? {
+        Some(item) if live(&item) => Replayed::Stored(Box::new(read(item)?)),
+        // Expired meanwhile (a lifetime shorter than the key's day): not to be sent again.
+        Some(_) => return Err(reused()),
+        None => Replayed::Unfinished(msg),
+    })
 }
 
 /// A page of a conversation, oldest first, and the cursor for the next page:
@@ -159,6 +213,10 @@ pub async fn page(
     let full = messages.len() as u32 == limit && page.next.is_some();
     let cursor = full.then(|| if query.forward { messages.last() } else { messages.first() }).flatten();
     let cursor = cursor.map(|(_, m)| m.id.to_string());
+    // A page is a range of ids (what cursors split), shown in the conversation's order: the
+    // `seq` each send reserved. Ids are minted before the reservation, so concurrent sends'
+    // ids and `seq`s can disagree by a few places; the range never misses nor repeats one.
+    messages.sort_by(|(_, a), (_, b)| a.seq.cmp(&b.seq).then_with(|| a.id.cmp(&b.id)));
     // Replies kept to their thread, and expired messages, are read but not shown: a page may
     // come out shorter than `limit` (still with its cursor).
     Ok((messages.iter().filter(|(live, m)| *live && m.in_history()).map(|(_, m)| redact(m)).collect(), cursor))
@@ -312,7 +370,7 @@ const CONFLICT_ATTEMPTS: u32 = 5;
 
 /// A short, growing wait before running a conflicting transaction again.
 async fn conflict_pause(attempt: u32) {
-    tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt))).await;
+    tokio::time::sleep(std::time::Duration::from_millis(10 * u64::from(attempt.min(5)))).await;
 }
 
 /// Marks the kinds `user` chose on `messages` (a page of one conversation): one `Query` over the
@@ -365,13 +423,13 @@ pub async fn get(table: &dyn Table, conv: &ConversationId, id: &MessageId) -> Re
 }
 
 /// Rewrites a stored message (delete) and every copy of it (SPEC §7): the conversation's
-/// `lastMessage` when it is this message (the summary's `seq` is still the message's), with
+/// `lastMessage` when it is this message (the summary's `lastSeq` is still the message's), with
 /// the change log's entry, in one `TransactWriteItems`. A send racing the rewrite makes it run
 /// once more without the copy, since a message that stopped being the last never becomes it again.
 pub async fn rewrite(
     table: &dyn Table,
     m: &Message,
-    summary_seq: i64,
+    last_seq: i64,
     updates: Vec<Update>,
     stamp: Stamp,
     entry: &Entry,
@@ -384,10 +442,10 @@ pub async fn rewrite(
             Update::Set("lastMessage".into(), serde_json::to_value(redact(m).as_copy())?),
             stamp.touch(CHANGED_AT),
         ],
-        cond: Some(Condition::Equals("seq".into(), m.seq.into())),
+        cond: Some(Condition::Equals(LAST_SEQ.into(), m.seq.into())),
     };
     let entry = changes::entry_op(&m.conversation_id, stamp, entry)?;
-    let mut with_copy = summary_seq == m.seq && m.in_history();
+    let mut with_copy = last_seq == m.seq && m.in_history();
     for attempt in 1..=CONFLICT_ATTEMPTS {
         let summary = if with_copy { copy.clone() } else { changes::summary_op(&m.conversation_id, stamp) };
         match table.transact(vec![message.clone(), summary, entry.clone()]).await {
@@ -418,7 +476,7 @@ pub enum Edited {
 /// it is this message, in one `TransactWriteItems`: the message conditional on its text being
 /// the one read (a delete or another edit in between fails it), the editor's membership checked.
 /// Whether `m` is the last message is not known without reading the summary: the transaction
-/// tries with the copy (conditional on the summary's `seq`) and, when that alone fails, once
+/// tries with the copy (conditional on the summary's `lastSeq`) and, when that alone fails, once
 /// more without it — two round trips for the usual edit of the last message, three otherwise.
 pub async fn edit(
     table: &dyn Table,
@@ -439,7 +497,7 @@ pub async fn edit(
     let summary = WriteOp::Update {
         key: keys::summary(&m.conversation_id),
         updates: vec![Update::Set("lastMessage".into(), serde_json::to_value(&copy)?), stamp.touch(CHANGED_AT)],
-        cond: Some(Condition::Equals("seq".into(), m.seq.into())),
+        cond: Some(Condition::Equals(LAST_SEQ.into(), m.seq.into())),
     };
     let entry = Entry {
         kind: EntryKind::Edited,
@@ -470,7 +528,7 @@ pub async fn edit(
 pub async fn tombstone(
     table: &dyn Table,
     m: &Message,
-    summary_seq: i64,
+    last_seq: i64,
     by: &UserId,
     stamp: Stamp,
 ) -> Result<Message, AppError> {
@@ -487,7 +545,7 @@ pub async fn tombstone(
         reaction: None,
         at: stamp.at_ms,
     };
-    rewrite(table, &gone, summary_seq, updates, stamp, &entry).await?;
+    rewrite(table, &gone, last_seq, updates, stamp, &entry).await?;
     Ok(gone)
 }
 

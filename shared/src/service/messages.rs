@@ -18,7 +18,7 @@ use crate::repo::connections::Presence;
 use crate::repo::conversations::Conversation;
 use crate::repo::notifications::{MessageNote, NotificationData};
 use crate::repo::{self, conversations, keys, messages as msgs};
-use crate::store::StoreError;
+use crate::store::{StoreError, WriteOp};
 
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,16 +240,21 @@ impl SendOutcome {
     }
 }
 
-/// Concurrent sends to one conversation serialize on its summary; a loser re-reads and retries.
+/// Attempts of one send: it runs again only when another attempt of its `clientMessageId`, or the
+/// other side's first message creating the direct conversation, got there first.
 const SEND_ATTEMPTS: u32 = 16;
 
 /// Stores a message durably, then pushes it (SPEC §5). `authenticate` runs concurrently with
-/// the first read, so a send costs two sequential round trips before the fan-out: one
-/// `BatchGetItem` (conversation, summary, idempotency key, receiver) and one
-/// `TransactWriteItems` (message, summary, idempotency key, read marker). A receiver named by
+/// the first read, so a send costs three sequential round trips before the fan-out, none a
+/// transaction on the conversation's summary (a hot conversation never refuses a send): one
+/// `BatchGetItem` (conversation, summary, idempotency key, receiver); the `seq` reserved
+/// (`UpdateItem ADD`) ‖ the idempotency key claimed (`PutItem`, with a `clientMessageId`);
+/// the message (`PutItem`). The summary's last message and the sender's read marker are
+/// written alongside the fan-out's lookups, before any push (`deliver`). A receiver named by
 /// username first costs its lookup (`Target::locate`).
 ///
-/// A retry with the same `clientMessageId` returns the stored message and pushes nothing.
+/// A retry with the same `clientMessageId` returns the stored message and pushes nothing; after
+/// a fault between any two writes of its first attempt, it completes that message (same id).
 /// `origin` is the sending WebSocket connection, which gets `messageReceived`.
 #[tracing::instrument(skip_all, fields(sender = %sender.user_id))]
 pub async fn send<A>(
@@ -292,17 +297,28 @@ where
     let mut uploads: Option<Vec<crate::repo::uploads::Upload>> = None;
 
     let mut authenticate = Some(authenticate);
+    // The id a retry completes: its first attempt claimed the `clientMessageId` for it, then
+    // stopped before storing the message.
+    let mut planned: Option<MessageId> = None;
     for attempt in 0..SEND_ATTEMPTS {
         let read = app.table().batch_get(&keys);
         let items = match authenticate.take() {
             Some(auth) => tokio::try_join!(auth, async { read.await.map_err(AppError::from) })?.1,
             None => read.await?,
         };
-        if let Some(idem) = idem_key.as_ref().and_then(|k| repo::pick(&items, k)) {
-            let stored = msgs::replay(app.table(), &idem, &conversation_id, out.text.as_str()).await?;
-            return Ok(SendOutcome::Existing(stored));
-        }
         let loaded = conversations::from_items(&items, &conversation_id)?;
+        if let Some(idem) = idem_key.as_ref().and_then(|k| repo::pick(&items, k)) {
+            match msgs::replay(app.table(), &idem, &conversation_id, out.text.as_str()).await? {
+                msgs::Replayed::Stored(stored) => {
+                    // Its first attempt may have stopped before making it the last message.
+                    if loaded.as_ref().is_some_and(|l| l.summary.last_seq < stored.seq) {
+                        msgs::publish(app.table(), &stored).await?;
+                    }
+                    return Ok(SendOutcome::Existing(*stored));
+                }
+                msgs::Replayed::Unfinished(id) => planned = Some(id),
+            }
+        }
         let creating = loaded.is_none();
         match (&loaded, &receiver_key) {
             (Some(l), _) => {
@@ -330,7 +346,6 @@ where
             uploads = Some(super::uploads::resolve(app, sender, &conversation_id, &out.attachments, &items).await?);
         }
         let attachments: Vec<_> = uploads.iter().flatten().map(|u| u.attachment()).collect();
-        let (previous, summary_exists) = loaded.as_ref().map_or((0, false), |l| (l.summary.seq, l.summary_exists));
         let members: Vec<&UserId> = match (&loaded, &receiver) {
             (Some(l), _) => l.conversation.member_set.iter().collect(),
             (None, Some(r)) => vec![r],
@@ -347,12 +362,12 @@ where
             }
         }
         let now = now_ms();
-        let message = Message {
-            id: MessageId::generate(),
+        let mut message = Message {
+            id: planned.clone().unwrap_or_else(MessageId::generate),
             conversation_id: conversation_id.clone(),
             sender_id: sender.user_id.clone(),
             text: out.text.as_str().to_owned(),
-            seq: previous + 1,
+            seq: 0,
             created_at: iso(now),
             client_message_id: out.client_message_id.clone(),
             deleted: false,
@@ -368,7 +383,36 @@ where
             expires_at: super::policy::expires_at(app, loaded.as_ref().map(|l| &l.conversation.policy), now),
             sender_blocked: false,
         };
-        let mut ops = msgs::send_ops(&message, previous, summary_exists, now_secs(), !creating)?;
+        // Checks done; the writes, each a single item and none a transaction on the summary:
+        // the `seq` reserved ‖ the `clientMessageId` claimed (write-ahead), then the message,
+        // then (`deliver`) the summary's last message ‖ the sender's read marker. A retry after
+        // a fault between any two completes the same message (`planned`), never a second one.
+        // Every attempt of one `clientMessageId` reserves under one name (a retry whose first
+        // attempt's claim never landed still takes its `seq` back); the day in it keeps a key
+        // reused after its record expired (24 h) from taking back a `seq` already used.
+        let tag = match (&idem_key, &out.client_message_id) {
+            (Some(k), Some(_)) => format!("{}#{}#{}", k.pk, k.sk, now_secs() / 86_400),
+            _ => message.id.to_string(),
+        };
+        let claim = match (&out.client_message_id, &planned) {
+            (Some(c), None) => Some(msgs::idempotency_item(&message, c, now_secs())?),
+            _ => None,
+        };
+        let claimed = async {
+            match claim {
+                Some(item) => msgs::claim(app.table(), item).await,
+                None => Ok(true),
+            }
+        };
+        let (seq, claimed) = tokio::try_join!(msgs::reserve(app.table(), &conversation_id, &tag), claimed)?;
+        if !claimed {
+            // Another attempt of this `clientMessageId` got there first: answer as its retry.
+            continue;
+        }
+        message.seq = seq;
+        // Written with the message, in one transaction when there are any: a reply's root
+        // counters, a new direct conversation, upload claims (items of this send alone).
+        let mut ops = vec![msgs::message_op(&message)?];
         let root_op = match &root {
             Some(r) => {
                 let at = ops.len();
@@ -392,18 +436,30 @@ where
         }
         let claims = ops.len();
         ops.extend(message.attachments.iter().map(|a| crate::repo::uploads::claim_op(&a.id, &message.id)));
-        match app.table().transact(ops).await {
+        let written = match ops.as_slice() {
+            // The common send: one `PutItem`, no transaction.
+            [WriteOp::Put { item, cond }] => app.table().put(item.clone(), cond.clone()).await.map_err(|e| match e {
+                StoreError::ConditionFailed => StoreError::TransactionCancelled { failed: vec![0] },
+                e => e,
+            }),
+            _ => app.table().transact(ops).await,
+        };
+        match written {
             Ok(()) => {
                 if let Some(c) = &conversation {
-                    deliver(app, sender, c, &message, origin).await;
+                    deliver(app, sender, c, &message, origin, !creating).await?;
                 }
                 return Ok(SendOutcome::New(message));
             }
             Err(StoreError::TransactionCancelled { failed }) => {
-                // A retry of a transaction whose answer was lost finds its own message: stored.
-                if msgs::get(app.table(), &conversation_id, &message.id).await?.is_some() {
+                if failed.contains(&0) {
+                    if out.client_message_id.is_some() {
+                        // A concurrent attempt of this `clientMessageId` stored it: its retry.
+                        continue;
+                    }
+                    // Our own put, retried by the SDK after its answer was lost: stored.
                     if let Some(c) = &conversation {
-                        deliver(app, sender, c, &message, origin).await;
+                        deliver(app, sender, c, &message, origin, !creating).await?;
                     }
                     return Ok(SendOutcome::New(message));
                 }
@@ -414,8 +470,10 @@ where
                 if failed.iter().any(|i| *i >= claims) {
                     return Err(AppError::Conflict("an upload is already attached to a message".into()));
                 }
+                // The direct conversation was created concurrently (by the other side): again,
+                // as a send to it, under the same id.
                 tracing::debug!(attempt, ?failed, "send raced; retrying");
-                // Back off with jitter so that racing senders spread out.
+                planned = Some(message.id.clone());
                 let jitter = u64::from(message.id.as_str().as_bytes().last().copied().unwrap_or(0) % 16);
                 tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt + 1) + jitter)).await;
             }
@@ -430,7 +488,40 @@ where
 /// `newMessage` to the admin room. Costs one `BatchGetItem` per 100 members and one `Query`,
 /// concurrently; push failures never fail the send. In a direct conversation, a recipient who is
 /// busy or not connected also gets a stored `message` notification (one `PutItem`).
-async fn deliver(app: &App, sender: &Actor, c: &Conversation, m: &Message, origin: Option<&ConnectionId>) {
+///
+/// Before any push, concurrently with the fan-out's lookups: the message made the
+/// conversation's last one (`msgs::publish`) and, when `marker`, the sender's read marker moved
+/// to it. A send with a `clientMessageId` fails (nothing pushed) when the publication does: its
+/// retry completes it; without one the send stands (a retry would duplicate it).
+async fn deliver(
+    app: &App,
+    sender: &Actor,
+    c: &Conversation,
+    m: &Message,
+    origin: Option<&ConnectionId>,
+    marker: bool,
+) -> Result<(), AppError> {
+    let finish = async {
+        let mark = async {
+            if marker {
+                if let Err(e) = conversations::mark_read(app.table(), &sender.user_id, &c.id, m.seq).await {
+                    tracing::warn!(error = %e, "could not move the sender's read marker");
+                }
+            }
+        };
+        let (published, ()) = tokio::join!(msgs::publish(app.table(), m), mark);
+        match published {
+            Err(e) if m.client_message_id.is_some() => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "message stored, not made the last message");
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        }
+    };
+    let (presences, admins, finished) =
+        tokio::join!(repo::connections::presences(app.table(), &c.member_set), fanout::admins(app), finish);
+    finished?;
     crate::metrics::add(
         match c.kind {
             ConversationKind::Direct => Metric::MessagesSentDirect,
@@ -444,8 +535,6 @@ async fn deliver(app: &App, sender: &Actor, c: &Conversation, m: &Message, origi
         sender: Sender { id: sender.user_id.clone(), username: sender.username.clone() },
         conversation_type: c.kind,
     };
-    let (presences, admins) =
-        tokio::join!(repo::connections::presences(app.table(), &c.member_set), fanout::admins(app));
     let ack = Event::MessageReceived(MessageAck::new(m.clone(), false));
     let (chat, new_message) = (Event::ChatMessage(push.clone()), Event::NewMessage(push));
     let mut batches = Vec::new();
@@ -477,6 +566,7 @@ async fn deliver(app: &App, sender: &Actor, c: &Conversation, m: &Message, origi
         fanout::push_all(app, batches),
         notify_mentioned(app, sender, c, m, &blockers)
     );
+    Ok(())
 }
 
 /// Each mentioned member: the mention recorded on their membership (unread mentions) and a
@@ -611,7 +701,7 @@ pub async fn delete(app: &App, actor: &Actor, id: &MessageId) -> Result<MessageD
     let lingering = summary.last_message.as_ref().is_some_and(|l| l.id == message.id && !l.text.is_empty());
     if !message.deleted || lingering {
         let stamp = repo::changes::Stamp::now(app.config.sync_retention_days);
-        msgs::tombstone(app.table(), &message, summary.seq, &actor.user_id, stamp).await?;
+        msgs::tombstone(app.table(), &message, summary.last_seq, &actor.user_id, stamp).await?;
     }
     let deleted = MessageDeleted {
         message_id: message.id,

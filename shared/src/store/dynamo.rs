@@ -413,6 +413,9 @@ where
     match err.code() {
         Some("ConditionalCheckFailedException") => StoreError::ConditionFailed,
         Some("TransactionCanceledException") => StoreError::TransactionCancelled { failed: Vec::new() },
+        // A single write on an item a transaction is writing at that moment: cancelled for a
+        // conflict, like a transaction (no failed condition); the caller may run it again.
+        Some("TransactionConflictException") => StoreError::TransactionCancelled { failed: Vec::new() },
         Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded") => {
             StoreError::Throttled
         }
@@ -461,6 +464,10 @@ impl Expr {
             }
             Condition::ExistsWithout(attr) => {
                 format!("attribute_exists(pk) AND attribute_not_exists({})", self.name(attr))
+            }
+            Condition::AbsentOrNotEquals(attr, v) => {
+                let n = self.name(attr);
+                format!("attribute_not_exists(pk) OR attribute_not_exists({n}) OR {n} <> {}", self.json(v)?)
             }
         })
     }

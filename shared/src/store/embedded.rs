@@ -433,6 +433,10 @@ fn holds(cond: &Condition, item: Option<&Item>) -> bool {
             Some(a) => compare(a, v) == Some(Ordering::Less),
         },
         Condition::ExistsWithout(attr) => item.is_some_and(|i| !i.contains_key(attr)),
+        Condition::AbsentOrNotEquals(attr, v) => match item.and_then(|i| i.get(attr)) {
+            None => true,
+            Some(a) => compare(a, v) != Some(Ordering::Equal),
+        },
     }
 }
 

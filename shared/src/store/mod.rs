@@ -63,6 +63,9 @@ pub enum Condition {
     AbsentOrLessThan(String, Value),
     /// The item exists and has no `attr` (a message not tombstoned: no `deleted`).
     ExistsWithout(String),
+    /// The item does not exist, or has no `attr`, or `attr <> value`: a write not yet made by
+    /// the writer that `value` names (a send's reservation of its `seq`).
+    AbsentOrNotEquals(String, Value),
 }
 
 /// One action of an update; several run atomically in one `UpdateItem`.

@@ -40,6 +40,7 @@ suite!(
     an_equals_condition_guards_writes_on_the_current_value,
     absent_or_less_than_only_lets_a_value_move_forward,
     exists_without_needs_the_item_and_not_the_attribute,
+    absent_or_not_equals_lets_a_writer_through_once_until_another_writes,
     update_applies_every_action_and_returns_the_new_item,
     updating_a_missing_item_creates_it_from_its_key,
     delete_returns_the_old_item,
@@ -190,6 +191,28 @@ async fn absent_or_less_than_only_lets_a_value_move_forward(t: &dyn Table) {
         get(t, &k).await,
         Some(item(json!({"pk": "member#1", "sk": "room#1", "readSeq": 9, "readAt": "2024-01-03"})))
     );
+}
+
+async fn absent_or_not_equals_lets_a_writer_through_once_until_another_writes(t: &dyn Table) {
+    let k = key("room#1", "summary");
+    let reserve = |by: &str| {
+        let updates = vec![Update::Add("seq".into(), 1), Update::Set("by".into(), json!(by))];
+        (updates, Some(Condition::AbsentOrNotEquals("by".into(), json!(by))))
+    };
+    // A missing item passes; the same writer again does not; another writer does, then the first again.
+    let (u, c) = reserve("a");
+    assert_eq!(t.update(&k, u, c).await.expect("first")["seq"], json!(1));
+    let (u, c) = reserve("a");
+    assert_condition_failed(t.update(&k, u, c).await);
+    let (u, c) = reserve("b");
+    assert_eq!(t.update(&k, u, c).await.expect("another writer")["seq"], json!(2));
+    let (u, c) = reserve("a");
+    assert_eq!(t.update(&k, u, c).await.expect("the first after another")["seq"], json!(3));
+    // An existing item without the attribute passes.
+    let other = key("room#2", "summary");
+    t.put(item(json!({"pk": "room#2", "sk": "summary", "seq": 7})), None).await.expect("put");
+    let (u, c) = reserve("a");
+    assert_eq!(t.update(&other, u, c).await.expect("absent attribute")["seq"], json!(8));
 }
 
 async fn exists_without_needs_the_item_and_not_the_attribute(t: &dyn Table) {

@@ -14,28 +14,52 @@ use chat::store::{Condition, DynamoTable, Item, Key, Page, Query, StoreError, Ta
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::harness::{Gateway, Store};
+use crate::harness::{both_stores, Gateway, Store};
 
-/// A table that fails its `n`-th call (counting from `arm`) with a throttling or outage error.
+/// A table that fails its `n`-th call (counting from `arm`) with a throttling or outage error;
+/// or, armed with `arm_write`, its `n`-th write, either before it reaches the store or after the
+/// store applied it (the answer lost: the caller crashed right after that write).
 struct Faulty {
     inner: Arc<dyn Table>,
     calls: AtomicUsize,
     fail_at: AtomicUsize,
     throttle: std::sync::atomic::AtomicBool,
+    writes: AtomicUsize,
+    fail_write_at: AtomicUsize,
+    after_write: std::sync::atomic::AtomicBool,
 }
 
 impl Faulty {
     fn new(inner: Arc<dyn Table>) -> Self {
-        Self { inner, calls: AtomicUsize::new(0), fail_at: AtomicUsize::new(0), throttle: Default::default() }
+        Self {
+            inner,
+            calls: AtomicUsize::new(0),
+            fail_at: AtomicUsize::new(0),
+            throttle: Default::default(),
+            writes: AtomicUsize::new(0),
+            fail_write_at: AtomicUsize::new(0),
+            after_write: Default::default(),
+        }
     }
     /// The `n`-th call from now fails (0: none).
     fn arm(&self, n: usize, throttle: bool) {
         self.calls.store(0, Ordering::SeqCst);
         self.throttle.store(throttle, Ordering::SeqCst);
         self.fail_at.store(n, Ordering::SeqCst);
+        self.writes.store(0, Ordering::SeqCst);
+        self.fail_write_at.store(0, Ordering::SeqCst);
+    }
+    /// The `n`-th write from now fails (0: none): before the store sees it, or once applied.
+    fn arm_write(&self, n: usize, after: bool) {
+        self.arm(0, false);
+        self.after_write.store(after, Ordering::SeqCst);
+        self.fail_write_at.store(n, Ordering::SeqCst);
     }
     fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
+    }
+    fn writes(&self) -> usize {
+        self.writes.load(Ordering::SeqCst)
     }
     fn fault(&self) -> Result<(), StoreError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
@@ -47,6 +71,18 @@ impl Faulty {
             });
         }
         Ok(())
+    }
+    /// Runs one write under the write fault, if armed for it.
+    async fn write<T>(&self, op: impl std::future::Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        self.fault()?;
+        let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        if n != self.fail_write_at.load(Ordering::SeqCst) {
+            return op.await;
+        }
+        if self.after_write.load(Ordering::SeqCst) {
+            let _applied = op.await;
+        }
+        Err(StoreError::Unavailable("injected crash".into()))
     }
 }
 
@@ -65,20 +101,16 @@ impl Table for Faulty {
         self.inner.query(query).await
     }
     async fn put(&self, item: Item, cond: Option<Condition>) -> Result<(), StoreError> {
-        self.fault()?;
-        self.inner.put(item, cond).await
+        self.write(self.inner.put(item, cond)).await
     }
     async fn update(&self, key: &Key, updates: Vec<Update>, cond: Option<Condition>) -> Result<Item, StoreError> {
-        self.fault()?;
-        self.inner.update(key, updates, cond).await
+        self.write(self.inner.update(key, updates, cond)).await
     }
     async fn delete(&self, key: &Key, cond: Option<Condition>) -> Result<Option<Item>, StoreError> {
-        self.fault()?;
-        self.inner.delete(key, cond).await
+        self.write(self.inner.delete(key, cond)).await
     }
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        self.fault()?;
-        self.inner.transact(ops).await
+        self.write(self.inner.transact(ops)).await
     }
 }
 
@@ -459,4 +491,60 @@ async fn a_send_is_acknowledged_and_delivered_while_some_connections_are_gone_br
     left.sort();
     assert_eq!(left, ["broken-bob", "ok-bob", "silent-bob"], "only the 410 connection is removed");
     assert!(connections::get(app.table(), "gone-bob").await.expect("read").is_none());
+}
+
+both_stores!(a_send_failed_between_any_two_of_its_writes_is_stored_once_by_its_retry);
+
+/// Issue 19: a send is several single-item writes (its `seq` reserved ‖ its `clientMessageId`
+/// claimed, the message, the summary's last message ‖ the sender's read marker, a notification).
+/// Each write in turn fails — before it reaches the store, or after the store applied it (a
+/// crash right after it) — and the client retries with the same `clientMessageId`: the message
+/// is stored exactly once, the conversation lists it as its last, and the count has no hole.
+async fn a_send_failed_between_any_two_of_its_writes_is_stored_once_by_its_retry(store: Store) {
+    let faulty = Arc::new(Faulty::new(crate::harness::table(store).await));
+    let gw = &Gateway::with_table(store, Some(faulty.clone())).await;
+    let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
+    let send = |text: String, client: String| {
+        gw.post(
+            "/api/messages",
+            &alice.token,
+            json!({ "receiverId": bob.id, "content": text, "clientMessageId": client }),
+        )
+    };
+    // The first message creates the conversation; the second counts a plain send's writes.
+    for i in 0..2 {
+        faulty.arm(0, false);
+        let (status, res) = send(format!("warm-up {i}"), format!("w-{i}")).await;
+        assert!(status.is_success(), "{res}");
+    }
+    let writes = faulty.writes();
+    assert!(writes >= 3, "a send is several writes: {writes}");
+    let mut sent = 2;
+    for after in [false, true] {
+        for k in 1..=writes {
+            let (text, client) = (format!("crash at write {k}, after: {after}"), format!("c-{k}-{after}"));
+            faulty.arm_write(k, after);
+            let faulted = send(text.clone(), client.clone()).await;
+            faulty.arm(0, false);
+            let retried = send(text.clone(), client.clone()).await;
+            sent += 1;
+            let at = format!("write {k} of {writes} failed (after it applied: {after})");
+            assert!(faulted.0.is_success() || unavailable(faulted.0, &faulted.1), "{at}: {faulted:?}");
+            assert!(retried.0.is_success(), "{at}: the retry {retried:?}");
+            let id = retried.1["data"]["id"].as_str().expect("an id").to_owned();
+            if faulted.0.is_success() {
+                assert_eq!(faulted.1["data"]["id"], retried.1["data"]["id"], "{at}: the retry answers the message");
+            }
+            let (_, history) = gw.get(format!("/api/messages/{}?limit=100", bob.id), &alice.token).await;
+            let copies: Vec<&Value> =
+                history["data"].as_array().expect("history").iter().filter(|m| m["text"] == text.as_str()).collect();
+            assert_eq!(copies.len(), 1, "{at}: stored once, not lost: {history}");
+            assert_eq!(copies[0]["id"], id.as_str(), "{at}");
+            let (_, convs) = gw.get("/api/conversations", &bob.token).await;
+            assert_eq!(convs["data"][0]["lastMessage"]["id"], id.as_str(), "{at}: listed as the last message");
+            assert_eq!(convs["data"][0]["messageCount"], sent, "{at}: one seq per message, no hole");
+            assert_eq!(copies[0]["seq"], sent, "{at}: the message holds the last seq");
+        }
+    }
+    println!("{store:?}: a send of {writes} writes, each failed before and after it applied, then retried");
 }

@@ -18,6 +18,7 @@ both_stores!(
     concurrent_sends_with_one_client_message_id_store_one_message,
     concurrent_sends_to_one_conversation_are_all_stored_in_one_order,
     concurrent_member_changes_leave_a_consistent_group,
+    concurrent_senders_in_one_group_are_all_accepted_in_a_gapless_order,
 );
 
 async fn concurrent_registrations_of_one_username_let_exactly_one_win(store: Store) {
@@ -103,11 +104,9 @@ async fn concurrent_sends_to_one_conversation_are_all_stored_in_one_order(store:
         gw.post("/api/messages", token, json!({ "receiverId": conv, "content": format!("m{i}") }))
     });
     let results = join_all(sends).await;
-    // A send that loses the race too often is refused with 409 (retry), never half-stored.
+    // No transaction on the summary: concurrent sends never refuse each other (issue 19).
     let stored = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
-    let busy = results.iter().filter(|(s, b)| *s == StatusCode::CONFLICT && b["error"]["code"] == "CONFLICT").count();
-    assert_eq!(stored + busy, N, "{results:?}");
-    println!("{stored} of {N} concurrent sends stored, {busy} answered 409 (retry)");
+    assert_eq!(stored, N, "every concurrent send is stored: {results:?}");
     let (_, history) = gw.get(&format!("/api/messages/{conv}?limit=100"), &alice.token).await;
     let messages = history["data"].as_array().expect("messages");
     assert_eq!(messages.len(), stored + 1, "every acknowledged send is stored, and only those");
@@ -167,4 +166,57 @@ async fn concurrent_member_changes_leave_a_consistent_group(store: Store) {
         let listed = mine["data"].as_array().is_some_and(|l| l.iter().any(|g| g["id"] == id));
         assert_eq!(listed, members.contains(&u.id), "{}'s group list agrees", u.username);
     }
+}
+
+/// Issue 19: a hot conversation never refuses a send. A hundred senders at once on the embedded
+/// store, forty on the local DynamoDB server (a Python process on a shared 2-core machine: more
+/// and its answers take longer than the client's 3 s attempt timeout), through the send service,
+/// ten members of one group, each with a `clientMessageId`: none is refused, each is stored
+/// once, the `seq`s are 1..=n with no gap and history shows them in that order, and the
+/// conversation lists the message with the last `seq`.
+async fn concurrent_senders_in_one_group_are_all_accepted_in_a_gapless_order(store: Store) {
+    use chat::error::AppError;
+    use chat::service::messages::{send, Outgoing, Target};
+    let senders: usize = if store == Store::Dynamo { 40 } else { 100 };
+    let gw = Gateway::start(store).await;
+    let mut users = Vec::new();
+    for i in 0..10 {
+        users.push(gw.user(&format!("hot{i}")).await);
+    }
+    let ids: Vec<&str> = users.iter().skip(1).map(|u| u.id.as_str()).collect();
+    let (status, group) = gw.post("/api/groups", &users[0].token, json!({ "name": "hot", "members": ids })).await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let conv = chat::ids::ConversationId::parse(group["data"]["id"].as_str().expect("id")).expect("a conversation id");
+    let app = gw.app();
+    let sends = (0..senders).map(|i| {
+        let user = &users[i % users.len()];
+        let actor = chat::service::Actor {
+            user_id: chat::ids::UserId::parse(&user.id).expect("a user id"),
+            username: user.username.clone(),
+            role: chat::models::Role::User,
+        };
+        let conv = conv.clone();
+        async move {
+            let out = Outgoing::parse(Target::Conversation(conv.clone()), &format!("hot {i}"), Some(format!("h{i}")))
+                .expect("a message");
+            send(app, &actor, async { Ok(()) }, out, None).await.map(|o| o.into_message())
+        }
+    });
+    let results = join_all(sends).await;
+    let refused = results.iter().filter(|r| matches!(r, Err(AppError::Conflict(_)))).count();
+    assert_eq!(refused, 0, "no send refused");
+    let sent: BTreeSet<String> = results.into_iter().map(|r| r.expect("stored").id.to_string()).collect();
+    // (`?limit=100` reads them all: at most 100.)
+    assert_eq!(sent.len(), senders);
+    let (_, history) = gw.get(&format!("/api/messages/{conv}?limit=100"), &users[0].token).await;
+    let messages = history["data"].as_array().expect("messages");
+    let listed: BTreeSet<String> = messages.iter().filter_map(|m| m["id"].as_str().map(str::to_owned)).collect();
+    assert_eq!(listed, sent, "every accepted send is stored, once");
+    let seqs: Vec<i64> = messages.iter().filter_map(|m| m["seq"].as_i64()).collect();
+    assert_eq!(seqs, (1..=senders as i64).collect::<Vec<_>>(), "gapless, and history in that order");
+    let (_, convs) = gw.get("/api/conversations", &users[1].token).await;
+    let listed = convs["data"].as_array().expect("list").iter().find(|c| c["id"] == conv.as_str()).cloned();
+    let listed = listed.expect("the group is listed");
+    assert_eq!(listed["messageCount"], senders);
+    assert_eq!(listed["lastMessage"]["seq"], senders, "the last message is the one with the last seq");
 }
