@@ -551,7 +551,7 @@ pub static FUNCTIONS: &[Decl] = {
         chat::service::users::{SessionView, TicketView, Updated},
         chat::ids::{ReportId},
         chat::repo::{blocks::Block, moderation::{AuditEntry, Report}},
-        chat::service::moderation::{BanChange, BlockChange},
+        chat::service::moderation::{BanChange, BlockChange, SuspensionLifted},
         chat::service::uploads::{AvatarSet, UploadTicket},
         http::IdPath,
     };
@@ -948,13 +948,14 @@ pub static FUNCTIONS: &[Decl] = {
         ]),
     Decl::new(ReportsReview, FanOut)
         .actions(&[GetItem, BatchGetItem, Query, QueryIndex, PutItem, UpdateItem, DeleteItem, PostToConnection, DeleteConnection, DeleteObject])
-        .why("review (admins): reports of a status (Query on GSI1). Resolve: the report (GetItem); one transaction: the report open → resolved (UpdateItem, conditional), its lock (DeleteItem), the audit entry (PutItem) and the action's writes: a suspension (UpdateItem of the user) or a ban (the group's META: GetItem, UpdateItem conditional on its version; the membership: DeleteItem). After it: a suspended user's connections end (presence: GetItem; each removed: UpdateItem, DeleteItem; DELETE @connections; `presence`: Query, BatchGetItem, POST); a deleted message is tombstoned as DELETE /api/messages/{id} does (Query on GSI1, BatchGetItem, UpdateItem, PutItem, s3:DeleteObject, POST); a ban tells the members (PutItem, BatchGetItem, POST).")
+        .why("review (admins): reports of a status (Query on GSI1). Lift a suspension: the user (GetItem); one transaction: the user (UpdateItem, conditional on its suspendedUntil), the audit entry (PutItem). Resolve: the report (GetItem); one transaction: the report open → resolved (UpdateItem, conditional), its lock (DeleteItem), the audit entry (PutItem) and the action's writes: a suspension (UpdateItem of the user) or a ban (the group's META: GetItem, UpdateItem conditional on its version; the membership: DeleteItem). After it: a suspended user's connections end (presence: GetItem; each removed: UpdateItem, DeleteItem; DELETE @connections; `presence`: Query, BatchGetItem, POST); a deleted message is tombstoned as DELETE /api/messages/{id} does (Query on GSI1, BatchGetItem, UpdateItem, PutItem, s3:DeleteObject, POST); a ban tells the members (PutItem, BatchGetItem, POST).")
         .routes(&[
             http_route("GET /api/reports", http_handler!(moder::reports), Admin, budget(2, 2, "1 + page", "0", "admins; session → one GSI1 page of `REPORTS#<status>`, oldest first")).doc("listReports", "Reports to review", "Admins only. `status=open` (the default) or `resolved`; oldest first, paged.").query::<moder::ReportsQuery>().page::<Report>(),
             http_route("POST /api/reports/{id}/resolve", http_handler!(moder::resolve), Admin, budget(3, 3, "1.5", "6", "admins; session → report (strongly consistent) → transaction (report open → resolved, lock deleted, audit entry); `dismiss`")).doc("resolveReport", "Resolve a report", "Admins only. `dismiss`; `delete_message` (tombstones it, `messageDeleted` to the members); `suspend_user` (the reported user or the message's sender: every token revoked, every socket closed at once, login refused with 403 `ACCOUNT_SUSPENDED` until `until`, or for good); `ban_from_channel` (the sender out of the message's group or channel, and kept out). The transition and its audit entry (and a suspension's or ban's writes) are one transaction: of two admins resolving one report, one wins and the other gets 409.").path::<IdPath<ReportId>>().body::<moder::ResolveBody>().reply::<Report>(&[200]).errors(&[404, 409]).variants(&[
                 ("suspend_user", budget(9, 6, "2.5 + contacts'", "8 + 3 per connection", "as dismiss, the user's suspension in the transaction (+1 item) → their connections end: presence → each removed and closed → `presence` broadcast (memberships ‖ admin room → contacts' presences); measured: one connection, no contacts")),
                 ("ban_from_channel", budget(6, 5, "2", "10", "session → report → the group (GetItem) → transaction (+ META conditional on its version, the membership deleted) → the removal's notification ‖ the members' presences → pushes")),
             ]),
+            http_route("DELETE /api/users/{id}/suspension", http_handler!(moder::lift_suspension), Admin, budget(3, 3, "1.5", "4", "admins; session → the user (strongly consistent) → transaction (`suspendedUntil` removed, conditional on the one read; the audit entry); not suspended: no write")).doc("liftSuspension", "Lift a user's suspension early", "Admins only. The user may log in again (tokens issued before the suspension stay revoked). Idempotent: a user not suspended is answered alike, with no audit entry. Audited (`suspension_lifted`).").path::<IdPath<UserId>>().reply::<SuspensionLifted>(&[200]).errors(&[403, 404, 409]),
         ]),
     Decl::new(AuditList, Light)
         .actions(&[GetItem, BatchGetItem, Query])

@@ -69,6 +69,8 @@ pub fn run(args: &Args) -> Result<(), Error> {
                 admin_set: vec![],
                 created_at: now.clone(),
                 version: 0,
+                ban_set: vec![],
+                policy: Default::default(),
             };
             chat::repo::groups::create(app.table(), &conv, &now).await?;
             let started = Instant::now();

@@ -121,6 +121,13 @@ pub async fn resolve(app: &App, req: Request) -> Result<Reply, AppError> {
     Ok(Reply::ok(moderation::resolve(app, &caller, &id, b.action, until).await?))
 }
 
+/// `DELETE /api/users/:id/suspension`: admins; idempotent.
+pub async fn lift_suspension(app: &App, req: Request) -> Result<Reply, AppError> {
+    let id = path_id(&req, "id", UserId::parse, "user")?;
+    let caller = caller(app, &req).await?;
+    Ok(Reply::ok(moderation::lift_suspension(app, &caller, &id).await?))
+}
+
 /// `GET /api/audit`'s parameters.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[allow(dead_code)]

@@ -180,6 +180,8 @@ pub enum AuditAction {
     ReportDismissed,
     MessageDeleted,
     UserSuspended,
+    /// A suspension lifted before its end (`DELETE /api/users/{id}/suspension`).
+    SuspensionLifted,
     /// Banned from a group or channel (by its owner or admins, or resolving a report).
     UserBanned,
     UserUnbanned,
@@ -286,6 +288,16 @@ pub fn suspend_op(user: &UserId, until: &str) -> WriteOp {
             Update::Set("updatedAt".into(), iso(now_ms()).into()),
         ],
         cond: Some(Condition::Exists),
+    }
+}
+
+/// A suspension's end brought forward to now: `suspendedUntil` removed, conditional on it
+/// still being the one read (a concurrent suspension is not undone unseen).
+pub fn lift_op(user: &UserId, suspended_until: &str) -> WriteOp {
+    WriteOp::Update {
+        key: keys::user(user),
+        updates: vec![Update::Remove("suspendedUntil".into()), Update::Set("updatedAt".into(), iso(now_ms()).into())],
+        cond: Some(Condition::Equals("suspendedUntil".into(), suspended_until.into())),
     }
 }
 

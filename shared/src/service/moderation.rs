@@ -221,6 +221,42 @@ pub async fn audit(
     Ok((list, next.map(|id| id.to_string())))
 }
 
+/// A user's suspension after `DELETE /api/users/{id}/suspension`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SuspensionLifted {
+    pub user_id: UserId,
+    /// Always false: the user may log in again (their old tokens stay revoked).
+    pub suspended: bool,
+}
+
+/// Lifts `user`'s suspension before its end (admins): the user's `suspendedUntil` removed and
+/// the audit entry, in one transaction. Idempotent: a user not suspended (or whose suspension
+/// ended) is answered alike, with no write and no entry. 404 for a user who does not exist.
+#[tracing::instrument(skip_all, fields(actor = %caller.id(), user = %user))]
+pub async fn lift_suspension(app: &App, caller: &Caller, user: &UserId) -> Result<SuspensionLifted, AppError> {
+    if !caller.is_admin() {
+        return Err(AppError::Forbidden("only an admin may lift a suspension".into()));
+    }
+    let lifted = SuspensionLifted { user_id: user.clone(), suspended: false };
+    for attempt in 1..=repo::ATTEMPTS {
+        let u = store::users::get(app.table(), user).await?.ok_or_else(|| AppError::not_found("user"))?;
+        let Some(until) = u.suspended_until.as_deref().filter(|_| u.suspension(&iso(now_ms())).is_some()) else {
+            return Ok(lifted);
+        };
+        let mut entry = AuditEntry::new(caller.id(), AuditAction::SuspensionLifted);
+        entry.user_id = Some(user.clone());
+        match app.table().transact(vec![repo::lift_op(user, until), entry.op()?]).await {
+            Ok(()) => return Ok(lifted),
+            // Suspended again (or deleted) meanwhile: read it again.
+            Err(StoreError::TransactionCancelled { .. }) if attempt < repo::ATTEMPTS => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::Conflict("too many changes at once; retry".into()))
+}
+
 /// A suspension's end as given (RFC 3339, in the future), stored in the ISO form whose text
 /// sorts as time does; `None`: for good.
 pub fn parse_until(until: Option<&str>) -> Result<Option<String>, AppError> {

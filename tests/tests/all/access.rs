@@ -283,6 +283,8 @@ fn http_rows() -> Vec<Row> {
           |_, _| Some(json!({ "action": "dismiss" })), Alice,                                   [s(401), s(403), s(403), s(403), s(403), s(200)]),
         r("POST /api/reports/{id}/resolve", "suspend the reported user", Method::POST, |f| format!("/api/reports/{}/resolve", f.report),
           |_, _| Some(json!({ "action": "suspend_user", "until": "2100-01-01T00:00:00Z" })), Alice, [s(401), s(403), s(403), s(403), s(403), s(200)]),
+        r("DELETE /api/users/{id}/suspension", "lift the victim's suspension", Method::DELETE, |f| format!("/api/users/{}/suspension", f.victim),
+          no_body, Alice,                                                                      [s(401), s(403), s(403), s(403), s(403), s(200)]),
         r("GET /api/audit", "the audit log", Method::GET, |_| "/api/audit".into(), no_body, Alice,
                                                                                                   [s(401), s(403), s(403), s(403), s(403), s(200)]),
         r("PUT /api/groups/{id}/bans/{userId}", "ban the victim from a group", Method::PUT, |f| format!("/api/groups/{}/bans/{}", f.group, f.victim),

@@ -448,6 +448,8 @@ async fn measure_moderation(
     let resolve = format!("/api/reports/{}/resolve", r["data"]["id"].as_str().unwrap());
     let suspend = Some(json!({ "action": "suspend_user" }));
     m.insert("POST /api/reports/{id}/resolve suspend_user", b.http(Method::POST, &resolve, admin_t, suspend).await);
+    let lift = format!("/api/users/{}/suspension", victim.id);
+    m.insert("DELETE /api/users/{id}/suspension", b.http(Method::DELETE, &lift, admin_t, None).await);
     // A ban from a channel through a report of a message there.
     let spammer = b.gw.user("spammer").await;
     let join = json!({ "memberId": spammer.id });

@@ -324,8 +324,21 @@ async fn a_suspended_user_loses_their_socket_at_once_and_cannot_log_in(store: St
     let path = format!("/api/reports/{}/resolve", r["data"]["id"].as_str().unwrap());
     assert_eq!(gw.post(&path, &admin.token, json!({ "action": "suspend_user" })).await.0, StatusCode::OK);
     let creds = json!({ "username": alice.username, "password": "correct horse battery" });
-    let (status, refused) = gw.post_anon("/api/users/login", creds).await;
+    let (status, refused) = gw.post_anon("/api/users/login", creds.clone()).await;
     assert_eq!((status, refused["error"]["details"]["until"].clone()), (StatusCode::FORBIDDEN, Value::Null));
+
+    // Lifted early by an admin (audited): she logs in again; lifting again changes nothing.
+    let lift = format!("/api/users/{}/suspension", alice.id);
+    assert_eq!(gw.call(Method::DELETE, &lift, Some(&bob.token), None).await.0, StatusCode::UNAUTHORIZED);
+    let (status, lifted) = gw.call(Method::DELETE, &lift, Some(&admin.token), None).await;
+    assert_eq!((status, lifted["data"]["suspended"].clone()), (StatusCode::OK, json!(false)), "{lifted}");
+    assert_eq!(gw.post_anon("/api/users/login", creds).await.0, StatusCode::OK);
+    assert_eq!(gw.call(Method::DELETE, &lift, Some(&admin.token), None).await.0, StatusCode::OK);
+    let (_, audit) = gw.get("/api/audit?limit=2", &admin.token).await;
+    let actions: Vec<_> = audit["data"].as_array().into_iter().flatten().map(|e| e["action"].clone()).collect();
+    assert_eq!(actions, [json!("suspension_lifted"), json!("user_suspended")], "one entry per lift that lifted");
+    let missing = format!("/api/users/usr_{}/suspension", ulid::Ulid::generate());
+    assert_eq!(gw.call(Method::DELETE, &missing, Some(&admin.token), None).await.0, StatusCode::NOT_FOUND);
 }
 
 async fn ban(gw: &Gateway, who: &User, kind: &str, g: &str, whom: &User, banning: bool) -> (StatusCode, Value) {

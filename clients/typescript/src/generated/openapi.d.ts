@@ -1024,6 +1024,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/users/{id}/suspension": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Lift a user's suspension early
+         * @description Admins only. The user may log in again (tokens issued before the suspension stay revoked). Idempotent: a user not suspended is answered alike, with no audit entry. Audited (`suspension_lifted`).
+         */
+        delete: operations["liftSuspension"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/chat": {
         parameters: {
             query?: never;
@@ -1132,7 +1152,7 @@ export interface components {
         /** @description Uploads (`POST /api/uploads`) to attach: the sender's, for this conversation, uploaded as declared, not attached elsewhere (409 otherwise). At most the default per message (`CHAT_ATTACHMENTS_PER_MESSAGE`). */
         AttachmentIds: components["schemas"]["UploadId"][];
         /** @description What the audit log records. */
-        AuditAction: ("report_dismissed" | "message_deleted" | "user_suspended" | "user_unbanned") | "user_banned" | "policy_changed";
+        AuditAction: ("report_dismissed" | "message_deleted" | "user_suspended" | "user_unbanned") | "suspension_lifted" | "user_banned" | "policy_changed";
         /** @description One entry of the audit log: who did what, when, to whom. */
         AuditEntry: {
             action: components["schemas"]["AuditAction"];
@@ -2056,6 +2076,12 @@ export interface components {
          * @enum {string}
          */
         StatusName: "online" | "available" | "away" | "busy" | "dnd" | "offline" | "invisible";
+        /** @description A user's suspension after `DELETE /api/users/{id}/suspension`. */
+        SuspensionLifted: {
+            /** @description Always false: the user may log in again (their old tokens stay revoked). */
+            suspended: boolean;
+            userId: components["schemas"]["UserId"];
+        };
         /**
          * @description One page of changes: `next` when more follow (call again with it at once), else `token`, for
          *     the next sync.
@@ -4385,6 +4411,38 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    liftSuspension: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A malformed id names nothing: 404. */
+                id: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope"] & {
+                        data?: components["schemas"]["SuspensionLifted"];
+                    };
+                };
+            };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
