@@ -996,7 +996,7 @@ export interface paths {
         post?: never;
         /**
          * Unblock a user
-         * @description Idempotent.
+         * @description Idempotent; a user who no longer exists can still be unblocked (a malformed id names nothing: 404).
          */
         delete: operations["unblockUser"];
         options?: never;
@@ -4378,6 +4378,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
