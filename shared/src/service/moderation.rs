@@ -186,11 +186,11 @@ async fn submit(app: &App, report: Report) -> Result<Report, AppError> {
     Ok(report)
 }
 
-fn admins_only(caller: &Caller) -> Result<(), AppError> {
+fn admins_only(caller: &Caller, what: &str) -> Result<(), AppError> {
     if caller.is_admin() {
         Ok(())
     } else {
-        Err(AppError::Forbidden("only an admin may review reports".into()))
+        Err(AppError::Forbidden(format!("only an admin may {what}")))
     }
 }
 
@@ -202,7 +202,7 @@ pub async fn reports(
     limit: u32,
     after: Option<&ReportId>,
 ) -> Result<(Vec<Report>, Option<String>), AppError> {
-    admins_only(caller)?;
+    admins_only(caller, "review reports")?;
     let (list, next) = repo::list(app.table(), status, limit, after).await?;
     Ok((list, next.map(|id| id.to_string())))
 }
@@ -214,9 +214,7 @@ pub async fn audit(
     limit: u32,
     before: Option<&AuditId>,
 ) -> Result<(Vec<AuditEntry>, Option<String>), AppError> {
-    if !caller.is_admin() {
-        return Err(AppError::Forbidden("only an admin may read the audit log".into()));
-    }
+    admins_only(caller, "read the audit log")?;
     let (list, next) = repo::audit(app.table(), limit, before).await?;
     Ok((list, next.map(|id| id.to_string())))
 }
@@ -236,9 +234,7 @@ pub struct SuspensionLifted {
 /// ended) is answered alike, with no write and no entry. 404 for a user who does not exist.
 #[tracing::instrument(skip_all, fields(actor = %caller.id(), user = %user))]
 pub async fn lift_suspension(app: &App, caller: &Caller, user: &UserId) -> Result<SuspensionLifted, AppError> {
-    if !caller.is_admin() {
-        return Err(AppError::Forbidden("only an admin may lift a suspension".into()));
-    }
+    admins_only(caller, "lift a suspension")?;
     let lifted = SuspensionLifted { user_id: user.clone(), suspended: false };
     for attempt in 1..=repo::ATTEMPTS {
         let u = store::users::get(app.table(), user).await?.ok_or_else(|| AppError::not_found("user"))?;
@@ -282,7 +278,7 @@ pub async fn resolve(
     action: Resolution,
     until: Option<String>,
 ) -> Result<Report, AppError> {
-    admins_only(caller)?;
+    admins_only(caller, "review reports")?;
     if until.is_some() && action != Resolution::SuspendUser {
         return Err(AppError::field("until", "only for suspend_user"));
     }
