@@ -53,7 +53,15 @@ impl App {
             || config.ws_endpoint.is_some()
             || config.jwt_secret_arn.is_some()
             || cfg!(any(feature = "s3", feature = "sns"));
-        let sdk = if needs_aws { Some(aws_config::defaults(BehaviorVersion::latest()).load().await) } else { None };
+        let sdk = if needs_aws {
+            let mut loader = aws_config::defaults(BehaviorVersion::latest());
+            if let Some(client) = config.tls_roots.http_client() {
+                loader = loader.http_client(client);
+            }
+            Some(loader.load().await)
+        } else {
+            None
+        };
         let mut app = Self::build_with_sdk(config, sdk.clone())?;
         #[cfg(feature = "s3")]
         if let Some(sdk) = &sdk {

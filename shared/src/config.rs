@@ -55,6 +55,8 @@ pub struct Config {
     /// (`CHAT_MESSAGE_RETENTION_DAYS`; none by default). A conversation's own lifetime, when
     /// shorter, wins.
     pub message_retention_secs: Option<i64>,
+    /// The certificate authorities the AWS clients trust (`CHAT_TLS_ROOTS`, `tls`).
+    pub tls_roots: crate::tls::TlsRoots,
 }
 
 /// At most `limit` sends per user in each fixed window of `window_secs` (`CHAT_SEND_RATE_LIMIT`,
@@ -102,6 +104,8 @@ pub enum ConfigError {
     NotANumber(&'static str),
     #[error("CHAT_WORD_FILTER: {0}")]
     WordFilter(String),
+    #[error("{0}")]
+    TlsRoots(String),
 }
 
 /// A fixed secret for local development only; `Config::from_env` refuses it unless `CHAT_ENV=local`.
@@ -165,6 +169,7 @@ impl Config {
             },
             message_retention_secs: Some(number("CHAT_MESSAGE_RETENTION_DAYS", 0)?.clamp(0, 3650) * 86_400)
                 .filter(|s| *s > 0),
+            tls_roots: crate::tls::TlsRoots::from_lookup(&get).map_err(ConfigError::TlsRoots)?,
         })
     }
 
@@ -191,6 +196,7 @@ impl Config {
             word_filter: crate::wordfilter::WordFilter::default(),
             send_rate: SendRate::default(),
             message_retention_secs: None,
+            tls_roots: crate::tls::TlsRoots::System,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod service;
 pub mod store;
 pub mod text;
+pub mod tls;
 pub mod uploads;
 pub mod wordfilter;
 
