@@ -5,6 +5,7 @@
 //!                                          DynamoDB requests and capacity units per route;
 //!                                          login latency at the argon2 parameters
 //! perf cold-start --bootstrap PATH --dynamodb URL [--runs N] [--json F]
+//!                 [--functions a,b] [--secrets-manager on] [--tls-roots amazon|system] [--cert-file F]
 //!                                          Lambda Runtime API emulator: init and first request
 //! perf fanout     [--sizes 1,10,100,1000] [--runs N] [--json F]
 //!                                          one message to N members through the local gateway

@@ -164,11 +164,12 @@ fn spawn_once(
     event: &str,
     wait_response: bool,
     cert_file: Option<&str>,
+    tls_roots: &str,
     secret: &Secret,
 ) -> Result<Sample, Error> {
     *em.lock() = Run { event: event.to_owned(), ..Run::default() };
     let mut cmd = Command::new(bootstrap);
-    cmd.env_clear();
+    cmd.env_clear().env("CHAT_TLS_ROOTS", tls_roots);
     if let Some(f) = cert_file {
         cmd.env("SSL_CERT_FILE", f);
     }
@@ -383,6 +384,9 @@ pub fn run(args: &Args) -> Result<(), Error> {
     // bundle and every file of the system directory (here Debian's /etc/ssl/certs: ~300 files).
     let bundle = args.get("cert-file").unwrap_or("/etc/ssl/certs/ca-certificates.crt").to_owned();
     let cert_files = std::fs::read_dir("/etc/ssl/certs").map_or(0, |d| d.count());
+    // `amazon` (Lambda's default, `chat::tls`): the five bundled roots, so the CA columns agree;
+    // `system`: the platform store, which the CA columns then compare.
+    let tls_roots = args.get("tls-roots").unwrap_or("amazon").to_owned();
 
     println!(
         "\n### Cold start of `{bootstrap}` ({:.2} MB on disk), {runs} runs per function, signing key from {}\n",
@@ -394,7 +398,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
         seed["getitem_ms"].as_f64().unwrap_or(0.0)
     );
     println!(
-        "Columns: local DynamoDB server (moto) or a stand-in answering `{{}}` at once (and, with Secrets Manager, a stand-in answering `GetSecretValue` at once); CA roots from the system store ({cert_files} entries in /etc/ssl/certs) or from `SSL_CERT_FILE={bundle}` only.\n"
+        "Columns: local DynamoDB server (moto) or a stand-in answering `{{}}` at once (and, with Secrets Manager, a stand-in answering `GetSecretValue` at once); `CHAT_TLS_ROOTS={tls_roots}`: with `system`, CA roots from the system store ({cert_files} entries in /etc/ssl/certs) or from `SSL_CERT_FILE={bundle}` only; with `amazon`, the bundled Amazon roots in every column.\n"
     );
     println!("| function | ready (1st `/next`) p50 ms | p90 ms | ready, stand-in p50 ms | ready, stand-in + one CA bundle p50 ms | init CPU there, p50 ms | ready, moto + one CA bundle p50 ms | 1st response p50 ms | p90 ms | first invocation p50 ms | peak RSS p50 MB | max MB |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
@@ -415,6 +419,7 @@ pub fn run(args: &Args) -> Result<(), Error> {
                 event,
                 wait_response,
                 cert_file,
+                &tls_roots,
                 if dynamodb == stub { &stub_secret } else { &secret },
             )
         };

@@ -264,7 +264,9 @@ pub async fn mark_read(
     };
     // `messagesMarkedRead` to the reader's devices, `messagesRead` to the other members: one
     // presence read for both.
-    let (mine, others) = fanout::connections(app, &l.conversation.member_set).await?.split(|u| *u == actor.user_id);
+    let (mine, others) = fanout::connections_unblocked(app, &l.conversation.member_set, &actor.user_id)
+        .await?
+        .split(|u| *u == actor.user_id);
     let (marked, read) = (Event::MessagesMarkedRead(receipt.clone()), Event::MessagesRead(receipt.clone()));
     fanout::push_all(app, vec![(mine, &marked), (others, &read)]).await;
     Ok(receipt)
@@ -325,5 +327,5 @@ pub async fn delivered(app: &App, actor: &Actor, c: &Conversation, seq: i64) -> 
         delivered_seq: seq,
         delivered_at: iso(now_ms()),
     };
-    fanout::to_members(app, c, Some(&actor.user_id), &Event::MessagesDelivered(receipt)).await
+    fanout::to_members_from(app, c, &actor.user_id, Some(&actor.user_id), &Event::MessagesDelivered(receipt)).await
 }

@@ -119,10 +119,31 @@ pub async fn to_user(app: &App, user: &UserId, event: &Event) -> Result<(), AppE
     Ok(())
 }
 
+/// The connections of `users`, but for those who blocked `actor`: what a blocked user does
+/// (reactions, receipts, edits) never reaches whoever blocked them. Their block sets are on the
+/// presences read anyway: no extra request.
+pub async fn connections_unblocked(app: &App, users: &[UserId], actor: &UserId) -> Result<Connections, AppError> {
+    let presences = repo::connections::presences(app.table(), users).await?;
+    Ok(Connections::of(presences.into_iter().filter(|p| !p.block_set.contains(actor)).collect(), None))
+}
+
 /// An event to every connection of the members of `c` except `except`'s.
 pub async fn to_members(app: &App, c: &Conversation, except: Option<&UserId>, event: &Event) -> Result<(), AppError> {
     let members: Vec<UserId> = c.member_set.iter().filter(|m| Some(*m) != except).cloned().collect();
     push(app, connections(app, &members).await?, event).await;
+    Ok(())
+}
+
+/// As `to_members`, for what `actor` did: members who blocked `actor` are left out.
+pub async fn to_members_from(
+    app: &App,
+    c: &Conversation,
+    actor: &UserId,
+    except: Option<&UserId>,
+    event: &Event,
+) -> Result<(), AppError> {
+    let members: Vec<UserId> = c.member_set.iter().filter(|m| Some(*m) != except).cloned().collect();
+    push(app, connections_unblocked(app, &members, actor).await?, event).await;
     Ok(())
 }
 

@@ -268,10 +268,13 @@ where
     A: Future<Output = Result<(), AppError>>,
 {
     // Moderation before any write (`policy`): the word filter's one text transform, and the
-    // sender's flood counter alongside the first read.
+    // sender's flood counter alongside the first read. Its refusal waits for that read: a retry
+    // of a `clientMessageId` already used gets its message, never a 429.
     let out = Outgoing { text: super::policy::filter_text(app, out.text)?, ..out };
-    let authenticate =
-        async { tokio::try_join!(authenticate, super::policy::count_send(app, &sender.user_id)).map(drop) };
+    let authenticate = async {
+        let (authenticated, counted) = tokio::join!(authenticate, super::policy::count_send(app, &sender.user_id));
+        authenticated.map(|()| counted.err())
+    };
     let (conversation_id, receiver) =
         out.target.locate(app, &sender.user_id).await?.ok_or_else(|| AppError::not_found("user"))?;
     if receiver.as_ref() == Some(&sender.user_id) {
@@ -302,12 +305,16 @@ where
     let mut planned: Option<MessageId> = None;
     for attempt in 0..SEND_ATTEMPTS {
         let read = app.table().batch_get(&keys);
-        let items = match authenticate.take() {
-            Some(auth) => tokio::try_join!(auth, async { read.await.map_err(AppError::from) })?.1,
-            None => read.await?,
+        let (flooded, items) = match authenticate.take() {
+            Some(auth) => tokio::try_join!(auth, async { read.await.map_err(AppError::from) })?,
+            None => (None, read.await?),
         };
         let loaded = conversations::from_items(&items, &conversation_id)?;
-        if let Some(idem) = idem_key.as_ref().and_then(|k| repo::pick(&items, k)) {
+        let idem = idem_key.as_ref().and_then(|k| repo::pick(&items, k));
+        if let Some(refused) = flooded.filter(|_| idem.is_none()) {
+            return Err(refused);
+        }
+        if let Some(idem) = idem {
             match msgs::replay(app.table(), &idem, &conversation_id, out.text.as_str()).await? {
                 msgs::Replayed::Stored(stored) => {
                     // Its first attempt may have stopped before making it the last message.
@@ -767,7 +774,7 @@ where
     };
     if let Some(c) = conversation? {
         let event = Event::MessageEdited(MessageEdited { message: edited.clone() });
-        fanout::to_members(app, &c, None, &event).await?;
+        fanout::to_members_from(app, &c, &actor.user_id, None, &event).await?;
     }
     Ok(edited)
 }
@@ -826,7 +833,7 @@ where
     }
     if let Some(c) = conversation? {
         let event = if add { Event::ReactionAdded(change.clone()) } else { Event::ReactionRemoved(change.clone()) };
-        fanout::to_members(app, &c, None, &event).await?;
+        fanout::to_members_from(app, &c, &actor.user_id, None, &event).await?;
     }
     Ok(ReactOutcome::Changed(change))
 }

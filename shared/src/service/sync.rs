@@ -23,6 +23,7 @@ use crate::error::AppError;
 use crate::ids::{ConversationId, MessageId, NotificationId, UserId};
 use crate::models::{ConversationKind, Message, NotificationKind, DEFAULT_PAGE};
 use crate::repo::changes::{self, EntryKind, CHANGED_AT, MARKED_AT, PINS_AT};
+use crate::repo::connections::Presence;
 use crate::repo::conversations::{self, Conversation};
 use crate::repo::notifications::NotificationData;
 use crate::repo::{self, keys, pick, string_field};
@@ -315,14 +316,21 @@ where
         mine = mine.split_off(&r.conversation);
     }
 
-    // 2. Their META + SUMMARY, and the other member's membership of a direct conversation.
+    // 2. Their META + SUMMARY, the other member's membership of a direct conversation, and the
+    //    caller's presence (whom they blocked: those users' messages come marked, as in history).
     let partner = |c: &ConversationId| c.direct_members().map(|(a, b)| if a == *me { b } else { a });
     let mut batch = Vec::new();
     for c in mine.keys() {
         batch.extend(conversations::load_keys(c));
         batch.extend(partner(c).map(|p| keys::membership(&p, c)));
     }
-    let items = if batch.is_empty() { vec![] } else { app.table().batch_get(&batch).await? };
+    let items = if batch.is_empty() {
+        vec![]
+    } else {
+        batch.push(keys::presence(me));
+        app.table().batch_get(&batch).await?
+    };
+    let blocked: Presence = pick(&items, &keys::presence(me)).map(repo::from_item).transpose()?.unwrap_or_default();
 
     let since_iso = iso(since);
     let mut changes = Vec::new();
@@ -425,13 +433,18 @@ where
     let mut next = None;
     for (i, ((id, head, ..), f)) in todo.iter().zip(found).enumerate() {
         changes.extend(head.iter().cloned());
-        changes.extend(f.messages.iter().cloned().map(|message| Change::Message { message }));
+        changes.extend(f.messages.iter().cloned().map(|mut message| {
+            message.sender_blocked = blocked.block_set.contains(&message.sender_id);
+            Change::Message { message }
+        }));
         for (_, e) in &f.log {
             let (conversation_id, message_id) = (id.clone(), e.message_id.clone());
             changes.push(match e.kind {
                 EntryKind::Edited => match edited[i].iter().find(|m| m.id == e.message_id) {
                     // Deleted since: its tombstone follows in the log.
-                    Some(m) if !m.deleted => Change::MessageEdited { message: m.clone() },
+                    Some(m) if !m.deleted => Change::MessageEdited {
+                        message: Message { sender_blocked: blocked.block_set.contains(&m.sender_id), ..m.clone() },
+                    },
                     _ => continue,
                 },
                 EntryKind::Deleted => Change::MessageDeleted { conversation_id, message_id },

@@ -14,6 +14,7 @@ use crate::harness::{both_stores, Gateway, Store, User};
 both_stores!(
     a_blocked_user_cannot_message_the_blocker_and_gets_the_answer_of_any_refused_send,
     in_a_shared_group_the_blocker_gets_nothing_live_from_the_blocked_and_history_marks_them,
+    the_blocked_users_reactions_receipts_and_edits_never_reach_the_blocker_and_sync_marks_their_messages,
     neither_a_blocker_nor_the_blocked_sees_the_other_typing_or_the_blockers_presence,
     every_send_in_flight_while_a_block_lands_is_either_stored_or_refused_and_later_ones_are_refused,
     a_report_reaches_the_admins_once_per_reporter_and_object_and_strangers_get_a_404,
@@ -122,6 +123,80 @@ async fn in_a_shared_group_the_blocker_gets_nothing_live_from_the_blocked_and_hi
     assert_eq!(marks(&thread), [("in thread".to_owned(), true)]);
     let (_, thread) = gw.get(format!("/api/messages/{root}/replies"), &carol.token).await;
     assert_eq!(marks(&thread), [("in thread".to_owned(), false)]);
+}
+
+async fn the_blocked_users_reactions_receipts_and_edits_never_reach_the_blocker_and_sync_marks_their_messages(
+    store: Store,
+) {
+    let gw = Gateway::start(store).await;
+    let (alice, bob, carol) = (gw.user("alice").await, gw.user("bob").await, gw.user("carol").await);
+    let g = group(&gw, &carol, "groups", &[&alice, &bob]).await;
+    assert_eq!(block(&gw, &alice, &bob, true).await.0, StatusCode::OK);
+    let mut tokens = Vec::new();
+    for who in [&alice, &carol] {
+        let (_, synced) = gw.get("/api/sync", &who.token).await;
+        tokens.push(synced["data"]["token"].as_str().expect("a sync token").to_owned());
+    }
+    let (_, carols) = send(&gw, &carol, &g, "from carol").await;
+    let (_, bobs) = send(&gw, &bob, &g, "from bob").await;
+    let (carols, bobs) = (carols["data"]["id"].as_str().unwrap(), bobs["data"]["id"].as_str().unwrap());
+    let (mut alice_ws, mut carol_ws) = (gw.connect(&alice).await, gw.connect(&carol).await);
+
+    let (status, _) =
+        gw.call(Method::PUT, format!("/api/messages/{carols}/reactions/%F0%9F%91%8D"), Some(&bob.token), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(carol_ws.event("reactionAdded").await["userId"], bob.id.as_str());
+    assert!(alice_ws.try_event("reactionAdded", QUIET).await.is_none(), "no reaction of the blocked user");
+
+    let (status, _) = gw.post(format!("/api/conversations/{g}/read"), &bob.token, json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(carol_ws.event("messagesRead").await["userId"], bob.id.as_str());
+    assert!(alice_ws.try_event("messagesRead", QUIET).await.is_none(), "no read receipt of the blocked user");
+
+    let edit = Some(json!({ "text": "from bob, edited" }));
+    let (status, _) = gw.call(Method::PATCH, format!("/api/messages/{bobs}"), Some(&bob.token), edit).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(carol_ws.event("messageEdited").await["message"]["text"], "from bob, edited");
+    assert!(alice_ws.try_event("messageEdited", QUIET).await.is_none(), "no edit of the blocked user");
+
+    // The sync marks the blocked user's messages as history does, for the blocker only.
+    let marked = |who: &User, since: &str| {
+        let (gw, path, token) = (&gw, format!("/api/sync?since={since}"), who.token.clone());
+        async move {
+            let (status, page) = gw.get(path, &token).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let mut marks: Vec<(String, String, bool)> = page["data"]["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["type"] == "message" || c["type"] == "messageEdited")
+                .map(|c| {
+                    let m = &c["message"];
+                    let blocked = m["senderBlocked"].as_bool().unwrap_or(false);
+                    (c["type"].as_str().unwrap().to_owned(), m["text"].as_str().unwrap().to_owned(), blocked)
+                })
+                .collect();
+            marks.sort();
+            marks
+        }
+    };
+    let change = |t: &str, text: &str, blocked: bool| (t.to_owned(), text.to_owned(), blocked);
+    assert_eq!(
+        marked(&alice, &tokens[0]).await,
+        [
+            change("message", "from bob, edited", true),
+            change("message", "from carol", false),
+            change("messageEdited", "from bob, edited", true)
+        ]
+    );
+    assert_eq!(
+        marked(&carol, &tokens[1]).await,
+        [
+            change("message", "from bob, edited", false),
+            change("message", "from carol", false),
+            change("messageEdited", "from bob, edited", false)
+        ]
+    );
 }
 
 async fn neither_a_blocker_nor_the_blocked_sees_the_other_typing_or_the_blockers_presence(store: Store) {

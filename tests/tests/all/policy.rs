@@ -24,6 +24,7 @@ both_stores!(
     the_word_filter_refuses_a_disguised_word_on_send_and_edit_without_repeating_it,
     the_word_filter_masks_a_word_on_send_and_edit,
     flood_protection_answers_429_with_retry_after_past_the_limit,
+    past_the_flood_limit_a_retry_of_a_stored_send_still_gets_its_message,
     a_disappearing_conversation_hides_its_expired_messages_everywhere,
     global_retention_expires_every_message_and_a_shorter_lifetime_wins,
 );
@@ -252,6 +253,29 @@ async fn flood_protection_answers_429_with_retry_after_past_the_limit(store: Sto
     assert!(stored <= 6, "at most the limit per window: {stored}");
     // Another user is not slowed down by alice's flood.
     assert_eq!(send_raw(&gw, &bob, &alice.id, "hi").await.0, StatusCode::CREATED);
+}
+
+async fn past_the_flood_limit_a_retry_of_a_stored_send_still_gets_its_message(store: Store) {
+    let mut c = config(store);
+    c.send_rate = SendRate { limit: 2, window_secs: 86_400 };
+    let gw = Gateway::spawn(c, None).await;
+    let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
+    let body = |text: &str, client: &str| json!({ "receiverId": bob.id, "content": text, "clientMessageId": client });
+    let (status, first) = gw.post("/api/messages", &alice.token, body("kept", "k1")).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    // Spend the rest of the window (two windows at most meet these sends) until refused.
+    let mut refused = false;
+    for i in 0..4 {
+        let (status, _) = gw.post("/api/messages", &alice.token, body(&format!("more {i}"), &format!("m{i}"))).await;
+        refused |= status == StatusCode::TOO_MANY_REQUESTS;
+    }
+    assert!(refused, "the limit was reached");
+    // The retry (its answer lost, say) is answered with the stored message, not a 429.
+    let (status, again) = gw.post("/api/messages", &alice.token, body("kept", "k1")).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["data"]["id"], first["data"]["id"]);
+    // A new send is still refused.
+    assert_eq!(gw.post("/api/messages", &alice.token, body("new", "k2")).await.0, StatusCode::TOO_MANY_REQUESTS);
 }
 
 /// Moves a message's expiry into the past, as it reads once its lifetime has passed: the
