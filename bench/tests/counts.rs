@@ -195,6 +195,11 @@ fn the_lambda_binary_keeps_one_tls_stack_and_one_http_stack() {
             ("native-tls", "a second TLS library"),
             ("ring", "a second crypto library next to aws-lc"),
             ("reqwest", "a second HTTP client next to the SDK's hyper client"),
+            // jsonwebtoken signs with aws-lc (`aws_lc_rs`), already linked for TLS: its RustCrypto
+            // backend would link RSA and elliptic curves for HS256 alone (150 KB of zip).
+            ("rsa", "jsonwebtoken's RustCrypto backend; HS256 runs on aws-lc"),
+            ("p256", "jsonwebtoken's RustCrypto backend"),
+            ("ed25519-dalek", "jsonwebtoken's RustCrypto backend"),
         ];
         for (name, why) in forbidden {
             assert!(!has(name), "{name} is in {package}: {why}");
