@@ -127,10 +127,14 @@ pub async fn connections_unblocked(app: &App, users: &[UserId], actor: &UserId) 
     Ok(Connections::of(presences.into_iter().filter(|p| !p.block_set.contains(actor)).collect(), None))
 }
 
+/// The members of `c` but `except`.
+fn members_but(c: &Conversation, except: Option<&UserId>) -> Vec<UserId> {
+    c.member_set.iter().filter(|m| Some(*m) != except).cloned().collect()
+}
+
 /// An event to every connection of the members of `c` except `except`'s.
 pub async fn to_members(app: &App, c: &Conversation, except: Option<&UserId>, event: &Event) -> Result<(), AppError> {
-    let members: Vec<UserId> = c.member_set.iter().filter(|m| Some(*m) != except).cloned().collect();
-    push(app, connections(app, &members).await?, event).await;
+    push(app, connections(app, &members_but(c, except)).await?, event).await;
     Ok(())
 }
 
@@ -142,8 +146,7 @@ pub async fn to_members_from(
     except: Option<&UserId>,
     event: &Event,
 ) -> Result<(), AppError> {
-    let members: Vec<UserId> = c.member_set.iter().filter(|m| Some(*m) != except).cloned().collect();
-    push(app, connections_unblocked(app, &members, actor).await?, event).await;
+    push(app, connections_unblocked(app, &members_but(c, except), actor).await?, event).await;
     Ok(())
 }
 
