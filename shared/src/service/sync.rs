@@ -330,7 +330,7 @@ where
         batch.push(keys::presence(me));
         app.table().batch_get(&batch).await?
     };
-    let blocked: Presence = pick(&items, &keys::presence(me)).map(repo::from_item).transpose()?.unwrap_or_default();
+    let caller: Presence = pick(&items, &keys::presence(me)).map(repo::from_item).transpose()?.unwrap_or_default();
 
     let since_iso = iso(since);
     let mut changes = Vec::new();
@@ -434,7 +434,7 @@ where
     for (i, ((id, head, ..), f)) in todo.iter().zip(found).enumerate() {
         changes.extend(head.iter().cloned());
         changes.extend(f.messages.iter().cloned().map(|mut message| {
-            message.sender_blocked = blocked.block_set.contains(&message.sender_id);
+            message.sender_blocked = caller.block_set.contains(&message.sender_id);
             Change::Message { message }
         }));
         for (_, e) in &f.log {
@@ -443,7 +443,7 @@ where
                 EntryKind::Edited => match edited[i].iter().find(|m| m.id == e.message_id) {
                     // Deleted since: its tombstone follows in the log.
                     Some(m) if !m.deleted => Change::MessageEdited {
-                        message: Message { sender_blocked: blocked.block_set.contains(&m.sender_id), ..m.clone() },
+                        message: Message { sender_blocked: caller.block_set.contains(&m.sender_id), ..m.clone() },
                     },
                     _ => continue,
                 },
