@@ -338,7 +338,7 @@ mod tests {
     #[test]
     fn every_name_is_the_serialized_one() {
         let (c, u) = (ConversationId::group(&crate::ids::GroupId::generate()), UserId::generate());
-        let m = MessageId::generate();
+        let m = MessageId::generate(&c);
         let deleted = MessageDeleted { message_id: m, conversation_id: c.clone(), deleted_by: u.clone() };
         let typing = Typing { conversation_id: c.clone(), user_id: u.clone(), is_typing: true, expires_at: "t".into() };
         let receipt = ReadReceipt {

@@ -69,7 +69,6 @@ macro_rules! typed_id {
 pub const ULID_PATTERN: &str = "[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}";
 
 typed_id!(UserId, "usr_");
-typed_id!(MessageId, "msg_");
 typed_id!(GroupId, "grp_");
 typed_id!(TokenId, "tok_");
 typed_id!(NotificationId, "ntf_");
@@ -77,6 +76,82 @@ typed_id!(DeviceId, "dev_");
 typed_id!(UploadId, "upl_");
 typed_id!(ReportId, "rpt_");
 typed_id!(AuditId, "aud_");
+
+/// A message: `msg_<ULID>.<conversation id>`. The conversation it carries makes a message
+/// found by its id alone one `GetItem` in its conversation's partition (no index entry to
+/// write with every message, no index's eventual consistency). `msg_<ULID>` alone is the form
+/// minted before, still read (found through GSI1). Within a conversation ids sort by their
+/// ULID, old and new forms alike.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MessageId(String);
+
+impl MessageId {
+    pub const PREFIX: &'static str = "msg_";
+    const SEPARATOR: char = '.';
+
+    /// A new id of a message of `conversation`.
+    pub fn generate(conversation: &ConversationId) -> Self {
+        Self(format!("{}{}{}{conversation}", Self::PREFIX, next_ulid(), Self::SEPARATOR))
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let rest = s.strip_prefix(Self::PREFIX)?;
+        let (ulid, conversation) = match rest.split_once(Self::SEPARATOR) {
+            Some((ulid, conversation)) => (ulid, Some(conversation)),
+            None => (rest, None),
+        };
+        Ulid::from_string(ulid).ok()?;
+        if let Some(c) = conversation {
+            ConversationId::parse(c)?;
+        }
+        Some(Self(s.to_owned()))
+    }
+
+    /// The conversation the id names; `None` for an id of the older form.
+    pub fn conversation(&self) -> Option<ConversationId> {
+        let (_, c) = self.0.split_once(Self::SEPARATOR)?;
+        ConversationId::parse(c)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for MessageId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Self::parse(&s).ok_or_else(|| "not a valid msg_ id".to_owned())
+    }
+}
+
+impl From<MessageId> for String {
+    fn from(id: MessageId) -> String {
+        id.0
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for MessageId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "MessageId".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let (prefix, direct, group) = (Self::PREFIX, ConversationId::DIRECT, GroupId::PREFIX);
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": format!("^{prefix}{ULID_PATTERN}(\\.({direct}{ULID_PATTERN}_{ULID_PATTERN}|{group}{ULID_PATTERN}))?$"),
+            "description": format!("`{prefix}`, a ULID, `.` and the id of the message's conversation (`{prefix}` and a ULID alone: a message sent before ids carried their conversation)."),
+        })
+    }
+}
 
 /// A WebSocket connection, as API Gateway names it (opaque, e.g. `Conn1234AbCd=`): not minted
 /// here, so any non-empty string API Gateway gives is one.
@@ -117,7 +192,7 @@ fn next_ulid() -> Ulid {
 pub struct ConversationId(String);
 
 impl ConversationId {
-    const DIRECT: &'static str = "dm_";
+    pub const DIRECT: &'static str = "dm_";
 
     pub fn direct(a: &UserId, b: &UserId) -> Self {
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
@@ -214,8 +289,28 @@ mod tests {
 
     #[test]
     fn ids_minted_in_sequence_sort_in_sequence() {
-        let ids: Vec<_> = (0..1000).map(|_| MessageId::generate()).collect();
+        let conv = ConversationId::group(&GroupId::generate());
+        let ids: Vec<_> = (0..1000).map(|_| MessageId::generate(&conv)).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn a_message_id_names_its_conversation_and_sorts_with_the_older_form() {
+        let conv = ConversationId::direct(&UserId::generate(), &UserId::generate());
+        let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+        let older = format!("msg_{}", Ulid::from_datetime(earlier));
+        let id = MessageId::generate(&conv);
+        assert_eq!(MessageId::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(id.conversation(), Some(conv.clone()));
+        let older = MessageId::parse(&older).unwrap();
+        assert_eq!(older.conversation(), None);
+        assert!(older < id);
+        // The conversation part must be one: well-formed, its users in order.
+        let (lo, hi) = conv.as_str()[3..].split_once('_').unwrap();
+        let ulid = &id.as_str()[4..30];
+        assert!(MessageId::parse(&format!("msg_{ulid}.dm_{hi}_{lo}")).is_none());
+        assert!(MessageId::parse(&format!("msg_{ulid}.")).is_none());
+        assert!(MessageId::parse(&format!("msg_{ulid}.usr_{lo}")).is_none());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Messages: partition `MSGS#<conversation>`, sorted by their time-ordered id; GSI1 finds a
-//! message by id alone (for delete).
+//! Messages: partition `MSGS#<conversation>`, sorted by their time-ordered id, which names the
+//! conversation (a message is found by its id alone with one `GetItem`); messages whose id is
+//! of the older form (`msg_<ULID>`) are found through GSI1.
 
 use serde_json::json;
 
@@ -16,8 +17,11 @@ pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 
 pub fn message_item(m: &Message) -> Result<Item, AppError> {
     let mut item = to_item(&keys::message(&m.conversation_id, &m.id), m)?;
-    item.insert("gsi1pk".into(), keys::message_gsi(&m.id).into());
-    item.insert("gsi1sk".into(), "MSG".into());
+    if m.id.conversation().is_none() {
+        // An id of the older form (a retry completing a send claimed before): found by GSI1.
+        item.insert("gsi1pk".into(), keys::message_gsi(&m.id).into());
+        item.insert("gsi1sk".into(), "MSG".into());
+    }
     // A disappearing message: DynamoDB's TTL removes it (within days); readers hide it at once.
     if let Some(at) = m.expires_at.as_deref().and_then(epoch_secs) {
         item.insert("ttl".into(), at.into());
@@ -401,10 +405,17 @@ pub async fn mark_mine(table: &dyn Table, messages: &mut [Message], user: &UserI
     }
 }
 
-/// One `Query` on GSI1.
+/// A message by its id alone: one strongly consistent `GetItem` in the conversation the id
+/// names (a message just sent is found); an id of the older form, one `Query` on GSI1.
 pub async fn find(table: &dyn Table, id: &MessageId) -> Result<Option<Message>, AppError> {
-    let page = table.query(&Query::new(Index::Gsi1, keys::message_gsi(id), SortCond::All).limit(1)).await?;
-    page.items.into_iter().next().filter(live).map(read).transpose()
+    let item = match id.conversation() {
+        Some(conv) => table.get(&keys::message(&conv, id), true).await?,
+        None => {
+            let page = table.query(&Query::new(Index::Gsi1, keys::message_gsi(id), SortCond::All).limit(1)).await?;
+            page.items.into_iter().next()
+        }
+    };
+    item.filter(live).map(read).transpose()
 }
 
 /// Messages of one conversation by id, those that exist, in `ids`' order: one `BatchGetItem`

@@ -370,7 +370,7 @@ where
         }
         let now = now_ms();
         let mut message = Message {
-            id: planned.clone().unwrap_or_else(MessageId::generate),
+            id: planned.clone().unwrap_or_else(|| MessageId::generate(&conversation_id)),
             conversation_id: conversation_id.clone(),
             sender_id: sender.user_id.clone(),
             text: out.text.as_str().to_owned(),

@@ -410,7 +410,7 @@ mod tests {
             ban_set: vec![],
         };
         let m = Message {
-            id: MessageId::generate(),
+            id: MessageId::generate(&c.id),
             conversation_id: c.id.clone(),
             sender_id: alice,
             text: "é".repeat(500),

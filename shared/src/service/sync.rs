@@ -66,13 +66,18 @@ impl schemars::JsonSchema for TokenSchema {
         let ulid = crate::ids::ULID_PATTERN;
         let conv = format!("(dm_{ulid}_{ulid}|grp_{ulid})");
         let after = "(-|[A-Za-z0-9_]{1,40})";
+        // A message id that names the token's conversation: `.<conversation>` written as `~`.
+        let messages = "(-|[A-Za-z0-9_]{1,40}~?)";
         schemars::json_schema!({
             "type": "string",
-            "pattern": format!("^{VERSION}\\.[0-9]{{1,15}}(\\.[0-9]{{1,15}}\\.{conv}\\.{after}\\.{after})?$"),
+            "pattern": format!("^{VERSION}\\.[0-9]{{1,15}}(\\.[0-9]{{1,15}}\\.{conv}\\.{messages}\\.{after})?$"),
             "description": "A token a sync answered (`token`, or `next` while more pages follow). Past the retention window, or not issued by this service: 410 `RESYNC_REQUIRED`.",
         })
     }
 }
+
+/// In a token, the `.<conversation>` ending a message id of the token's conversation.
+const MESSAGE_IN_CONVERSATION: &str = "~";
 
 impl Token {
     fn at(since: i64) -> Self {
@@ -108,8 +113,12 @@ impl Token {
                     None if ConversationId::is_direct_shaped(conv) => return Err(foreign()),
                     None => return Err(bad()),
                 };
-                let resume =
-                    Resume { until, conversation, messages_after: after(messages)?, changes_after: after(chg)? };
+                // `~`: the message id's `.<conversation>` (the token's), left out of the token.
+                let messages_after = match messages.strip_suffix(MESSAGE_IN_CONVERSATION) {
+                    Some(m) => after(m)?.map(|m| format!("{m}.{conversation}")),
+                    None => after(messages)?,
+                };
+                let resume = Resume { until, conversation, messages_after, changes_after: after(chg)? };
                 Ok(Self { since, resume: Some(resume) })
             }
             _ => Err(bad()),
@@ -124,7 +133,13 @@ impl Token {
                 self.since,
                 r.until,
                 r.conversation,
-                r.messages_after.as_deref().unwrap_or("-"),
+                r.messages_after
+                    .as_deref()
+                    .map(|m| match m.strip_suffix(&format!(".{}", r.conversation)) {
+                        Some(short) => format!("{short}{MESSAGE_IN_CONVERSATION}"),
+                        None => m.to_owned(),
+                    })
+                    .unwrap_or_else(|| "-".into()),
                 r.changes_after.as_deref().unwrap_or("-")
             ),
         }
@@ -542,8 +557,18 @@ mod tests {
                 since: 5,
                 resume: Some(Resume {
                     until: 9,
-                    conversation: conv,
-                    messages_after: Some(MessageId::generate().to_string()),
+                    conversation: conv.clone(),
+                    messages_after: Some(MessageId::generate(&conv).to_string()),
+                    changes_after: None,
+                }),
+            },
+            // A message id of the older form (no conversation in it).
+            Token {
+                since: 5,
+                resume: Some(Resume {
+                    until: 9,
+                    conversation: conv.clone(),
+                    messages_after: Some(format!("msg_{}", ulid::Ulid::generate())),
                     changes_after: None,
                 }),
             },

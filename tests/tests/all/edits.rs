@@ -15,6 +15,7 @@ both_stores!(
     an_edit_over_the_websocket_reaches_the_editors_other_devices,
     an_edit_read_before_a_delete_is_refused_by_the_store,
     a_sender_who_left_the_group_can_no_longer_edit,
+    a_message_is_found_by_its_id_alone_at_once_and_one_with_an_id_of_the_older_form_still_is,
 );
 
 async fn send(gw: &Gateway, from: &User, to: &User, text: &str) -> (String, String) {
@@ -184,4 +185,39 @@ async fn a_sender_who_left_the_group_can_no_longer_edit(store: Store) {
     assert_eq!(gw.put(format!("/api/groups/{group}/members"), &alice.token, removed).await.0, StatusCode::OK);
     assert_eq!(edit(&gw, &bob, &id, json!({ "text": "after leaving" })).await.0, StatusCode::NOT_FOUND);
     assert_eq!(in_history(&gw, &alice, &group, &id).await["text"], "mine");
+}
+
+/// A message's id names its conversation: no index entry is written for it, and the routes that
+/// name a message alone read it with one strongly consistent `GetItem` (an edit right after the
+/// send finds it). A message stored before, its id `msg_<ULID>` alone, is still found (GSI1).
+async fn a_message_is_found_by_its_id_alone_at_once_and_one_with_an_id_of_the_older_form_still_is(store: Store) {
+    use chat::ids::{ConversationId, MessageId};
+    use chat::repo::messages as msgs;
+
+    let gw = Gateway::start(store).await;
+    let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
+    let (conv, id) = send(&gw, &alice, &bob, "helo").await;
+    assert!(id.ends_with(&format!(".{conv}")), "{id} names {conv}");
+    let (conv_id, msg_id) = (ConversationId::parse(&conv).unwrap(), MessageId::parse(&id).unwrap());
+    let key = chat::repo::keys::message(&conv_id, &msg_id);
+    let stored = gw.app().table().get(&key, true).await.unwrap().expect("the message");
+    assert!(!stored.contains_key("gsi1pk"), "no index entry: {stored:?}");
+    let (status, edited) = edit(&gw, &alice, &id, json!({ "text": "hello" })).await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+
+    // A message of the older id form, stored as sends stored them before.
+    let mut older = msgs::read(stored).unwrap();
+    older.id = MessageId::parse(&format!("msg_{}", ulid::Ulid::generate())).unwrap();
+    older.text = "from before".into();
+    let item = msgs::message_item(&older).unwrap();
+    assert!(item.contains_key("gsi1pk"), "an id of the older form is found through GSI1");
+    gw.app().table().put(item, None).await.unwrap();
+    let older_id = older.id.to_string();
+    let (status, edited) = edit(&gw, &alice, &older_id, json!({ "text": "from before, edited" })).await;
+    assert_eq!((status, edited["data"]["text"].as_str()), (StatusCode::OK, Some("from before, edited")), "{edited}");
+    let (status, reacted) =
+        gw.put(format!("/api/messages/{older_id}/reactions/:thumbsup:"), &bob.token, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{reacted}");
+    assert_eq!(gw.delete(format!("/api/messages/{older_id}"), &alice.token).await.0, StatusCode::OK);
+    assert!(in_history(&gw, &bob, &conv, &older_id).await["deleted"] == true);
 }

@@ -267,11 +267,14 @@ async fn seed_002_message_examples_send_to_a_user_or_a_group_read_and_delete(sto
     // 2.3 Delete message: 200; 404 for one that does not exist.
     let deleted = ok(StatusCode::OK, gw.delete(format!("/api/messages/{mid}"), &sender.token).await);
     assert_eq!(deleted["messageId"], mid.as_str());
-    let unknown = chat::ids::MessageId::generate();
-    assert_eq!(
-        error(StatusCode::NOT_FOUND, gw.delete(format!("/api/messages/{unknown}"), &sender.token).await),
-        "NOT_FOUND"
-    );
+    // Unknown in a conversation the id names, and unknown in the older id form (no conversation).
+    let conv = chat::ids::ConversationId::group(&chat::ids::GroupId::generate());
+    for unknown in [chat::ids::MessageId::generate(&conv).to_string(), format!("msg_{}", ulid::Ulid::generate())] {
+        assert_eq!(
+            error(StatusCode::NOT_FOUND, gw.delete(format!("/api/messages/{unknown}"), &sender.token).await),
+            "NOT_FOUND"
+        );
+    }
 }
 
 async fn seed_002_group_and_channel_examples_create_manage_members_get_and_list(store: Store) {

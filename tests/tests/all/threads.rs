@@ -165,7 +165,7 @@ async fn bad_or_unreadable_parents_are_refused_and_change_nothing(store: Store) 
     let doomed = send(&gw, &alice, &conv, "doomed", json!({})).await;
     let doomed_id = doomed["id"].as_str().unwrap();
     assert_eq!(gw.delete(format!("/api/messages/{doomed_id}"), &alice.token).await.0, StatusCode::OK);
-    let unknown = chat::ids::MessageId::generate().to_string();
+    let unknown = chat::ids::MessageId::generate(&chat::ids::ConversationId::parse(&conv).unwrap()).to_string();
 
     for (extra, want) in [
         (json!({ "parentId": "nope" }), StatusCode::BAD_REQUEST),

@@ -229,7 +229,7 @@ export interface components {
         MessageEdited: {
             message: components["schemas"]["Message"];
         };
-        /** @description `msg_` and a ULID. */
+        /** @description `msg_`, a ULID, `.` and the id of the message's conversation (`msg_` and a ULID alone: a message sent before ids carried their conversation). */
         MessageId: string;
         /** @description A direct message not seen live. */
         MessageNote: {

@@ -1573,7 +1573,7 @@ export interface components {
             deletedBy: components["schemas"]["UserId"];
             messageId: components["schemas"]["MessageId"];
         };
-        /** @description `msg_` and a ULID. */
+        /** @description `msg_`, a ULID, `.` and the id of the message's conversation (`msg_` and a ULID alone: a message sent before ids carried their conversation). */
         MessageId: string;
         /** @description A direct message not seen live. */
         MessageNote: {
