@@ -2,6 +2,8 @@
 //! message counter; written by every send) live in one partition so both come back in one
 //! `BatchGetItem`. A user's memberships (`USER#u / CONV#c`) carry their read position.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -77,6 +79,47 @@ pub struct Summary {
     /// send is between its reservation and its publication.
     #[serde(default)]
     pub last_seq: i64,
+    /// In a direct conversation, each sender's own last message (`own:<user>`): a sender has
+    /// read what came before it. Written by the summary's publication, it spares every 1:1
+    /// send the write of the sender's read marker.
+    #[serde(skip)]
+    pub own: HashMap<UserId, OwnPosition>,
+}
+
+/// The attribute prefix of a sender's position in a direct conversation's summary.
+pub const OWN_PREFIX: &str = "own:";
+
+/// Where a sender's own last message put their read position, and when (epoch ms: the sync's
+/// "moved since").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnPosition {
+    pub seq: i64,
+    pub at: i64,
+}
+
+impl Summary {
+    /// A `SUMMARY` item, its senders' positions gathered from their attributes.
+    pub fn from_item(item: Item) -> Result<Self, AppError> {
+        let own = own_positions(&item);
+        let mut summary: Summary = from_item(item)?;
+        summary.own = own;
+        Ok(summary)
+    }
+
+    /// `user`'s read position: their marker, or past it their own last message.
+    pub fn read_seq_of(&self, user: &UserId, marker: i64) -> i64 {
+        self.own.get(user).map_or(marker, |o| o.seq.max(marker))
+    }
+}
+
+/// The senders' positions in a `SUMMARY` item (`Summary::own`).
+pub fn own_positions(item: &Item) -> HashMap<UserId, OwnPosition> {
+    item.iter()
+        .filter_map(|(attr, v)| {
+            let user = UserId::parse(attr.strip_prefix(OWN_PREFIX)?)?;
+            Some((user, serde_json::from_value(v.clone()).ok()?))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,9 +138,9 @@ pub struct Membership {
 }
 
 impl Membership {
-    /// The mentions of the member not read yet.
-    pub fn unread_mentions(&self) -> i64 {
-        self.mention_set.iter().filter_map(|s| s.parse::<i64>().ok()).filter(|s| *s > self.read_seq).count() as i64
+    /// The mentions of the member past `read_seq` (their read position).
+    pub fn unread_mentions(&self, read_seq: i64) -> i64 {
+        self.mention_set.iter().filter_map(|s| s.parse::<i64>().ok()).filter(|s| *s > read_seq).count() as i64
     }
 }
 
@@ -132,7 +175,7 @@ pub fn from_items(items: &[Item], id: &ConversationId) -> Result<Option<Loaded>,
 fn with_summary(conversation: Conversation, items: &[Item]) -> Result<Loaded, AppError> {
     let summary_item = pick(items, &keys::summary(&conversation.id));
     let summary_exists = summary_item.is_some();
-    let mut summary: Summary = summary_item.map(from_item).transpose()?.unwrap_or_default();
+    let mut summary = summary_item.map(Summary::from_item).transpose()?.unwrap_or_default();
     // A disappearing last message is gone from every list before TTL removes it.
     if summary.last_message.as_ref().is_some_and(|m| m.is_expired(crate::clock::now_ms())) {
         summary.last_message = None;

@@ -115,20 +115,27 @@ pub fn message_op(m: &Message) -> Result<WriteOp, AppError> {
 /// Makes `m` the conversation's last message unless a later one already is: one `UpdateItem`
 /// conditional on `lastSeq < m.seq` (a slower send never overwrites a newer copy; that
 /// condition failing is success). A reply kept to its thread is never the last message:
-/// nothing to write.
-pub async fn publish(table: &dyn Table, m: &Message) -> Result<(), AppError> {
+/// nothing to write. With `own`, the same update records the sender's position
+/// (`conversations::OWN_PREFIX`): whether it did (else the caller moves their read marker).
+pub async fn publish(table: &dyn Table, m: &Message, own: bool) -> Result<bool, AppError> {
     if !m.in_history() {
-        return Ok(());
+        return Ok(false);
     }
-    let updates = vec![
+    let mut updates = vec![
         Update::Set("lastMessage".into(), serde_json::to_value(redact(m).as_copy())?),
         Update::Set("lastMessageTime".into(), m.created_at.clone().into()),
         Update::Set(LAST_SEQ.into(), m.seq.into()),
     ];
+    if own {
+        let position = crate::repo::conversations::OwnPosition { seq: m.seq, at: crate::clock::now_ms() };
+        let attr = format!("{}{}", crate::repo::conversations::OWN_PREFIX, m.sender_id);
+        updates.push(Update::Set(attr, serde_json::to_value(position)?));
+    }
     let cond = Condition::AbsentOrLessThan(LAST_SEQ.into(), m.seq.into());
     for attempt in 1..=SEND_CONFLICT_ATTEMPTS {
         match table.update(&keys::summary(&m.conversation_id), updates.clone(), Some(cond.clone())).await {
-            Ok(_) | Err(StoreError::ConditionFailed) => return Ok(()),
+            Ok(_) => return Ok(own),
+            Err(StoreError::ConditionFailed) => return Ok(false),
             Err(StoreError::TransactionCancelled { .. }) => conflict_pause(attempt).await,
             Err(e) => return Err(e.into()),
         }

@@ -84,20 +84,11 @@ pub enum MemberRef {
 }
 
 /// The client's view of a conversation.
-/// The reader's place in a conversation: the last message read, the unread mentions.
-#[derive(Debug, Clone, Copy)]
-pub struct Marker {
-    pub read_seq: i64,
-    pub unread_mentions: i64,
-}
+/// The reader's membership: their read marker and mentions (their read position also counts
+/// their own last message of a direct conversation: `Summary::read_seq_of`).
+type Marker = repo::conversations::Membership;
 
-impl From<&repo::conversations::Membership> for Marker {
-    fn from(m: &repo::conversations::Membership) -> Self {
-        Self { read_seq: m.read_seq, unread_mentions: m.unread_mentions() }
-    }
-}
-
-pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, mine: Option<Marker>) -> ConversationView {
+pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, mine: Option<&Marker>) -> ConversationView {
     let members = c
         .member_set
         .iter()
@@ -116,8 +107,8 @@ pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, mine: 
         last_message_time: s.last_message_time.clone(),
         message_count: s.seq,
         created_at: c.created_at.clone(),
-        unread_count: mine.map(|m| (s.seq - m.read_seq).max(0)),
-        unread_mentions: mine.map(|m| m.unread_mentions),
+        unread_count: mine.map(|m| (s.seq - s.read_seq_of(&m.user_id, m.read_seq)).max(0)),
+        unread_mentions: mine.map(|m| m.unread_mentions(s.read_seq_of(&m.user_id, m.read_seq))),
         policy: c.policy.clone(),
     }
 }
@@ -167,11 +158,8 @@ pub async fn list_of(
 ) -> Result<Vec<ConversationView>, AppError> {
     let memberships = repo::conversations::memberships_of(app.table(), &actor.user_id).await?;
     let wanted = |id: &ConversationId| kind.is_none_or(|k| (k == ConversationKind::Direct) == id.is_direct());
-    let reads: HashMap<_, _> = memberships
-        .iter()
-        .filter(|m| wanted(&m.conversation_id))
-        .map(|m| (m.conversation_id.clone(), Marker::from(m)))
-        .collect();
+    let reads: HashMap<_, _> =
+        memberships.iter().filter(|m| wanted(&m.conversation_id)).map(|m| (m.conversation_id.clone(), m)).collect();
     let ids: Vec<ConversationId> = reads.keys().cloned().collect();
     let mut loaded = repo::conversations::load_many(app.table(), &ids).await?;
     loaded.retain(|l| kind.is_none_or(|k| l.conversation.kind == k));
@@ -185,10 +173,10 @@ pub async fn list_all(app: &App) -> Result<Vec<ConversationView>, AppError> {
     views(app, repo::conversations::with_summaries(app.table(), all).await?, |_| None).await
 }
 
-async fn views(
+async fn views<'a>(
     app: &App,
     mut loaded: Vec<repo::conversations::Loaded>,
-    read: impl Fn(&ConversationId) -> Option<Marker>,
+    read: impl Fn(&ConversationId) -> Option<&'a Marker>,
 ) -> Result<Vec<ConversationView>, AppError> {
     let mut members: Vec<UserId> = loaded
         .iter()
@@ -223,13 +211,19 @@ pub async fn get(app: &App, actor: &Actor, id: &ConversationId) -> Result<Conver
     };
     let (members, read) = tokio::try_join!(repo::users::get_many(app.table(), &l.conversation.member_set), read)?;
     let users: HashMap<_, _> = members.into_iter().map(|u| (u.id.clone(), u)).collect();
-    Ok(view(&l.conversation, &l.summary, &users, read))
+    Ok(view(&l.conversation, &l.summary, &users, read.as_ref()))
 }
 
 async fn my_marker(app: &App, actor: &Actor, id: &ConversationId) -> Result<Marker, AppError> {
     let item = app.table().get(&repo::keys::membership(&actor.user_id, id), false).await?;
     let membership: Option<repo::conversations::Membership> = item.map(repo::from_item).transpose()?;
-    Ok(membership.as_ref().map_or(Marker { read_seq: 0, unread_mentions: 0 }, Marker::from))
+    Ok(membership.unwrap_or_else(|| Marker {
+        conversation_id: id.clone(),
+        user_id: actor.user_id.clone(),
+        read_seq: 0,
+        joined_at: String::new(),
+        mention_set: vec![],
+    }))
 }
 
 /// Admin only.
@@ -259,7 +253,7 @@ pub async fn mark_read(
         user_id: actor.user_id.clone(),
         up_to_message_id: up_to.cloned(),
         read_seq: seq,
-        unread_count: (l.summary.seq - seq).max(0),
+        unread_count: (l.summary.seq - l.summary.read_seq_of(&actor.user_id, seq)).max(0),
         read_at: iso(now_ms()),
     };
     // `messagesMarkedRead` to the reader's devices, `messagesRead` to the other members: one

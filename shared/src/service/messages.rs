@@ -319,7 +319,7 @@ where
                 msgs::Replayed::Stored(stored) => {
                     // Its first attempt may have stopped before making it the last message.
                     if loaded.as_ref().is_some_and(|l| l.summary.last_seq < stored.seq) {
-                        msgs::publish(app.table(), &stored).await?;
+                        msgs::publish(app.table(), &stored, conversation_id.is_direct()).await?;
                     }
                     return Ok(SendOutcome::Existing(*stored));
                 }
@@ -497,9 +497,11 @@ where
 /// busy or not connected also gets a stored `message` notification (one `PutItem`).
 ///
 /// Before any push, concurrently with the fan-out's lookups: the message made the
-/// conversation's last one (`msgs::publish`) and, when `marker`, the sender's read marker moved
-/// to it. A send with a `clientMessageId` fails (nothing pushed) when the publication does: its
-/// retry completes it; without one the send stands (a retry would duplicate it).
+/// conversation's last one (`msgs::publish`) and, when `marker`, the sender's read position
+/// moved to it — in a direct conversation by that same update (no marker write: one write unit
+/// less a 1:1 send), else (or when a newer message was published first) by their read marker.
+/// A send with a `clientMessageId` fails (nothing pushed) when the publication does: its retry
+/// completes it; without one the send stands (a retry would duplicate it).
 async fn deliver(
     app: &App,
     sender: &Actor,
@@ -508,22 +510,33 @@ async fn deliver(
     origin: Option<&ConnectionId>,
     marker: bool,
 ) -> Result<(), AppError> {
+    let direct = c.kind == ConversationKind::Direct;
+    let mark = || async {
+        if let Err(e) = conversations::mark_read(app.table(), &sender.user_id, &c.id, m.seq).await {
+            tracing::warn!(error = %e, "could not move the sender's read marker");
+        }
+    };
     let finish = async {
-        let mark = async {
-            if marker {
-                if let Err(e) = conversations::mark_read(app.table(), &sender.user_id, &c.id, m.seq).await {
-                    tracing::warn!(error = %e, "could not move the sender's read marker");
-                }
+        let published = async {
+            let published = msgs::publish(app.table(), m, direct).await;
+            if direct && marker && !matches!(published, Ok(true)) {
+                mark().await;
+            }
+            published
+        };
+        let group_marker = async {
+            if marker && !direct {
+                mark().await;
             }
         };
-        let (published, ()) = tokio::join!(msgs::publish(app.table(), m), mark);
+        let (published, ()) = tokio::join!(published, group_marker);
         match published {
             Err(e) if m.client_message_id.is_some() => Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, "message stored, not made the last message");
                 Ok(())
             }
-            Ok(()) => Ok(()),
+            Ok(_) => Ok(()),
         }
     };
     let (presences, admins, finished) =

@@ -316,12 +316,11 @@ pub async fn badge(app: &App, user: &UserId) -> Result<i64, AppError> {
     Ok(memberships
         .iter()
         .map(|m: &Membership| {
-            let seq = pick(&summaries, &keys::summary(&m.conversation_id))
-                .and_then(|s| s.get("seq").and_then(serde_json::Value::as_i64))
-                .unwrap_or(0);
-            (seq - m.read_seq).max(0)
+            let Some(item) = pick(&summaries, &keys::summary(&m.conversation_id)) else { return Ok(0) };
+            let s = repo::conversations::Summary::from_item(item)?;
+            Ok((s.seq - s.read_seq_of(user, m.read_seq)).max(0))
         })
-        .sum())
+        .sum::<Result<i64, AppError>>()?)
 }
 
 /// One push of `event` to each of the user's devices with an endpoint, each claimed first.

@@ -380,12 +380,15 @@ where
         if let Some(p) = partner(id) {
             markers.extend(pick(&items, &keys::membership(&p, id)).map(|m| (p, m)));
         }
+        // A direct conversation's sender's position rides in its summary (`Summary::own`).
+        let own = repo::conversations::own_positions(&summary);
         for (user_id, m) in markers {
-            if !resumed && number(&m, MARKED_AT) > since {
+            let own = own.get(&user_id).copied().unwrap_or_default();
+            if !resumed && (number(&m, MARKED_AT) > since || own.at > since) {
                 head.push(Change::Markers {
                     conversation_id: id.clone(),
+                    read_seq: number(&m, "readSeq").max(own.seq),
                     user_id,
-                    read_seq: number(&m, "readSeq"),
                     delivered_seq: number(&m, "deliveredSeq"),
                 });
             }
