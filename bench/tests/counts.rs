@@ -50,6 +50,11 @@ struct Sent {
 /// A group of `n` members (the sender included), each with one live connection; one
 /// `sendMessage` from the sender's connection, counted at the store and at the push.
 async fn send_to_group_of(n: usize) -> Sent {
+    send_to(n, false, Some("c1")).await
+}
+
+/// As `send_to_group_of`, or (`direct`) the second message of a direct conversation of two.
+async fn send_to(n: usize, direct: bool, client_message_id: Option<&str>) -> Sent {
     let capacity = Arc::new(Capacity::new(EmbeddedTable::in_memory().unwrap()));
     let counted = Arc::new(Counted::new(capacity.clone()));
     let push = Arc::new(CountingPush::default());
@@ -66,17 +71,6 @@ async fn send_to_group_of(n: usize) -> Sent {
         connections.push(c.connection_id);
     }
     let sender = Actor { user_id: members[0].id.clone(), username: members[0].username.clone(), role: Role::User };
-    let others: Vec<String> = members[1..].iter().map(|m| m.id.to_string()).collect();
-    let group = chat::service::groups::create(&app, &sender, ConversationKind::Group, "perf", &others).await.unwrap();
-    let conversation = group.id.to_string();
-
-    counted.take();
-    capacity.take();
-    capacity.enable(true);
-    push.0.store(0, Ordering::SeqCst);
-    let frame =
-        json!({ "action": "sendMessage", "conversationId": conversation, "text": "hello", "clientMessageId": "c1" });
-    let event = events::ws("sendMessage", &connections[0], Some(&sender), Some(&frame));
     let handler = functions::routes::routes()
         .into_iter()
         .find_map(|r| match r.handler {
@@ -84,6 +78,27 @@ async fn send_to_group_of(n: usize) -> Sent {
             _ => None,
         })
         .unwrap();
+    let conversation = if direct {
+        // The first message starts the conversation.
+        let frame = json!({ "action": "sendMessage", "receiverId": members[1].id, "text": "hi" });
+        let event = events::ws("sendMessage", &connections[0], Some(&sender), Some(&frame));
+        assert_eq!(functions::ws::respond(app.clone(), handler, event).await.status_code, 200);
+        chat::ids::ConversationId::direct(&members[0].id, &members[1].id).to_string()
+    } else {
+        let others: Vec<String> = members[1..].iter().map(|m| m.id.to_string()).collect();
+        chat::service::groups::create(&app, &sender, ConversationKind::Group, "perf", &others)
+            .await
+            .unwrap()
+            .id
+            .to_string()
+    };
+
+    counted.take();
+    capacity.take();
+    capacity.enable(true);
+    push.0.store(0, Ordering::SeqCst);
+    let frame = json!({ "action": "sendMessage", "conversationId": conversation, "text": "hello", "clientMessageId": client_message_id });
+    let event = events::ws("sendMessage", &connections[0], Some(&sender), Some(&frame));
     let res = functions::ws::respond(app.clone(), handler, event).await;
     assert_eq!(res.status_code, 200);
     capacity.enable(false);
@@ -96,6 +111,19 @@ async fn send_to_group_of(n: usize) -> Sent {
         rru: tally.rru,
         wru: tally.wru,
         pushes: push.0.load(Ordering::SeqCst),
+    }
+}
+
+/// A 1:1 send writes what it must and no more (issue 19): the message, the summary (its count,
+/// last message and the sender's read position in one update), the flood counter, and with a
+/// `clientMessageId` its record; no index entry, no reservation of its own, no read marker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_send_writes_one_unit_per_item_it_must_write() {
+    for (client_message_id, want) in [(Some("c1"), 4.0), (None, 3.0)] {
+        let s = send_to(2, true, client_message_id).await;
+        println!("1:1, clientMessageId {client_message_id:?}: {} requests, {} RRU, {} WRU", s.requests, s.rru, s.wru);
+        assert_eq!(s.wru, want, "clientMessageId {client_message_id:?}");
+        assert_eq!(s.pushes, 2, "the ack and the other member's connection");
     }
 }
 

@@ -121,6 +121,13 @@ pub async fn publish(table: &dyn Table, m: &Message, own: bool) -> Result<bool, 
     if !m.in_history() {
         return Ok(false);
     }
+    let cond = Condition::AbsentOrLessThan(LAST_SEQ.into(), m.seq.into());
+    Ok(update_summary(table, m, publication(m, own)?, cond).await? && own)
+}
+
+/// The summary's updates that make `m` its last message (and, with `own`, record the sender's
+/// position).
+fn publication(m: &Message, own: bool) -> Result<Vec<Update>, AppError> {
     let mut updates = vec![
         Update::Set("lastMessage".into(), serde_json::to_value(redact(m).as_copy())?),
         Update::Set("lastMessageTime".into(), m.created_at.clone().into()),
@@ -131,16 +138,56 @@ pub async fn publish(table: &dyn Table, m: &Message, own: bool) -> Result<bool, 
         let attr = format!("{}{}", crate::repo::conversations::OWN_PREFIX, m.sender_id);
         updates.push(Update::Set(attr, serde_json::to_value(position)?));
     }
-    let cond = Condition::AbsentOrLessThan(LAST_SEQ.into(), m.seq.into());
+    Ok(updates)
+}
+
+/// One conditional update of `m`'s conversation's summary, run again while a transaction holds
+/// it: whether it applied (false: the condition failed).
+async fn update_summary(
+    table: &dyn Table,
+    m: &Message,
+    updates: Vec<Update>,
+    cond: Condition,
+) -> Result<bool, AppError> {
     for attempt in 1..=SEND_CONFLICT_ATTEMPTS {
         match table.update(&keys::summary(&m.conversation_id), updates.clone(), Some(cond.clone())).await {
-            Ok(_) => return Ok(own),
+            Ok(_) => return Ok(true),
             Err(StoreError::ConditionFailed) => return Ok(false),
             Err(StoreError::TransactionCancelled { .. }) => conflict_pause(attempt).await,
             Err(e) => return Err(e.into()),
         }
     }
     Err(AppError::Conflict("the conversation is busy; retry".into()))
+}
+
+/// Counts `m` — stored already, with the `seq` after the count its send read — and makes it
+/// the last message, in one `UpdateItem` conditional on the count still being the one read
+/// (`seq < m.seq`: the count never goes back): a reservation and a publication in one write,
+/// after the message's put, so a fault between the two leaves a stored message not counted
+/// yet (its retry counts it), never a count or a last message without a stored message.
+/// When another send counted first: the next `seq` reserved under `tag` (`reserve`), the
+/// message's `seq` rewritten to it, then `publish`. Returns the message's final `seq` and
+/// whether the sender's position was recorded (`own`, as `publish`).
+pub async fn count(table: &dyn Table, m: &Message, tag: &str, own: bool) -> Result<(i64, bool), AppError> {
+    let mut updates = vec![
+        Update::Set("seq".into(), m.seq.into()),
+        Update::Set(CHANGED_AT.into(), crate::clock::now_ms().into()),
+        Update::Set(RESERVED_BY.into(), tag.into()),
+    ];
+    let own = own && m.in_history();
+    if m.in_history() {
+        updates.extend(publication(m, own)?);
+    }
+    if update_summary(table, m, updates, Condition::AbsentOrLessThan("seq".into(), m.seq.into())).await? {
+        return Ok((m.seq, own));
+    }
+    let seq = reserve(table, &m.conversation_id, tag).await?;
+    if seq != m.seq {
+        let rewrite = vec![Update::Set("seq".into(), seq.into())];
+        table.update(&keys::message(&m.conversation_id, &m.id), rewrite, Some(Condition::Exists)).await?;
+    }
+    let m = Message { seq, ..m.clone() };
+    Ok((seq, publish(table, &m, own).await?))
 }
 
 /// The writes a reply adds to its send transaction: its root's thread counters — `replyCount`

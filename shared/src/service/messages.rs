@@ -299,6 +299,14 @@ where
     // Checked once (their objects too), then claimed by each attempt's transaction.
     let mut uploads: Option<Vec<crate::repo::uploads::Upload>> = None;
 
+    // The name a send's reservation of its `seq` goes by (`msgs::reserve`). Every attempt of
+    // one `clientMessageId` reserves under one name (a retry whose first attempt's claim never
+    // landed still takes its `seq` back); the day in it keeps a key reused after its record
+    // expired (24 h) from taking back a `seq` already used.
+    let tag = |id: &MessageId| match &idem_key {
+        Some(k) => format!("{}#{}#{}", k.pk, k.sk, now_secs() / 86_400),
+        None => id.to_string(),
+    };
     let mut authenticate = Some(authenticate);
     // The id a retry completes: its first attempt claimed the `clientMessageId` for it, then
     // stopped before storing the message.
@@ -316,10 +324,20 @@ where
         }
         if let Some(idem) = idem {
             match msgs::replay(app.table(), &idem, &conversation_id, out.text.as_str()).await? {
-                msgs::Replayed::Stored(stored) => {
-                    // Its first attempt may have stopped before making it the last message.
-                    if loaded.as_ref().is_some_and(|l| l.summary.last_seq < stored.seq) {
-                        msgs::publish(app.table(), &stored, conversation_id.is_direct()).await?;
+                msgs::Replayed::Stored(mut stored) => {
+                    // Its first attempt may have stopped before counting it (a direct
+                    // conversation's send counts after its put: `msgs::count`) or before making
+                    // it the last message. Decided on the summary read again, consistently.
+                    if loaded.is_some() {
+                        let summary = app.table().get(&keys::summary(&conversation_id), true).await?;
+                        let number =
+                            |attr| summary.as_ref().and_then(|s| s.get(attr)).and_then(serde_json::Value::as_i64);
+                        let direct = conversation_id.is_direct();
+                        if direct && number("seq").unwrap_or(0) < stored.seq {
+                            stored.seq = msgs::count(app.table(), &stored, &tag(&stored.id), direct).await?.0;
+                        } else if number(msgs::LAST_SEQ).unwrap_or(0) < stored.seq {
+                            msgs::publish(app.table(), &stored, direct).await?;
+                        }
                     }
                     return Ok(SendOutcome::Existing(*stored));
                 }
@@ -390,17 +408,15 @@ where
             expires_at: super::policy::expires_at(app, loaded.as_ref().map(|l| &l.conversation.policy), now),
             sender_blocked: false,
         };
-        // Checks done; the writes, each a single item and none a transaction on the summary:
-        // the `seq` reserved ‖ the `clientMessageId` claimed (write-ahead), then the message,
-        // then (`deliver`) the summary's last message ‖ the sender's read marker. A retry after
-        // a fault between any two completes the same message (`planned`), never a second one.
-        // Every attempt of one `clientMessageId` reserves under one name (a retry whose first
-        // attempt's claim never landed still takes its `seq` back); the day in it keeps a key
-        // reused after its record expired (24 h) from taking back a `seq` already used.
-        let tag = match (&idem_key, &out.client_message_id) {
-            (Some(k), Some(_)) => format!("{}#{}#{}", k.pk, k.sk, now_secs() / 86_400),
-            _ => message.id.to_string(),
-        };
+        // Checks done; the writes, each a single item and none a transaction on the summary.
+        // A group or channel: the `seq` reserved ‖ the `clientMessageId` claimed (write-ahead),
+        // then the message, then (`deliver`) the summary's last message ‖ the sender's read
+        // marker. A direct conversation, where two senders seldom meet on the summary: the
+        // claim, then the message at the `seq` after the count read, then (`deliver`) one
+        // update that counts it and makes it the last message with the sender's position
+        // (`msgs::count`; when the other side counted first, as a group's). A retry after a
+        // fault between any two writes completes the same message (`planned`), never a second.
+        let direct = conversation_id.is_direct();
         let claim = match (&out.client_message_id, &planned) {
             (Some(c), None) => Some(msgs::idempotency_item(&message, c, now_secs())?),
             _ => None,
@@ -411,7 +427,11 @@ where
                 None => Ok(true),
             }
         };
-        let (seq, claimed) = tokio::try_join!(msgs::reserve(app.table(), &conversation_id, &tag), claimed)?;
+        let reservation = tag(&message.id);
+        let (seq, claimed) = match direct {
+            true => (loaded.as_ref().map_or(0, |l| l.summary.seq) + 1, claimed.await?),
+            false => tokio::try_join!(msgs::reserve(app.table(), &conversation_id, &reservation), claimed)?,
+        };
         if !claimed {
             // Another attempt of this `clientMessageId` got there first: answer as its retry.
             continue;
@@ -454,7 +474,8 @@ where
         match written {
             Ok(()) => {
                 if let Some(c) = &conversation {
-                    deliver(app, sender, c, &message, origin, !creating).await?;
+                    let count = direct.then(|| tag(&message.id));
+                    message = deliver(app, sender, c, message, origin, !creating, count).await?;
                 }
                 return Ok(SendOutcome::New(message));
             }
@@ -466,7 +487,8 @@ where
                     }
                     // Our own put, retried by the SDK after its answer was lost: stored.
                     if let Some(c) = &conversation {
-                        deliver(app, sender, c, &message, origin, !creating).await?;
+                        let count = direct.then(|| tag(&message.id));
+                        message = deliver(app, sender, c, message, origin, !creating, count).await?;
                     }
                     return Ok(SendOutcome::New(message));
                 }
@@ -496,52 +518,60 @@ where
 /// concurrently; push failures never fail the send. In a direct conversation, a recipient who is
 /// busy or not connected also gets a stored `message` notification (one `PutItem`).
 ///
-/// Before any push, concurrently with the fan-out's lookups: the message made the
-/// conversation's last one (`msgs::publish`) and, when `marker`, the sender's read position
-/// moved to it — in a direct conversation by that same update (no marker write: one write unit
-/// less a 1:1 send), else (or when a newer message was published first) by their read marker.
-/// A send with a `clientMessageId` fails (nothing pushed) when the publication does: its retry
-/// completes it; without one the send stands (a retry would duplicate it).
+/// Before any push, concurrently with the fan-out's lookups: the message counted, when `count`
+/// names the send's reservation (a direct conversation's send: `msgs::count`, which may give
+/// it another `seq`: the message returned is the one pushed), and made the conversation's last
+/// one (`msgs::publish`); when `marker`, the sender's read position moved to it — in a direct
+/// conversation by that same update (no marker write), else (or when a newer message was
+/// published first) by their read marker. A send with a `clientMessageId` fails (nothing
+/// pushed) when that update does: its retry completes it; without one the send stands (a
+/// retry would duplicate it).
 async fn deliver(
     app: &App,
     sender: &Actor,
     c: &Conversation,
-    m: &Message,
+    mut m: Message,
     origin: Option<&ConnectionId>,
     marker: bool,
-) -> Result<(), AppError> {
+    count: Option<String>,
+) -> Result<Message, AppError> {
     let direct = c.kind == ConversationKind::Direct;
-    let mark = || async {
-        if let Err(e) = conversations::mark_read(app.table(), &sender.user_id, &c.id, m.seq).await {
+    let mark = |seq: i64| async move {
+        if let Err(e) = conversations::mark_read(app.table(), &sender.user_id, &c.id, seq).await {
             tracing::warn!(error = %e, "could not move the sender's read marker");
         }
     };
     let finish = async {
+        let m = &m;
         let published = async {
-            let published = msgs::publish(app.table(), m, direct).await;
-            if direct && marker && !matches!(published, Ok(true)) {
-                mark().await;
+            let published = match &count {
+                Some(tag) => msgs::count(app.table(), m, tag, direct).await,
+                None => msgs::publish(app.table(), m, direct).await.map(|own| (m.seq, own)),
+            };
+            if direct && marker && !matches!(published, Ok((_, true))) {
+                mark(published.as_ref().map_or(m.seq, |(seq, _)| *seq)).await;
             }
             published
         };
         let group_marker = async {
             if marker && !direct {
-                mark().await;
+                mark(m.seq).await;
             }
         };
         let (published, ()) = tokio::join!(published, group_marker);
         match published {
             Err(e) if m.client_message_id.is_some() => Err(e),
             Err(e) => {
-                tracing::warn!(error = %e, "message stored, not made the last message");
-                Ok(())
+                tracing::warn!(error = %e, "message stored, not counted or not made the last message");
+                Ok(m.seq)
             }
-            Ok(_) => Ok(()),
+            Ok((seq, _)) => Ok(seq),
         }
     };
     let (presences, admins, finished) =
         tokio::join!(repo::connections::presences(app.table(), &c.member_set), fanout::admins(app), finish);
-    finished?;
+    m.seq = finished?;
+    let m = &m;
     crate::metrics::add(
         match c.kind {
             ConversationKind::Direct => Metric::MessagesSentDirect,
@@ -586,7 +616,7 @@ async fn deliver(
         fanout::push_all(app, batches),
         notify_mentioned(app, sender, c, m, &blockers)
     );
-    Ok(())
+    Ok(m.clone())
 }
 
 /// Each mentioned member: the mention recorded on their membership (unread mentions) and a
