@@ -6,6 +6,30 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
+/// `Display`, and the `String` conversions serde uses, of an id parsed by `Self::parse`.
+macro_rules! string_id {
+    ($name:ident, $what:expr) => {
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                Self::parse(&s).ok_or_else(|| format!("not a valid {}", $what))
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+    };
+}
+
 macro_rules! typed_id {
     ($name:ident, $prefix:literal) => {
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -30,24 +54,7 @@ macro_rules! typed_id {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(s: String) -> Result<Self, String> {
-                Self::parse(&s).ok_or_else(|| format!("not a valid {} id", $prefix))
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(id: $name) -> String {
-                id.0
-            }
-        }
+        string_id!($name, format!("{} id", $prefix));
 
         #[cfg(feature = "schema")]
         impl schemars::JsonSchema for $name {
@@ -102,13 +109,16 @@ impl MessageId {
             None => (rest, None),
         };
         Ulid::from_string(ulid).ok()?;
-        if let Some(c) = conversation {
+        // Shaped like a direct conversation no pair has (what the schema's pattern admits):
+        // well-formed, naming no conversation, so found nowhere (404, as for the conversation).
+        if let Some(c) = conversation.filter(|c| !ConversationId::is_direct_shaped(c)) {
             ConversationId::parse(c)?;
         }
         Some(Self(s.to_owned()))
     }
 
-    /// The conversation the id names; `None` for an id of the older form.
+    /// The conversation the id names; `None` for an id of the older form (or one naming a
+    /// direct conversation no pair has).
     pub fn conversation(&self) -> Option<ConversationId> {
         let (_, c) = self.0.split_once(Self::SEPARATOR)?;
         ConversationId::parse(c)
@@ -119,24 +129,7 @@ impl MessageId {
     }
 }
 
-impl fmt::Display for MessageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for MessageId {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        Self::parse(&s).ok_or_else(|| "not a valid msg_ id".to_owned())
-    }
-}
-
-impl From<MessageId> for String {
-    fn from(id: MessageId) -> String {
-        id.0
-    }
-}
+string_id!(MessageId, "msg_ id");
 
 #[cfg(feature = "schema")]
 impl schemars::JsonSchema for MessageId {
@@ -249,24 +242,7 @@ impl ConversationId {
     }
 }
 
-impl fmt::Display for ConversationId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for ConversationId {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        Self::parse(&s).ok_or_else(|| "not a valid conversation id".to_owned())
-    }
-}
-
-impl From<ConversationId> for String {
-    fn from(id: ConversationId) -> String {
-        id.0
-    }
-}
+string_id!(ConversationId, "conversation id");
 
 #[cfg(feature = "schema")]
 impl schemars::JsonSchema for ConversationId {
@@ -305,12 +281,15 @@ mod tests {
         let older = MessageId::parse(&older).unwrap();
         assert_eq!(older.conversation(), None);
         assert!(older < id);
-        // The conversation part must be one: well-formed, its users in order.
+        // The conversation part must be one; a direct one's users out of order is well-formed
+        // (the schema cannot order them) but names no conversation.
         let (lo, hi) = conv.as_str()[3..].split_once('_').unwrap();
         let ulid = &id.as_str()[4..30];
-        assert!(MessageId::parse(&format!("msg_{ulid}.dm_{hi}_{lo}")).is_none());
+        let unordered = MessageId::parse(&format!("msg_{ulid}.dm_{hi}_{lo}")).expect("well-formed");
+        assert_eq!(unordered.conversation(), None);
         assert!(MessageId::parse(&format!("msg_{ulid}.")).is_none());
         assert!(MessageId::parse(&format!("msg_{ulid}.usr_{lo}")).is_none());
+        assert!(MessageId::parse(&format!("msg_{ulid}.grp_{lo}x")).is_none());
     }
 
     #[test]
