@@ -83,12 +83,12 @@ pub enum MemberRef {
     Id(UserId),
 }
 
-/// The client's view of a conversation.
 /// The reader's membership: their read marker and mentions (their read position also counts
 /// their own last message of a direct conversation: `Summary::read_seq_of`).
 type Marker = repo::conversations::Membership;
 
 pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, mine: Option<&Marker>) -> ConversationView {
+    let read_seq = mine.map(|m| s.read_seq_of(&m.user_id, m.read_seq));
     let members = c
         .member_set
         .iter()
@@ -107,8 +107,8 @@ pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, mine: 
         last_message_time: s.last_message_time.clone(),
         message_count: s.seq,
         created_at: c.created_at.clone(),
-        unread_count: mine.map(|m| (s.seq - s.read_seq_of(&m.user_id, m.read_seq)).max(0)),
-        unread_mentions: mine.map(|m| m.unread_mentions(s.read_seq_of(&m.user_id, m.read_seq))),
+        unread_count: read_seq.map(|r| (s.seq - r).max(0)),
+        unread_mentions: mine.zip(read_seq).map(|(m, r)| m.unread_mentions(r)),
         policy: c.policy.clone(),
     }
 }
