@@ -268,8 +268,8 @@ pub async fn message(app: &App, sns: &dyn PhonePush, m: &Message) -> Result<Push
     let (c, sender) = (&c, sender.as_str());
     let results: Vec<Result<Pushed, AppError>> = stream::iter(targets)
         .map(|(user, mentioned, preview)| async move {
-            to_devices(app, sns, &user, m.id.as_str(), |badge| message_note(c, sender, m, mentioned, preview, badge))
-                .await
+            let note = |badge| message_note(c, sender, m, mentioned, preview, badge);
+            to_devices(app, sns, &user, m.id.as_str(), Some(m), note).await
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
@@ -304,21 +304,26 @@ pub async fn notification(app: &App, sns: &dyn PhonePush, n: &Notification) -> R
         badge,
         thread: "notifications".to_owned(),
     };
-    to_devices(app, sns, &n.user_id, n.id.as_str(), note).await
+    to_devices(app, sns, &n.user_id, n.id.as_str(), None, note).await
 }
 
 /// The user's unread messages over all their conversations: their memberships (`Query`), then
-/// the summaries (`BatchGetItem` per 100).
-pub async fn badge(app: &App, user: &UserId) -> Result<i64, AppError> {
+/// the summaries (`BatchGetItem` per 100). `pushed`, the message being pushed, counts in its
+/// conversation even before its summary does: a direct conversation's send counts its message
+/// after storing it (`repo::messages::count`), and this push starts from that store.
+pub async fn badge(app: &App, user: &UserId, pushed: Option<&Message>) -> Result<i64, AppError> {
     let memberships = repo::conversations::memberships_of(app.table(), user).await?;
     let keys: Vec<_> = memberships.iter().map(|m| keys::summary(&m.conversation_id)).collect();
     let summaries = app.table().batch_get(&keys).await?;
     memberships
         .iter()
         .map(|m: &Membership| {
-            let Some(item) = pick(&summaries, &keys::summary(&m.conversation_id)) else { return Ok(0) };
-            let s = repo::conversations::Summary::from_item(item)?;
-            Ok((s.seq - s.read_seq_of(user, m.read_seq)).max(0))
+            let s = pick(&summaries, &keys::summary(&m.conversation_id))
+                .map(repo::conversations::Summary::from_item)
+                .transpose()?
+                .unwrap_or_default();
+            let counted = pushed.filter(|p| p.conversation_id == m.conversation_id).map_or(s.seq, |p| p.seq.max(s.seq));
+            Ok((counted - s.read_seq_of(user, m.read_seq)).max(0))
         })
         .sum::<Result<i64, AppError>>()
 }
@@ -329,6 +334,7 @@ async fn to_devices(
     sns: &dyn PhonePush,
     user: &UserId,
     event: &str,
+    pushed: Option<&Message>,
     note: impl Fn(i64) -> Note,
 ) -> Result<Pushed, AppError> {
     let devices: Vec<Device> =
@@ -336,7 +342,7 @@ async fn to_devices(
     if devices.is_empty() {
         return Ok(Pushed::default());
     }
-    let note = note(badge(app, user).await?);
+    let note = note(badge(app, user, pushed).await?);
     let mut out = Pushed::default();
     for d in devices {
         let Some(endpoint) = d.stored.endpoint_arn.as_deref() else { continue };

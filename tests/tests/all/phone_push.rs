@@ -25,6 +25,7 @@ both_stores!(
     settings_are_for_members_only_and_bad_settings_are_refused,
     a_deleted_account_loses_its_devices_and_endpoints,
     a_muted_member_still_gets_the_mention_notification_live,
+    a_push_that_starts_before_its_message_is_counted_still_counts_it_in_the_badge,
 );
 
 /// A gateway with phone push on for APNs and FCM.
@@ -416,4 +417,33 @@ async fn a_muted_member_still_gets_the_mention_notification_live(store: Store) {
     let sent = send(&gw, &alice, &group, &format!("@{} ping", bob.username)).await;
     let note = ws.event("notification").await;
     assert_eq!((note["type"].as_str(), note["data"]["messageId"].as_str()), (Some("mention"), sent["id"].as_str()));
+}
+
+/// A direct conversation's send stores its message, then counts it (`repo::messages::count`);
+/// the push starts from the store's stream, so it can read the summary before the count: the
+/// badge counts the pushed message anyway, once.
+async fn a_push_that_starts_before_its_message_is_counted_still_counts_it_in_the_badge(store: Store) {
+    use chat::ids::{ConversationId, MessageId, UserId};
+    use chat::repo::messages as msgs;
+    use chat::service::mobile_push::badge;
+
+    let gw = push_gateway(store).await;
+    let (alice, bob) = (gw.user("alice").await, gw.user("bob").await);
+    let first = send(&gw, &alice, &bob.id, "first").await;
+    let conv = ConversationId::parse(first["conversationId"].as_str().unwrap()).unwrap();
+    let bob_id = UserId::parse(&bob.id).unwrap();
+    let table = gw.app().table();
+    let key = chat::repo::keys::message(&conv, &MessageId::parse(first["id"].as_str().unwrap()).unwrap());
+    let stored = table.get(&key, true);
+    let first = msgs::read(stored.await.unwrap().expect("the first message")).unwrap();
+    // The second message stored, its count not yet made.
+    let second =
+        chat::models::Message { id: MessageId::generate(&conv), seq: 2, text: "second".into(), ..first.clone() };
+    table.put(msgs::message_item(&second).unwrap(), None).await.unwrap();
+    assert_eq!(badge(gw.app(), &bob_id, None).await.unwrap(), 1, "the summary counts one so far");
+    assert_eq!(badge(gw.app(), &bob_id, Some(&second)).await.unwrap(), 2, "the pushed message counts");
+    // Once counted, it counts once.
+    msgs::count(table, &second, "tag", true).await.unwrap();
+    assert_eq!(badge(gw.app(), &bob_id, Some(&second)).await.unwrap(), 2);
+    assert_eq!(badge(gw.app(), &bob_id, None).await.unwrap(), 2);
 }
