@@ -110,6 +110,11 @@ impl Summary {
     pub fn read_seq_of(&self, user: &UserId, marker: i64) -> i64 {
         self.own.get(user).map_or(marker, |o| o.seq.max(marker))
     }
+
+    /// `user`'s unread messages, their read marker at `marker`.
+    pub fn unread(&self, user: &UserId, marker: i64) -> i64 {
+        (self.seq - self.read_seq_of(user, marker)).max(0)
+    }
 }
 
 /// The senders' positions in a `SUMMARY` item (`Summary::own`).

@@ -88,7 +88,6 @@ pub enum MemberRef {
 type Marker = repo::conversations::Membership;
 
 pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, mine: Option<&Marker>) -> ConversationView {
-    let read_seq = mine.map(|m| s.read_seq_of(&m.user_id, m.read_seq));
     let members = c
         .member_set
         .iter()
@@ -107,8 +106,8 @@ pub fn view(c: &Conversation, s: &Summary, users: &HashMap<UserId, User>, mine: 
         last_message_time: s.last_message_time.clone(),
         message_count: s.seq,
         created_at: c.created_at.clone(),
-        unread_count: read_seq.map(|r| (s.seq - r).max(0)),
-        unread_mentions: mine.zip(read_seq).map(|(m, r)| m.unread_mentions(r)),
+        unread_count: mine.map(|m| s.unread(&m.user_id, m.read_seq)),
+        unread_mentions: mine.map(|m| m.unread_mentions(s.read_seq_of(&m.user_id, m.read_seq))),
         policy: c.policy.clone(),
     }
 }
@@ -253,7 +252,7 @@ pub async fn mark_read(
         user_id: actor.user_id.clone(),
         up_to_message_id: up_to.cloned(),
         read_seq: seq,
-        unread_count: (l.summary.seq - l.summary.read_seq_of(&actor.user_id, seq)).max(0),
+        unread_count: l.summary.unread(&actor.user_id, seq),
         read_at: iso(now_ms()),
     };
     // `messagesMarkedRead` to the reader's devices, `messagesRead` to the other members: one

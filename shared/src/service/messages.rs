@@ -330,12 +330,11 @@ where
                     // it the last message. Decided on the summary read again, consistently.
                     if loaded.is_some() {
                         let summary = app.table().get(&keys::summary(&conversation_id), true).await?;
-                        let number =
-                            |attr| summary.as_ref().and_then(|s| s.get(attr)).and_then(serde_json::Value::as_i64);
+                        let summary = summary.map(conversations::Summary::from_item).transpose()?.unwrap_or_default();
                         let direct = conversation_id.is_direct();
-                        if direct && number("seq").unwrap_or(0) < stored.seq {
+                        if direct && summary.seq < stored.seq {
                             stored.seq = msgs::count(app.table(), &stored, &tag(&stored.id), direct).await?.0;
-                        } else if number(msgs::LAST_SEQ).unwrap_or(0) < stored.seq {
+                        } else if summary.last_seq < stored.seq {
                             msgs::publish(app.table(), &stored, direct).await?;
                         }
                     }

@@ -318,12 +318,14 @@ pub async fn badge(app: &App, user: &UserId, pushed: Option<&Message>) -> Result
     memberships
         .iter()
         .map(|m: &Membership| {
-            let s = pick(&summaries, &keys::summary(&m.conversation_id))
+            let mut s = pick(&summaries, &keys::summary(&m.conversation_id))
                 .map(repo::conversations::Summary::from_item)
                 .transpose()?
                 .unwrap_or_default();
-            let counted = pushed.filter(|p| p.conversation_id == m.conversation_id).map_or(s.seq, |p| p.seq.max(s.seq));
-            Ok((counted - s.read_seq_of(user, m.read_seq)).max(0))
+            if let Some(p) = pushed.filter(|p| p.conversation_id == m.conversation_id) {
+                s.seq = s.seq.max(p.seq);
+            }
+            Ok(s.unread(user, m.read_seq))
         })
         .sum::<Result<i64, AppError>>()
 }

@@ -176,9 +176,8 @@ async fn missed(app: &App, memberships: Vec<Membership>) -> Result<Vec<Unread>, 
     for m in memberships {
         let Some(item) = repo::pick(&items, &keys::summary(&m.conversation_id)) else { continue };
         let s = repo::conversations::Summary::from_item(item)?;
-        let read_seq = s.read_seq_of(&m.user_id, m.read_seq);
-        if s.seq > read_seq {
-            let unread_count = s.seq - read_seq;
+        let unread_count = s.unread(&m.user_id, m.read_seq);
+        if unread_count > 0 {
             out.push(Unread { conversation_id: m.conversation_id, unread_count, last_message: s.last_message });
         }
     }
